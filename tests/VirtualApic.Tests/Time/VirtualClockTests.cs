@@ -1,0 +1,51 @@
+using VirtualApic.Time;
+
+namespace VirtualApic.Tests.Time;
+
+public class VirtualClockTests
+{
+    [Fact]
+    public void Timers_fire_in_deadline_order_with_the_clock_at_their_deadline()
+    {
+        var clock = new VirtualClock();
+        var fired = new List<(string, long)>();
+        var a = new ClockTimer(clock, () => fired.Add(("a", clock.NowNs)));
+        var b = new ClockTimer(clock, () => fired.Add(("b", clock.NowNs)));
+        a.Arm(300);
+        b.Arm(100);
+        clock.Advance(1000);
+        Assert.Equal([("b", 100L), ("a", 300L)], fired);
+        Assert.Equal(1000, clock.NowNs);
+    }
+
+    [Fact]
+    public void Cancelled_and_rearmed_timers_fire_only_for_their_last_arm()
+    {
+        var clock = new VirtualClock();
+        var count = 0;
+        var t = new ClockTimer(clock, () => count++);
+        t.Arm(100);
+        t.Cancel();
+        clock.Advance(200);
+        Assert.Equal(0, count);
+        t.Arm(250);
+        t.Arm(400);
+        clock.Advance(100);
+        Assert.Equal(0, count);
+        clock.Advance(100);
+        Assert.Equal(1, count);
+    }
+
+    [Fact]
+    public void A_timer_armed_in_the_past_fires_on_RunDue()
+    {
+        var clock = new VirtualClock();
+        clock.Advance(500);
+        var count = 0;
+        var t = new ClockTimer(clock, () => count++);
+        t.Arm(10);
+        clock.RunDue();
+        Assert.Equal(1, count);
+        Assert.Equal(500, clock.NowNs);
+    }
+}
