@@ -1,0 +1,151 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Core;
+
+/// <summary>
+/// The 4 KiB local APIC register page in the architectural layout: the single source of truth for
+/// a vCPU's APIC state. It is also what a hardware assist calls the AVIC backing page or the APICv
+/// virtual-APIC page, so "hardware" and emulation read and write the same words.
+/// </summary>
+/// <remarks>
+/// Each 32-bit register sits in the low dword of a 16-byte slot. The 256-bit IRR, ISR and TMR are
+/// eight such dwords each (vector <c>v</c> is bit <c>v % 32</c> of the dword at
+/// <c>base + 0x10 * (v / 32)</c>). Bits set by other threads (IRR, TMR) use interlocked operations;
+/// everything else belongs to the owning vCPU thread.
+/// </remarks>
+public sealed class ApicPage
+{
+    /// <summary>The page size in bytes.</summary>
+    public const int Size = 4096;
+
+    private readonly uint[] _words = new uint[Size / 4];
+
+    /// <summary>Reads the 32-bit word at byte <paramref name="offset"/> (4-byte aligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Read(int offset) => Word(offset);
+
+    /// <summary>Writes the 32-bit word at byte <paramref name="offset"/> (4-byte aligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write(int offset, uint value) => Word(offset) = value;
+
+    /// <summary>Reads two consecutive words as one 64-bit value (the unsplit x2APIC ICR at 0x300).</summary>
+    public ulong Read64(int offset) => Read(offset) | ((ulong)Read(offset + 4) << 32);
+
+    /// <summary>Writes a 64-bit value as two consecutive words.</summary>
+    public void Write64(int offset, ulong value)
+    {
+        Write(offset, (uint)value);
+        Write(offset + 4, (uint)(value >> 32));
+    }
+
+    /// <summary>Whether vector <paramref name="vector"/> is set in the 256-bit register at <paramref name="regBase"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TestVector(int regBase, int vector) => (VectorWord(regBase, vector) & (1u << vector)) != 0;
+
+    /// <summary>Sets a vector bit (owner thread only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetVector(int regBase, int vector) => VectorWord(regBase, vector) |= 1u << vector;
+
+    /// <summary>Clears a vector bit (owner thread only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ClearVector(int regBase, int vector) => VectorWord(regBase, vector) &= ~(1u << vector);
+
+    /// <summary>Atomically sets a vector bit; returns whether it was already set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TestAndSetVectorAtomic(int regBase, int vector)
+    {
+        uint bit = 1u << vector;
+        return (Interlocked.Or(ref VectorWord(regBase, vector), bit) & bit) != 0;
+    }
+
+    /// <summary>Atomically clears a vector bit; returns whether it was set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TestAndClearVectorAtomic(int regBase, int vector)
+    {
+        uint bit = 1u << vector;
+        return (Interlocked.And(ref VectorWord(regBase, vector), ~bit) & bit) != 0;
+    }
+
+    /// <summary>Atomically ORs 32 vector bits into dword <paramref name="index"/> (0-7) of a 256-bit register.</summary>
+    public void OrVectorWordAtomic(int regBase, int index, uint bits) =>
+        Interlocked.Or(ref Word(regBase + (index << 4)), bits);
+
+    /// <summary>The highest vector set in the 256-bit register at <paramref name="regBase"/>, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int HighestVector(int regBase)
+    {
+        ref uint first = ref Word(regBase);
+        for (int i = 7; i >= 0; i--)
+        {
+            uint w = Volatile.Read(ref Unsafe.Add(ref first, i << 2));
+            if (w != 0)
+            {
+                return (i << 5) + 31 - BitOperations.LeadingZeroCount(w);
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Number of vectors set in the 256-bit register at <paramref name="regBase"/>.</summary>
+    public int CountVectors(int regBase)
+    {
+        int n = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            n += BitOperations.PopCount(Read(regBase + (i << 4)));
+        }
+
+        return n;
+    }
+
+    /// <summary>Whether no vector is set in the 256-bit register at <paramref name="regBase"/>.</summary>
+    public bool IsEmpty(int regBase) => HighestVector(regBase) < 0;
+
+    /// <summary>Clears the 256-bit register at <paramref name="regBase"/>.</summary>
+    public void ClearVectors(int regBase)
+    {
+        for (int i = 0; i < 8; i++)
+        {
+            Write(regBase + (i << 4), 0);
+        }
+    }
+
+    /// <summary>Copies the first <paramref name="destination"/>.Length bytes of the page out.</summary>
+    public void CopyTo(Span<byte> destination) =>
+        MemoryMarshal.AsBytes(_words.AsSpan()).Slice(0, destination.Length).CopyTo(destination);
+
+    /// <summary>Overwrites the first <paramref name="source"/>.Length bytes of the page.</summary>
+    public void CopyFrom(ReadOnlySpan<byte> source) =>
+        source.CopyTo(MemoryMarshal.AsBytes(_words.AsSpan()));
+
+    /// <summary>Clears the whole page.</summary>
+    public void Clear() => Array.Clear(_words);
+
+    /// <summary>The IRR, ISR or TMR as four 64-bit words (vector v is bit v % 64 of word v / 64).</summary>
+    public (ulong W0, ulong W1, ulong W2, ulong W3) ReadVectors256(int regBase) =>
+        (Pair(regBase, 0), Pair(regBase, 2), Pair(regBase, 4), Pair(regBase, 6));
+
+    private ulong Pair(int regBase, int i) => Read(regBase + (i << 4)) | ((ulong)Read(regBase + ((i + 1) << 4)) << 32);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref uint Word(int offset) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_words), (nint)((uint)offset & (Size - 4)) >> 2);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref uint VectorWord(int regBase, int vector) => ref Word(regBase + ((vector >> 5) << 4));
+}
+
+/// <summary>Offsets of the three 256-bit vector registers, for <see cref="ApicPage"/> vector helpers.</summary>
+public static class VectorRegister
+{
+    /// <summary>Interrupt request register.</summary>
+    public const int Irr = ApicOffset.Irr;
+    /// <summary>In-service register.</summary>
+    public const int Isr = ApicOffset.Isr;
+    /// <summary>Trigger mode register.</summary>
+    public const int Tmr = ApicOffset.Tmr;
+}

@@ -1,0 +1,47 @@
+namespace VirtualApic.Core;
+
+/// <summary>
+/// The CPU side of a local APIC: where the APIC hands the events that are not vectors in its IRR
+/// (KVM keeps these in <c>vcpu->arch</c> and <c>apic->pending_events</c>). Calls may come from any thread.
+/// </summary>
+public interface IApicCpu
+{
+    /// <summary>An NMI was accepted.</summary>
+    void OnNmi();
+
+    /// <summary>An SMI was accepted.</summary>
+    void OnSmi();
+
+    /// <summary>An INIT (edge, or level assert) was accepted; it overrides a pending SIPI.</summary>
+    void OnInit();
+
+    /// <summary>A start-up IPI was accepted; it takes effect only on a vCPU waiting for SIPI.</summary>
+    void OnSipi(byte vector);
+}
+
+/// <summary>An <see cref="IApicCpu"/> that drops every event, for a local APIC used on its own.</summary>
+public sealed class NullApicCpu : IApicCpu
+{
+    /// <summary>The shared instance.</summary>
+    public static readonly NullApicCpu Instance = new();
+
+    /// <inheritdoc/>
+    public void OnNmi()
+    {
+    }
+
+    /// <inheritdoc/>
+    public void OnSmi()
+    {
+    }
+
+    /// <inheritdoc/>
+    public void OnInit()
+    {
+    }
+
+    /// <inheritdoc/>
+    public void OnSipi(byte vector)
+    {
+    }
+}

@@ -1,0 +1,73 @@
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Core;
+
+/// <summary>
+/// What a <see cref="LocalApic"/> needs from the machine around it: the one seam between the
+/// architectural core and the fabric. The core never reaches out to anything else.
+/// </summary>
+public interface IApicHost
+{
+    /// <summary>
+    /// Routes an IPI that <paramref name="source"/> sent (ICR or SELF_IPI write) to its destinations.
+    /// The destination is already decoded for the sender's mode (8-bit xAPIC or 32-bit x2APIC).
+    /// </summary>
+    void SendIpi(LocalApic source, in InterruptMessage message);
+
+    /// <summary>
+    /// <paramref name="source"/> EOIed a vector marked in its <see cref="LocalApic.IoApicHandledVectors"/>:
+    /// tell the IOAPIC (KVM <c>kvm_ioapic_send_eoi</c>). <paramref name="trigger"/> is the TMR bit.
+    /// </summary>
+    void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger);
+
+    /// <summary>An ID, LDR, DFR, SVR enable bit or APIC_BASE changed: destination maps are stale.</summary>
+    void ApicMapChanged(LocalApic source);
+
+    /// <summary>
+    /// <paramref name="target"/> has a new event (IRR bit, NMI, INIT...): wake it if halted, kick it
+    /// if running on another thread. May be called from any thread.
+    /// </summary>
+    void Kick(LocalApic target);
+}
+
+/// <summary>
+/// A host for a lone local APIC: IPIs reach the sender itself when they address it (self,
+/// all-including-self, or its own physical ID); nothing else exists. Useful for unit tests and for
+/// embedders that model one CPU.
+/// </summary>
+public sealed class StandaloneApicHost : IApicHost
+{
+    /// <summary>The shared instance.</summary>
+    public static readonly StandaloneApicHost Instance = new();
+
+    /// <inheritdoc/>
+    public void SendIpi(LocalApic source, in InterruptMessage message)
+    {
+        bool toSelf = message.Shorthand switch
+        {
+            DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf => true,
+            DestinationShorthand.AllExcludingSelf => false,
+            _ => message.DestinationMode == DestinationMode.Physical && source.MatchesPhysical(message.Destination),
+        };
+        if (toSelf)
+        {
+            source.AcceptInterrupt(message);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void ApicMapChanged(LocalApic source)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void Kick(LocalApic target)
+    {
+    }
+}

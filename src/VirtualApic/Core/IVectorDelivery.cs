@@ -1,0 +1,37 @@
+namespace VirtualApic.Core;
+
+/// <summary>
+/// How an accepted fixed vector reaches a local APIC (KVM's vendor <c>deliver_interrupt</c> and
+/// <c>sync_pir_to_irr</c>): straight into the IRR, or posted into a PIR that is folded in later.
+/// </summary>
+public interface IVectorDelivery
+{
+    /// <summary>Makes <paramref name="vector"/> pending on <paramref name="apic"/> and notifies its vCPU. Any thread.</summary>
+    void Deliver(LocalApic apic, int vector);
+
+    /// <summary>Folds vectors posted elsewhere into the IRR. Owner thread.</summary>
+    void SyncToIrr(LocalApic apic);
+
+    /// <summary>Drops whatever is posted but not yet in the IRR (RESET, INIT, state restore).</summary>
+    void Reset(LocalApic apic);
+}
+
+/// <summary>The emulated path: set the IRR bit atomically, then kick.</summary>
+public sealed class DirectIrrDelivery : IVectorDelivery
+{
+    /// <summary>The shared instance.</summary>
+    public static readonly DirectIrrDelivery Instance = new();
+
+    /// <inheritdoc/>
+    public void Deliver(LocalApic apic, int vector) => apic.SetIrrAndKick(vector);
+
+    /// <inheritdoc/>
+    public void SyncToIrr(LocalApic apic)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void Reset(LocalApic apic)
+    {
+    }
+}

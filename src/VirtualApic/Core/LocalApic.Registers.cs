@@ -1,0 +1,578 @@
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Core;
+
+public sealed partial class LocalApic
+{
+    private static (ulong XApic, ulong X2Apic) ReadableMasks(bool cmci)
+    {
+        ulong x = 0, x2 = 0;
+        foreach (var row in ApicRegisterTable.Rows)
+        {
+            if (row.Offset == ApicOffset.LvtCmci && !cmci)
+            {
+                continue;
+            }
+
+            if ((row.XApic & RegisterAccess.Read) != 0)
+            {
+                x |= 1ul << (row.Offset >> 4);
+            }
+
+            if ((row.X2Apic & RegisterAccess.Read) != 0)
+            {
+                x2 |= 1ul << (row.Offset >> 4);
+            }
+        }
+
+        return (x, x2);
+    }
+
+    /// <summary>
+    /// Whether the register at <paramref name="offset"/> is readable in the current mode (KVM
+    /// <c>kvm_lapic_readable_reg_mask</c>). EOI, RRD and SELF_IPI never are: that rule is the seed bug.
+    /// </summary>
+    public bool IsReadable(int offset) =>
+        (uint)offset <= 0x3F0 && ((IsX2Apic ? _readableX2Apic : _readableXApic) & (1ul << (offset >> 4))) != 0;
+
+    /// <summary>
+    /// Reads a register as the guest-facing access paths do (KVM <c>kvm_lapic_reg_read</c>): up to
+    /// 4 bytes inside one dword, readable registers only. Returns false on failure (#GP through an
+    /// MSR; an MMIO read is ignored).
+    /// </summary>
+    public bool TryReadRegister(int offset, int length, out uint value)
+    {
+        value = 0;
+        int alignment = offset & 0xF;
+        if (length is not (1 or 2 or 4) || alignment + length > 4)
+        {
+            return false;
+        }
+
+        if (!IsReadable(offset))
+        {
+            RecordIllegalRegister();
+            return false;
+        }
+
+        uint dword = ReadRegisterRaw(offset & ~0xF);
+        value = length == 4 ? dword : (dword >> (alignment * 8)) & ((1u << (length * 8)) - 1);
+        return true;
+    }
+
+    /// <summary>
+    /// The value of the register at <paramref name="offset"/> without access checks or side effects
+    /// other than computing derived registers (PPR, APR, TMCCT), as probes and the save path see it.
+    /// </summary>
+    public uint ReadRegisterRaw(int offset)
+    {
+        switch (offset)
+        {
+            case ApicOffset.Apr:
+                return Config.Profile.ArbitrationPriorityReadsZero ? 0 : ArbitrationPriority();
+            case ApicOffset.Tmcct:
+                return Timer.CurrentCount();
+            case ApicOffset.Ppr:
+                UpdatePpr();
+                return Page.Read(ApicOffset.Ppr);
+            case ApicOffset.Esr:
+                return Page.Read(ApicOffset.Esr);
+            default:
+                if (offset is >= ApicOffset.Irr and < ApicOffset.Irr + 0x80)
+                {
+                    Delivery.SyncToIrr(this);
+                }
+
+                return Page.Read(offset);
+        }
+    }
+
+    // SDM 11.8.3 / P6 APR: TPR when it outranks both the highest IRR and ISR classes, else the
+    // highest of the three classes.
+    private uint ArbitrationPriority()
+    {
+        uint tpr = Page.Read(ApicOffset.Tpr);
+        int irrv = Math.Max(HighestIrr, 0);
+        int isrv = Math.Max(HighestIsr, 0);
+        if ((tpr & 0xF0) >= (uint)(irrv & 0xF0) && (tpr & 0xF0) > (uint)(isrv & 0xF0))
+        {
+            return tpr & 0xFF;
+        }
+
+        return Math.Max(tpr & 0xF0, Math.Max((uint)irrv & 0xF0, (uint)isrv & 0xF0));
+    }
+
+    /// <summary>
+    /// Writes a register with its architectural side effects (KVM <c>kvm_lapic_reg_write</c>). The
+    /// offset must be 16-byte aligned. Returns false when the write fails (#GP through an x2APIC
+    /// MSR; ignored through MMIO). In x2APIC mode the ICR goes through <see cref="WriteX2ApicIcr"/>.
+    /// </summary>
+    public bool WriteRegister(int offset, uint value)
+    {
+        bool x2 = IsX2Apic;
+        bool ok = true;
+        switch (offset)
+        {
+            case ApicOffset.Id:
+                if (x2)
+                {
+                    ok = false; // the x2APIC ID is read-only
+                }
+                else
+                {
+                    SetXApicId(value >> 24);
+                }
+
+                break;
+            case ApicOffset.Tpr:
+                SetTpr(value & 0xFF);
+                break;
+            case ApicOffset.Eoi:
+                if (x2 && value != 0 && Config.Profile.X2ApicEoiNonZeroFaults)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    EndOfInterrupt();
+                }
+
+                break;
+            case ApicOffset.Ldr:
+                if (x2)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    Page.Write(ApicOffset.Ldr, value & 0xFF00_0000);
+                    Host.ApicMapChanged(this);
+                }
+
+                break;
+            case ApicOffset.Dfr:
+                if (x2)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    Page.Write(ApicOffset.Dfr, value | 0x0FFF_FFFF);
+                    Host.ApicMapChanged(this);
+                }
+
+                break;
+            case ApicOffset.Svr:
+                WriteSvr(value);
+                break;
+            case ApicOffset.Esr:
+                if (x2 && value != 0)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    // SDM 11.5.3: a write latches the errors detected since the last write.
+                    Page.Write(ApicOffset.Esr, _esrPending);
+                    _esrPending = 0;
+                }
+
+                break;
+            case ApicOffset.Icr:
+                if (x2)
+                {
+                    ok = WriteX2ApicIcr(value | ((ulong)ReadX2ApicIcrHigh() << 32)); // 64-bit callers use WriteX2ApicIcr
+                }
+                else
+                {
+                    value &= ~Icr.BusyBit; // KVM has no delay: BUSY always reads 0
+                    SendIpi(new Icr(value | ((ulong)Page.Read(ApicOffset.Icr2) << 32)));
+                    Page.Write(ApicOffset.Icr, value);
+                }
+
+                break;
+            case ApicOffset.Icr2:
+                if (x2)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
+                }
+
+                break;
+            case ApicOffset.LvtTimer:
+                WriteLvt(offset, (value & ApicRegisterTable.LvtMask) | (value & _timerModeMask));
+                Timer.OnLvtWritten();
+                break;
+            case ApicOffset.LvtThermal:
+            case ApicOffset.LvtPmc:
+                WriteLvt(offset, value & (ApicRegisterTable.LvtMask | ApicRegisterTable.LvtModeMask));
+                break;
+            case ApicOffset.LvtCmci:
+                if (_lvtCount < 7)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    WriteLvt(offset, value & (ApicRegisterTable.LvtMask | ApicRegisterTable.LvtModeMask));
+                }
+
+                break;
+            case ApicOffset.LvtLint0:
+            case ApicOffset.LvtLint1:
+                WriteLvt(offset, value & ApicRegisterTable.LintMask);
+                break;
+            case ApicOffset.LvtError:
+                WriteLvt(offset, value & ApicRegisterTable.LvtMask);
+                break;
+            case ApicOffset.Tmict:
+                Timer.WriteInitialCount(value);
+                break;
+            case ApicOffset.Tdcr:
+                Timer.WriteDivideConfiguration(value & 0xB);
+                break;
+            case ApicOffset.SelfIpi:
+                if (!x2 || (value & ~0xFFu) != 0)
+                {
+                    ok = false;
+                }
+                else
+                {
+                    // SELF_IPI leaves the ICR untouched (KVM commit d22a81b304a2).
+                    SendIpi(Icr.Create((byte)value, shorthand: DestinationShorthand.Self));
+                }
+
+                break;
+            default:
+                ok = false;
+                break;
+        }
+
+        if (!ok)
+        {
+            RecordIllegalRegister();
+        }
+
+        return ok;
+    }
+
+    private void RecordIllegalRegister()
+    {
+        // Illegal register address (ESR bit 7) is an xAPIC error; x2APIC accesses #GP instead.
+        if (!IsX2Apic)
+        {
+            RecordError(EsrIllegalRegisterAddress);
+        }
+    }
+
+    private void WriteLvt(int offset, uint value)
+    {
+        if (!IsSoftwareEnabled)
+        {
+            value |= Lvt.MaskedBit; // SDM 11.4.7.2: the mask bits cannot be cleared while SW-disabled
+        }
+
+        if (!Config.Profile.LvtStatusBitsWritable)
+        {
+            // Delivery status and remote IRR are read-only status bits: keep the APIC's own.
+            uint keep = Page.Read(offset) & (Lvt.DeliveryStatusBit | Lvt.RemoteIrrBit);
+            value = (value & ~(Lvt.DeliveryStatusBit | Lvt.RemoteIrrBit)) | keep;
+        }
+
+        Page.Write(offset, value);
+    }
+
+    private void WriteSvr(uint value)
+    {
+        uint mask = 0x3FF | (Config.DirectedEoiSupported ? SvrSuppressEoiBroadcast : 0);
+        bool wasEnabled = IsSoftwareEnabled;
+        Page.Write(ApicOffset.Svr, value & mask);
+        bool enabled = IsSoftwareEnabled;
+        if (!enabled)
+        {
+            // SDM 11.4.7.2: software disable masks every LVT entry.
+            for (int i = 0; i < _lvtCount; i++)
+            {
+                int lvt = LvtOffset(i);
+                Page.Write(lvt, Page.Read(lvt) | Lvt.MaskedBit);
+            }
+
+            Timer.OnLvtWritten();
+        }
+
+        if (wasEnabled != enabled)
+        {
+            Host.ApicMapChanged(this);
+        }
+    }
+
+    private void SetXApicId(uint id)
+    {
+        Page.Write(ApicOffset.Id, id << 24);
+        Host.ApicMapChanged(this);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The ICR and IPIs.
+    // ---------------------------------------------------------------------------------------
+
+    /// <summary>The 64-bit x2APIC ICR as stored in the page (split on AMD, one 64-bit value on Intel).</summary>
+    public ulong ReadX2ApicIcr() =>
+        Config.X2ApicIcrSplit
+            ? Page.Read(ApicOffset.Icr) | ((ulong)Page.Read(ApicOffset.Icr2) << 32)
+            : Page.Read64(ApicOffset.Icr);
+
+    private uint ReadX2ApicIcrHigh() => (uint)(ReadX2ApicIcr() >> 32);
+
+    private void StoreX2ApicIcr(ulong value)
+    {
+        if (Config.X2ApicIcrSplit)
+        {
+            Page.Write(ApicOffset.Icr, (uint)value);
+            Page.Write(ApicOffset.Icr2, (uint)(value >> 32));
+        }
+        else
+        {
+            Page.Write64(ApicOffset.Icr, value);
+        }
+    }
+
+    /// <summary>
+    /// A 64-bit x2APIC ICR write (KVM <c>kvm_x2apic_icr_write</c>): the reserved bits #GP
+    /// (commit 71bf395a276f), BUSY is cleared, the IPI is sent, the value is stored. Returns false on #GP.
+    /// </summary>
+    public bool WriteX2ApicIcr(ulong value)
+    {
+        if ((value & Icr.X2ApicReservedBits) != 0)
+        {
+            return false;
+        }
+
+        value &= ~(ulong)Icr.BusyBit;
+        SendIpi(new Icr(value));
+        StoreX2ApicIcr(value);
+        return true;
+    }
+
+    private void SendIpi(Icr icr)
+    {
+        var mode = icr.DeliveryMode;
+        if (icr.Vector < 16 && mode is DeliveryMode.Fixed or DeliveryMode.LowestPriority
+            && Config.Profile.RejectsIllegalVectors)
+        {
+            RecordError(EsrSendIllegalVector);
+            return;
+        }
+
+        uint destination = IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination;
+        var message = new InterruptMessage(
+            icr.Vector, mode, icr.DestinationMode, destination, icr.TriggerMode, icr.Level,
+            icr.Shorthand, InterruptSource.Ipi, VcpuId);
+        Host.SendIpi(this, message);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The x2APIC MSR interface and the xAPIC MMIO interface.
+    // ---------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// RDMSR of an x2APIC register (KVM <c>kvm_x2apic_msr_read</c>). Returns false for #GP: not in
+    /// x2APIC mode, an absent or write-only register.
+    /// </summary>
+    public bool TryReadX2ApicMsr(uint msr, out ulong value)
+    {
+        value = 0;
+        if (!IsX2Apic || msr < ApicOffset.X2ApicMsrBase || msr > ApicOffset.X2ApicMsrLast)
+        {
+            return false;
+        }
+
+        int offset = ApicOffset.FromMsr(msr);
+        if (offset == ApicOffset.Icr)
+        {
+            value = ReadX2ApicIcr();
+            return true;
+        }
+
+        if (!TryReadRegister(offset, 4, out uint low))
+        {
+            return false;
+        }
+
+        value = low;
+        return true;
+    }
+
+    /// <summary>
+    /// WRMSR of an x2APIC register (KVM <c>kvm_x2apic_msr_write</c>). Returns false for #GP: not in
+    /// x2APIC mode, bits 63:32 set (except the ICR, commit ab52be1b310b), or the register's own rules.
+    /// </summary>
+    public bool TryWriteX2ApicMsr(uint msr, ulong value)
+    {
+        if (!IsX2Apic || msr < ApicOffset.X2ApicMsrBase || msr > ApicOffset.X2ApicMsrLast)
+        {
+            return false;
+        }
+
+        int offset = ApicOffset.FromMsr(msr);
+        if (offset == ApicOffset.Icr)
+        {
+            return WriteX2ApicIcr(value);
+        }
+
+        if ((value >> 32) != 0)
+        {
+            return false;
+        }
+
+        return WriteRegister(offset, (uint)value);
+    }
+
+    /// <summary>
+    /// A guest load from the APIC MMIO window (KVM <c>apic_mmio_read</c>). In x2APIC mode or when
+    /// hardware-disabled, the window is a hole that reads all-ones (KVM_X86_QUIRK_LAPIC_MMIO_HOLE).
+    /// A failed read (unreadable register, access straddling a dword) returns 0.
+    /// </summary>
+    public ulong MmioRead(int offset, int size)
+    {
+        if (!IsHardwareEnabled || IsX2Apic)
+        {
+            return size >= 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1;
+        }
+
+        return TryReadRegister(offset, size, out uint value) ? value : 0;
+    }
+
+    /// <summary>
+    /// A guest store to the APIC MMIO window (KVM <c>apic_mmio_write</c>): anything but an aligned
+    /// 4-byte store to a 16-byte slot is dropped, as are stores in the MMIO hole.
+    /// </summary>
+    public void MmioWrite(int offset, uint value, int size)
+    {
+        if (!IsHardwareEnabled || IsX2Apic || size != 4 || (offset & 0xF) != 0)
+        {
+            return;
+        }
+
+        WriteRegister(offset & 0xFF0, value);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // IA32_APIC_BASE (KVM kvm_apic_set_base / __kvm_apic_set_base; SDM 11.4.4, 11.12.5).
+    // ---------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Writes IA32_APIC_BASE. A guest (<paramref name="hostInitiated"/> false) may not go from
+    /// x2APIC to xAPIC nor from disabled to x2APIC; nobody may set reserved bits or the invalid
+    /// EN=0/EXTD=1 combination. Returns false for #GP (guest) or an error (host).
+    /// </summary>
+    public bool SetApicBase(ulong value, bool hostInitiated)
+    {
+        if (value == _apicBase)
+        {
+            return true;
+        }
+
+        var newMode = new ApicBase(value).Mode;
+        if ((value & ApicBase.ReservedBits(Config.MaxPhysAddr, Config.X2ApicSupported)) != 0
+            || newMode == ApicMode.Invalid)
+        {
+            return false;
+        }
+
+        var oldMode = Mode;
+        if (!hostInitiated
+            && ((oldMode == ApicMode.X2Apic && newMode == ApicMode.XApic)
+                || (oldMode == ApicMode.Disabled && newMode == ApicMode.X2Apic)))
+        {
+            return false;
+        }
+
+        ApplyApicBase(value);
+        Host.ApicMapChanged(this);
+        return true;
+    }
+
+    private void ApplyApicBase(ulong value)
+    {
+        ulong old = _apicBase;
+        _apicBase = value;
+        ulong changed = old ^ value;
+        if ((changed & ApicBase.EnableBit) != 0)
+        {
+            if ((value & ApicBase.EnableBit) != 0)
+            {
+                SetXApicId((uint)VcpuId);
+            }
+            else if (Config.Profile.HardwareDisableResetsApic)
+            {
+                ResetRegisters();
+            }
+        }
+
+        if ((changed & ApicBase.ExtdBit) != 0)
+        {
+            if ((value & ApicBase.ExtdBit) != 0)
+            {
+                // SDM 11.12.10.2: the x2APIC logical ID is derived from the x2APIC ID.
+                uint id = (uint)VcpuId;
+                Page.Write(ApicOffset.Id, id);
+                Page.Write(ApicOffset.Ldr, X2ApicLdr(id));
+            }
+            else if ((value & ApicBase.EnableBit) != 0)
+            {
+                SetXApicId((uint)VcpuId);
+            }
+        }
+
+        if ((changed & (ApicBase.EnableBit | ApicBase.ExtdBit)) != 0)
+        {
+            ModeChanged?.Invoke(this);
+        }
+    }
+
+    /// <summary>The x2APIC LDR derived from an x2APIC ID: cluster in 31:16, one bit of 16 in 15:0.</summary>
+    public static uint X2ApicLdr(uint x2ApicId) => ((x2ApicId >> 4) << 16) | (1u << (int)(x2ApicId & 0xF));
+
+    /// <summary>Raised after EN or EXTD changed (a hardware assist switches between xAPIC and x2APIC handling).</summary>
+    public event Action<LocalApic>? ModeChanged;
+}
+
+public sealed partial class LocalApic
+{
+    /// <summary>
+    /// Loads a register image (offsets 0x000-0x3FF) into the page, with KVM_SET_LAPIC's order of
+    /// work: posted vectors dropped first (KVM commit 9cfec6d097c6), SVR applied raw, LVR recomputed,
+    /// ISR caches and PPR rebuilt, the timer mode and divider re-latched. With
+    /// <paramref name="restoreTimer"/> the timer resumes exactly; without, it restarts from TMCCT.
+    /// The caller has already restored IA32_APIC_BASE.
+    /// </summary>
+    internal void RestorePage(ReadOnlySpan<byte> image, ApicTimerState? restoreTimer)
+    {
+        Delivery.Reset(this);
+        Timer.Cancel();
+        Page.CopyFrom(image);
+        uint tmcct = Page.Read(ApicOffset.Tmcct);
+        Page.Write(ApicOffset.Tmcct, 0);
+        Page.Write(ApicOffset.Version, VersionValue);
+        _esrPending = 0;
+        RefreshIsrCache();
+        if (restoreTimer is { } timer)
+        {
+            Timer.Restore(timer);
+        }
+        else
+        {
+            Timer.RestartFromCurrentCount(tmcct);
+        }
+
+        Host.ApicMapChanged(this);
+    }
+
+    /// <summary>Restores IA32_APIC_BASE from a snapshot as the host does, without the guest's transition rules.</summary>
+    internal bool RestoreApicBase(ulong value) => SetApicBase(value, hostInitiated: true);
+}

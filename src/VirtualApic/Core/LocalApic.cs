@@ -1,0 +1,544 @@
+using System.Runtime.CompilerServices;
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+using VirtualApic.Time;
+
+namespace VirtualApic.Core;
+
+/// <summary>
+/// The architectural local APIC of one vCPU (xAPIC and x2APIC): register semantics, priority,
+/// acceptance, acknowledge, EOI, the LVT and the timer. Its state is the 4 KiB
+/// <see cref="Page"/> plus a few derived caches that can always be rebuilt from it.
+/// </summary>
+/// <remarks>
+/// <para>Threading: <see cref="AcceptInterrupt"/> may be called from any thread (IRR and TMR bits
+/// are set atomically and the owner is kicked). Every other member belongs to the vCPU's own thread.</para>
+/// <para>Not modelled: the Hyper-V SynIC and PV EOI, the APIC-access page's TPR-access reporting,
+/// SMM's effect on INIT, and the remote-read delivery mode (dropped).</para>
+/// </remarks>
+public sealed partial class LocalApic
+{
+    private readonly ulong _readableXApic;
+    private readonly ulong _readableX2Apic;
+    private readonly uint _timerModeMask;
+    private readonly int _lvtCount;
+
+    private ulong _apicBase;
+
+    // Derived from the ISR: the number of in-service vectors and the highest one
+    // (-1 none, UnknownIsr when it must be found by a scan). KVM keeps the same pair
+    // (isr_count, highest_isr_cache) so that EOI of the only in-service vector costs no scan.
+    private const int UnknownIsr = -2;
+    private int _isrCount;
+    private int _highestIsr = -1;
+
+    // ESR errors detected since the last ESR write (architectural profile only; SDM 11.5.3).
+    private uint _esrPending;
+
+    // Vectors whose EOI must reach the IOAPIC (KVM ioapic_handled_vectors), kept by the fabric.
+    private readonly ulong[] _ioapicHandled = new ulong[4];
+
+    /// <summary>Creates the APIC of vCPU <paramref name="vcpuId"/> in its RESET state.</summary>
+    /// <param name="vcpuId">The vCPU index, which is also the initial APIC ID and the x2APIC ID.</param>
+    /// <param name="isBsp">Whether this is the bootstrap processor (APIC_BASE.BSP at RESET).</param>
+    /// <param name="config">The VM's CPUID and clock options.</param>
+    /// <param name="clock">The VM's virtual clock.</param>
+    public LocalApic(int vcpuId, bool isBsp, ApicConfig config, VirtualClock clock)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpuId);
+        config.Validate();
+        VcpuId = vcpuId;
+        IsResetBsp = isBsp;
+        Config = config;
+        Clock = clock;
+        _lvtCount = config.CmciSupported ? 7 : 6;
+        _timerModeMask = config.TscDeadlineSupported ? ApicRegisterTable.TimerModeMask : 1u << 17;
+        (_readableXApic, _readableX2Apic) = ReadableMasks(config.CmciSupported);
+        Timer = new ApicTimer(this);
+        Reset();
+    }
+
+    /// <summary>The vCPU index: the initial xAPIC ID and the x2APIC ID.</summary>
+    public int VcpuId { get; }
+
+    /// <summary>Whether this APIC belongs to the vCPU that is the BSP at RESET.</summary>
+    public bool IsResetBsp { get; }
+
+    /// <summary>The VM's configuration.</summary>
+    public ApicConfig Config { get; }
+
+    /// <summary>The VM's virtual clock.</summary>
+    public VirtualClock Clock { get; }
+
+    /// <summary>The register page: the single source of truth, shared with a hardware assist.</summary>
+    public ApicPage Page { get; } = new();
+
+    /// <summary>The APIC timer.</summary>
+    public ApicTimer Timer { get; }
+
+    /// <summary>Where IPIs, IOAPIC EOIs, map changes and kicks go. Set by the fabric before use.</summary>
+    public IApicHost Host { get; set; } = StandaloneApicHost.Instance;
+
+    /// <summary>Where NMI, SMI, INIT and SIPI go. Set by the owning vCPU before use.</summary>
+    public IApicCpu Cpu { get; set; } = NullApicCpu.Instance;
+
+    /// <summary>
+    /// How fixed vectors reach this APIC: into the IRR directly, or through a hardware assist's
+    /// posted-interrupt descriptor. Set by the backend; <see cref="DirectIrrDelivery"/> by default.
+    /// </summary>
+    public IVectorDelivery Delivery { get; set; } = DirectIrrDelivery.Instance;
+
+    /// <summary>The IA32_APIC_BASE value.</summary>
+    public ulong ApicBaseMsr => _apicBase;
+
+    /// <summary>The mode that IA32_APIC_BASE selects.</summary>
+    public ApicMode Mode => new ApicBase(_apicBase).Mode;
+
+    /// <summary>The base physical address of the xAPIC MMIO window.</summary>
+    public ulong BaseAddress => _apicBase & ~0xFFFul & ((1ul << Config.MaxPhysAddr) - 1);
+
+    /// <summary>Whether the APIC is globally enabled (IA32_APIC_BASE.EN).</summary>
+    public bool IsHardwareEnabled => (_apicBase & ApicBase.EnableBit) != 0;
+
+    /// <summary>Whether the APIC is in x2APIC mode.</summary>
+    public bool IsX2Apic => (_apicBase & (ApicBase.EnableBit | ApicBase.ExtdBit)) == (ApicBase.EnableBit | ApicBase.ExtdBit);
+
+    /// <summary>Whether SVR bit 8 (APIC software enable) is set.</summary>
+    public bool IsSoftwareEnabled => (Page.Read(ApicOffset.Svr) & SvrEnable) != 0;
+
+    /// <summary>Hardware- and software-enabled: the APIC accepts fixed interrupts.</summary>
+    public bool IsEnabled => IsHardwareEnabled && IsSoftwareEnabled;
+
+    /// <summary>The APIC ID as the current mode sees it: 8 bits in xAPIC mode, 32 in x2APIC mode.</summary>
+    public uint ApicId => IsX2Apic ? Page.Read(ApicOffset.Id) : Page.Read(ApicOffset.Id) >> 24;
+
+    /// <summary>The 8-bit xAPIC ID field (ID bits 31:24), meaningful in xAPIC mode.</summary>
+    public byte XApicId => (byte)(Page.Read(ApicOffset.Id) >> 24);
+
+    /// <summary>The x2APIC ID: always the vCPU index (KVM makes it read-only, commit 4b7c3f6d04bd).</summary>
+    public uint X2ApicId => (uint)VcpuId;
+
+    /// <summary>The logical destination register.</summary>
+    public uint Ldr => Page.Read(ApicOffset.Ldr);
+
+    /// <summary>The destination format register.</summary>
+    public uint Dfr => Page.Read(ApicOffset.Dfr);
+
+    /// <summary>The task priority register.</summary>
+    public uint Tpr => Page.Read(ApicOffset.Tpr);
+
+    /// <summary>The processor priority register, as last computed.</summary>
+    public uint Ppr => Page.Read(ApicOffset.Ppr);
+
+    /// <summary>
+    /// The vectors whose EOI must be forwarded to the IOAPIC (KVM <c>ioapic_handled_vectors</c>;
+    /// under APICv, the EOI-exit bitmap). Kept by the fabric as redirection entries change.
+    /// </summary>
+    public Span<ulong> IoApicHandledVectors => _ioapicHandled;
+
+    /// <summary>Raised after a write changed the page behind a hardware assist's back (for its caches).</summary>
+    internal int IsrCount => _isrCount;
+
+    private const uint SvrEnable = 1u << 8;
+    private const uint SvrSuppressEoiBroadcast = 1u << 12;
+
+    /// <summary>The LVR value KVM computes (<c>kvm_apic_set_version</c>): version 0x14, max LVT entry, directed-EOI bit.</summary>
+    public uint VersionValue => 0x14u | ((uint)(_lvtCount - 1) << 16) | (Config.DirectedEoiSupported ? 1u << 24 : 0);
+
+    /// <summary>Puts the APIC in its RESET state (KVM <c>kvm_lapic_reset(init_event=false)</c>).</summary>
+    public void Reset() => ResetCore(initEvent: false);
+
+    /// <summary>The APIC part of INIT (KVM <c>kvm_lapic_reset(init_event=true)</c>): keeps APIC_BASE and the ID.</summary>
+    public void InitReset() => ResetCore(initEvent: true);
+
+    private void ResetCore(bool initEvent)
+    {
+        Timer.Cancel();
+        if (!initEvent)
+        {
+            ulong value = ApicBase.DefaultAddress | ApicBase.EnableBit | (IsResetBsp ? ApicBase.BspBit : 0);
+            ApplyApicBase(value);
+            SetXApicId((uint)VcpuId);
+        }
+
+        ResetRegisters();
+        Host.ApicMapChanged(this);
+    }
+
+    // The register part shared by RESET, INIT and (architectural profile) a hardware disable.
+    private void ResetRegisters()
+    {
+        Timer.Cancel();
+        Delivery.Reset(this);
+        Page.Write(ApicOffset.Version, VersionValue);
+        for (int i = 0; i < _lvtCount; i++)
+        {
+            Page.Write(LvtOffset(i), Lvt.MaskedBit);
+        }
+
+        // KVM_X86_QUIRK_LINT0_REENABLED (on by default): the BSP comes out of RESET in virtual-wire
+        // mode, LINT0 unmasked ExtINT. The architectural reset value is masked.
+        if (IsResetBsp && Config.Profile.Lint0ExtIntAtReset)
+        {
+            Page.Write(ApicOffset.LvtLint0, (uint)DeliveryMode.ExtInt << 8);
+        }
+
+        Page.Write(ApicOffset.Dfr, 0xFFFF_FFFF);
+        Page.Write(ApicOffset.Svr, 0xFF);
+        Page.Write(ApicOffset.Tpr, 0);
+        if (!IsX2Apic)
+        {
+            Page.Write(ApicOffset.Ldr, 0);
+        }
+
+        Page.Write(ApicOffset.Esr, 0);
+        _esrPending = 0;
+        Page.Write(ApicOffset.Icr, 0);
+        Page.Write(ApicOffset.Icr + 4, 0);
+        Page.Write(ApicOffset.Icr2, 0);
+        Page.Write(ApicOffset.Tdcr, 0);
+        Page.Write(ApicOffset.Tmict, 0);
+        Page.Write(ApicOffset.Tmcct, 0);
+        Page.ClearVectors(ApicOffset.Irr);
+        Page.ClearVectors(ApicOffset.Isr);
+        Page.ClearVectors(ApicOffset.Tmr);
+        _isrCount = 0;
+        _highestIsr = -1;
+        Timer.ResetState();
+        UpdatePpr();
+    }
+
+    private static int LvtOffset(int index) => index == 6 ? ApicOffset.LvtCmci : ApicOffset.LvtTimer + (index << 4);
+
+    // ---------------------------------------------------------------------------------------
+    // Acceptance (KVM __apic_accept_irq), priority, acknowledge, EOI.
+    // ---------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Accepts an interrupt message addressed to this APIC (destination matching is the fabric's
+    /// job). Returns true when the APIC took it. Safe from any thread.
+    /// </summary>
+    public bool AcceptInterrupt(in InterruptMessage message)
+    {
+        switch (message.DeliveryMode)
+        {
+            case DeliveryMode.Fixed:
+            case DeliveryMode.LowestPriority:
+                return AcceptFixed(message.Vector, message.TriggerMode, message.Level);
+            case DeliveryMode.Smi:
+                Cpu.OnSmi();
+                Host.Kick(this);
+                return true;
+            case DeliveryMode.Nmi:
+                Cpu.OnNmi();
+                Host.Kick(this);
+                return true;
+            case DeliveryMode.Init:
+                // A level de-assert INIT is ignored (SDM 11.6.1: INIT level de-assert is a
+                // synchronization message of old processors).
+                if (message.TriggerMode == TriggerMode.Level && !message.Level)
+                {
+                    return false;
+                }
+
+                Cpu.OnInit();
+                Host.Kick(this);
+                return true;
+            case DeliveryMode.StartUp:
+                Cpu.OnSipi(message.Vector);
+                Host.Kick(this);
+                return true;
+            default:
+                // Remote read and ExtINT: ExtINT arrives through the PIC path (LINT0), never as a message.
+                return false;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool AcceptFixed(byte vector, TriggerMode trigger, bool level)
+    {
+        // A level-triggered de-assert message carries no interrupt.
+        if (trigger == TriggerMode.Level && !level)
+        {
+            return false;
+        }
+
+        if (!IsEnabled)
+        {
+            return false; // SW- or HW-disabled APICs drop fixed interrupts (SDM 11.4.7.2).
+        }
+
+        if (vector < 16 && Config.Profile.RejectsIllegalVectors)
+        {
+            RecordError(EsrReceiveIllegalVector);
+            return false;
+        }
+
+        // TMR follows the trigger mode of the last acceptance of the vector.
+        if (Page.TestVector(ApicOffset.Tmr, vector) != (trigger == TriggerMode.Level))
+        {
+            if (trigger == TriggerMode.Level)
+            {
+                Page.TestAndSetVectorAtomic(ApicOffset.Tmr, vector);
+            }
+            else
+            {
+                Page.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
+            }
+        }
+
+        Delivery.Deliver(this, vector);
+        return true;
+    }
+
+    /// <summary>Sets an IRR bit and kicks the owner: the plain (emulated) delivery. Safe from any thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetIrrAndKick(int vector)
+    {
+        Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+        Host.Kick(this);
+    }
+
+    /// <summary>The highest vector in the IRR (posted vectors folded in first), or -1.</summary>
+    public int HighestIrr
+    {
+        get
+        {
+            Delivery.SyncToIrr(this);
+            return Page.HighestVector(ApicOffset.Irr);
+        }
+    }
+
+    /// <summary>The highest in-service vector, or -1.</summary>
+    public int HighestIsr
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            if (_isrCount == 0)
+            {
+                return -1;
+            }
+
+            if (_highestIsr == UnknownIsr)
+            {
+                _highestIsr = Page.HighestVector(ApicOffset.Isr);
+            }
+
+            return _highestIsr;
+        }
+    }
+
+    /// <summary>
+    /// The vector the CPU would take now, or -1: the highest IRR vector whose priority class is
+    /// above PPR (KVM <c>apic_has_interrupt_for_ppr</c>; SDM 11.8.3). Needs the APIC hardware-enabled
+    /// only: a stale IRR survives a software disable, as in KVM.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int PendingVector()
+    {
+        if (!IsHardwareEnabled)
+        {
+            return -1;
+        }
+
+        Delivery.SyncToIrr(this);
+        int v = Page.HighestVector(ApicOffset.Irr);
+        return v >= 0 && (uint)(v & 0xF0) > Page.Read(ApicOffset.Ppr) ? v : -1;
+    }
+
+    /// <summary>
+    /// Acknowledges the pending interrupt (the INTA cycle): moves the vector from IRR to ISR and
+    /// raises PPR. Returns the vector, or -1 when none is deliverable.
+    /// </summary>
+    public int Acknowledge()
+    {
+        int v = PendingVector();
+        if (v < 0)
+        {
+            return -1;
+        }
+
+        Page.TestAndClearVectorAtomic(ApicOffset.Irr, v);
+        SetIsr(v);
+
+        // v was deliverable, so its class is above both TPR's and the previous ISR's: it is PPR now.
+        Page.Write(ApicOffset.Ppr, (uint)v & 0xF0);
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetIsr(int vector)
+    {
+        if (!Page.TestVector(ApicOffset.Isr, vector))
+        {
+            Page.SetVector(ApicOffset.Isr, vector);
+            _isrCount++;
+            _highestIsr = vector;
+        }
+    }
+
+    /// <summary>
+    /// The EOI side effects (KVM <c>apic_set_eoi</c>): clear the highest in-service vector, lower
+    /// PPR and, for a vector the IOAPIC handles, forward the EOI with the vector's TMR trigger mode.
+    /// Returns the vector, or -1 when nothing was in service (not an error).
+    /// </summary>
+    public int EndOfInterrupt()
+    {
+        int v = HighestIsr;
+        if (v < 0)
+        {
+            return -1;
+        }
+
+        Page.ClearVector(ApicOffset.Isr, v);
+        _isrCount--;
+        _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
+        UpdatePpr();
+        ForwardEoi(v);
+        return v;
+    }
+
+    /// <summary>
+    /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
+    /// <c>kvm_apic_set_eoi_accelerated</c>, the APICv EOI-induced exit).
+    /// </summary>
+    public void ForwardEoi(int vector)
+    {
+        if (Config.Profile.LvtStatusBitsWritable is false)
+        {
+            ClearLintRemoteIrr(vector);
+        }
+
+        if ((_ioapicHandled[vector >> 6] & (1ul << vector)) != 0)
+        {
+            var trigger = Page.TestVector(ApicOffset.Tmr, vector) ? TriggerMode.Level : TriggerMode.Edge;
+            Host.EndOfInterrupt(this, (byte)vector, trigger);
+        }
+    }
+
+    /// <summary>Whether SVR bit 12 (suppress EOI broadcast, directed EOI) is set.</summary>
+    public bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
+
+    /// <summary>Recomputes PPR from TPR and the highest ISR vector (SDM 11.8.3.1; KVM <c>__apic_update_ppr</c>).</summary>
+    public void UpdatePpr()
+    {
+        uint tpr = Page.Read(ApicOffset.Tpr);
+        int isrv = HighestIsr;
+        uint isrClass = isrv < 0 ? 0 : (uint)isrv & 0xF0;
+        Page.Write(ApicOffset.Ppr, (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass);
+    }
+
+    /// <summary>
+    /// Re-derives the ISR caches from the page after something other than this class changed the ISR
+    /// (a hardware assist's virtual EOI, a restore, an inhibit toggle; KVM commit 97a71c444a14).
+    /// </summary>
+    public void RefreshIsrCache()
+    {
+        _isrCount = Page.CountVectors(ApicOffset.Isr);
+        _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
+        UpdatePpr();
+    }
+
+    /// <summary>Sets TPR (the CR8 path writes bits 7:4) and recomputes PPR.</summary>
+    public void SetTpr(uint tpr)
+    {
+        Page.Write(ApicOffset.Tpr, tpr & 0xFF);
+        UpdatePpr();
+    }
+
+    /// <summary>Marks or unmarks <paramref name="vector"/> as one whose EOI the IOAPIC needs.</summary>
+    public void SetIoApicHandled(int vector, bool handled)
+    {
+        ulong bit = 1ul << vector;
+        if (handled)
+        {
+            _ioapicHandled[vector >> 6] |= bit;
+        }
+        else
+        {
+            _ioapicHandled[vector >> 6] &= ~bit;
+        }
+    }
+
+    /// <summary>Whether the physical destination <paramref name="destination"/> names this APIC (no aliasing rules).</summary>
+    public bool MatchesPhysical(uint destination) =>
+        IsX2Apic || destination > 0xFF ? destination == X2ApicId : destination == XApicId;
+
+    // ---------------------------------------------------------------------------------------
+    // Local interrupts: LVT entries (KVM kvm_apic_local_deliver).
+    // ---------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Delivers the interrupt that the LVT entry at <paramref name="lvtOffset"/> describes, if the
+    /// APIC is hardware-enabled and the entry unmasked. Returns whether it was accepted.
+    /// </summary>
+    public bool DeliverLocal(int lvtOffset)
+    {
+        uint lvt = Page.Read(lvtOffset);
+        if (!IsHardwareEnabled || (lvt & Lvt.MaskedBit) != 0)
+        {
+            return false;
+        }
+
+        var mode = (DeliveryMode)((lvt >> 8) & 7);
+        var trigger = (lvt & Lvt.LevelBit) != 0 ? TriggerMode.Level : TriggerMode.Edge;
+        if (mode == DeliveryMode.ExtInt)
+        {
+            return false; // the PIC path takes ExtINT (Vcpu.TakeEvent)
+        }
+
+        bool accepted = AcceptInterrupt(new InterruptMessage(
+            (byte)lvt, mode, DestinationMode.Physical, X2ApicId, trigger, true, DestinationShorthand.Self, InterruptSource.Local, VcpuId));
+
+        // Architecturally a level-triggered fixed LINT sets its remote IRR until the EOI (SDM 11.5.1).
+        if (accepted && mode == DeliveryMode.Fixed && trigger == TriggerMode.Level
+            && !Config.Profile.LvtStatusBitsWritable
+            && lvtOffset is ApicOffset.LvtLint0 or ApicOffset.LvtLint1)
+        {
+            Page.Write(lvtOffset, lvt | Lvt.RemoteIrrBit);
+        }
+
+        return accepted;
+    }
+
+    private void ClearLintRemoteIrr(int vector)
+    {
+        for (int offset = ApicOffset.LvtLint0; offset <= ApicOffset.LvtLint1; offset += 0x10)
+        {
+            uint lvt = Page.Read(offset);
+            if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == vector)
+            {
+                Page.Write(offset, lvt & ~Lvt.RemoteIrrBit);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // ESR (architectural profile; KVM never latches errors).
+    // ---------------------------------------------------------------------------------------
+
+    internal const uint EsrSendIllegalVector = 1u << 5;
+    internal const uint EsrReceiveIllegalVector = 1u << 6;
+    internal const uint EsrIllegalRegisterAddress = 1u << 7;
+
+    private void RecordError(uint bit)
+    {
+        if (!Config.Profile.EsrRecordsErrors)
+        {
+            return;
+        }
+
+        bool first = (_esrPending & bit) == 0;
+        _esrPending |= bit;
+
+        // SDM 11.5.3: detecting an error raises the LVT error interrupt. The error LVT's own
+        // illegal vector would recurse; the RejectsIllegalVectors check records once and stops.
+        if (first)
+        {
+            DeliverLocal(ApicOffset.LvtError);
+        }
+    }
+}

@@ -1,0 +1,445 @@
+using VirtualApic.Core;
+using VirtualApic.Registers;
+using VirtualApic.Time;
+
+namespace VirtualApic.Cpu;
+
+/// <summary>
+/// The guest-facing surface of one vCPU, as far as interrupts go: RDMSR/WRMSR, MMIO, STI/CLI, HLT,
+/// taking the next event (with the INTA acknowledge), IRET, CR8, RDTSC and the APIC bits of CPUID.
+/// It also holds the CPU-side event state the APIC hands over: NMI, SMI, INIT and SIPI.
+/// </summary>
+/// <remarks>
+/// Every member except the <see cref="IApicCpu"/> callbacks and <see cref="PendingEvents"/> belongs
+/// to the vCPU's own thread. Guest actions never throw: faults come back as results.
+/// </remarks>
+public sealed class Vcpu : IApicCpu
+{
+    /// <summary>IA32_TSC (0x10).</summary>
+    public const uint MsrTsc = 0x10;
+    /// <summary>IA32_TSC_DEADLINE (0x6E0).</summary>
+    public const uint MsrTscDeadline = 0x6E0;
+
+    private int _pending;      // PendingEvents.Smi | Init | Sipi, set atomically from any thread
+    private int _nmiQueued;    // NMIs accepted but not yet taken
+    private volatile byte _sipiVector;
+    private bool _nmiBlocked;
+    private readonly Stack<GuestEventKind> _handlers = new();
+    private bool _lint0;
+    private bool _lint1;
+
+    /// <summary>Creates vCPU <paramref name="index"/> with its local APIC in the RESET state.</summary>
+    public Vcpu(int index, ApicConfig config, VirtualClock clock, bool waitForSipi = false)
+    {
+        Index = index;
+        Apic = new LocalApic(index, index == 0, config, clock) { Cpu = this };
+        State = waitForSipi && index != 0 ? VcpuRunState.WaitForSipi : VcpuRunState.Running;
+    }
+
+    /// <summary>The vCPU index (0 is the BSP).</summary>
+    public int Index { get; }
+
+    /// <summary>The local APIC.</summary>
+    public LocalApic Apic { get; }
+
+    /// <summary>The 8259 wired to LINT0, if any.</summary>
+    public IExternalInterruptController? Pic { get; set; }
+
+    /// <summary>RFLAGS.IF.</summary>
+    public bool InterruptFlag { get; set; }
+
+    /// <summary>The run state.</summary>
+    public VcpuRunState State { get; set; }
+
+    /// <summary>Whether NMIs are blocked (an NMI handler runs until IRET).</summary>
+    public bool NmiBlocked => _nmiBlocked;
+
+    /// <summary>The number of NMIs waiting.</summary>
+    public int NmiQueued => Volatile.Read(ref _nmiQueued);
+
+    /// <summary>The vector of the last SIPI accepted.</summary>
+    public byte SipiVector => _sipiVector;
+
+    /// <summary>The events pending now (ExtINT derived from the PIC and LINT0).</summary>
+    public PendingEvents PendingEvents
+    {
+        get
+        {
+            var e = (PendingEvents)Volatile.Read(ref _pending);
+            if (NmiQueued > 0)
+            {
+                e |= PendingEvents.Nmi;
+            }
+
+            if (ExtIntPending)
+            {
+                e |= PendingEvents.ExtInt;
+            }
+
+            return e;
+        }
+    }
+
+    // KVM kvm_apic_accept_pic_intr: the PIC reaches a vCPU whose APIC is hardware-disabled or whose
+    // LINT0 is unmasked in ExtINT mode.
+    private bool ExtIntPending
+    {
+        get
+        {
+            if (Pic is not { HasInterrupt: true })
+            {
+                return false;
+            }
+
+            if (!Apic.IsHardwareEnabled)
+            {
+                return true;
+            }
+
+            var lint0 = new Lvt(Apic.Page.Read(ApicOffset.LvtLint0));
+            return !lint0.Masked && lint0.DeliveryMode == DeliveryMode.ExtInt;
+        }
+    }
+
+    // ------------------------------------------------------------------ IApicCpu (any thread)
+
+    /// <inheritdoc/>
+    public void OnNmi()
+    {
+        // KVM process_nmi: at most two NMIs pending when unblocked (one injecting, one latched),
+        // one while an NMI handler runs; extra NMIs collapse.
+        int limit = _nmiBlocked ? 1 : 2;
+        int current;
+        do
+        {
+            current = Volatile.Read(ref _nmiQueued);
+            if (current >= limit)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _nmiQueued, current + 1, current) != current);
+    }
+
+    /// <inheritdoc/>
+    public void OnSmi() => Interlocked.Or(ref _pending, (int)PendingEvents.Smi);
+
+    /// <inheritdoc/>
+    public void OnInit()
+    {
+        // INIT replaces whatever INIT/SIPI was pending (KVM: pending_events = INIT).
+        int current;
+        do
+        {
+            current = Volatile.Read(ref _pending);
+        }
+        while (Interlocked.CompareExchange(ref _pending, (current & ~(int)PendingEvents.Sipi) | (int)PendingEvents.Init, current) != current);
+    }
+
+    /// <inheritdoc/>
+    public void OnSipi(byte vector)
+    {
+        // A SIPI counts only for a vCPU waiting for one, or about to be after a pending INIT;
+        // otherwise it is dropped (KVM kvm_apic_accept_events discards it).
+        if (State != VcpuRunState.WaitForSipi && (Volatile.Read(ref _pending) & (int)PendingEvents.Init) == 0)
+        {
+            return;
+        }
+
+        _sipiVector = vector;
+        Interlocked.Or(ref _pending, (int)PendingEvents.Sipi);
+    }
+
+    // ------------------------------------------------------------------ guest actions
+
+    /// <summary>STI.</summary>
+    public void Sti() => InterruptFlag = true;
+
+    /// <summary>CLI.</summary>
+    public void Cli() => InterruptFlag = false;
+
+    /// <summary>HLT: the vCPU stops until it takes an event.</summary>
+    public void Hlt()
+    {
+        if (State == VcpuRunState.Running)
+        {
+            State = VcpuRunState.Halted;
+        }
+    }
+
+    /// <summary>
+    /// Takes the highest-priority event the vCPU would take now, in architectural order (INIT, SMI,
+    /// NMI, then ExtINT or a fixed interrupt above PPR when IF=1; SDM vol. 3A 7.3 / 6.9). A maskable
+    /// interrupt is acknowledged and clears IF as an interrupt gate does.
+    /// </summary>
+    public GuestEvent Take()
+    {
+        var taken = TakeCore();
+        if (taken.Kind != GuestEventKind.None && State == VcpuRunState.Halted)
+        {
+            State = VcpuRunState.Running;
+        }
+
+        return taken;
+    }
+
+    private GuestEvent TakeCore()
+    {
+        int pending = Volatile.Read(ref _pending);
+        if ((pending & (int)PendingEvents.Init) != 0)
+        {
+            Interlocked.And(ref _pending, ~(int)PendingEvents.Init);
+            DoInit();
+            return new GuestEvent(GuestEventKind.Init);
+        }
+
+        if (State == VcpuRunState.WaitForSipi)
+        {
+            if ((pending & (int)PendingEvents.Sipi) == 0)
+            {
+                return GuestEvent.None;
+            }
+
+            Interlocked.And(ref _pending, ~(int)PendingEvents.Sipi);
+            State = VcpuRunState.Running;
+            return new GuestEvent(GuestEventKind.Sipi, _sipiVector);
+        }
+
+        if ((pending & (int)PendingEvents.Sipi) != 0)
+        {
+            Interlocked.And(ref _pending, ~(int)PendingEvents.Sipi); // outside wait-for-SIPI: dropped
+        }
+
+        if ((pending & (int)PendingEvents.Smi) != 0)
+        {
+            Interlocked.And(ref _pending, ~(int)PendingEvents.Smi);
+            return new GuestEvent(GuestEventKind.Smi);
+        }
+
+        if (!_nmiBlocked && Volatile.Read(ref _nmiQueued) > 0)
+        {
+            Interlocked.Decrement(ref _nmiQueued);
+            _nmiBlocked = true;
+            _handlers.Push(GuestEventKind.Nmi);
+            return new GuestEvent(GuestEventKind.Nmi);
+        }
+
+        if (!InterruptFlag)
+        {
+            return GuestEvent.None;
+        }
+
+        // The PIC is asked before the APIC, as KVM's kvm_cpu_get_interrupt does.
+        if (ExtIntPending)
+        {
+            byte vector = Pic!.Acknowledge();
+            EnterMaskableHandler();
+            return new GuestEvent(GuestEventKind.ExtInt, vector);
+        }
+
+        int v = Apic.Acknowledge();
+        if (v < 0)
+        {
+            return GuestEvent.None;
+        }
+
+        EnterMaskableHandler();
+        return new GuestEvent(GuestEventKind.Vector, (byte)v);
+    }
+
+    private void EnterMaskableHandler()
+    {
+        InterruptFlag = false;
+        _handlers.Push(GuestEventKind.Vector);
+    }
+
+    // INIT (KVM kvm_vcpu_reset(init_event=true) + kvm_apic_accept_events): the APIC's INIT reset,
+    // NMI/SMI state cleared, IF=0; the BSP runs on, APs wait for SIPI.
+    private void DoInit()
+    {
+        Apic.InitReset();
+        Interlocked.And(ref _pending, ~(int)(PendingEvents.Smi | PendingEvents.Sipi));
+        Volatile.Write(ref _nmiQueued, 0);
+        _nmiBlocked = false;
+        _handlers.Clear();
+        InterruptFlag = false;
+        State = new ApicBase(Apic.ApicBaseMsr).IsBsp ? VcpuRunState.Running : VcpuRunState.WaitForSipi;
+    }
+
+    /// <summary>IRET: leaves the handler of the last event taken (sets IF after a maskable one, unblocks NMIs after an NMI).</summary>
+    public void Iret()
+    {
+        if (!_handlers.TryPop(out var kind))
+        {
+            return;
+        }
+
+        if (kind == GuestEventKind.Nmi)
+        {
+            _nmiBlocked = false;
+        }
+        else
+        {
+            InterruptFlag = true;
+        }
+    }
+
+    /// <summary>RDTSC.</summary>
+    public ulong Rdtsc() => ApicTimer.TscAt(Apic.Clock.NowNs, Apic.Config.TscKhz);
+
+    /// <summary>MOV to CR8: TPR[7:4] = CR8[3:0]. Bits 63:4 are reserved (#GP, returns false).</summary>
+    public bool WriteCr8(ulong value)
+    {
+        if ((value & ~0xFul) != 0)
+        {
+            return false;
+        }
+
+        Apic.SetTpr((uint)value << 4);
+        return true;
+    }
+
+    /// <summary>MOV from CR8: TPR[7:4].</summary>
+    public ulong ReadCr8() => Apic.Tpr >> 4;
+
+    /// <summary>CPUID: the APIC bits of leaves 1 and 0xB, live (other bits read as 0).</summary>
+    public uint Cpuid(uint leaf, uint subleaf, CpuidRegister register)
+    {
+        _ = subleaf;
+        return (leaf, register) switch
+        {
+            (0, CpuidRegister.Eax) => 0xB,
+            (1, CpuidRegister.Ebx) => (uint)(Index & 0xFF) << 24,
+            (1, CpuidRegister.Ecx) => (Apic.Config.X2ApicSupported ? 1u << 21 : 0) | (Apic.Config.TscDeadlineSupported ? 1u << 24 : 0),
+            (1, CpuidRegister.Edx) => Apic.IsHardwareEnabled ? 1u << 9 : 0, // follows APIC_BASE.EN
+            (0xB, CpuidRegister.Edx) => Apic.X2ApicId,
+            _ => 0,
+        };
+    }
+
+    /// <summary>RDMSR. Returns false for #GP.</summary>
+    public bool TryReadMsr(uint msr, out ulong value)
+    {
+        switch (msr)
+        {
+            case ApicBase.Msr:
+                value = Apic.ApicBaseMsr;
+                return true;
+            case MsrTscDeadline:
+                value = Apic.Timer.ReadTscDeadline();
+                return true;
+            case MsrTsc:
+                value = Rdtsc();
+                return true;
+            case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
+                return Apic.TryReadX2ApicMsr(msr, out value);
+            default:
+                value = 0;
+                return false; // an MSR this model does not implement
+        }
+    }
+
+    /// <summary>WRMSR by the guest. Returns false for #GP.</summary>
+    public bool TryWriteMsr(uint msr, ulong value) => WriteMsr(msr, value, hostInitiated: false);
+
+    /// <summary>A write by the VMM (KVM_SET_MSRS): any APIC_BASE transition between valid modes is allowed. Returns false on error.</summary>
+    public bool HostWriteMsr(uint msr, ulong value) => WriteMsr(msr, value, hostInitiated: true);
+
+    private bool WriteMsr(uint msr, ulong value, bool hostInitiated)
+    {
+        switch (msr)
+        {
+            case ApicBase.Msr:
+                return Apic.SetApicBase(value, hostInitiated);
+            case MsrTscDeadline:
+                Apic.Timer.WriteTscDeadline(value);
+                return true;
+            case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
+                return Apic.TryWriteX2ApicMsr(msr, value);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Whether <paramref name="gpa"/> falls in this vCPU's 4 KiB APIC window.</summary>
+    public bool IsApicWindow(ulong gpa) => gpa - Apic.BaseAddress < ApicPage.Size;
+
+    /// <summary>Drives LINT0 (<paramref name="pin"/> 0) or LINT1 (1); the LVT entry decides what happens.</summary>
+    public void SetLint(int pin, bool level)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)pin, 1u, nameof(pin));
+        ref bool line = ref pin == 0 ? ref _lint0 : ref _lint1;
+        bool rising = level && !line;
+        line = level;
+        int offset = pin == 0 ? ApicOffset.LvtLint0 : ApicOffset.LvtLint1;
+        var lvt = new Lvt(Apic.Page.Read(offset));
+
+        // Edge entries fire on the rising edge; level entries while asserted (SDM 11.5.1).
+        if (rising || (level && lvt.TriggerMode == TriggerMode.Level && (Apic.Page.Read(offset) & Lvt.RemoteIrrBit) == 0))
+        {
+            Apic.DeliverLocal(offset);
+        }
+    }
+
+    /// <summary>The input level of LINT0 or LINT1.</summary>
+    public bool GetLint(int pin) => pin == 0 ? _lint0 : _lint1;
+
+    /// <summary>The CPU-side event state outside the APIC, for snapshots.</summary>
+    public VcpuEventState SaveEvents() => new(
+        State, InterruptFlag, _nmiBlocked, NmiQueued, (PendingEvents)Volatile.Read(ref _pending), _sipiVector,
+        [.. _handlers.Reverse()], _lint0, _lint1);
+
+    /// <summary>Restores the CPU-side event state.</summary>
+    public void RestoreEvents(VcpuEventState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        State = state.State;
+        InterruptFlag = state.InterruptFlag;
+        _nmiBlocked = state.NmiBlocked;
+        Volatile.Write(ref _nmiQueued, state.NmiQueued);
+        Volatile.Write(ref _pending, (int)(state.Pending & (PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi)));
+        _sipiVector = state.SipiVector;
+        _handlers.Clear();
+        foreach (var h in state.HandlerStack)
+        {
+            _handlers.Push(h);
+        }
+
+        _lint0 = state.Lint0;
+        _lint1 = state.Lint1;
+    }
+}
+
+/// <summary>A CPUID output register.</summary>
+public enum CpuidRegister : byte
+{
+    /// <summary>EAX.</summary>
+    Eax,
+    /// <summary>EBX.</summary>
+    Ebx,
+    /// <summary>ECX.</summary>
+    Ecx,
+    /// <summary>EDX.</summary>
+    Edx,
+}
+
+/// <summary>The CPU-side interrupt state of a vCPU outside its APIC (KVM_GET_VCPU_EVENTS / MP_STATE).</summary>
+/// <param name="State">Run state.</param>
+/// <param name="InterruptFlag">RFLAGS.IF.</param>
+/// <param name="NmiBlocked">NMI blocking.</param>
+/// <param name="NmiQueued">Pending NMIs (0-2).</param>
+/// <param name="Pending">SMI / INIT / SIPI pending.</param>
+/// <param name="SipiVector">The last SIPI vector.</param>
+/// <param name="HandlerStack">The handlers entered and not yet left by IRET, oldest first.</param>
+/// <param name="Lint0">LINT0 input level.</param>
+/// <param name="Lint1">LINT1 input level.</param>
+public sealed record VcpuEventState(
+    VcpuRunState State,
+    bool InterruptFlag,
+    bool NmiBlocked,
+    int NmiQueued,
+    PendingEvents Pending,
+    byte SipiVector,
+    IReadOnlyList<GuestEventKind> HandlerStack,
+    bool Lint0,
+    bool Lint1);

@@ -1,0 +1,290 @@
+using System.Buffers.Binary;
+using VirtualApic.Core;
+using VirtualApic.Cpu;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Snapshot;
+
+/// <summary>
+/// Everything a vCPU's interrupt state is: IA32_APIC_BASE, the KVM-format 1 KiB register image, the
+/// timer state outside it (mode, period, expiry, TSC deadline) and the CPU-side events (KVM's
+/// MP_STATE and VCPU_EVENTS). Restoring it on any backend gives the guest the same machine.
+/// </summary>
+/// <param name="Index">The vCPU index.</param>
+/// <param name="ApicBase">IA32_APIC_BASE.</param>
+/// <param name="LapicImage">The <see cref="KvmLapicState"/> image (32-bit x2APIC ID format).</param>
+/// <param name="Timer">The timer state.</param>
+/// <param name="Events">The CPU-side event state.</param>
+public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, ApicTimerState Timer, VcpuEventState Events)
+{
+    /// <summary>The format version <see cref="Serialize"/> writes.</summary>
+    public const ushort FormatVersion = 1;
+
+    private static ReadOnlySpan<byte> Magic => "VAPICCPU"u8;
+
+    /// <summary>Captures the state of <paramref name="vcpu"/>.</summary>
+    public static VcpuSnapshot Capture(Vcpu vcpu)
+    {
+        ArgumentNullException.ThrowIfNull(vcpu);
+        return new VcpuSnapshot(
+            vcpu.Index, vcpu.Apic.ApicBaseMsr, KvmLapicState.Capture(vcpu.Apic), vcpu.Apic.Timer.Save(), vcpu.SaveEvents());
+    }
+
+    /// <summary>
+    /// Restores onto <paramref name="vcpu"/>: APIC_BASE first (host-initiated), then the register
+    /// image, the timer and the events. Validates first and changes nothing on error.
+    /// </summary>
+    /// <exception cref="SnapshotFormatException">The snapshot does not fit this vCPU.</exception>
+    public void Restore(Vcpu vcpu)
+    {
+        ArgumentNullException.ThrowIfNull(vcpu);
+        Validate(vcpu);
+        if (!vcpu.Apic.RestoreApicBase(ApicBase))
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: IA32_APIC_BASE 0x{ApicBase:x} is not valid for this VM", 0);
+        }
+
+        KvmLapicState.Apply(vcpu.Apic, LapicImage, x2ApicFormat: true, restoreTimer: Timer);
+        vcpu.RestoreEvents(Events);
+    }
+
+    private void Validate(Vcpu vcpu)
+    {
+        if (Index != vcpu.Index)
+        {
+            throw new SnapshotFormatException($"snapshot of vCPU {Index} cannot be restored onto vCPU {vcpu.Index}", 0);
+        }
+
+        var mode = new ApicBase(ApicBase).Mode;
+        if (mode == ApicMode.Invalid
+            || (ApicBase & Registers.ApicBase.ReservedBits(vcpu.Apic.Config.MaxPhysAddr, vcpu.Apic.Config.X2ApicSupported)) != 0)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: IA32_APIC_BASE 0x{ApicBase:x} has reserved bits or EN=0/EXTD=1", 0);
+        }
+
+        if (LapicImage is null || LapicImage.Length != KvmLapicState.Size)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: register image must be {KvmLapicState.Size} bytes", 0);
+        }
+
+        if (mode == ApicMode.X2Apic && BinaryPrimitives.ReadUInt32LittleEndian(LapicImage.AsSpan(ApicOffset.Id)) != (uint)Index)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: x2APIC ID in the register image is not {Index}", ApicOffset.Id);
+        }
+
+        if (Timer.PeriodNs < 0 || Timer.TargetNs < 0 || !Enum.IsDefined(Timer.Mode))
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: timer state out of range", 0);
+        }
+
+        if (!Enum.IsDefined(Events.State) || Events.NmiQueued is < 0 or > 2 || Events.HandlerStack is null)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: event state out of range", 0);
+        }
+    }
+
+    /// <summary>The versioned binary form (little-endian).</summary>
+    public byte[] Serialize()
+    {
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 8 + 2 + Events.HandlerStack.Count;
+        var buffer = new byte[size];
+        var w = new SpanWriter(buffer);
+        w.Bytes(Magic);
+        w.U16(FormatVersion);
+        w.U16(0);
+        w.I32(Index);
+        w.U64(ApicBase);
+        w.Bytes(LapicImage);
+        w.U8((byte)Timer.Mode);
+        w.U8(Timer.Armed ? (byte)1 : (byte)0);
+        w.I64(Timer.PeriodNs);
+        w.I64(Timer.TargetNs);
+        w.U64(Timer.TscDeadline);
+        w.U8((byte)Events.State);
+        w.U8((byte)((Events.InterruptFlag ? 1 : 0) | (Events.NmiBlocked ? 2 : 0) | (Events.Lint0 ? 4 : 0) | (Events.Lint1 ? 8 : 0)));
+        w.U8((byte)Events.NmiQueued);
+        w.U8((byte)Events.Pending);
+        w.U8(Events.SipiVector);
+        w.U8(0);
+        w.U16((ushort)Events.HandlerStack.Count);
+        foreach (var h in Events.HandlerStack)
+        {
+            w.U8((byte)h);
+        }
+
+        return buffer;
+    }
+
+    /// <summary>Parses the binary form, rejecting anything malformed with the field and offset named.</summary>
+    /// <exception cref="SnapshotFormatException">Malformed input.</exception>
+    public static VcpuSnapshot Deserialize(ReadOnlySpan<byte> data)
+    {
+        var r = new SpanReader(data);
+        if (!r.Bytes(8).SequenceEqual(Magic))
+        {
+            throw new SnapshotFormatException("vCPU snapshot: bad magic (expected \"VAPICCPU\")", 0);
+        }
+
+        ushort version = r.U16("version");
+        if (version != FormatVersion)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: unsupported format version {version} (this build reads {FormatVersion})", 8);
+        }
+
+        r.U16("reserved");
+        int index = r.I32("index");
+        if (index < 0)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: negative vCPU index {index}", 12);
+        }
+
+        ulong apicBase = r.U64("apic_base");
+        byte[] image = r.Bytes(KvmLapicState.Size).ToArray();
+        long at = r.Position;
+        byte mode = r.U8("timer.mode");
+        if (mode > 3)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: timer mode {mode} out of range", at);
+        }
+
+        bool armed = r.Bool("timer.armed");
+        long period = r.I64("timer.period_ns");
+        long target = r.I64("timer.target_ns");
+        ulong deadline = r.U64("timer.tsc_deadline");
+        at = r.Position;
+        byte state = r.U8("events.state");
+        if (state > (byte)VcpuRunState.WaitForSipi)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: run state {state} out of range", at);
+        }
+
+        at = r.Position;
+        byte flags = r.U8("events.flags");
+        if ((flags & ~0xF) != 0)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: unknown event flags 0x{flags:x}", at);
+        }
+
+        at = r.Position;
+        byte nmi = r.U8("events.nmi_queued");
+        if (nmi > 2)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: {nmi} NMIs queued (at most 2)", at);
+        }
+
+        at = r.Position;
+        byte pending = r.U8("events.pending");
+        if ((pending & ~(int)(PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi)) != 0)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: unknown pending events 0x{pending:x}", at);
+        }
+
+        byte sipi = r.U8("events.sipi_vector");
+        r.U8("reserved");
+        int count = r.U16("events.handler_count");
+        var handlers = new GuestEventKind[count];
+        for (int i = 0; i < count; i++)
+        {
+            at = r.Position;
+            byte h = r.U8("events.handler");
+            if (h is not ((byte)GuestEventKind.Vector or (byte)GuestEventKind.Nmi))
+            {
+                throw new SnapshotFormatException($"vCPU snapshot: handler kind {h} is neither a vector nor an NMI", at);
+            }
+
+            handlers[i] = (GuestEventKind)h;
+        }
+
+        if (r.Position != data.Length)
+        {
+            throw new SnapshotFormatException($"vCPU snapshot: {data.Length - r.Position} trailing bytes", r.Position);
+        }
+
+        var events = new VcpuEventState(
+            (VcpuRunState)state, (flags & 1) != 0, (flags & 2) != 0, nmi, (PendingEvents)pending, sipi, handlers, (flags & 4) != 0, (flags & 8) != 0);
+        return new VcpuSnapshot(index, apicBase, image, new ApicTimerState((TimerMode)mode, period, armed, target, deadline), events);
+    }
+
+    private ref struct SpanWriter(Span<byte> buffer)
+    {
+        private readonly Span<byte> _buffer = buffer;
+        private int _pos;
+
+        public void Bytes(ReadOnlySpan<byte> b)
+        {
+            b.CopyTo(_buffer[_pos..]);
+            _pos += b.Length;
+        }
+
+        public void U8(byte v) => _buffer[_pos++] = v;
+
+        public void U16(ushort v)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(_buffer[_pos..], v);
+            _pos += 2;
+        }
+
+        public void I32(int v)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer[_pos..], v);
+            _pos += 4;
+        }
+
+        public void I64(long v)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(_buffer[_pos..], v);
+            _pos += 8;
+        }
+
+        public void U64(ulong v)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(_buffer[_pos..], v);
+            _pos += 8;
+        }
+    }
+
+    private ref struct SpanReader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+
+        public int Position { get; private set; }
+
+        public ReadOnlySpan<byte> Bytes(int n, string field = "data")
+        {
+            Need(n, field);
+            var s = _data.Slice(Position, n);
+            Position += n;
+            return s;
+        }
+
+        public byte U8(string field) => Bytes(1, field)[0];
+
+        public bool Bool(string field)
+        {
+            int at = Position;
+            byte b = U8(field);
+            return b switch
+            {
+                0 => false,
+                1 => true,
+                _ => throw new SnapshotFormatException($"vCPU snapshot: {field} must be 0 or 1, got {b}", at),
+            };
+        }
+
+        public ushort U16(string field) => BinaryPrimitives.ReadUInt16LittleEndian(Bytes(2, field));
+
+        public int I32(string field) => BinaryPrimitives.ReadInt32LittleEndian(Bytes(4, field));
+
+        public long I64(string field) => BinaryPrimitives.ReadInt64LittleEndian(Bytes(8, field));
+
+        public ulong U64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(Bytes(8, field));
+
+        private readonly void Need(int n, string field)
+        {
+            if (Position + n > _data.Length)
+            {
+                throw new SnapshotFormatException($"vCPU snapshot: truncated at {field} (offset {Position}, need {n} bytes, have {_data.Length - Position})", Position);
+            }
+        }
+    }
+}
