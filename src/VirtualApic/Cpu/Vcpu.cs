@@ -13,7 +13,7 @@ namespace VirtualApic.Cpu;
 /// Every member except the <see cref="IApicCpu"/> callbacks and <see cref="PendingEvents"/> belongs
 /// to the vCPU's own thread. Guest actions never throw: faults come back as results.
 /// </remarks>
-public sealed class Vcpu : IApicCpu
+public sealed class Vcpu : IApicCpu, IDisposable
 {
     /// <summary>IA32_TSC (0x10).</summary>
     public const uint MsrTsc = 0x10;
@@ -364,6 +364,68 @@ public sealed class Vcpu : IApicCpu
     /// <summary>Whether <paramref name="gpa"/> falls in this vCPU's 4 KiB APIC window.</summary>
     public bool IsApicWindow(ulong gpa) => gpa - Apic.BaseAddress < ApicPage.Size;
 
+    /// <summary>Where guest loads and stores outside the APIC window go (the IOAPIC, other devices).</summary>
+    public IGuestBus? Bus { get; set; }
+
+    /// <summary>
+    /// A guest load of <paramref name="size"/> bytes (1, 2, 4 or 8) from <paramref name="gpa"/>: the
+    /// APIC window first (the MMIO hole when disabled or in x2APIC mode), then the bus; unbacked
+    /// addresses read all-ones.
+    /// </summary>
+    public ulong MmioRead(ulong gpa, int size)
+    {
+        if (size is not (1 or 2 or 4 or 8))
+        {
+            return 0;
+        }
+
+        if (IsApicWindow(gpa))
+        {
+            return Apic.MmioRead((int)(gpa - Apic.BaseAddress), size);
+        }
+
+        return Bus?.MmioRead(this, gpa, size) ?? (size == 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1);
+    }
+
+    /// <summary>A guest store of <paramref name="size"/> bytes to <paramref name="gpa"/>.</summary>
+    public void MmioWrite(ulong gpa, ulong value, int size)
+    {
+        if (size is not (1 or 2 or 4 or 8))
+        {
+            return;
+        }
+
+        if (IsApicWindow(gpa))
+        {
+            Apic.MmioWrite((int)(gpa - Apic.BaseAddress), (uint)value, size);
+            return;
+        }
+
+        Bus?.MmioWrite(this, gpa, value, size);
+    }
+
+    private readonly ManualResetEventSlim _wake = new(false);
+    private long _kicks;
+
+    /// <summary>Number of kicks received (diagnostics).</summary>
+    public long Kicks => Interlocked.Read(ref _kicks);
+
+    /// <summary>Wakes the vCPU's thread if it waits in <see cref="WaitForKick"/>. Any thread; allocation-free.</summary>
+    public void Kick()
+    {
+        Interlocked.Increment(ref _kicks);
+        _wake.Set();
+    }
+
+    /// <summary>
+    /// For a vCPU thread: clears the wake flag. Call it before checking for events, then
+    /// <see cref="WaitForKick"/> if none: a kick in between is not lost.
+    /// </summary>
+    public void PrepareToWait() => _wake.Reset();
+
+    /// <summary>Blocks until kicked or the timeout passes; returns whether it was kicked.</summary>
+    public bool WaitForKick(TimeSpan timeout) => _wake.Wait(timeout);
+
     /// <summary>Drives LINT0 (<paramref name="pin"/> 0) or LINT1 (1); the LVT entry decides what happens.</summary>
     public void SetLint(int pin, bool level)
     {
@@ -383,6 +445,9 @@ public sealed class Vcpu : IApicCpu
 
     /// <summary>The input level of LINT0 or LINT1.</summary>
     public bool GetLint(int pin) => pin == 0 ? _lint0 : _lint1;
+
+    /// <inheritdoc/>
+    public void Dispose() => _wake.Dispose();
 
     /// <summary>The CPU-side event state outside the APIC, for snapshots.</summary>
     public VcpuEventState SaveEvents() => new(
@@ -408,6 +473,16 @@ public sealed class Vcpu : IApicCpu
         _lint0 = state.Lint0;
         _lint1 = state.Lint1;
     }
+}
+
+/// <summary>The memory-mapped devices a vCPU reaches outside its APIC window.</summary>
+public interface IGuestBus
+{
+    /// <summary>A load; return all-ones for nothing there.</summary>
+    ulong MmioRead(Vcpu vcpu, ulong gpa, int size);
+
+    /// <summary>A store; drop it for nothing there.</summary>
+    void MmioWrite(Vcpu vcpu, ulong gpa, ulong value, int size);
 }
 
 /// <summary>A CPUID output register.</summary>

@@ -1,0 +1,225 @@
+using System.Numerics;
+using VirtualApic.Core;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Fabric;
+
+/// <summary>How the enabled APICs of a VM use logical destinations (KVM <c>KVM_APIC_MODE_*</c>).</summary>
+public enum LogicalMapMode : byte
+{
+    /// <summary>No software-enabled APIC has a non-zero LDR.</summary>
+    None,
+    /// <summary>Every contributor is in xAPIC flat mode (DFR model 1111b).</summary>
+    XApicFlat,
+    /// <summary>Every contributor is in xAPIC cluster mode (DFR model 0000b).</summary>
+    XApicCluster,
+    /// <summary>Every contributor is in x2APIC mode (cluster addressing derived from the ID).</summary>
+    X2Apic,
+    /// <summary>Mixed modes, or logical IDs that are not one bit each or collide: the slow path decides.</summary>
+    Disabled,
+}
+
+/// <summary>
+/// An immutable snapshot of a VM's destination tables for fast IPI and device-interrupt routing
+/// (KVM <c>struct kvm_apic_map</c>, lapic.c <c>kvm_recalculate_apic_map</c>): physical unicast in
+/// O(1), logical multicast in O(16). Anything the tables cannot answer exactly (broadcast, aliased
+/// IDs, mixed logical modes) is left to the slow path, which checks every APIC.
+/// </summary>
+public sealed class ApicMap
+{
+    // Physical slot -> APIC, keyed by the x2APIC ID in x2APIC mode and the 8-bit ID in xAPIC mode.
+    private readonly LocalApic?[] _physical;
+    private readonly byte[] _physicalCount;
+
+    // Logical targets: xAPIC flat uses 8 slots (one per LDR bit); xAPIC cluster 15 x 4;
+    // x2APIC reuses the physical table (cluster c, bit b is x2APIC ID 16c + b).
+    private readonly LocalApic?[] _logical;
+
+    private ApicMap(int physicalSize, int logicalSize)
+    {
+        _physical = new LocalApic?[physicalSize];
+        _physicalCount = new byte[physicalSize];
+        _logical = new LocalApic?[logicalSize];
+    }
+
+    /// <summary>The logical addressing mode shared by the enabled APICs.</summary>
+    public LogicalMapMode LogicalMode { get; private set; }
+
+    /// <summary>Two present APICs claim the same physical ID (KVM inhibit PHYSICAL_ID_ALIASED).</summary>
+    public bool PhysicalIdAliased { get; private set; }
+
+    /// <summary>The logical map is disabled: logical IDs are not 1:1 with APICs (KVM inhibit LOGICAL_ID_ALIASED).</summary>
+    public bool LogicalIdAliased => LogicalMode == LogicalMapMode.Disabled || PhysicalIdAliased;
+
+    /// <summary>An xAPIC-mode APIC has an ID other than its vCPU index (KVM inhibit APIC_ID_MODIFIED).</summary>
+    public bool ApicIdModified { get; private set; }
+
+    /// <summary>An xAPIC-mode APIC has a vCPU index above 255 (addressable only by 32-bit ID, the slow path).</summary>
+    public bool HasHighXApicIds { get; private set; }
+
+    /// <summary>The largest physical ID the table covers.</summary>
+    public int MaxId => _physical.Length - 1;
+
+    /// <summary>Builds the map from the APICs' current registers. O(number of vCPUs).</summary>
+    public static ApicMap Build(IReadOnlyList<LocalApic> apics)
+    {
+        ArgumentNullException.ThrowIfNull(apics);
+        int maxId = 255;
+        for (int i = 0; i < apics.Count; i++)
+        {
+            maxId = Math.Max(maxId, (int)apics[i].X2ApicId);
+        }
+
+        var map = new ApicMap(maxId + 1, 15 * 4);
+        var mode = LogicalMapMode.None;
+        bool logicalBroken = false;
+        for (int i = 0; i < apics.Count; i++)
+        {
+            var apic = apics[i];
+            if (!apic.IsHardwareEnabled)
+            {
+                continue;
+            }
+
+            bool x2 = apic.IsX2Apic;
+            int key = x2 ? (int)apic.X2ApicId : apic.XApicId;
+            if (!x2)
+            {
+                map.ApicIdModified |= apic.XApicId != (byte)apic.VcpuId;
+                map.HasHighXApicIds |= apic.VcpuId > 0xFF;
+            }
+
+            if (map._physicalCount[key] == 0)
+            {
+                map._physical[key] = apic;
+            }
+            else
+            {
+                map.PhysicalIdAliased = true;
+            }
+
+            map._physicalCount[key] = (byte)Math.Min(255, map._physicalCount[key] + 1);
+
+            // Logical contributors: software-enabled APICs with a non-zero LDR.
+            uint ldr = apic.Ldr;
+            if (!apic.IsSoftwareEnabled || ldr == 0)
+            {
+                continue;
+            }
+
+            var own = x2 ? LogicalMapMode.X2Apic
+                : apic.Dfr == 0xFFFF_FFFF ? LogicalMapMode.XApicFlat
+                : apic.Dfr == 0x0FFF_FFFF ? LogicalMapMode.XApicCluster
+                : LogicalMapMode.Disabled;
+            if (mode == LogicalMapMode.None)
+            {
+                mode = own;
+            }
+            else if (mode != own)
+            {
+                logicalBroken = true;
+            }
+
+            if (own is LogicalMapMode.XApicFlat or LogicalMapMode.XApicCluster && !logicalBroken)
+            {
+                // xAPIC logical IDs must be one bit each and unique to be tabled (KVM 2970052481b9).
+                uint id = ldr >> 24;
+                int slot = -1;
+                if (own == LogicalMapMode.XApicFlat && BitOperations.IsPow2(id))
+                {
+                    slot = BitOperations.TrailingZeroCount(id);
+                }
+                else if (own == LogicalMapMode.XApicCluster && (id >> 4) < 0xF && BitOperations.IsPow2(id & 0xF))
+                {
+                    slot = ((int)(id >> 4) << 2) + BitOperations.TrailingZeroCount(id & 0xF);
+                }
+
+                if (slot < 0 || map._logical[slot] is not null)
+                {
+                    logicalBroken = true;
+                }
+                else
+                {
+                    map._logical[slot] = apic;
+                }
+            }
+        }
+
+        map.LogicalMode = logicalBroken ? LogicalMapMode.Disabled : mode;
+        return map;
+    }
+
+    /// <summary>The APIC at physical ID <paramref name="id"/> when exactly one claims it; null otherwise.</summary>
+    public LocalApic? Physical(uint id) => id < (uint)_physical.Length && _physicalCount[id] == 1 ? _physical[id] : null;
+
+    /// <summary>How many present APICs claim physical ID <paramref name="id"/>.</summary>
+    public int PhysicalCount(uint id) => id < (uint)_physical.Length ? _physicalCount[id] : 0;
+
+    /// <summary>
+    /// The logical destination as a cluster base and a 16-bit member mask, when the map can answer;
+    /// member <c>i</c> is <see cref="LogicalMember"/>(<paramref name="cluster"/>, i).
+    /// </summary>
+    public bool TryGetLogical(uint mda, out int cluster, out ushort mask)
+    {
+        switch (LogicalMode)
+        {
+            case LogicalMapMode.X2Apic:
+                cluster = (int)(mda >> 16);
+                mask = (ushort)mda;
+                return true;
+            case LogicalMapMode.XApicFlat:
+                cluster = -1;
+                mask = (byte)mda;
+                return true;
+            case LogicalMapMode.XApicCluster:
+                cluster = (int)((mda >> 4) & 0xF);
+                mask = (ushort)(mda & 0xF);
+                if (cluster == 0xF)
+                {
+                    // 0xF is the cluster broadcast; let the slow path match it.
+                    cluster = 0;
+                    mask = 0;
+                    return false;
+                }
+
+                return true;
+            case LogicalMapMode.None:
+                cluster = 0;
+                mask = 0;
+                return true; // nobody has a logical ID: no target
+            default:
+                cluster = 0;
+                mask = 0;
+                return false;
+        }
+    }
+
+    /// <summary>Member <paramref name="bit"/> of a logical cluster from <see cref="TryGetLogical"/>, or null.</summary>
+    public LocalApic? LogicalMember(int cluster, int bit)
+    {
+        switch (LogicalMode)
+        {
+            case LogicalMapMode.X2Apic:
+                long id = ((long)cluster << 4) + bit;
+                var apic = id < _physical.Length ? _physical[id] : null;
+
+                // The slot holds the APIC with that physical ID; it is a logical target only if it is
+                // in x2APIC mode and software-enabled (its LDR is derived from that ID).
+                return apic is { IsX2Apic: true, IsSoftwareEnabled: true } && _physicalCount[id] == 1 ? apic : null;
+            case LogicalMapMode.XApicFlat:
+                return _logical[bit];
+            case LogicalMapMode.XApicCluster:
+                return _logical[(cluster << 2) + bit];
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Whether <paramref name="destination"/> is the physical broadcast for a target in the given mode.</summary>
+    public static bool IsBroadcast(uint destination, bool targetX2Apic) =>
+        destination == (targetX2Apic ? 0xFFFF_FFFFu : 0xFFu);
+
+    /// <summary>True when a message's destination mode and shorthand say it could use the map.</summary>
+    internal static bool MayUseMap(in InterruptMessage m) =>
+        m.Shorthand == DestinationShorthand.None && m.Destination != 0xFF && m.Destination != 0xFFFF_FFFF;
+}

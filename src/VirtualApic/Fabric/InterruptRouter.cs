@@ -1,0 +1,336 @@
+using System.Numerics;
+using VirtualApic.Core;
+using VirtualApic.Profiles;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Fabric;
+
+/// <summary>
+/// Delivers interrupt messages to the local APICs they address (KVM <c>kvm_irq_delivery_to_apic</c>
+/// with its map fast path and its slow path). Allocation-free; safe from any thread.
+/// </summary>
+public sealed class InterruptRouter
+{
+    private readonly LocalApic[] _apics;
+    private readonly ApicProfile _profile;
+    private readonly Lock _rebuildLock = new();
+    private volatile ApicMap _map;
+    private volatile bool _dirty;
+
+    /// <summary>Creates a router over the VM's APICs (index = vCPU index).</summary>
+    public InterruptRouter(LocalApic[] apics, ApicProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(apics);
+        ArgumentNullException.ThrowIfNull(profile);
+        _apics = apics;
+        _profile = profile;
+        _map = ApicMap.Build(apics);
+    }
+
+    /// <summary>Number of map rebuilds so far.</summary>
+    public long MapRebuilds { get; private set; }
+
+    /// <summary>Messages that the map resolved and messages that took the slow path (statistics).</summary>
+    public (long Fast, long Slow) PathCounts => (Interlocked.Read(ref _fast), Interlocked.Read(ref _slow));
+
+    private long _fast;
+    private long _slow;
+
+    /// <summary>Marks the map stale; the next delivery (or <see cref="Map"/>) rebuilds it.</summary>
+    public void Invalidate() => _dirty = true;
+
+    /// <summary>The current map, rebuilt first if an ID, LDR, DFR, SVR or APIC_BASE changed.</summary>
+    public ApicMap Map
+    {
+        get
+        {
+            if (_dirty)
+            {
+                lock (_rebuildLock)
+                {
+                    if (_dirty)
+                    {
+                        _dirty = false;
+                        _map = ApicMap.Build(_apics);
+                        MapRebuilds++;
+                    }
+                }
+            }
+
+            return _map;
+        }
+    }
+
+    /// <summary>
+    /// Delivers <paramref name="message"/>: returns how many APICs accepted it, or -1 when no APIC
+    /// matched at all on the slow path (KVM's convention; the IOAPIC uses it for Remote-IRR).
+    /// </summary>
+    public int Deliver(in InterruptMessage message, LocalApic? source)
+    {
+        var m = message;
+
+        // KVM: a physical broadcast with lowest priority is delivered as fixed to all.
+        if (m.DestinationMode == DestinationMode.Physical && m.Destination == 0xFF && IsLowestPriority(m))
+        {
+            m = m with { DeliveryMode = DeliveryMode.Fixed, RedirectionHint = false };
+        }
+
+        if (TryDeliverFast(m, source, out int accepted))
+        {
+            Interlocked.Increment(ref _fast);
+            return accepted;
+        }
+
+        Interlocked.Increment(ref _slow);
+        return DeliverSlow(m, source);
+    }
+
+    private static bool IsLowestPriority(in InterruptMessage m) =>
+        m.DeliveryMode == DeliveryMode.LowestPriority || m.RedirectionHint;
+
+    private bool IsBroadcast(in InterruptMessage m, LocalApic? source, ApicMap map)
+    {
+        bool device = m.Source is InterruptSource.IoApic or InterruptSource.Msi;
+        if (!_profile.DeviceBroadcastQuirk || !device)
+        {
+            // Without the quirk: 0xFF is a broadcast unless every logical contributor is x2APIC,
+            // 0xFFFFFFFF always (KVM kvm_apic_is_broadcast_dest).
+            if (source is not null && !device)
+            {
+                return m.Destination == (source.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu);
+            }
+
+            return (m.Destination == 0xFF && map.LogicalMode != LogicalMapMode.X2Apic) || m.Destination == 0xFFFF_FFFF;
+        }
+
+        return m.Destination == 0xFF;
+    }
+
+    private bool TryDeliverFast(in InterruptMessage m, LocalApic? source, out int accepted)
+    {
+        accepted = 0;
+        if (m.Shorthand == DestinationShorthand.Self && source is not null)
+        {
+            accepted = source.AcceptInterrupt(m) ? 1 : 0;
+            return true;
+        }
+
+        if (m.Shorthand != DestinationShorthand.None)
+        {
+            return false;
+        }
+
+        var map = Map;
+        if (IsBroadcast(m, source, map))
+        {
+            return false;
+        }
+
+        if (m.DestinationMode == DestinationMode.Physical)
+        {
+            uint id = m.Destination;
+            int count = map.PhysicalCount(id);
+            if (count > 1 || (count == 0 && id > 0xFF && map.HasHighXApicIds))
+            {
+                return false; // aliased IDs, or an xAPIC-mode vCPU addressed by its 32-bit ID
+            }
+
+            var target = count == 1 ? map.Physical(id) : null;
+            if (target is not null)
+            {
+                accepted = target.AcceptInterrupt(m) ? 1 : 0;
+            }
+
+            return true;
+        }
+
+        if (!map.TryGetLogical(m.Destination, out int cluster, out ushort mask))
+        {
+            return false;
+        }
+
+        if (mask == 0)
+        {
+            return true;
+        }
+
+        if (IsLowestPriority(m) && BitOperations.PopCount(mask) > 1)
+        {
+            var chosen = _profile.LowestPriority == LowestPriorityArbitration.VectorHashing
+                ? map.LogicalMember(cluster, NthSetBit(mask, m.Vector % BitOperations.PopCount(mask)))
+                : LowestPriorityAmong(map, cluster, mask, m.Vector);
+
+            // KVM: hashing onto an empty (disabled or absent) slot drops the interrupt.
+            if (chosen is not null)
+            {
+                accepted = chosen.AcceptInterrupt(m) ? 1 : 0;
+            }
+
+            return true;
+        }
+
+        while (mask != 0)
+        {
+            int bit = BitOperations.TrailingZeroCount(mask);
+            mask &= (ushort)(mask - 1);
+            var target = map.LogicalMember(cluster, bit);
+            if (target is not null && target.AcceptInterrupt(m))
+            {
+                accepted++;
+            }
+        }
+
+        return true;
+    }
+
+    private static int NthSetBit(uint mask, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            mask &= mask - 1;
+        }
+
+        return BitOperations.TrailingZeroCount(mask);
+    }
+
+    private static LocalApic? LowestPriorityAmong(ApicMap map, int cluster, ushort mask, byte vector)
+    {
+        LocalApic? best = null;
+        while (mask != 0)
+        {
+            int bit = BitOperations.TrailingZeroCount(mask);
+            mask &= (ushort)(mask - 1);
+            var candidate = map.LogicalMember(cluster, bit);
+            if (candidate is { IsSoftwareEnabled: true } && Better(candidate, best, vector))
+            {
+                best = candidate;
+            }
+        }
+
+        return best;
+    }
+
+    // SDM 11.6.2.4: a focus processor (the vector already in its IRR or ISR, focus checking on:
+    // SVR bit 9 clear) wins; otherwise the lowest processor priority; ties to the higher APIC ID.
+    private static bool Better(LocalApic candidate, LocalApic? best, byte vector)
+    {
+        if (best is null)
+        {
+            return true;
+        }
+
+        bool candidateFocus = IsFocus(candidate, vector);
+        bool bestFocus = IsFocus(best, vector);
+        if (candidateFocus != bestFocus)
+        {
+            return candidateFocus;
+        }
+
+        uint cp = candidate.Ppr & 0xF0, bp = best.Ppr & 0xF0;
+        return cp != bp ? cp < bp : candidate.ApicId > best.ApicId;
+    }
+
+    private static bool IsFocus(LocalApic apic, byte vector) =>
+        (apic.Page.Read(ApicOffset.Svr) & (1u << 9)) == 0
+        && (apic.Page.TestVector(ApicOffset.Irr, vector) || apic.Page.TestVector(ApicOffset.Isr, vector));
+
+    private int DeliverSlow(in InterruptMessage m, LocalApic? source)
+    {
+        int result = -1;
+        bool lowest = IsLowestPriority(m);
+        int candidates = 0;
+        LocalApic? best = null;
+        foreach (var apic in _apics)
+        {
+            if (!apic.IsHardwareEnabled || !MatchesDestination(apic, m, source))
+            {
+                continue;
+            }
+
+            if (!lowest)
+            {
+                result = Math.Max(result, 0) + (apic.AcceptInterrupt(m) ? 1 : 0);
+            }
+            else if (apic.IsSoftwareEnabled)
+            {
+                candidates++;
+                if (_profile.LowestPriority == LowestPriorityArbitration.ProcessorPriority && Better(apic, best, m.Vector))
+                {
+                    best = apic;
+                }
+            }
+        }
+
+        if (candidates > 0 && _profile.LowestPriority == LowestPriorityArbitration.VectorHashing)
+        {
+            // The (vector mod N)-th candidate, in vCPU order (KVM kvm_vector_to_index); a second pass
+            // instead of a bitmap keeps this allocation-free.
+            int wanted = m.Vector % candidates;
+            foreach (var apic in _apics)
+            {
+                if (apic.IsHardwareEnabled && apic.IsSoftwareEnabled && MatchesDestination(apic, m, source) && wanted-- == 0)
+                {
+                    best = apic;
+                    break;
+                }
+            }
+        }
+
+        if (best is not null)
+        {
+            result = best.AcceptInterrupt(m) ? 1 : 0;
+        }
+
+        return result;
+    }
+
+    /// <summary>Whether <paramref name="target"/> is addressed by the message (KVM <c>kvm_apic_match_dest</c>).</summary>
+    public bool MatchesDestination(LocalApic target, in InterruptMessage m, LocalApic? source)
+    {
+        switch (m.Shorthand)
+        {
+            case DestinationShorthand.Self:
+                return ReferenceEquals(target, source);
+            case DestinationShorthand.AllIncludingSelf:
+                return true;
+            case DestinationShorthand.AllExcludingSelf:
+                return !ReferenceEquals(target, source);
+            default:
+                break;
+        }
+
+        uint mda = m.Destination;
+
+        // KVM's broadcast quirk (kvm_apic_mda): a device's 0xFF reaches x2APIC-mode targets as 0xFFFFFFFF.
+        if (_profile.DeviceBroadcastQuirk && m.Source is InterruptSource.IoApic or InterruptSource.Msi
+            && mda == 0xFF && target.IsX2Apic)
+        {
+            mda = 0xFFFF_FFFF;
+        }
+
+        bool x2 = target.IsX2Apic;
+        if (ApicMap.IsBroadcast(mda, x2))
+        {
+            return true;
+        }
+
+        if (m.DestinationMode == DestinationMode.Physical)
+        {
+            return target.MatchesPhysical(mda);
+        }
+
+        uint ldr = target.Ldr;
+        if (x2)
+        {
+            return (ldr >> 16) == (mda >> 16) && (ldr & mda & 0xFFFF) != 0;
+        }
+
+        uint logicalId = ldr >> 24;
+        return target.Dfr switch
+        {
+            0xFFFF_FFFF => (logicalId & mda) != 0,
+            0x0FFF_FFFF => (logicalId >> 4) == (mda >> 4) && (logicalId & mda & 0xF) != 0,
+            _ => false,
+        };
+    }
+}
