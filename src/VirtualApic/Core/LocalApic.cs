@@ -138,8 +138,8 @@ public sealed partial class LocalApic
     /// </summary>
     public Span<ulong> IoApicHandledVectors => _ioapicHandled;
 
-    /// <summary>Raised after a write changed the page behind a hardware assist's back (for its caches).</summary>
-    internal int IsrCount => _isrCount;
+    /// <summary>The number of in-service vectors (derived cache, see <see cref="RefreshIsrCache"/>).</summary>
+    public int IsrCount => _isrCount;
 
     private const uint SvrEnable = 1u << 8;
     private const uint SvrSuppressEoiBroadcast = 1u << 12;
@@ -387,6 +387,21 @@ public sealed partial class LocalApic
     /// </summary>
     public int EndOfInterrupt()
     {
+        int v = ClearHighestIsr();
+        if (v >= 0)
+        {
+            ForwardEoi(v);
+        }
+
+        return v;
+    }
+
+    /// <summary>
+    /// The ISR/PPR half of an EOI, as EOI virtualization does it in hardware (SDM 30.1.4, APM
+    /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector or -1.
+    /// </summary>
+    public int ClearHighestIsr()
+    {
         int v = HighestIsr;
         if (v < 0)
         {
@@ -397,9 +412,11 @@ public sealed partial class LocalApic
         _isrCount--;
         _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
         UpdatePpr();
-        ForwardEoi(v);
         return v;
     }
+
+    /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
+    public bool IsIoApicHandled(int vector) => (_ioapicHandled[vector >> 6] & (1ul << vector)) != 0;
 
     /// <summary>
     /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
@@ -412,7 +429,7 @@ public sealed partial class LocalApic
             ClearLintRemoteIrr(vector);
         }
 
-        if ((_ioapicHandled[vector >> 6] & (1ul << vector)) != 0)
+        if (IsIoApicHandled(vector))
         {
             var trigger = Page.TestVector(ApicOffset.Tmr, vector) ? TriggerMode.Level : TriggerMode.Edge;
             Host.EndOfInterrupt(this, (byte)vector, trigger);
