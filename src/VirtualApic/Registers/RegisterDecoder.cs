@@ -332,7 +332,7 @@ public static class RegisterDecoder
         return f.Build(string.Join(", ", parts));
     }
 
-    // IA32_APIC_BASE: SDM 11.4.4 figure 11-5, 11.12.1 (EXTD, table 11-5 modes). The highest
+    // IA32_APIC_BASE: SDM 11.4.4 figure 11-5, 11.12.1 (EXTD and the EN/EXTD mode table). The highest
     // MAXPHYADDR is 52, so bits 63:52 are always reserved; the lower limit depends on the CPU.
     private static DecodedRegister DecodeApicBase(ulong value)
     {
@@ -403,7 +403,7 @@ public static class RegisterDecoder
         return f.Build(string.Join(", ", parts));
     }
 
-    // ESR: SDM 11.5.3 figure 11-9 and table 11-3; AMD APM 16.4.6 (bits 0, 1 and 4 unused there).
+    // ESR: SDM 11.5.3 figure 11-9 and the ESR flag table that follows it.
     private static DecodedRegister DecodeEsr(ulong value)
     {
         (string Name, string Set)[] bits =
