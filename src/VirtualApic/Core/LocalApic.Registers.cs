@@ -358,7 +358,11 @@ public sealed partial class LocalApic
         return true;
     }
 
-    private void SendIpi(Icr icr)
+    /// <summary>
+    /// Sends the IPI an ICR value describes (KVM <c>kvm_apic_send_ipi</c>), with the destination read in
+    /// the sender's mode. Used by ICR writes and by a hypervisor emulating an IPI the hardware gave up on.
+    /// </summary>
+    public void SendIpi(Icr icr)
     {
         var mode = icr.DeliveryMode;
         if (icr.Vector < 16 && mode is DeliveryMode.Fixed or DeliveryMode.LowestPriority

@@ -1,3 +1,4 @@
+using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Registers;
 using VirtualApic.Time;
@@ -41,6 +42,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
     /// <summary>The local APIC.</summary>
     public LocalApic Apic { get; }
+
+    /// <summary>The hardware-assist model the guest's APIC accesses meet first.</summary>
+    public ApicAccelerator Accelerator { get; set; } = new EmulatedApic();
+
+    /// <summary>VM exits of this vCPU, by reason.</summary>
+    public ExitStatistics Exits { get; } = new();
 
     /// <summary>The 8259 wired to LINT0, if any.</summary>
     public IExternalInterruptController? Pic { get; set; }
@@ -161,9 +168,11 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>HLT: the vCPU stops until it takes an event.</summary>
     public void Hlt()
     {
+        Exits.Count(ExitReason.Hlt);
         if (State == VcpuRunState.Running)
         {
             State = VcpuRunState.Halted;
+            Accelerator.OnRunStateChanged(this);
         }
     }
 
@@ -174,10 +183,16 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// </summary>
     public GuestEvent Take()
     {
+        var before = State;
         var taken = TakeCore();
         if (taken.Kind != GuestEventKind.None && State == VcpuRunState.Halted)
         {
             State = VcpuRunState.Running;
+        }
+
+        if (State != before)
+        {
+            Accelerator.OnRunStateChanged(this);
         }
 
         return taken;
@@ -323,16 +338,18 @@ public sealed class Vcpu : IApicCpu, IDisposable
         switch (msr)
         {
             case ApicBase.Msr:
+                Exits.Count(ExitReason.MsrRead);
                 value = Apic.ApicBaseMsr;
                 return true;
             case MsrTscDeadline:
+                Exits.Count(ExitReason.MsrRead);
                 value = Apic.Timer.ReadTscDeadline();
                 return true;
             case MsrTsc:
                 value = Rdtsc();
                 return true;
             case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
-                return Apic.TryReadX2ApicMsr(msr, out value);
+                return Accelerator.ReadX2ApicMsr(this, msr, out value);
             default:
                 value = 0;
                 return false; // an MSR this model does not implement
@@ -340,7 +357,16 @@ public sealed class Vcpu : IApicCpu, IDisposable
     }
 
     /// <summary>WRMSR by the guest. Returns false for #GP.</summary>
-    public bool TryWriteMsr(uint msr, ulong value) => WriteMsr(msr, value, hostInitiated: false);
+    public bool TryWriteMsr(uint msr, ulong value)
+    {
+        if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
+        {
+            return Accelerator.WriteX2ApicMsr(this, msr, value);
+        }
+
+        Exits.Count(ExitReason.MsrWrite);
+        return WriteMsr(msr, value, hostInitiated: false);
+    }
 
     /// <summary>A write by the VMM (KVM_SET_MSRS): any APIC_BASE transition between valid modes is allowed. Returns false on error.</summary>
     public bool HostWriteMsr(uint msr, ulong value) => WriteMsr(msr, value, hostInitiated: true);
@@ -381,7 +407,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         if (IsApicWindow(gpa))
         {
-            return Apic.MmioRead((int)(gpa - Apic.BaseAddress), size);
+            return Accelerator.ReadMmio(this, (int)(gpa - Apic.BaseAddress), size);
         }
 
         return Bus?.MmioRead(this, gpa, size) ?? (size == 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1);
@@ -397,7 +423,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         if (IsApicWindow(gpa))
         {
-            Apic.MmioWrite((int)(gpa - Apic.BaseAddress), (uint)value, size);
+            Accelerator.WriteMmio(this, (int)(gpa - Apic.BaseAddress), (uint)value, size);
             return;
         }
 
