@@ -1,0 +1,83 @@
+using VirtualApic.Fabric;
+using VirtualApic.IoApic;
+using VirtualApic.Registers;
+using VirtualApic.Time;
+using IoApicDevice = VirtualApic.IoApic.IoApic;
+
+namespace VirtualApic.Tests.IoApic;
+
+/// <summary>A sink that records every message and table-change notification.</summary>
+internal sealed class RecordingSink : IIoApicSink
+{
+    public List<InterruptMessage> Messages { get; } = [];
+
+    public List<int> TableChanges { get; } = [];
+
+    /// <summary>What <see cref="Deliver"/> returns: the number of local APICs that "accepted".</summary>
+    public int Result { get; set; } = 1;
+
+    /// <summary>Runs inside <see cref="Deliver"/>, with the IOAPIC lock held.</summary>
+    public Action<InterruptMessage>? OnDeliver { get; set; }
+
+    /// <summary>Runs inside <see cref="RedirectionTableChanged"/>.</summary>
+    public Action<int>? OnTableChanged { get; set; }
+
+    public int Deliver(in InterruptMessage message)
+    {
+        Messages.Add(message);
+        OnDeliver?.Invoke(message);
+        return Result;
+    }
+
+    public void RedirectionTableChanged(int pin)
+    {
+        TableChanges.Add(pin);
+        OnTableChanged?.Invoke(pin);
+    }
+}
+
+/// <summary>An IOAPIC wired to a recording sink and a virtual clock.</summary>
+internal sealed class IoApicRig
+{
+    public IoApicRig(IoApicVersion version = IoApicVersion.Version11)
+    {
+        Device = new IoApicDevice(Sink, Clock, new IoApicOptions { Version = version });
+    }
+
+    public VirtualClock Clock { get; } = new();
+
+    public RecordingSink Sink { get; } = new();
+
+    public IoApicDevice Device { get; }
+
+    public List<InterruptMessage> Messages => Sink.Messages;
+
+    /// <summary>Writes a whole entry, as `ioapic route` does.</summary>
+    public void Route(
+        int pin,
+        byte vector,
+        TriggerMode trigger = TriggerMode.Edge,
+        bool masked = false,
+        byte destination = 0,
+        DestinationMode destinationMode = DestinationMode.Physical,
+        DeliveryMode mode = DeliveryMode.Fixed,
+        bool activeLow = false) =>
+        Device.WriteEntry(pin, RedirectionEntry.Create(vector, mode, destinationMode, trigger, activeLow, masked, destination));
+
+    /// <summary>The guest's view through IOREGSEL/IOWIN.</summary>
+    public uint GuestRead(uint index)
+    {
+        Device.MmioWrite(IoApicDevice.RegisterSelectOffset, index, 4);
+        return Device.MmioRead(IoApicDevice.WindowOffset, 4);
+    }
+
+    /// <summary>The guest's store through IOREGSEL/IOWIN.</summary>
+    public void GuestWrite(uint index, uint value)
+    {
+        Device.MmioWrite(IoApicDevice.RegisterSelectOffset, index, 4);
+        Device.MmioWrite(IoApicDevice.WindowOffset, value, 4);
+    }
+
+    /// <summary>A level EOI broadcast from vCPU 0.</summary>
+    public void Eoi(byte vector, bool directed = false) => Device.OnLocalEoi(0, vector, TriggerMode.Level, directed);
+}
