@@ -1,5 +1,6 @@
 using VirtualApic.Core;
 using VirtualApic.Cpu;
+using VirtualApic.Devices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -15,7 +16,7 @@ namespace VirtualApic.Fabric;
 /// updates are atomic and a kicked vCPU wakes from <see cref="Vcpu.WaitForKick"/>. A vCPU's own
 /// register accesses must stay on its own thread. Virtual time is advanced by one thread.
 /// </remarks>
-public sealed class VirtualMachine : IApicHost, IGuestBus, IDisposable
+public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposable
 {
     private readonly Vcpu[] _vcpus;
 
@@ -38,8 +39,13 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IDisposable
         }
 
         Router = new InterruptRouter(apics, options.Profile);
+        IoApic = new IoApic(this, Clock, new IoApicOptions { Version = (IoApicVersion)options.IoApicVersion });
         Pic.Raised += KickAll;
+        _constructed = true;
+        ScanIoApicHandledVectors();
     }
+
+    private readonly bool _constructed;
 
     /// <summary>The options the VM was built with.</summary>
     public VmOptions Options { get; }
@@ -52,6 +58,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IDisposable
 
     /// <summary>The APIC bus: destination resolution and delivery.</summary>
     public InterruptRouter Router { get; }
+
+    /// <summary>The IOAPIC at 0xFEC00000.</summary>
+    public IoApic IoApic { get; }
 
     /// <summary>The 8259 wired to every LINT0.</summary>
     public ExternalPic Pic { get; } = new();
@@ -81,13 +90,60 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IDisposable
 
     /// <inheritdoc/>
     public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger) =>
-        EoiBroadcast?.Invoke(source, vector, trigger);
-
-    /// <summary>An IOAPIC-handled EOI from a local APIC; the IOAPIC subscribes.</summary>
-    public event Action<LocalApic, byte, TriggerMode>? EoiBroadcast;
+        IoApic.OnLocalEoi(source.VcpuId, vector, trigger, directedEoi: source.SuppressEoiBroadcast);
 
     /// <inheritdoc/>
-    public void ApicMapChanged(LocalApic source) => Router?.Invalidate();
+    public void ApicMapChanged(LocalApic source)
+    {
+        if (!_constructed)
+        {
+            return; // the constructor builds everything once at the end
+        }
+
+        Router.Invalidate();
+        ScanIoApicHandledVectors();
+        Vcpus[0].Accelerator.OnApicMapChanged();
+    }
+
+    // ------------------------------------------------------------------ IIoApicSink
+
+    /// <inheritdoc/>
+    int IIoApicSink.Deliver(in InterruptMessage message) => Router.Deliver(message, source: null);
+
+    /// <inheritdoc/>
+    void IIoApicSink.RedirectionTableChanged(int pin) => ScanIoApicHandledVectors();
+
+    /// <summary>
+    /// Rebuilds every vCPU's set of vectors whose EOI the IOAPIC needs (KVM <c>kvm_ioapic_scan_entry</c>):
+    /// the vectors of level-triggered entries that address the vCPU, and vectors still pending EOI there.
+    /// Runs after a redirection entry or the APIC map changes; O(pins x vCPUs).
+    /// </summary>
+    public void ScanIoApicHandledVectors()
+    {
+        Span<ulong> previous = stackalloc ulong[4];
+        foreach (var vcpu in _vcpus)
+        {
+            var apic = vcpu.Apic;
+            apic.IoApicHandledVectors.CopyTo(previous);
+            apic.IoApicHandledVectors.Clear();
+            for (int pin = 0; pin < IoApic.PinCount; pin++)
+            {
+                var e = IoApic.GetEntry(pin);
+                if (e.TriggerMode != TriggerMode.Level)
+                {
+                    continue;
+                }
+
+                var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
+                bool stillPending = (previous[e.Vector >> 6] & (1ul << e.Vector)) != 0
+                    && (apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector));
+                if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
+                {
+                    apic.SetIoApicHandled(e.Vector, true);
+                }
+            }
+        }
+    }
 
     /// <inheritdoc/>
     public void Kick(LocalApic target)
@@ -108,16 +164,18 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IDisposable
 
     /// <inheritdoc/>
     public ulong MmioRead(Vcpu vcpu, ulong gpa, int size) =>
-        MmioDevice?.Invoke(gpa, size, null) ?? (size == 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1);
+        IoApic.ContainsAddress(gpa)
+            ? IoApic.MmioRead(gpa - IoApic.BaseAddress, size)
+            : size == 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1;
 
     /// <inheritdoc/>
-    public void MmioWrite(Vcpu vcpu, ulong gpa, ulong value, int size) => MmioDevice?.Invoke(gpa, size, value);
-
-    /// <summary>
-    /// The device MMIO handler (the IOAPIC window): called with a value for stores and null for
-    /// loads, returning the loaded value or null when nothing decodes the address.
-    /// </summary>
-    public Func<ulong, int, ulong?, ulong?>? MmioDevice { get; set; }
+    public void MmioWrite(Vcpu vcpu, ulong gpa, ulong value, int size)
+    {
+        if (IoApic.ContainsAddress(gpa))
+        {
+            IoApic.MmioWrite(gpa - IoApic.BaseAddress, value, size);
+        }
+    }
 
     /// <inheritdoc/>
     public void Dispose()

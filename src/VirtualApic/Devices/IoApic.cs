@@ -3,7 +3,7 @@ using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
-namespace VirtualApic.IoApic;
+namespace VirtualApic.Devices;
 
 // What this model leaves out (KVM's in-kernel IOAPIC has these; none changes what a guest sees through
 // the registers below):

@@ -1,8 +1,8 @@
-using VirtualApic.IoApic;
+using VirtualApic.Devices;
 using VirtualApic.Registers;
-using IoApicDevice = VirtualApic.IoApic.IoApic;
+using IoApicDevice = VirtualApic.Devices.IoApic;
 
-namespace VirtualApic.Tests.IoApic;
+namespace VirtualApic.Tests.Devices;
 
 public class IoApicEoiTests
 {

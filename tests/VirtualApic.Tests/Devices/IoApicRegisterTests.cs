@@ -1,9 +1,9 @@
-using VirtualApic.IoApic;
+using VirtualApic.Devices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
-using IoApicDevice = VirtualApic.IoApic.IoApic;
+using IoApicDevice = VirtualApic.Devices.IoApic;
 
-namespace VirtualApic.Tests.IoApic;
+namespace VirtualApic.Tests.Devices;
 
 public class IoApicRegisterTests
 {

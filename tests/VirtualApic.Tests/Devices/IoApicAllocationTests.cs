@@ -1,10 +1,10 @@
 using VirtualApic.Fabric;
-using VirtualApic.IoApic;
+using VirtualApic.Devices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
-using IoApicDevice = VirtualApic.IoApic.IoApic;
+using IoApicDevice = VirtualApic.Devices.IoApic;
 
-namespace VirtualApic.Tests.IoApic;
+namespace VirtualApic.Tests.Devices;
 
 public class IoApicAllocationTests
 {

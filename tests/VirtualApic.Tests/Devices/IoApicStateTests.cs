@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
 using CsCheck;
-using VirtualApic.IoApic;
+using VirtualApic.Devices;
 using VirtualApic.Registers;
-using IoApicDevice = VirtualApic.IoApic.IoApic;
+using IoApicDevice = VirtualApic.Devices.IoApic;
 
-namespace VirtualApic.Tests.IoApic;
+namespace VirtualApic.Tests.Devices;
 
 public class IoApicStateTests
 {

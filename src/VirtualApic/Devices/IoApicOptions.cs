@@ -1,4 +1,4 @@
-namespace VirtualApic.IoApic;
+namespace VirtualApic.Devices;
 
 /// <summary>The IOAPIC version reported in bits 7:0 of the version register (index 0x01).</summary>
 public enum IoApicVersion : byte

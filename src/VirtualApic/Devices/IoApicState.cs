@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 
-namespace VirtualApic.IoApic;
+namespace VirtualApic.Devices;
 
 /// <summary>
 /// A complete snapshot of an <see cref="IoApic"/>, from <see cref="IoApic.Save"/> and for

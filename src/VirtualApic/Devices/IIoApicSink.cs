@@ -1,6 +1,6 @@
 using VirtualApic.Fabric;
 
-namespace VirtualApic.IoApic;
+namespace VirtualApic.Devices;
 
 /// <summary>
 /// The IOAPIC's view of the rest of the VM: the interrupt fabric that routes its messages to local
