@@ -1,3 +1,4 @@
+using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Devices;
@@ -41,9 +42,25 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
         Router = new InterruptRouter(apics, options.Profile);
         IoApic = new IoApic(this, Clock, new IoApicOptions { Version = (IoApicVersion)options.IoApicVersion });
         Pic.Raised += KickAll;
+        Accelerator = options.Accel switch
+        {
+            AccelKind.Apicv => new ApicvModel(this),
+            AccelKind.Avic => new AvicModel(this, x2Avic: false),
+            AccelKind.X2Avic => new AvicModel(this, x2Avic: true),
+            _ => new EmulatedApic(),
+        };
+        foreach (var v in _vcpus)
+        {
+            v.Accelerator = Accelerator;
+        }
+
         _constructed = true;
         ScanIoApicHandledVectors();
+        (Accelerator as HardwareAssist)?.Start();
     }
+
+    /// <summary>The hardware-assist model every vCPU's accesses meet first.</summary>
+    public ApicAccelerator Accelerator { get; }
 
     private readonly bool _constructed;
 
@@ -102,7 +119,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
 
         Router.Invalidate();
         ScanIoApicHandledVectors();
-        Vcpus[0].Accelerator.OnApicMapChanged();
+        Accelerator.OnApicMapChanged();
     }
 
     // ------------------------------------------------------------------ IIoApicSink
