@@ -1,0 +1,122 @@
+namespace VirtualApic.Scenarios.Syntax;
+
+/// <summary>A hardware-assist backend (<c>accel=</c>).</summary>
+public enum AccelKind : byte
+{
+    /// <summary><c>none</c>: everything emulated.</summary>
+    None = 0,
+    /// <summary><c>apicv</c>: Intel APICv (register virtualization, virtual-interrupt delivery, posted interrupts).</summary>
+    ApicV = 1,
+    /// <summary><c>avic</c>: AMD AVIC, xAPIC only (x2APIC inhibits it).</summary>
+    Avic = 2,
+    /// <summary><c>x2avic</c>: AMD AVIC with x2APIC acceleration.</summary>
+    X2Avic = 3,
+}
+
+/// <summary>Whose behaviour the model follows (<c>profile=</c>).</summary>
+public enum ProfileKind : byte
+{
+    /// <summary><c>kvm</c>: as Linux KVM does, including where it departs from the manuals.</summary>
+    Kvm = 0,
+    /// <summary><c>architectural</c>: as the Intel SDM and AMD APM say.</summary>
+    Architectural = 1,
+}
+
+/// <summary>Where the application processors start (<c>ap-state=</c>).</summary>
+public enum ApStartState : byte
+{
+    /// <summary><c>running</c>: already brought up.</summary>
+    Running = 0,
+    /// <summary><c>wait-for-sipi</c>: waiting for INIT-SIPI, as on a real machine.</summary>
+    WaitForSipi = 1,
+}
+
+/// <summary>What a statement does to an interrupt input line (<c>irq PIN ...</c>, <c>cpuN lint0 ...</c>).</summary>
+public enum LineAction : byte
+{
+    /// <summary><c>assert</c>: drive the line active and leave it so.</summary>
+    Assert = 0,
+    /// <summary><c>deassert</c>: drive the line inactive.</summary>
+    Deassert = 1,
+    /// <summary><c>pulse</c>: assert then de-assert at once (an edge).</summary>
+    Pulse = 2,
+}
+
+/// <summary>An IOAPIC input pin polarity (<c>polarity=high|low</c>).</summary>
+public enum PinPolarity : byte
+{
+    /// <summary><c>high</c>: active high (RTE bit 13 clear).</summary>
+    ActiveHigh = 0,
+    /// <summary><c>low</c>: active low (RTE bit 13 set).</summary>
+    ActiveLow = 1,
+}
+
+/// <summary>The CPUID output register a <c>cpuid</c> statement observes.</summary>
+public enum CpuidRegister : byte
+{
+    /// <summary><c>eax</c>.</summary>
+    Eax = 0,
+    /// <summary><c>ebx</c>.</summary>
+    Ebx = 1,
+    /// <summary><c>ecx</c>.</summary>
+    Ecx = 2,
+    /// <summary><c>edx</c>.</summary>
+    Edx = 3,
+}
+
+/// <summary>The 256-bit vector registers a probe can test (<c>expect cpuN irr|isr|tmr ...</c>).</summary>
+public enum ApicVectorRegister : byte
+{
+    /// <summary><c>irr</c>: interrupt request register (posted but not yet synced vectors included).</summary>
+    Irr = 0,
+    /// <summary><c>isr</c>: in-service register.</summary>
+    Isr = 1,
+    /// <summary><c>tmr</c>: trigger mode register.</summary>
+    Tmr = 2,
+}
+
+/// <summary>The test of a vector-register probe.</summary>
+public enum VectorSetCheck : byte
+{
+    /// <summary><c>has V</c>: the vector's bit is set.</summary>
+    Has = 0,
+    /// <summary><c>lacks V</c>: the vector's bit is clear.</summary>
+    Lacks = 1,
+    /// <summary><c>empty</c>: no bit is set.</summary>
+    Empty = 2,
+}
+
+/// <summary>An event a vCPU can have pending (<c>expect cpuN pending has|lacks ...</c>).</summary>
+public enum PendingEvent : byte
+{
+    /// <summary><c>nmi</c>.</summary>
+    Nmi = 0,
+    /// <summary><c>smi</c>.</summary>
+    Smi = 1,
+    /// <summary><c>init</c>.</summary>
+    Init = 2,
+    /// <summary><c>sipi</c>.</summary>
+    Sipi = 3,
+    /// <summary><c>extint</c>: an external (8259) interrupt.</summary>
+    ExtInt = 4,
+}
+
+/// <summary>A vCPU's run state (<c>expect cpuN state == ...</c>).</summary>
+public enum VcpuRunState : byte
+{
+    /// <summary><c>running</c>.</summary>
+    Running = 0,
+    /// <summary><c>halted</c>: after <c>hlt</c>, until it takes an event.</summary>
+    Halted = 1,
+    /// <summary><c>wait-for-sipi</c>: after INIT, or at reset with <c>ap-state=wait-for-sipi</c>.</summary>
+    WaitForSipi = 2,
+}
+
+/// <summary>The VM's state (<c>expect vm running|dead</c>).</summary>
+public enum VmRunState : byte
+{
+    /// <summary><c>running</c>.</summary>
+    Running = 0,
+    /// <summary><c>dead</c>: the hypervisor killed the VM.</summary>
+    Dead = 1,
+}

@@ -1,0 +1,48 @@
+namespace VirtualApic.Scenarios.Syntax;
+
+/// <summary>
+/// The options of the <c>vm</c> line (<c>vm cpus=4 accel=x2avic tsc-khz=2000000</c>); every
+/// property starts at the contract's default, so <c>new VmOptions()</c> is what a bare <c>vm</c>
+/// line declares.
+/// </summary>
+public sealed record VmOptions
+{
+    /// <summary>The largest <c>cpus=</c> value.</summary>
+    public const int MaxCpus = 4096;
+
+    /// <summary><c>cpus=N</c>, 1..4096: vCPUs with APIC IDs 0..N-1 at reset; vCPU 0 is the BSP. Default 1.</summary>
+    public int Cpus { get; init; } = 1;
+
+    /// <summary><c>accel=none|apicv|avic|x2avic</c>: the hardware-assist backend. Default <c>none</c>.</summary>
+    public AccelKind Accel { get; init; } = AccelKind.None;
+
+    /// <summary><c>profile=kvm|architectural</c>: whose behaviour the model follows. Default <c>kvm</c>.</summary>
+    public ProfileKind Profile { get; init; } = ProfileKind.Kvm;
+
+    /// <summary><c>tsc-khz=N</c>, 1..4294967295 (KVM's 32-bit TSC frequency): the TSC frequency. Default 2000000.</summary>
+    public uint TscKhz { get; init; } = 2_000_000;
+
+    /// <summary><c>bus-mhz=N</c>, 1..4294967295: the APIC timer bus frequency before the divider. Default 1000.</summary>
+    public uint BusMhz { get; init; } = 1000;
+
+    /// <summary><c>x2apic=on|off</c>: CPUID.1:ECX[21]; off makes APIC_BASE.EXTD reserved. Default on.</summary>
+    public bool X2Apic { get; init; } = true;
+
+    /// <summary><c>tsc-deadline=on|off</c>: CPUID.1:ECX[24]; off makes the LVT timer mode field one bit wide. Default on.</summary>
+    public bool TscDeadline { get; init; } = true;
+
+    /// <summary><c>cmci=on|off</c>: the LVT CMCI register exists (VER max LVT 6 instead of 5). Default off.</summary>
+    public bool Cmci { get; init; }
+
+    /// <summary><c>maxphyaddr=N</c>, 32..52: the guest physical address width. Default 46.</summary>
+    public int MaxPhyAddr { get; init; } = 46;
+
+    /// <summary><c>ioapic-version=0x11|0x20</c>: the IOAPIC model (0x20 has the EOI register). Default 0x11.</summary>
+    public byte IoApicVersion { get; init; } = 0x11;
+
+    /// <summary><c>ext-dest-id=on|off</c>: MSI address bits 11:5 extend the destination to 15 bits. Default off.</summary>
+    public bool ExtDestId { get; init; }
+
+    /// <summary><c>ap-state=running|wait-for-sipi</c>: where vCPUs 1..N-1 start. Default <c>running</c>.</summary>
+    public ApStartState ApState { get; init; } = ApStartState.Running;
+}
