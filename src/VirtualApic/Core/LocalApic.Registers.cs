@@ -278,9 +278,13 @@ public sealed partial class LocalApic
 
         if (!Config.Profile.LvtStatusBitsWritable)
         {
-            // Delivery status and remote IRR are read-only status bits: keep the APIC's own.
-            uint keep = Page.Read(offset) & (Lvt.DeliveryStatusBit | Lvt.RemoteIrrBit);
-            value = (value & ~(Lvt.DeliveryStatusBit | Lvt.RemoteIrrBit)) | keep;
+            // Delivery status and remote IRR are read-only status bits that the APIC owns. They are
+            // kept outside the page because a trap-like write has already overwritten it.
+            value &= ~(Lvt.DeliveryStatusBit | Lvt.RemoteIrrBit);
+            if (LintRemoteIrr(offset))
+            {
+                value |= Lvt.RemoteIrrBit;
+            }
         }
 
         Page.Write(offset, value);
@@ -526,6 +530,14 @@ public sealed partial class LocalApic
                 uint id = (uint)VcpuId;
                 Page.Write(ApicOffset.Id, id);
                 Page.Write(ApicOffset.Ldr, X2ApicLdr(id));
+
+                // The 64-bit ICR reads the old ICR2 in its high half under every backend. AMD gets
+                // that from its split layout; KVM on Intel would read the zero dword at 0x304, a
+                // vendor difference a guest could see, which this model does not reproduce.
+                if (!Config.X2ApicIcrSplit)
+                {
+                    Page.Write(ApicOffset.Icr + 4, Page.Read(ApicOffset.Icr2));
+                }
             }
             else if ((value & ApicBase.EnableBit) != 0)
             {

@@ -195,6 +195,7 @@ public sealed partial class LocalApic
 
         Page.Write(ApicOffset.Esr, 0);
         _esrPending = 0;
+        _lintRemoteIrr = 0;
         Page.Write(ApicOffset.Icr, 0);
         Page.Write(ApicOffset.Icr + 4, 0);
         Page.Write(ApicOffset.Icr2, 0);
@@ -516,10 +517,17 @@ public sealed partial class LocalApic
             && lvtOffset is ApicOffset.LvtLint0 or ApicOffset.LvtLint1)
         {
             Page.Write(lvtOffset, lvt | Lvt.RemoteIrrBit);
+            _lintRemoteIrr |= lvtOffset == ApicOffset.LvtLint0 ? 1 : 2;
         }
 
         return accepted;
     }
+
+    // Architectural LINT0/LINT1 remote IRR (bit 0: LINT0, bit 1: LINT1).
+    private int _lintRemoteIrr;
+
+    private bool LintRemoteIrr(int lvtOffset) =>
+        (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
 
     private void ClearLintRemoteIrr(int vector)
     {
@@ -529,6 +537,7 @@ public sealed partial class LocalApic
             if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == vector)
             {
                 Page.Write(offset, lvt & ~Lvt.RemoteIrrBit);
+                _lintRemoteIrr &= offset == ApicOffset.LvtLint0 ? ~1 : ~2;
             }
         }
     }
