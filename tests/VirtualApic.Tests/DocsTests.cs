@@ -1,0 +1,40 @@
+using VirtualApic.Profiles;
+
+namespace VirtualApic.Tests;
+
+public class DocsTests
+{
+    private static string RepoFile(string relative)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VirtualApic.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        Assert.NotNull(dir);
+        return File.ReadAllText(Path.Combine(dir.FullName, relative));
+    }
+
+    [Fact]
+    public void Every_profile_switch_is_in_docs_profiles_md_with_both_behaviours()
+    {
+        string doc = RepoFile("docs/profiles.md");
+        foreach (var row in ProfileSwitches.All)
+        {
+            Assert.Contains($"`{row.Name}`", doc, StringComparison.Ordinal);
+            Assert.Contains(row.Kvm, doc, StringComparison.Ordinal);
+            Assert.Contains(row.Architectural, doc, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Every_profile_property_has_a_documented_switch()
+    {
+        var documented = ProfileSwitches.All.Select(r => r.Name).ToHashSet();
+        foreach (var p in typeof(ApicProfile).GetProperties().Where(p => p.Name != nameof(ApicProfile.Name) && p.Name != "EqualityContract"))
+        {
+            Assert.Contains(p.Name, documented);
+        }
+    }
+}
