@@ -249,6 +249,7 @@ public sealed class ApicvModel : HardwareAssist
                 apic.AcceptInterrupt(InterruptMessage.Fixed((byte)value) with { Shorthand = DestinationShorthand.Self, Source = InterruptSource.Ipi, SourceVcpu = vcpu.Index });
                 break;
             default:
+                value &= ~(ulong)Icr.BusyBit; // BUSY reads 0 on every path (see docs/known-divergences.md)
                 apic.Page.Write64(ApicOffset.Icr, value);
                 VirtualizeIcrWrite(vcpu, new Icr(value));
                 break;
@@ -315,6 +316,7 @@ public sealed class ApicvModel : HardwareAssist
                 VirtualizeEoi(vcpu);
                 return;
             case ApicOffset.Icr:
+                value &= ~Icr.BusyBit;
                 apic.Page.Write(ApicOffset.Icr, value);
                 VirtualizeIcrWrite(vcpu, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
                 return;

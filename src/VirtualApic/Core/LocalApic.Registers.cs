@@ -52,7 +52,7 @@ public sealed partial class LocalApic
 
         if (!IsReadable(offset))
         {
-            RecordIllegalRegister();
+            RecordIllegalRegister(offset);
             return false;
         }
 
@@ -254,16 +254,18 @@ public sealed partial class LocalApic
 
         if (!ok)
         {
-            RecordIllegalRegister();
+            RecordIllegalRegister(offset);
         }
 
         return ok;
     }
 
-    private void RecordIllegalRegister()
+    private void RecordIllegalRegister(int offset)
     {
-        // Illegal register address (ESR bit 7) is an xAPIC error; x2APIC accesses #GP instead.
-        if (!IsX2Apic)
+        // SDM 11.5.3: illegal register address (ESR bit 7) is an access to a *reserved* offset of
+        // the xAPIC page; a write to a read-only register or a read of a write-only one is just
+        // ignored. x2APIC accesses #GP instead.
+        if (!IsX2Apic && ApicRegisterTable.Find(offset) is null)
         {
             RecordError(EsrIllegalRegisterAddress);
         }
@@ -293,9 +295,12 @@ public sealed partial class LocalApic
     private void WriteSvr(uint value)
     {
         uint mask = 0x3FF | (Config.DirectedEoiSupported ? SvrSuppressEoiBroadcast : 0);
-        bool wasEnabled = IsSoftwareEnabled;
+        // Compare with the cached enable bit, not the page: after a trap-like write the page
+        // already holds the new value (KVM keeps apic->sw_enabled for the same reason).
+        bool wasEnabled = _softwareEnabled;
         Page.Write(ApicOffset.Svr, value & mask);
         bool enabled = IsSoftwareEnabled;
+        _softwareEnabled = enabled;
         if (!enabled)
         {
             // SDM 11.4.7.2: software disable masks every LVT entry.
@@ -576,6 +581,7 @@ public sealed partial class LocalApic
         Page.Write(ApicOffset.Tmcct, 0);
         Page.Write(ApicOffset.Version, VersionValue);
         _esrPending = 0;
+        _softwareEnabled = IsSoftwareEnabled;
         RefreshIsrCache();
         if (restoreTimer is { } timer)
         {

@@ -32,6 +32,9 @@ public sealed partial class LocalApic
     private int _isrCount;
     private int _highestIsr = -1;
 
+    // SVR bit 8 as last processed by a write, for change detection (see WriteSvr).
+    private bool _softwareEnabled;
+
     // ESR errors detected since the last ESR write (architectural profile only; SDM 11.5.3).
     private uint _esrPending;
 
@@ -187,6 +190,7 @@ public sealed partial class LocalApic
 
         Page.Write(ApicOffset.Dfr, 0xFFFF_FFFF);
         Page.Write(ApicOffset.Svr, 0xFF);
+        _softwareEnabled = false;
         Page.Write(ApicOffset.Tpr, 0);
         if (!IsX2Apic)
         {

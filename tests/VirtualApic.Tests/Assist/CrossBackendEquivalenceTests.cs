@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using CsCheck;
 using VirtualApic.Cpu;
+using VirtualApic.Diagnostics;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
@@ -146,6 +147,8 @@ public class CrossBackendEquivalenceTests
 
             vm.Clock.RunDue();
             log.Append(op).Append(" -> ").AppendLine(result);
+            var broken = InvariantChecker.Check(vm);
+            Assert.True(broken.Count == 0, $"{accel}: after {op}: {string.Join("; ", broken)}");
         }
 
         // The architectural state at the end: every vCPU's registers as probes see them.
@@ -195,6 +198,8 @@ public class CrossBackendEquivalenceTests
                     string actual = Run(accel, profile, program);
                     if (actual != expected)
                     {
+                        File.WriteAllText("/tmp/cb-none.txt", expected);
+                        File.WriteAllText("/tmp/cb-other.txt", actual);
                         var e = expected.Split('\n');
                         var a = actual.Split('\n');
                         int i = 0;
