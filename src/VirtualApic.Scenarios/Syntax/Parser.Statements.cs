@@ -154,7 +154,7 @@ internal sealed partial class Parser
 
         var word = Span(first);
         bool isVm = word.Equals("vm", StringComparison.OrdinalIgnoreCase);
-        if (_statementCount == 1 && !isVm)
+        if (_firstStatementLine == _line && !isVm && !_unreadableFirst)
         {
             throw At(first, $"the first statement must be `vm` (for example `vm cpus=1`), found {Show(first)}");
         }
@@ -204,7 +204,7 @@ internal sealed partial class Parser
         }
 
         _vmLine = _line;
-        if (_statementCount != 1)
+        if (_firstStatementLine != _line)
         {
             throw At(first, $"`vm` must be the first statement (line {_firstStatementLine} comes before it)");
         }
