@@ -55,6 +55,11 @@ internal sealed partial class Parser
             Report(1, 1, "the scenario is empty: the first statement must be `vm` (for example `vm cpus=1`)");
         }
 
+        if (_vm is null && _diagnostics.Count == 0)
+        {
+            Report(1, 1, "the scenario has no `vm` statement");
+        }
+
         if (_diagnostics.Count > 0 || _vm is null)
         {
             return ParseResult.Failure(_diagnostics);
