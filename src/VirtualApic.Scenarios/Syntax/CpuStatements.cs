@@ -77,7 +77,7 @@ public sealed record EoiStatement(SourceLine Source, int Cpu, Expectation? Expec
 /// <param name="Source">Where the statement is written.</param>
 /// <param name="Cpu">The vCPU index (<c>cpuN</c>), below the <c>vm</c> line's <c>cpus</c>.</param>
 /// <param name="Vector">The ICR vector, bits 7:0.</param>
-/// <param name="Destination"><c>dest=</c>, default 0: the destination APIC ID or logical mask (ICR2 bits 31:24 in xAPIC mode, ICR bits 63:32 in x2APIC mode).</param>
+/// <param name="Destination"><c>dest=</c>, default 0: the destination APIC ID or logical mask, 32 bits (ICR bits 63:32 in x2APIC mode; in xAPIC mode only its low 8 bits fit ICR2 bits 31:24).</param>
 /// <param name="Mode"><c>mode=</c>, default <c>fixed</c> (<c>lowest</c> is <see cref="DeliveryMode.LowestPriority"/>, <c>sipi</c> is <see cref="DeliveryMode.StartUp"/>).</param>
 /// <param name="DestinationMode"><see cref="DestinationMode.Logical"/> with the <c>logical</c> flag, else physical.</param>
 /// <param name="Shorthand"><c>shorthand=</c>, default <c>none</c> (<c>all</c> is all-including-self, <c>others</c> all-excluding-self).</param>

@@ -16,14 +16,10 @@ internal sealed class KeywordTable<T>
         var map = rows.ToFrozenDictionary(r => r.Word, r => r.Value, StringComparer.OrdinalIgnoreCase);
         _lookup = map.GetAlternateLookup<ReadOnlySpan<char>>();
         Choices = Join(rows.Select(r => r.Word).ToArray(), "or");
-        Alternatives = string.Join('|', rows.Select(r => r.Word));
     }
 
     /// <summary>The words as prose, for example <c>edge or level</c>.</summary>
     public string Choices { get; }
-
-    /// <summary>The words as syntax, for example <c>edge|level</c>.</summary>
-    public string Alternatives { get; }
 
     public bool TryGet(ReadOnlySpan<char> word, out T value) => _lookup.TryGetValue(word, out value!);
 

@@ -111,7 +111,7 @@ internal sealed partial class Parser
             case CpuProbe.Tmr:
                 {
                     var register = what switch { CpuProbe.Irr => ApicVectorRegister.Irr, CpuProbe.Isr => ApicVectorRegister.Isr, _ => ApicVectorRegister.Tmr };
-                    string vectorUsage = "expect cpuN irr|isr|tmr has V|lacks V|empty";
+                    const string vectorUsage = "expect cpuN irr|isr|tmr has V|lacks V|empty";
                     var check = TakeChoice(VectorChecks, "vector test", vectorUsage);
                     byte vector = check == VectorSetCheck.Empty ? (byte)0 : TakeVector(vectorUsage);
                     ExpectEnd(vectorUsage);
@@ -128,7 +128,7 @@ internal sealed partial class Parser
 
             case CpuProbe.Pending:
                 {
-                    string pendingUsage = $"expect cpuN pending has|lacks {PendingEvents.Alternatives}";
+                    const string pendingUsage = "expect cpuN pending has|lacks nmi|smi|init|sipi|extint";
                     bool has = TakeChoice(HasLacks, "pending test", pendingUsage);
                     var pending = TakeChoice(PendingEvents, "pending event", pendingUsage);
                     ExpectEnd(pendingUsage);
@@ -137,7 +137,7 @@ internal sealed partial class Parser
 
             case CpuProbe.Mode:
                 {
-                    string modeUsage = $"expect cpuN mode == {Modes.Alternatives}";
+                    const string modeUsage = "expect cpuN mode == disabled|xapic|x2apic";
                     TakeEqualEqual(modeUsage);
                     var mode = TakeChoice(Modes, "APIC mode", modeUsage);
                     ExpectEnd(modeUsage);
@@ -146,7 +146,7 @@ internal sealed partial class Parser
 
             case CpuProbe.State:
                 {
-                    string stateUsage = $"expect cpuN state == {RunStates.Alternatives}";
+                    const string stateUsage = "expect cpuN state == running|halted|wait-for-sipi";
                     TakeEqualEqual(stateUsage);
                     var state = TakeChoice(RunStates, "vCPU state", stateUsage);
                     ExpectEnd(stateUsage);
@@ -234,7 +234,7 @@ internal sealed partial class Parser
     /// <summary><c>accel=KIND[,KIND...]</c> after the <c>accel</c> key: at least one backend, each once.</summary>
     private AccelFilter TakeAccelFilter(Token key)
     {
-        string form = $"accel=KIND[,KIND...] with KIND {Accels.Choices}";
+        const string form = "accel=KIND[,KIND...] with KIND none, apicv, avic or x2avic";
         var token = OptionValue(key, form);
         byte bits = 0;
         while (true)

@@ -154,7 +154,7 @@ internal sealed partial class Parser
 
         var word = Span(first);
         bool isVm = word.Equals("vm", StringComparison.OrdinalIgnoreCase);
-        if (_statementCount == 1 && !isVm)
+        if (_firstStatementLine == _line && !isVm && !_unreadableFirst)
         {
             throw At(first, $"the first statement must be `vm` (for example `vm cpus=1`), found {Show(first)}");
         }
@@ -204,7 +204,7 @@ internal sealed partial class Parser
         }
 
         _vmLine = _line;
-        if (_statementCount != 1)
+        if (_firstStatementLine != _line)
         {
             throw At(first, $"`vm` must be the first statement (line {_firstStatementLine} comes before it)");
         }
@@ -224,8 +224,8 @@ internal sealed partial class Parser
             options = option switch
             {
                 VmOption.Cpus => options with { Cpus = (int)Ranged(OptionValue(key, "cpus=N"), "cpus", VmUsage, 1, VmOptions.MaxCpus, $"1..{VmOptions.MaxCpus}") },
-                VmOption.Accel => options with { Accel = Choice(OptionValue(key, $"accel={Accels.Alternatives}"), Accels, "accel") },
-                VmOption.Profile => options with { Profile = Choice(OptionValue(key, $"profile={Profiles.Alternatives}"), Profiles, "profile") },
+                VmOption.Accel => options with { Accel = Choice(OptionValue(key, "accel=none|apicv|avic|x2avic"), Accels, "accel") },
+                VmOption.Profile => options with { Profile = Choice(OptionValue(key, "profile=kvm|architectural"), Profiles, "profile") },
                 VmOption.TscKhz => options with { TscKhz = (uint)Ranged(OptionValue(key, "tsc-khz=N"), "tsc-khz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
                 VmOption.BusMhz => options with { BusMhz = (uint)Ranged(OptionValue(key, "bus-mhz=N"), "bus-mhz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
                 VmOption.X2Apic => options with { X2Apic = Choice(OptionValue(key, "x2apic=on|off"), OnOff, "x2apic value") },
@@ -234,7 +234,7 @@ internal sealed partial class Parser
                 VmOption.MaxPhyAddr => options with { MaxPhyAddr = (int)Ranged(OptionValue(key, "maxphyaddr=N"), "maxphyaddr", VmUsage, 32, 52, "32..52") },
                 VmOption.IoApicVersion => options with { IoApicVersion = IoApicVersion(OptionValue(key, "ioapic-version=0x11|0x20")) },
                 VmOption.ExtDestId => options with { ExtDestId = Choice(OptionValue(key, "ext-dest-id=on|off"), OnOff, "ext-dest-id value") },
-                VmOption.ApState => options with { ApState = Choice(OptionValue(key, $"ap-state={ApStates.Alternatives}"), ApStates, "ap-state") },
+                VmOption.ApState => options with { ApState = Choice(OptionValue(key, "ap-state=running|wait-for-sipi"), ApStates, "ap-state") },
                 _ => throw new InvalidOperationException($"unhandled vm option {option}"),
             };
         }
@@ -358,7 +358,7 @@ internal sealed partial class Parser
             case CpuOp.Lint1:
                 {
                     string name = op == CpuOp.Lint0 ? "lint0" : "lint1";
-                    string usage = $"cpuN {name} {LineActions.Alternatives}";
+                    string usage = op == CpuOp.Lint0 ? "cpuN lint0 assert|deassert|pulse" : "cpuN lint1 assert|deassert|pulse";
                     var action = TakeChoice(LineActions, $"{name} action", usage);
                     EndWithoutExpectation(name, usage);
                     return new LintStatement(Source(), cpu, op == CpuOp.Lint0 ? 0 : 1, action);
@@ -415,19 +415,19 @@ internal sealed partial class Parser
                     destination = (uint)Ranged(OptionValue(key, "dest=ID"), "dest", IpiUsage, 0, uint.MaxValue, "0..0xffffffff (32 bits)");
                     break;
                 case IpiOption.Mode:
-                    mode = Choice(OptionValue(key, $"mode={IpiModes.Alternatives}"), IpiModes, "ipi mode");
+                    mode = Choice(OptionValue(key, "mode=fixed|lowest|smi|nmi|init|sipi"), IpiModes, "ipi mode");
                     break;
                 case IpiOption.Logical:
                     destinationMode = DestinationMode.Logical;
                     break;
                 case IpiOption.Shorthand:
-                    shorthand = Choice(OptionValue(key, $"shorthand={Shorthands.Alternatives}"), Shorthands, "shorthand");
+                    shorthand = Choice(OptionValue(key, "shorthand=none|self|all|others"), Shorthands, "shorthand");
                     break;
                 case IpiOption.Level:
-                    assert = Choice(OptionValue(key, $"level={Levels.Alternatives}"), Levels, "level");
+                    assert = Choice(OptionValue(key, "level=assert|deassert"), Levels, "level");
                     break;
                 case IpiOption.Trigger:
-                    trigger = Choice(OptionValue(key, $"trigger={Triggers.Alternatives}"), Triggers, "trigger");
+                    trigger = Choice(OptionValue(key, "trigger=edge|level"), Triggers, "trigger");
                     break;
                 default:
                     throw new InvalidOperationException($"unhandled ipi option {option}");
@@ -527,13 +527,13 @@ internal sealed partial class Parser
                     destinationMode = DestinationMode.Logical;
                     break;
                 case RouteOption.Trigger:
-                    trigger = Choice(OptionValue(key, $"trigger={Triggers.Alternatives}"), Triggers, "trigger");
+                    trigger = Choice(OptionValue(key, "trigger=edge|level"), Triggers, "trigger");
                     break;
                 case RouteOption.Polarity:
-                    polarity = Choice(OptionValue(key, $"polarity={Polarities.Alternatives}"), Polarities, "polarity");
+                    polarity = Choice(OptionValue(key, "polarity=high|low"), Polarities, "polarity");
                     break;
                 case RouteOption.Mode:
-                    mode = Choice(OptionValue(key, $"mode={RouteModes.Alternatives}"), RouteModes, "route mode");
+                    mode = Choice(OptionValue(key, "mode=fixed|lowest|smi|nmi|init|extint"), RouteModes, "route mode");
                     break;
                 case RouteOption.Masked:
                     masked = true;
@@ -554,7 +554,7 @@ internal sealed partial class Parser
 
     private IrqStatement ParseIrq()
     {
-        string usage = $"irq PIN {LineActions.Alternatives}";
+        const string usage = "irq PIN assert|deassert|pulse";
         int pin = TakePin(usage);
         var action = TakeChoice(LineActions, "irq action", usage);
         EndWithoutExpectation("irq", usage);
@@ -622,7 +622,7 @@ internal sealed partial class Parser
 
     private MigrateStatement ParseMigrate()
     {
-        string usage = $"migrate accel={Accels.Alternatives}";
+        const string usage = "migrate accel=none|apicv|avic|x2avic";
         var key = TakeWord("accel=KIND", usage);
         if (!Is(key, "accel"))
         {

@@ -67,20 +67,21 @@ internal sealed partial class Parser
     {
         var digits = Span(token)[3..];
         int count = CpuCount;
-        string range = count == 1 ? "cpu0" : $"cpu0..cpu{count - 1}";
         bool decimalDigits = !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
         if (!decimalDigits || (digits.Length > 1 && digits[0] == '0'))
         {
-            throw At(token, $"bad vCPU {Show(token)}: expected `cpu` and a decimal index without leading zeros ({range})");
+            throw At(token, $"bad vCPU {Show(token)}: expected `cpu` and a decimal index without leading zeros ({Range(count)})");
         }
 
         if (digits.Length > 9 || int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture) >= count)
         {
             string declared = _vm is null ? $"at most {count} vCPUs" : $"the vm has {count} vCPU{(count == 1 ? "" : "s")}";
-            throw At(token, $"{Show(token)} does not exist: {declared} ({range})");
+            throw At(token, $"{Show(token)} does not exist: {declared} ({Range(count)})");
         }
 
         return int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+
+        static string Range(int count) => count == 1 ? "cpu0" : $"cpu0..cpu{count - 1}";
     }
 
     private int TakeCpu(string usage)

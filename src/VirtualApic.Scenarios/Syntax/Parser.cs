@@ -20,6 +20,7 @@ internal sealed partial class Parser
     private int _cursor;
     private int _statementCount;
     private int _firstStatementLine;
+    private bool _unreadableFirst;
     private bool _stopped;
 
     private VmOptions? _vm;
@@ -49,9 +50,14 @@ internal sealed partial class Parser
             position = newline < 0 ? _text.Length + 1 : newline + 1;
         }
 
-        if (!_stopped && _statementCount == 0)
+        if (!_stopped && _statementCount == 0 && _diagnostics.Count == 0)
         {
             Report(1, 1, "the scenario is empty: the first statement must be `vm` (for example `vm cpus=1`)");
+        }
+
+        if (_vm is null && _diagnostics.Count == 0)
+        {
+            Report(1, 1, "the scenario has no `vm` statement");
         }
 
         if (_diagnostics.Count > 0 || _vm is null)
@@ -65,32 +71,51 @@ internal sealed partial class Parser
     private void ParseLine(int start, int end)
     {
         _lineStart = start;
-        if (end - start > ScenarioParser.MaxLineLength)
+        bool tooLong = end - start > ScenarioParser.MaxLineLength;
+        bool hasCode = true;
+        var lexError = tooLong ? null : Lex(start, end, out hasCode);
+        if (!hasCode)
         {
-            Report(_line, ScenarioParser.MaxLineLength + 1, $"line is longer than {ScenarioParser.MaxLineLength} characters");
+            // A blank or comment-only line: only a bad character in the comment is worth a word.
+            if (lexError is not null)
+            {
+                Report(_line, lexError.Column, lexError.Message);
+            }
+
             return;
+        }
+
+        // Every line with code counts toward the limit, even one that cannot be read.
+        if (++_statementCount > ScenarioParser.MaxStatements)
+        {
+            Report(_line, 1, $"too many statements: a scenario may have at most {ScenarioParser.MaxStatements}");
+            _stopped = true;
+            return;
+        }
+
+        if (tooLong || lexError is not null)
+        {
+            // An unreadable line may have been meant as the `vm` line: the vm-order checks stand down.
+            _unreadableFirst |= _firstStatementLine == 0;
+            if (lexError is not null)
+            {
+                Report(_line, lexError.Column, lexError.Message);
+            }
+            else
+            {
+                Report(_line, ScenarioParser.MaxLineLength + 1, $"line is longer than {ScenarioParser.MaxLineLength} characters");
+            }
+
+            return;
+        }
+
+        if (_firstStatementLine == 0)
+        {
+            _firstStatementLine = _line;
         }
 
         try
         {
-            Lex(start, end);
-            if (_tokens.Count == 0)
-            {
-                return;
-            }
-
-            if (++_statementCount == 1)
-            {
-                _firstStatementLine = _line;
-            }
-
-            if (_statementCount > ScenarioParser.MaxStatements)
-            {
-                Report(_line, 1, $"too many statements: a scenario may have at most {ScenarioParser.MaxStatements}");
-                _stopped = true;
-                return;
-            }
-
             ParseStatement();
         }
         catch (SyntaxError error)
@@ -111,10 +136,16 @@ internal sealed partial class Parser
 
     // ---- Lexer ---------------------------------------------------------------------------------
 
-    private void Lex(int start, int end)
+    /// <summary>
+    /// Splits the line into <see cref="_tokens"/>. Returns the first bad character as an error (not
+    /// thrown: the caller first decides whether the line is a statement); <paramref name="hasCode"/>
+    /// tells whether anything but blanks and a comment is on the line.
+    /// </summary>
+    private SyntaxError? Lex(int start, int end, out bool hasCode)
     {
         _tokens.Clear();
         _cursor = 0;
+        hasCode = false;
         int i = start;
         while (i < end)
         {
@@ -132,8 +163,8 @@ internal sealed partial class Parser
                         continue;
                     }
 
-                    CheckComment(i + 1, end);
-                    return;
+                    hasCode = _tokens.Count > 0;
+                    return CheckComment(i + 1, end);
                 case '=':
                     bool twice = i + 1 < end && _text[i + 1] == '=';
                     _tokens.Add(new Token(twice ? TokenKind.EqualEqual : TokenKind.Assign, i, twice ? 2 : 1));
@@ -153,7 +184,8 @@ internal sealed partial class Parser
 
             if (!IsWordChar(c))
             {
-                throw BadCharacter(i, c);
+                hasCode = true;
+                return BadCharacter(i, c);
             }
 
             int wordStart = i;
@@ -164,6 +196,9 @@ internal sealed partial class Parser
 
             _tokens.Add(new Token(TokenKind.Word, wordStart, i - wordStart));
         }
+
+        hasCode = _tokens.Count > 0;
+        return null;
     }
 
     private static bool IsWordChar(char c) => c is > ' ' and <= '~' and not ('#' or '=' or '&' or ',');
@@ -174,15 +209,17 @@ internal sealed partial class Parser
         && (_text[i + 2] is 'p' or 'P')
         && (i + 3 == end || _text[i + 3] is ' ' or '\t' or '#');
 
-    private void CheckComment(int start, int end)
+    private SyntaxError? CheckComment(int start, int end)
     {
         for (int i = start; i < end; i++)
         {
             if (char.IsControl(_text[i]) && _text[i] != '\t')
             {
-                throw BadCharacter(i, _text[i]);
+                return BadCharacter(i, _text[i]);
             }
         }
+
+        return null;
     }
 
     private SyntaxError BadCharacter(int index, char c) => new(

@@ -267,6 +267,25 @@ public class ParserErrorTests
             ScenarioAssert.Fails("cpu0 sti\nvm cpus=2\ncpu1 sti\n"));
     }
 
+    public static TheoryData<string, string[]> UnreadableLines => new()
+    {
+        // A bad character on the vm line: later lines are checked against the largest vm, not refused.
+        { "vm cpus=2\0\ncpu1 sti\n", ["t.vapic:1:10: control character U+0000 is not allowed"] },
+        // A bad character before a comment on line 1: the vm on line 2 still counts as first.
+        { "\a# comment\nvm\ncpu0 sti\n", ["t.vapic:1:1: control character U+0007 is not allowed"] },
+        // Nothing readable at all: the bad character is the news, not an "empty scenario".
+        { "vm\0", ["t.vapic:1:3: control character U+0000 is not allowed"] },
+        { "# \0\n", ["t.vapic:1:3: control character U+0000 is not allowed"] },
+        // A readable statement before the vm is still reported.
+        { "x\0\ncpu0 sti\nvm\n", ["t.vapic:1:2: control character U+0000 is not allowed", "t.vapic:3:1: `vm` must be the first statement (line 2 comes before it)"] },
+        { new string('x', 5000) + "\nvm\ncpu0 sti\n", ["t.vapic:1:4097: line is longer than 4096 characters"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnreadableLines))]
+    public void An_unreadable_line_is_reported_without_cascading(string text, string[] expected) =>
+        Assert.Equal(expected, ScenarioAssert.Fails(text));
+
     [Fact]
     public void Every_bad_line_is_reported_once_in_file_order()
     {
