@@ -290,4 +290,30 @@ public sealed class RunnerTests
         Assert.Contains(events, e => e.TryGetProperty("cat", out var cat) && cat.GetString() is "exit" or "delivery");
         Assert.All(events.Where(e => e.GetProperty("ph").GetString() == "i"), e => Assert.Equal(1, e.GetProperty("pid").GetInt32()));
     }
+
+    [Fact]
+    public void An_exception_escaping_the_library_kills_the_vm_and_is_recorded()
+    {
+        var r = ScenarioRunner.Run(ScenarioAssert.Parses("vm\ncpu0 write TPR 0x10\ncpu0 read TPR\nexpect vm dead\n"), AccelKind.None, null, new ThrowingTracer());
+        Assert.True(r.Dead);
+        Assert.False(r.Running);
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal(2, failure.Line);
+        Assert.Contains("the VM died", failure.Message, StringComparison.Ordinal);
+        Assert.Empty(r.Log);
+    }
+
+    private sealed class ThrowingTracer : VirtualApic.Assist.IVmTracer
+    {
+        public void OnExit(int vcpu, VirtualApic.Assist.ExitReason reason, int offsetOrMsr, bool trapLike) =>
+            throw new InvalidOperationException("tracer failure");
+
+        public void OnDelivery(int vcpu, int vector, bool posted)
+        {
+        }
+
+        public void OnEoi(int vcpu, int vector)
+        {
+        }
+    }
 }
