@@ -33,10 +33,12 @@ public static class ScenarioRunner
     /// <param name="profileOverride">The profile to use instead of the <c>vm</c> line's <c>profile=</c>.</param>
     /// <param name="tracer">Receives exits, deliveries and EOIs (and statements when it is an <see cref="IScenarioTracer"/>).</param>
     /// <returns>The observation log, failures and exit statistics.</returns>
-    public static ScenarioResult Run(Scenario scenario, AccelKind? accelOverride, ApicProfile? profileOverride, IVmTracer? tracer = null)
+    /// <param name="afterStep">Called after every statement (and the timers it made due) with the VM, for
+    /// invariant checks and state comparison by the fuzzer.</param>
+    public static ScenarioResult Run(Scenario scenario, AccelKind? accelOverride, ApicProfile? profileOverride, IVmTracer? tracer = null, Action<Fabric.VirtualMachine, Statement>? afterStep = null)
     {
         ArgumentNullException.ThrowIfNull(scenario);
-        using var run = new Runner(scenario, accelOverride ?? scenario.Vm.Accel, profileOverride ?? ProfileOf(scenario.Vm.Profile), tracer);
+        using var run = new Runner(scenario, accelOverride ?? scenario.Vm.Accel, profileOverride ?? ProfileOf(scenario.Vm.Profile), tracer) { AfterStep = afterStep };
         return run.Execute();
     }
 
@@ -97,6 +99,8 @@ public static class ScenarioRunner
             _vm = Build(accel);
         }
 
+        public Action<Fabric.VirtualMachine, Statement>? AfterStep { get; init; }
+
         public void Dispose() => _vm.Dispose();
 
         public ScenarioResult Execute()
@@ -115,6 +119,7 @@ public static class ScenarioRunner
                     if (!_dead)
                     {
                         _vm.Clock.RunDue();
+                        AfterStep?.Invoke(_vm, statement);
                     }
                 }
 #pragma warning disable CA1031 // An exception escaping the library is a finding, recorded as the VM dying.

@@ -1,0 +1,257 @@
+using System.Globalization;
+using System.Text;
+
+namespace VirtualApic.Scenarios.Fuzzing;
+
+/// <summary>
+/// Generates random but meaningful guest programs as <c>.vapic</c> text: mode switches, register
+/// and MSR accesses (invalid ones included), IPIs of every kind, IOAPIC programming and line
+/// changes, MSIs, timers and time, takes and EOIs, INIT/SIPI, snapshots, restores and migrations.
+/// Deterministic for a seed.
+/// </summary>
+public sealed class ProgramGenerator
+{
+    private static readonly string[] Registers =
+    [
+        "ID", "VER", "TPR", "APR", "PPR", "EOI", "RRD", "LDR", "DFR", "SVR", "ISR0", "ISR7", "TMR1", "IRR2", "IRR7", "ESR",
+        "LVT_CMCI", "ICR", "ICR2", "LVT_TIMER", "LVT_THERMAL", "LVT_PMC", "LVT_LINT0", "LVT_LINT1", "LVT_ERROR", "TMICT",
+        "TMCCT", "TDCR", "SELF_IPI", "0x40", "0x3f0", "0x400",
+    ];
+
+    private static readonly string[] Backends = ["none", "apicv", "avic", "x2avic"];
+
+    private readonly Random _random;
+    private readonly int _cpus;
+    private readonly bool _architectural;
+    private readonly StringBuilder _text = new();
+    private int _snapshots;
+
+    /// <summary>Creates a generator.</summary>
+    /// <param name="seed">The seed: the same seed gives the same programs.</param>
+    /// <param name="cpus">vCPUs per program (1-8).</param>
+    /// <param name="architectural">Generate for the architectural profile (no KVM-divergent IPIs to avoid).</param>
+    public ProgramGenerator(int seed, int cpus, bool architectural)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 8);
+        _random = new Random(seed);
+        _cpus = cpus;
+        _architectural = architectural;
+    }
+
+    /// <summary>Generates one program of <paramref name="statements"/> statements after the vm line.</summary>
+    public string Next(int statements)
+    {
+        _text.Clear();
+        _snapshots = 0;
+        Line($"vm cpus={_cpus} profile={(_architectural ? "architectural" : "kvm")} tsc-deadline={(Chance(8) ? "off" : "on")} cmci={(Chance(4) ? "on" : "off")} ioapic-version={(Chance(4) ? "0x20" : "0x11")}");
+
+        // Most programs start with software-enabled APICs, otherwise little happens.
+        for (int c = 0; c < _cpus; c++)
+        {
+            if (!Chance(6))
+            {
+                Line($"cpu{c} write SVR 0x1ff");
+            }
+        }
+
+        for (int i = 0; i < statements; i++)
+        {
+            Statement();
+        }
+
+        return _text.ToString();
+    }
+
+    private void Line(string s) => _text.Append(s).Append('\n');
+
+    private bool Chance(int oneIn) => _random.Next(oneIn) == 0;
+
+    private int Cpu() => _random.Next(_cpus);
+
+    private string Hex(ulong v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+
+    private uint Value32() => _random.Next(6) switch
+    {
+        0 => 0,
+        1 => (uint)_random.Next(0x100),
+        2 => 0x100u | (uint)_random.Next(0x10, 0x100),
+        3 => 0x10000u | (uint)_random.Next(0x100),
+        4 => 0xFFFF_FFFF,
+        _ => (uint)_random.NextInt64(0, 1L << 32),
+    };
+
+    private byte Vector() => (byte)(_architectural && Chance(12) ? _random.Next(0, 16) : _random.Next(16, 256));
+
+    private uint IcrSafe(uint value) => _architectural ? value : ((value & 0xFF) < 16 ? value | 0x10 : value);
+
+    private void Statement()
+    {
+        int c = Cpu();
+        switch (_random.Next(30))
+        {
+            case 0:
+                ApicBase(c);
+                break;
+            case 1:
+            case 2:
+            case 3:
+                {
+                    string reg = Registers[_random.Next(Registers.Length)];
+                    uint v = reg is "ICR" ? IcrSafe(Value32()) : Value32();
+                    Line($"cpu{c} write {reg} {Hex(v)}");
+                    break;
+                }
+
+            case 4:
+            case 5:
+                Line($"cpu{c} read {Registers[_random.Next(Registers.Length)]}");
+                break;
+            case 6:
+                {
+                    uint msr = 0x800u + (uint)_random.Next(0x100);
+                    ulong v = Chance(5) ? (ulong)_random.NextInt64() : Value32();
+                    if (msr == 0x830)
+                    {
+                        v = IcrSafe((uint)v) | ((ulong)_random.Next(_cpus + 1) << 32);
+                    }
+
+                    Line(Chance(2) ? $"cpu{c} rdmsr {Hex(msr)}" : $"cpu{c} wrmsr {Hex(msr)} {Hex(v)}");
+                    break;
+                }
+
+            case 7:
+            case 8:
+            case 9:
+                Ipi(c);
+                break;
+            case 10:
+            case 11:
+                Line($"cpu{c} take");
+                break;
+            case 12:
+                Line($"cpu{c} eoi");
+                break;
+            case 13:
+                Line(Chance(4) ? $"cpu{c} cli" : $"cpu{c} sti");
+                break;
+            case 14:
+                Line(Chance(3) ? $"cpu{c} hlt" : $"cpu{c} iret");
+                break;
+            case 15:
+                Line($"ioapic route {_random.Next(24)} vector={Hex(Vector())} dest={_random.Next(_cpus + 1)}{(Chance(4) ? " logical" : string.Empty)} trigger={(Chance(2) ? "level" : "edge")}{(Chance(5) ? " mode=lowest" : string.Empty)}{(Chance(6) ? " masked" : string.Empty)}");
+                break;
+            case 16:
+            case 17:
+                Line($"irq {_random.Next(24)} {(_random.Next(3) switch { 0 => "assert", 1 => "deassert", _ => "pulse" })}");
+                break;
+            case 18:
+                Line($"msi {Hex(0xFEE0_0000ul | ((ulong)_random.Next(_cpus + 1) << 12) | (Chance(4) ? 4ul : 0) | (Chance(6) ? 8ul : 0))} {Hex(Vector() | (Chance(5) ? 0x100u : 0) | (Chance(5) ? 0xC000u : 0))}");
+                break;
+            case 19:
+                Line($"advance {_random.Next(1, 500)}us");
+                break;
+            case 20:
+                Timer(c);
+                break;
+            case 21:
+                Line(Chance(2) ? $"cpu{c} wrcr8 {_random.Next(Chance(8) ? 32 : 16)}" : $"cpu{c} rdcr8");
+                break;
+            case 22:
+                Line($"cpu{c} lint{_random.Next(2)} {(_random.Next(3) switch { 0 => "assert", 1 => "deassert", _ => "pulse" })}");
+                break;
+            case 23:
+                Line(Chance(2) ? $"pic raise {Hex((ulong)_random.Next(0x20, 0x30))}" : "pic lower");
+                break;
+            case 24:
+                {
+                    ulong addr = Chance(2) ? 0xFEE0_0000ul + (ulong)(_random.Next(0x100) * 4) : 0xFEC0_0000ul + (ulong)(Chance(2) ? 0 : 0x10);
+                    int size = 1 << _random.Next(4);
+                    Line(Chance(2) ? $"cpu{c} mmio-read {Hex(addr)} size={size}" : $"cpu{c} mmio-write {Hex(addr)} {Hex(Value32())} size={size}");
+                    break;
+                }
+
+            case 25:
+                Line($"ioapic {(Chance(2) ? "read" : "write")} {Hex((ulong)_random.Next(0x40))}{(Chance(2) ? string.Empty : " " + Hex(Value32()))}".Replace("read 0x", "read 0x", StringComparison.Ordinal));
+                break;
+            case 26:
+                if (_snapshots > 0 && Chance(2))
+                {
+                    Line($"restore s{_random.Next(_snapshots)}");
+                }
+                else
+                {
+                    Line($"snapshot s{_snapshots++}");
+                }
+
+                break;
+            case 27:
+                Line($"migrate accel={Backends[_random.Next(Backends.Length)]}");
+                break;
+            case 28:
+                Line($"cpu{c} {(Chance(2) ? "rdtsc" : "cpuid 1 edx")}");
+                break;
+            default:
+                Line($"cpu{c} ipi {Hex((ulong)_random.Next(256))} dest={_random.Next(_cpus)} mode={(Chance(2) ? "init" : "sipi")}");
+                break;
+        }
+    }
+
+    private void ApicBase(int c)
+    {
+        ulong bsp = c == 0 ? 0x100u : 0;
+        ulong v = _random.Next(8) switch
+        {
+            0 => 0xFEE0_0800 | bsp,          // xAPIC
+            1 or 2 => 0xFEE0_0C00 | bsp,     // x2APIC
+            3 => 0,                          // disabled
+            4 => 0xFEE0_0400,                // invalid EN=0/EXTD=1
+            5 => 0xFEE0_0801 | bsp,          // reserved bit
+            6 => 0xFED0_0800 | bsp,          // relocated
+            _ => 0xFEE0_0800,                // BSP bit flipped
+        };
+        Line(Chance(6) ? $"cpu{c} host-wrmsr APIC_BASE {Hex(v)}" : $"cpu{c} wrmsr APIC_BASE {Hex(v)}");
+    }
+
+    private void Ipi(int c)
+    {
+        string mode = _random.Next(10) switch
+        {
+            0 => "lowest",
+            1 => "nmi",
+            2 => "smi",
+            3 => "init",
+            4 => "sipi",
+            _ => "fixed",
+        };
+        string shorthand = _random.Next(6) switch
+        {
+            0 => " shorthand=self",
+            1 => " shorthand=all",
+            2 => " shorthand=others",
+            _ => string.Empty,
+        };
+        string dest = Chance(6) ? "0xff" : _random.Next(_cpus + 1).ToString(CultureInfo.InvariantCulture);
+        byte vector = mode is "fixed" or "lowest" ? Vector() : (byte)_random.Next(256);
+        Line($"cpu{c} ipi {Hex(vector)} dest={dest} mode={mode}{(Chance(4) ? " logical" : string.Empty)}{shorthand}{(Chance(6) ? " trigger=level" : string.Empty)}{(Chance(8) ? " level=deassert" : string.Empty)}");
+    }
+
+    private void Timer(int c)
+    {
+        switch (_random.Next(4))
+        {
+            case 0:
+                Line($"cpu{c} write LVT_TIMER {Hex((uint)_random.Next(0x20, 0x100) | ((uint)_random.Next(3) << 17) | (Chance(5) ? 0x10000u : 0))}");
+                break;
+            case 1:
+                Line($"cpu{c} write TMICT {Hex((uint)_random.Next(1, 200_000))}");
+                break;
+            case 2:
+                Line($"cpu{c} write TDCR {Hex((uint)_random.Next(16))}");
+                break;
+            default:
+                Line($"cpu{c} wrmsr TSC_DEADLINE {Hex((ulong)_random.Next(0, 2_000_000))}");
+                break;
+        }
+    }
+}
