@@ -63,7 +63,10 @@ internal static class Guest
     {
         if (v.InX2Apic())
         {
-            Assert.True(v.TryWriteMsr(0x800u + (uint)(offset >> 4), value), $"WRMSR 0x{0x800 + (offset >> 4):x}");
+            if (!v.TryWriteMsr(0x800u + (uint)(offset >> 4), value))
+            {
+                Assert.Fail($"WRMSR 0x{0x800 + (offset >> 4):x} faulted");
+            }
         }
         else
         {
