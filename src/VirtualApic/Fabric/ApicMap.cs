@@ -166,7 +166,10 @@ public sealed class ApicMap
             case LogicalMapMode.X2Apic:
                 cluster = (int)(mda >> 16);
                 mask = (ushort)mda;
-                return true;
+
+                // The x2APIC logical targets are looked up in the physical table; with an aliased
+                // slot it cannot say who is there (KVM discards the whole map: 5b84b0291702).
+                return !PhysicalIdAliased;
             case LogicalMapMode.XApicFlat:
                 cluster = -1;
                 mask = (byte)mda;
