@@ -166,7 +166,10 @@ public sealed class ApicMap
             case LogicalMapMode.X2Apic:
                 cluster = (int)(mda >> 16);
                 mask = (ushort)mda;
-                return true;
+
+                // The x2APIC logical targets are looked up in the physical table; with an aliased
+                // slot it cannot say who is there (KVM discards the whole map: 5b84b0291702).
+                return !PhysicalIdAliased;
             case LogicalMapMode.XApicFlat:
                 cluster = -1;
                 mask = (byte)mda;
@@ -204,8 +207,10 @@ public sealed class ApicMap
                 var apic = id < _physical.Length ? _physical[id] : null;
 
                 // The slot holds the APIC with that physical ID; it is a logical target only if it is
-                // in x2APIC mode and software-enabled (its LDR is derived from that ID).
-                return apic is { IsX2Apic: true, IsSoftwareEnabled: true } && _physicalCount[id] == 1 ? apic : null;
+                // in x2APIC mode (its LDR is derived from that ID). Software-disabled APICs stay
+                // targets: they still accept NMI, SMI, INIT and SIPI (SDM 11.4.7.2) and drop fixed
+                // vectors themselves; lowest-priority arbitration skips them.
+                return apic is { IsX2Apic: true } && _physicalCount[id] == 1 ? apic : null;
             case LogicalMapMode.XApicFlat:
                 return _logical[bit];
             case LogicalMapMode.XApicCluster:

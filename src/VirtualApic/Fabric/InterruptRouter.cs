@@ -88,22 +88,24 @@ public sealed class InterruptRouter
     private static bool IsLowestPriority(in InterruptMessage m) =>
         m.DeliveryMode == DeliveryMode.LowestPriority || m.RedirectionHint;
 
-    private bool IsBroadcast(in InterruptMessage m, LocalApic? source, ApicMap map)
+    private bool IsBroadcast(in InterruptMessage m, LocalApic? source)
     {
         bool device = m.Source is InterruptSource.IoApic or InterruptSource.Msi;
-        if (!_profile.DeviceBroadcastQuirk || !device)
+        if (source is not null && !device)
         {
-            // Without the quirk: 0xFF is a broadcast unless every logical contributor is x2APIC,
-            // 0xFFFFFFFF always (KVM kvm_apic_is_broadcast_dest).
-            if (source is not null && !device)
-            {
-                return m.Destination == (source.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu);
-            }
-
-            return (m.Destination == 0xFF && map.LogicalMode != LogicalMapMode.X2Apic) || m.Destination == 0xFFFF_FFFF;
+            // An IPI: the broadcast of the sender's mode (KVM kvm_apic_is_broadcast_dest).
+            return m.Destination == (source.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu);
         }
 
-        return m.Destination == 0xFF;
+        if (_profile.DeviceBroadcastQuirk && device)
+        {
+            return m.Destination == 0xFF;
+        }
+
+        // No sender mode to go by: 0xFF is the broadcast of every xAPIC-mode target (SDM 11.6.2.1)
+        // and 0xFFFFFFFF of every x2APIC-mode one (11.12.9), whatever mode the logical contributors
+        // use; the slow path decides per target.
+        return m.Destination is 0xFF or 0xFFFF_FFFF;
     }
 
     private bool TryDeliverFast(in InterruptMessage m, LocalApic? source, out int accepted)
@@ -121,7 +123,7 @@ public sealed class InterruptRouter
         }
 
         var map = Map;
-        if (IsBroadcast(m, source, map))
+        if (IsBroadcast(m, source))
         {
             return false;
         }
