@@ -59,10 +59,20 @@ public static class Program
         var explain = new Command("explain-profiles", "Print every difference between the kvm and architectural profiles");
         explain.SetAction(_ => ExplainProfiles(stdout));
 
-        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain };
+        var seed = new Option<int>("--seed") { Description = "Campaign seed (program i uses seed + i)", DefaultValueFactory = _ => 1 };
+        var iterations = new Option<int>("--iterations") { Description = "Programs to run", DefaultValueFactory = _ => 200 };
+        var duration = new Option<string>("--duration") { Description = "Stop after this long (e.g. 30s, 5m)" };
+        var cpus = new Option<int>("--cpus") { Description = "vCPUs per program (1-8)", DefaultValueFactory = _ => 3 };
+        var fuzzProfile = new Option<string>("--profile") { Description = "kvm or architectural", DefaultValueFactory = _ => "kvm" };
+        var outDir = new Option<string>("--out") { Description = "Directory for minimized failing programs", DefaultValueFactory = _ => "fuzz-findings" };
+        var fuzz = new Command("fuzz", "Differential fuzzing: random guest programs under every backend") { seed, iterations, duration, cpus, fuzzProfile, outDir };
+        fuzz.SetAction(p => FuzzCommand.Execute(
+            p.GetValue(seed), p.GetValue(iterations), p.GetValue(duration), p.GetValue(cpus), p.GetValue(fuzzProfile) ?? "kvm", p.GetValue(outDir) ?? "fuzz-findings", stdout, stderr));
+
+        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz };
         root.SetAction(_ =>
         {
-            stderr.WriteLine("vapic: a command is required: run, decode or explain-profiles (see --help)");
+            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles or fuzz (see --help)");
             return ExitUsage;
         });
 

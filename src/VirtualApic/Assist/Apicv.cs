@@ -250,7 +250,7 @@ public sealed class ApicvModel : HardwareAssist
                 break;
             default:
                 value &= ~(ulong)Icr.BusyBit; // BUSY reads 0 on every path (see docs/known-divergences.md)
-                apic.Page.Write64(ApicOffset.Icr, value);
+                apic.StoreX2ApicIcr(value);
                 VirtualizeIcrWrite(vcpu, new Icr(value));
                 break;
         }

@@ -337,17 +337,20 @@ public sealed partial class LocalApic
 
     private uint ReadX2ApicIcrHigh() => (uint)(ReadX2ApicIcr() >> 32);
 
-    private void StoreX2ApicIcr(ulong value)
+    /// <summary>
+    /// Stores a 64-bit x2APIC ICR in the vendor's page layout: split into ICR + ICR2 on AMD, one
+    /// 64-bit value at 0x300 on Intel. The Intel layout also mirrors the high half into ICR2, so that
+    /// leaving x2APIC mode shows the same ICR2 whatever the layout (a guest must not tell them apart).
+    /// </summary>
+    public void StoreX2ApicIcr(ulong value)
     {
-        if (Config.X2ApicIcrSplit)
+        if (!Config.X2ApicIcrSplit)
         {
-            Page.Write(ApicOffset.Icr, (uint)value);
-            Page.Write(ApicOffset.Icr2, (uint)(value >> 32));
+            Page.Write(ApicOffset.Icr + 4, (uint)(value >> 32));
         }
-        else
-        {
-            Page.Write64(ApicOffset.Icr, value);
-        }
+
+        Page.Write(ApicOffset.Icr, (uint)value);
+        Page.Write(ApicOffset.Icr2, (uint)(value >> 32));
     }
 
     /// <summary>

@@ -55,8 +55,15 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>RFLAGS.IF.</summary>
     public bool InterruptFlag { get; set; }
 
-    /// <summary>The run state.</summary>
-    public VcpuRunState State { get; set; }
+    /// <summary>The run state (changed by HLT, taking events, INIT/SIPI and restores).</summary>
+    public VcpuRunState State { get; private set; }
+
+    /// <summary>Sets the run state from the host (KVM_SET_MP_STATE), keeping the assist's bookkeeping in step.</summary>
+    public void SetRunState(VcpuRunState state)
+    {
+        State = state;
+        Accelerator.OnRunStateChanged(this);
+    }
 
     /// <summary>Whether NMIs are blocked (an NMI handler runs until IRET).</summary>
     public bool NmiBlocked => _nmiBlocked;
@@ -498,6 +505,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         _lint0 = state.Lint0;
         _lint1 = state.Lint1;
+        Accelerator.OnRunStateChanged(this);
     }
 }
 

@@ -100,7 +100,7 @@ public class IpiMatrixTests
             {
                 if (v.Index != Sender)
                 {
-                    v.State = VcpuRunState.WaitForSipi;
+                    v.SetRunState(VcpuRunState.WaitForSipi);
                 }
             }
         }
