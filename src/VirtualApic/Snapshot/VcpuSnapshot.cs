@@ -86,7 +86,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     /// <summary>The versioned binary form (little-endian).</summary>
     public byte[] Serialize()
     {
-        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 8 + 2 + Events.HandlerStack.Count;
+        // magic, version, reserved, index, apic_base, image; timer mode + armed, period, target,
+        // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; handler count + list.
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
