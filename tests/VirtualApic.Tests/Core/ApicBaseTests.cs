@@ -134,6 +134,7 @@ public class ApicBaseTests
     [InlineData(0)]
     [InlineData(3)]
     [InlineData(255)]
+    [InlineData(300)] // the 8-bit xAPIC ID is the vCPU index truncated (KVM kvm_apic_set_xapic_id takes a u8)
     public void Enabling_rewrites_the_xapic_id_from_the_vcpu_id(int vcpuId)
     {
         var apic = TestApic.Create(id: vcpuId, bsp: false);
@@ -144,7 +145,8 @@ public class ApicBaseTests
 
         Assert.True(apic.SetApicBase(TestApic.XApicBase, hostInitiated: false));
 
-        Assert.Equal((uint)vcpuId << 24, apic.Read(ApicOffset.Id));
+        Assert.Equal((uint)(vcpuId & 0xFF) << 24, apic.Read(ApicOffset.Id));
+        Assert.Equal((byte)vcpuId, apic.XApicId);
     }
 
     [Theory]

@@ -55,6 +55,27 @@ public class RegisterAccessTests
         }
     }
 
+    [Fact]
+    public void The_register_table_agrees_with_the_reference_on_who_may_read_and_write()
+    {
+        for (int offset = 0; offset <= 0x3F0; offset += 0x10)
+        {
+            var rule = ApicRegisterTable.Find(offset);
+            var x = rule?.XApic ?? RegisterAccess.None;
+            var x2 = rule?.X2Apic ?? RegisterAccess.None;
+            string name = RegisterSpec.Name(offset);
+            Assert.True(RegisterSpec.Readable(offset, x2Apic: false, cmci: true) == ((x & RegisterAccess.Read) != 0), $"{name} xAPIC read");
+            Assert.True(RegisterSpec.Readable(offset, x2Apic: true, cmci: true) == ((x2 & RegisterAccess.Read) != 0), $"{name} x2APIC read");
+            Assert.True(RegisterSpec.XApicWritable(offset, cmci: true) == ((x & RegisterAccess.Write) != 0), $"{name} xAPIC write");
+            Assert.True(RegisterSpec.X2ApicWritable(offset, cmci: true) == ((x2 & RegisterAccess.Write) != 0), $"{name} x2APIC write");
+            if (rule is { } r)
+            {
+                Assert.Equal(offset, r.Offset);
+                Assert.Equal(ApicRegisterNames.NameOf(offset), r.Name);
+            }
+        }
+    }
+
     public static TheoryData<uint> MsrsAbove0x83F()
     {
         var data = new TheoryData<uint>();
@@ -108,6 +129,14 @@ public class RegisterAccessTests
     {
         var apic = TestApic.Create(ApicMode.X2Apic, new ApicConfig { CmciSupported = cmci });
         Assert.Equal(RegisterSpec.X2ApicWritable(offset, cmci), apic.TryWriteX2ApicMsr(ApicOffset.ToMsr(offset), 0));
+    }
+
+    [Theory]
+    [MemberData(nameof(EverySlotWithCmci))]
+    public void Xapic_register_writes_succeed_exactly_where_the_reference_says(int offset, bool cmci)
+    {
+        var apic = TestApic.Create(ApicMode.XApic, new ApicConfig { CmciSupported = cmci });
+        Assert.Equal(RegisterSpec.XApicWritable(offset, cmci), apic.WriteRegister(offset, 0));
     }
 
     public static TheoryData<int, bool> ReadOnlyRegistersBothModes()

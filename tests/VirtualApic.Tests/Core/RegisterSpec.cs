@@ -43,6 +43,16 @@ internal static class RegisterSpec
         _ => false,
     };
 
+    /// <summary>Whether an xAPIC MMIO write to the register has an effect (section 1.3, xAPIC column).</summary>
+    public static bool XApicWritable(int offset, bool cmci) => offset switch
+    {
+        0x20 or 0x80 or 0xB0 or 0xD0 or 0xE0 or 0xF0 or 0x280 or 0x300 or 0x310 => true,
+        >= 0x320 and <= 0x380 => true,
+        0x3E0 => true,
+        Cmci => cmci,
+        _ => false,
+    };
+
     /// <summary>
     /// The value a register reads back after a write of <c>v</c> in xAPIC mode (kvm profile, APIC
     /// software-enabled): <c>(v &amp; And) | Or</c>. Section 1.3 of kvm-reference.md.
