@@ -3,6 +3,7 @@ using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Tests.Support;
+using VirtualApic.Time;
 
 namespace VirtualApic.Tests.Core;
 
@@ -184,5 +185,30 @@ public class AcceptanceTests
         Assert.Equal(1, apic.RecordingCpu().Nmis);
         Assert.Equal(1, apic.RecordingCpu().Smis);
         Assert.Equal(-1, apic.HighestIrr);
+    }
+
+    [Fact]
+    public void Concurrent_acceptances_from_many_threads_lose_no_vector_and_no_tmr_bit()
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            var apic = new LocalApic(0, true, new ApicConfig(), new VirtualClock());
+            Assert.True(apic.WriteRegister(ApicOffset.Svr, TestApic.SvrEnabled));
+            using var start = new Barrier(8);
+            var threads = Enumerable.Range(0, 8).Select(t => new Thread(() =>
+            {
+                start.SignalAndWait();
+                for (int v = 0x20 + t; v < 0x100; v += 8)
+                {
+                    apic.Raise((byte)v, (v & 1) != 0 ? TriggerMode.Level : TriggerMode.Edge);
+                }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+
+            Assert.Equal(0xE0, TestApic.ScanCount(apic.Page, ApicOffset.Irr));
+            Assert.Equal(0x70, TestApic.ScanCount(apic.Page, ApicOffset.Tmr));
+            Assert.All(Enumerable.Range(0x20, 0xE0), v => Assert.Equal((v & 1) != 0, apic.TmrHas(v)));
+        }
     }
 }

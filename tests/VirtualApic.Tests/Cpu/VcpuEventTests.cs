@@ -463,4 +463,22 @@ public class VcpuEventTests
         Assert.False(vcpu.TryReadMsr(0xC000_0080, out _));
         Assert.False(vcpu.TryWriteMsr(0xC000_0080, 0));
     }
+
+    [Fact]
+    public void Nmis_racing_in_from_many_threads_still_collapse_to_two()
+    {
+        var vcpu = Create();
+        using var start = new Barrier(8);
+        var threads = Enumerable.Range(0, 8).Select(_ => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < 1000; i++)
+            {
+                vcpu.OnNmi();
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Equal(2, vcpu.NmiQueued);
+    }
 }
