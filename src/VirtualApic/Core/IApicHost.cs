@@ -33,8 +33,8 @@ public interface IApicHost
 
 /// <summary>
 /// A host for a lone local APIC: IPIs reach the sender itself when they address it (self,
-/// all-including-self, or its own physical ID); nothing else exists. Useful for unit tests and for
-/// embedders that model one CPU.
+/// all-including-self, its own physical ID, or the physical broadcast ID of its mode); nothing else
+/// exists. Useful for unit tests and for embedders that model one CPU.
 /// </summary>
 public sealed class StandaloneApicHost : IApicHost
 {
@@ -48,7 +48,9 @@ public sealed class StandaloneApicHost : IApicHost
         {
             DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf => true,
             DestinationShorthand.AllExcludingSelf => false,
-            _ => message.DestinationMode == DestinationMode.Physical && source.MatchesPhysical(message.Destination),
+            // Physical broadcast is 0xFF in xAPIC mode and 0xFFFFFFFF in x2APIC mode (SDM 11.6.2.1, 11.12.9).
+            _ => message.DestinationMode == DestinationMode.Physical
+                && (source.MatchesPhysical(message.Destination) || message.Destination == (source.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu)),
         };
         if (toSelf)
         {

@@ -276,11 +276,13 @@ public sealed class Vcpu : IApicCpu, IDisposable
     }
 
     // INIT (KVM kvm_vcpu_reset(init_event=true) + kvm_apic_accept_events): the APIC's INIT reset,
-    // NMI/SMI state cleared, IF=0; the BSP runs on, APs wait for SIPI.
+    // NMI/SMI state cleared, IF=0; the BSP runs on, APs wait for SIPI. A SIPI accepted after the
+    // INIT stays pending: KVM handles both from one snapshot of pending_events, so it starts an AP
+    // that the INIT just put in INIT_RECEIVED (and the next Take drops it on the BSP).
     private void DoInit()
     {
         Apic.InitReset();
-        Interlocked.And(ref _pending, ~(int)(PendingEvents.Smi | PendingEvents.Sipi));
+        Interlocked.And(ref _pending, ~(int)PendingEvents.Smi);
         Volatile.Write(ref _nmiQueued, 0);
         _nmiBlocked = false;
         _handlers.Clear();

@@ -86,7 +86,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     /// <summary>The versioned binary form (little-endian).</summary>
     public byte[] Serialize()
     {
-        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 8 + 2 + Events.HandlerStack.Count;
+        // magic, version, reserved, index, apic_base, image; timer mode + armed, period, target,
+        // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; handler count + list.
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
@@ -120,67 +122,89 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     public static VcpuSnapshot Deserialize(ReadOnlySpan<byte> data)
     {
         var r = new SpanReader(data);
-        if (!r.Bytes(8).SequenceEqual(Magic))
+        if (!r.Bytes(8, "magic").SequenceEqual(Magic))
         {
-            throw new SnapshotFormatException("vCPU snapshot: bad magic (expected \"VAPICCPU\")", 0);
+            throw Malformed("magic", 0, "expected \"VAPICCPU\"");
         }
 
         ushort version = r.U16("version");
         if (version != FormatVersion)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: unsupported format version {version} (this build reads {FormatVersion})", 8);
+            throw Malformed("version", 8, $"unsupported format version {version} (this build reads {FormatVersion})");
         }
 
-        r.U16("reserved");
+        long at = r.Position;
+        if (r.U16("reserved") != 0)
+        {
+            throw Malformed("reserved", at, "must be 0");
+        }
+
         int index = r.I32("index");
         if (index < 0)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: negative vCPU index {index}", 12);
+            throw Malformed("index", 12, $"negative vCPU index {index}");
         }
 
         ulong apicBase = r.U64("apic_base");
-        byte[] image = r.Bytes(KvmLapicState.Size).ToArray();
-        long at = r.Position;
+        byte[] image = r.Bytes(KvmLapicState.Size, "lapic_image").ToArray();
+        at = r.Position;
         byte mode = r.U8("timer.mode");
         if (mode > 3)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: timer mode {mode} out of range", at);
+            throw Malformed("timer.mode", at, $"timer mode {mode} out of range");
         }
 
         bool armed = r.Bool("timer.armed");
+        at = r.Position;
         long period = r.I64("timer.period_ns");
+        if (period < 0)
+        {
+            throw Malformed("timer.period_ns", at, $"negative period {period}");
+        }
+
+        at = r.Position;
         long target = r.I64("timer.target_ns");
+        if (target < 0)
+        {
+            throw Malformed("timer.target_ns", at, $"negative expiry time {target}");
+        }
+
         ulong deadline = r.U64("timer.tsc_deadline");
         at = r.Position;
         byte state = r.U8("events.state");
         if (state > (byte)VcpuRunState.WaitForSipi)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: run state {state} out of range", at);
+            throw Malformed("events.state", at, $"run state {state} out of range");
         }
 
         at = r.Position;
         byte flags = r.U8("events.flags");
         if ((flags & ~0xF) != 0)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: unknown event flags 0x{flags:x}", at);
+            throw Malformed("events.flags", at, $"unknown event flags 0x{flags:x}");
         }
 
         at = r.Position;
         byte nmi = r.U8("events.nmi_queued");
         if (nmi > 2)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: {nmi} NMIs queued (at most 2)", at);
+            throw Malformed("events.nmi_queued", at, $"{nmi} NMIs queued (at most 2)");
         }
 
         at = r.Position;
         byte pending = r.U8("events.pending");
         if ((pending & ~(int)(PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi)) != 0)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: unknown pending events 0x{pending:x}", at);
+            throw Malformed("events.pending", at, $"unknown pending events 0x{pending:x}");
         }
 
         byte sipi = r.U8("events.sipi_vector");
-        r.U8("reserved");
+        at = r.Position;
+        if (r.U8("reserved") != 0)
+        {
+            throw Malformed("reserved", at, "must be 0");
+        }
+
         int count = r.U16("events.handler_count");
         var handlers = new GuestEventKind[count];
         for (int i = 0; i < count; i++)
@@ -189,7 +213,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             byte h = r.U8("events.handler");
             if (h is not ((byte)GuestEventKind.Vector or (byte)GuestEventKind.Nmi))
             {
-                throw new SnapshotFormatException($"vCPU snapshot: handler kind {h} is neither a vector nor an NMI", at);
+                throw Malformed("events.handler", at, $"handler kind {h} is neither a vector nor an NMI");
             }
 
             handlers[i] = (GuestEventKind)h;
@@ -197,13 +221,16 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
         if (r.Position != data.Length)
         {
-            throw new SnapshotFormatException($"vCPU snapshot: {data.Length - r.Position} trailing bytes", r.Position);
+            throw Malformed("end", r.Position, $"{data.Length - r.Position} trailing bytes");
         }
 
         var events = new VcpuEventState(
             (VcpuRunState)state, (flags & 1) != 0, (flags & 2) != 0, nmi, (PendingEvents)pending, sipi, handlers, (flags & 4) != 0, (flags & 8) != 0);
         return new VcpuSnapshot(index, apicBase, image, new ApicTimerState((TimerMode)mode, period, armed, target, deadline), events);
     }
+
+    private static SnapshotFormatException Malformed(string field, long offset, string problem) =>
+        new($"vCPU snapshot: {field} (offset {offset}): {problem}", offset);
 
     private ref struct SpanWriter(Span<byte> buffer)
     {
@@ -249,7 +276,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
         public int Position { get; private set; }
 
-        public ReadOnlySpan<byte> Bytes(int n, string field = "data")
+        public ReadOnlySpan<byte> Bytes(int n, string field)
         {
             Need(n, field);
             var s = _data.Slice(Position, n);
@@ -267,7 +294,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             {
                 0 => false,
                 1 => true,
-                _ => throw new SnapshotFormatException($"vCPU snapshot: {field} must be 0 or 1, got {b}", at),
+                _ => throw Malformed(field, at, $"must be 0 or 1, got {b}"),
             };
         }
 

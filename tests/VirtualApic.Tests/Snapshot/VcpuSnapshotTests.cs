@@ -1,0 +1,399 @@
+using System.Buffers.Binary;
+using VirtualApic.Core;
+using VirtualApic.Cpu;
+using VirtualApic.Fabric;
+using VirtualApic.Profiles;
+using VirtualApic.Registers;
+using VirtualApic.Snapshot;
+using VirtualApic.Tests.Support;
+using VirtualApic.Time;
+
+namespace VirtualApic.Tests.Snapshot;
+
+/// <summary>Whole-vCPU save/restore and the binary format's validation.</summary>
+public class VcpuSnapshotTests
+{
+    private const int Index = 3;
+
+    private static ApicConfig Config(ApicProfile? profile = null) => new() { Profile = profile ?? ApicProfile.Kvm, CmciSupported = true };
+
+    private static Vcpu NewVcpu(VirtualClock clock, ApicConfig? config = null)
+    {
+        var vcpu = new Vcpu(Index, config ?? Config(), clock);
+        vcpu.Apic.Host = new RecordingHost { Loopback = true };
+        return vcpu;
+    }
+
+    private static void Send(Vcpu vcpu, DeliveryMode mode, byte vector = 0, TriggerMode trigger = TriggerMode.Edge) =>
+        vcpu.Apic.AcceptInterrupt(new InterruptMessage(vector, mode, DestinationMode.Physical, 0, trigger, true, DestinationShorthand.None, InterruptSource.Ipi, 0));
+
+    /// <summary>A vCPU with something in every corner of its interrupt state.</summary>
+    private static Vcpu Busy(VirtualClock clock, string shape)
+    {
+        var vcpu = NewVcpu(clock);
+        var apic = vcpu.Apic;
+        Assert.True(vcpu.TryWriteMsr(ApicBase.Msr, shape == "x2apic" ? TestApic.X2ApicBase : TestApic.XApicBase | 0x1_0000_0000));
+        Assert.True(apic.Write(ApicOffset.Svr, 0x1FF));
+        Assert.True(apic.Write(ApicOffset.Tpr, 0x21));
+        Assert.True(apic.Write(ApicOffset.LvtLint1, 0x400));
+        Assert.True(apic.Write(ApicOffset.LvtError, 0xE9));
+        Assert.True(apic.Write(ApicOffset.LvtCmci, 0x1_00E8));
+        Assert.True(apic.Write(ApicOffset.Tdcr, 0x3));
+        switch (shape)
+        {
+            case "deadline":
+                Assert.True(apic.Write(ApicOffset.LvtTimer, 0x4_00EC));
+                Assert.True(vcpu.TryWriteMsr(Vcpu.MsrTscDeadline, 5_000_000));
+                break;
+            case "oneshot":
+                Assert.True(apic.Write(ApicOffset.LvtTimer, 0xEC));
+                Assert.True(apic.Write(ApicOffset.Tmict, 70_000));
+                break;
+            default:
+                Assert.True(apic.Write(ApicOffset.LvtTimer, 0x2_00EC));
+                Assert.True(apic.Write(ApicOffset.Tmict, 20_000));
+                break;
+        }
+
+        vcpu.Sti();
+        apic.Raise(0x61, TriggerMode.Level);
+        Assert.Equal(0x61, vcpu.Take().Vector);
+        apic.Raise(0x45);
+        apic.Raise(0x99, TriggerMode.Level);
+        Send(vcpu, DeliveryMode.Nmi);
+        Assert.Equal(GuestEventKind.Nmi, vcpu.Take().Kind);
+        Send(vcpu, DeliveryMode.Nmi);
+        Send(vcpu, DeliveryMode.Smi);
+        vcpu.SetLint(0, true);
+        clock.Advance(333_333);
+        return vcpu;
+    }
+
+    /// <summary>Everything the guest can observe, as one comparable string per item.</summary>
+    private static List<string> Observe(Vcpu vcpu)
+    {
+        var apic = vcpu.Apic;
+        var seen = new List<string> { $"base {apic.ApicBaseMsr:x}", $"mode {apic.Mode}", $"state {vcpu.State}", $"if {vcpu.InterruptFlag}" };
+        seen.Add($"nmi {vcpu.NmiBlocked} {vcpu.NmiQueued} pending {vcpu.PendingEvents} sipi {vcpu.SipiVector}");
+        seen.Add($"lint {vcpu.GetLint(0)} {vcpu.GetLint(1)} cr8 {vcpu.ReadCr8()}");
+        vcpu.TryReadMsr(Vcpu.MsrTscDeadline, out ulong deadline);
+        seen.Add($"deadline {deadline} timer {apic.Timer.Save()} div {apic.Timer.DivideCount}");
+        for (int offset = 0; offset <= 0x3F0; offset += 0x10)
+        {
+            if (apic.IsX2Apic)
+            {
+                bool ok = vcpu.TryReadMsr(ApicOffset.ToMsr(offset), out ulong v);
+                seen.Add($"msr {ApicOffset.ToMsr(offset):x} {ok} {v:x}");
+            }
+            else
+            {
+                seen.Add($"mmio {offset:x} {apic.MmioRead(offset, 4):x}");
+            }
+        }
+
+        var events = vcpu.SaveEvents();
+        seen.Add($"handlers {string.Join(',', events.HandlerStack)}");
+        return seen;
+    }
+
+    /// <summary>Drives the vCPU through the same guest actions and records what it takes.</summary>
+    private static List<string> Run(Vcpu vcpu, VirtualClock clock)
+    {
+        var log = new List<string>();
+        for (int step = 0; step < 40; step++)
+        {
+            var e = vcpu.Take();
+            log.Add($"{clock.NowNs}: {e}");
+            if (e.Kind == GuestEventKind.Vector)
+            {
+                vcpu.Apic.EndOfInterrupt();
+            }
+
+            if (e.Kind != GuestEventKind.None)
+            {
+                vcpu.Iret();
+            }
+            else
+            {
+                clock.Advance(50_000);
+            }
+        }
+
+        return log;
+    }
+
+    [Theory]
+    [InlineData("xapic")]
+    [InlineData("x2apic")]
+    [InlineData("deadline")]
+    [InlineData("oneshot")]
+    public void Restore_gives_an_identical_vcpu(string shape)
+    {
+        var clock = new VirtualClock();
+        var source = Busy(clock, shape);
+        var snapshot = VcpuSnapshot.Capture(source);
+
+        var clock2 = new VirtualClock();
+        clock2.SetTime(clock.NowNs);
+        var target = NewVcpu(clock2);
+        snapshot.Restore(target);
+
+        Assert.Equal(Observe(source), Observe(target));
+        Assert.Equal(Run(source, clock), Run(target, clock2));
+        Assert.Equal(Observe(source), Observe(target));
+    }
+
+    [Theory]
+    [InlineData("xapic")]
+    [InlineData("x2apic")]
+    [InlineData("deadline")]
+    public void Serialize_then_deserialize_round_trips(string shape)
+    {
+        var snapshot = VcpuSnapshot.Capture(Busy(new VirtualClock(), shape));
+
+        byte[] bytes = snapshot.Serialize();
+        var back = VcpuSnapshot.Deserialize(bytes);
+
+        Assert.Equal(snapshot.Index, back.Index);
+        Assert.Equal(snapshot.ApicBase, back.ApicBase);
+        Assert.Equal(snapshot.LapicImage, back.LapicImage);
+        Assert.Equal(snapshot.Timer, back.Timer);
+        Assert.Equal(snapshot.Events with { HandlerStack = [] }, back.Events with { HandlerStack = [] });
+        Assert.Equal(snapshot.Events.HandlerStack, back.Events.HandlerStack);
+        Assert.Equal(bytes, back.Serialize());
+    }
+
+    [Fact]
+    public void A_deserialized_snapshot_restores_like_the_original()
+    {
+        var clock = new VirtualClock();
+        var source = Busy(clock, "x2apic");
+        byte[] bytes = VcpuSnapshot.Capture(source).Serialize();
+
+        var clock2 = new VirtualClock();
+        clock2.SetTime(clock.NowNs);
+        var target = NewVcpu(clock2);
+        VcpuSnapshot.Deserialize(bytes).Restore(target);
+
+        Assert.Equal(Observe(source), Observe(target));
+    }
+
+    // ------------------------------------------------------------------ malformed input
+
+    /// <summary>The binary layout: field name, start offset and length (the handler list follows).</summary>
+    private static List<(string Field, int Start, int Length)> Layout(int handlers)
+    {
+        var fields = new List<(string, int, int)>();
+        int at = 0;
+        void Add(string name, int length)
+        {
+            fields.Add((name, at, length));
+            at += length;
+        }
+
+        Add("magic", 8);
+        Add("version", 2);
+        Add("reserved", 2);
+        Add("index", 4);
+        Add("apic_base", 8);
+        Add("lapic_image", KvmLapicState.Size);
+        Add("timer.mode", 1);
+        Add("timer.armed", 1);
+        Add("timer.period_ns", 8);
+        Add("timer.target_ns", 8);
+        Add("timer.tsc_deadline", 8);
+        Add("events.state", 1);
+        Add("events.flags", 1);
+        Add("events.nmi_queued", 1);
+        Add("events.pending", 1);
+        Add("events.sipi_vector", 1);
+        Add("reserved", 1);
+        Add("events.handler_count", 2);
+        for (int i = 0; i < handlers; i++)
+        {
+            Add("events.handler", 1);
+        }
+
+        return fields;
+    }
+
+    private static byte[] ValidBytes() => VcpuSnapshot.Capture(Busy(new VirtualClock(), "x2apic")).Serialize();
+
+    private static int Offset(string field) => Layout(0).First(f => f.Field == field).Start;
+
+    [Fact]
+    public void The_layout_table_matches_the_writer()
+    {
+        var snapshot = VcpuSnapshot.Capture(Busy(new VirtualClock(), "x2apic"));
+        var layout = Layout(snapshot.Events.HandlerStack.Count);
+        Assert.Equal(layout[^1].Start + layout[^1].Length, snapshot.Serialize().Length);
+    }
+
+    [Fact]
+    public void Every_truncation_is_rejected_naming_the_field_it_cuts()
+    {
+        byte[] bytes = ValidBytes();
+        var layout = Layout(VcpuSnapshot.Deserialize(bytes).Events.HandlerStack.Count);
+        for (int length = 0; length < bytes.Length; length++)
+        {
+            var field = layout.First(f => length < f.Start + f.Length);
+            var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes.AsSpan(0, length)));
+            Assert.True(ex.Message.Contains(field.Field, StringComparison.Ordinal), $"length {length}: \"{ex.Message}\" does not name {field.Field}");
+            Assert.Contains("truncated", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(field.Start, ex.Offset);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    public void Trailing_bytes_are_rejected(int extra)
+    {
+        byte[] bytes = ValidBytes();
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize([.. bytes, .. new byte[extra]]));
+        Assert.Contains("trailing", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes.Length, ex.Offset);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void A_bad_magic_is_rejected(int at)
+    {
+        byte[] bytes = ValidBytes();
+        bytes[at] ^= 0x20;
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
+        Assert.Contains("magic", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, ex.Offset);
+    }
+
+    [Theory]
+    [InlineData((ushort)0)]
+    [InlineData((ushort)2)]
+    [InlineData(ushort.MaxValue)]
+    public void An_unknown_version_is_rejected(ushort version)
+    {
+        byte[] bytes = ValidBytes();
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), version);
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
+        Assert.Contains("version", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(8, ex.Offset);
+    }
+
+    /// <summary>One byte (or a little-endian value) out of range, and the field the error must name.</summary>
+    public static TheoryData<string, long, int> OutOfRange() => new()
+    {
+        { "reserved", 1, 2 },
+        { "index", -1, 4 },
+        { "index", int.MinValue, 4 },
+        { "timer.mode", 4, 1 },
+        { "timer.mode", 0xFF, 1 },
+        { "timer.armed", 2, 1 },
+        { "timer.period_ns", -1, 8 },
+        { "timer.target_ns", long.MinValue, 8 },
+        { "events.state", 3, 1 },
+        { "events.flags", 0x10, 1 },
+        { "events.flags", 0x80, 1 },
+        { "events.nmi_queued", 3, 1 },
+        { "events.pending", (long)PendingEvents.Nmi, 1 },
+        { "events.pending", (long)PendingEvents.ExtInt, 1 },
+        { "events.pending", 0x80, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(OutOfRange))]
+    public void An_out_of_range_field_is_rejected_by_name(string field, long value, int size)
+    {
+        byte[] bytes = ValidBytes();
+        int at = Offset(field);
+        switch (size)
+        {
+            case 1: bytes[at] = (byte)value; break;
+            case 2: BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(at), (ushort)value); break;
+            case 4: BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), (int)value); break;
+            default: BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(at), value); break;
+        }
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
+
+        Assert.True(ex.Message.Contains(field, StringComparison.Ordinal), $"\"{ex.Message}\" does not name {field}");
+        Assert.Equal(at, ex.Offset);
+    }
+
+    [Theory]
+    [InlineData((byte)GuestEventKind.None)]
+    [InlineData((byte)GuestEventKind.ExtInt)]
+    [InlineData((byte)GuestEventKind.Smi)]
+    [InlineData((byte)99)]
+    public void A_handler_of_an_unknown_kind_is_rejected(byte kind)
+    {
+        byte[] bytes = ValidBytes();
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(Offset("events.handler_count")));
+        Assert.True(count > 0);
+        bytes[^1] = kind;
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
+        Assert.Contains("events.handler", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes.Length - 1, ex.Offset);
+    }
+
+    [Fact]
+    public void A_handler_count_beyond_the_data_is_a_truncation()
+    {
+        byte[] bytes = ValidBytes();
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Offset("events.handler_count")), 500);
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
+        Assert.Contains("events.handler", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", ex.Message, StringComparison.Ordinal);
+    }
+
+    // ------------------------------------------------------------------ restore validation
+
+    public static TheoryData<string> BadSnapshots() =>
+        new() { "index", "invalid-mode", "reserved-bit", "maxphyaddr", "image-size", "x2apic-id", "nmi-queued", "period", "target", "run-state" };
+
+    private static VcpuSnapshot Spoil(VcpuSnapshot s, string how) => how switch
+    {
+        "index" => s with { Index = Index + 1 },
+        "invalid-mode" => s with { ApicBase = ApicBase.DefaultAddress | ApicBase.ExtdBit },
+        "reserved-bit" => s with { ApicBase = s.ApicBase | 1 },
+        "maxphyaddr" => s with { ApicBase = s.ApicBase | (1ul << 50) },
+        "image-size" => s with { LapicImage = new byte[KvmLapicState.Size - 4] },
+        "x2apic-id" => s with { LapicImage = WithId(s.LapicImage, Index + 1) },
+        "nmi-queued" => s with { Events = s.Events with { NmiQueued = 3 } },
+        "period" => s with { Timer = s.Timer with { PeriodNs = -5 } },
+        "target" => s with { Timer = s.Timer with { TargetNs = -5 } },
+        _ => s with { Events = s.Events with { State = (VcpuRunState)7 } },
+    };
+
+    private static byte[] WithId(byte[] image, int id)
+    {
+        byte[] copy = [.. image];
+        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(ApicOffset.Id), (uint)id);
+        return copy;
+    }
+
+    [Theory]
+    [MemberData(nameof(BadSnapshots))]
+    public void Restore_rejects_a_snapshot_that_does_not_fit_and_changes_nothing(string how)
+    {
+        var good = VcpuSnapshot.Capture(Busy(new VirtualClock(), "x2apic"));
+        var clock = new VirtualClock();
+        var target = Busy(clock, "xapic");
+        var before = Observe(target);
+
+        Assert.Throws<SnapshotFormatException>(() => Spoil(good, how).Restore(target));
+
+        Assert.Equal(before, Observe(target));
+    }
+
+    [Fact]
+    public void Restore_rejects_x2apic_mode_on_a_vm_without_x2apic()
+    {
+        var good = VcpuSnapshot.Capture(Busy(new VirtualClock(), "x2apic"));
+        var target = NewVcpu(new VirtualClock(), new ApicConfig { X2ApicSupported = false });
+        var ex = Assert.Throws<SnapshotFormatException>(() => good.Restore(target));
+        Assert.Contains("IA32_APIC_BASE", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(ApicMode.XApic, target.Apic.Mode);
+    }
+}
