@@ -84,7 +84,7 @@ public class ApicPropertyTests
         }
 
         Check(vcpu.Apic.WriteRegister(ApicOffset.Svr, 0x1FF), "software enable");
-        vcpu.State = VcpuRunState.Running;
+        vcpu.SetRunState(VcpuRunState.Running);
         vcpu.Sti();
     }
 
