@@ -249,6 +249,8 @@ public sealed class ApicvModel : HardwareAssist
                 apic.AcceptInterrupt(InterruptMessage.Fixed((byte)value) with { Shorthand = DestinationShorthand.Self, Source = InterruptSource.Ipi, SourceVcpu = vcpu.Index });
                 break;
             default:
+                // BUSY reads back clear, as after emulation and the APIC-write exit (KVM 629d3698f695).
+                value &= ~(ulong)Icr.BusyBit;
                 apic.Page.Write64(ApicOffset.Icr, value);
                 VirtualizeIcrWrite(vcpu, new Icr(value));
                 break;
@@ -315,6 +317,7 @@ public sealed class ApicvModel : HardwareAssist
                 VirtualizeEoi(vcpu);
                 return;
             case ApicOffset.Icr:
+                value &= ~Icr.BusyBit; // KVM has no delay: BUSY reads back 0 on every path (629d3698f695)
                 apic.Page.Write(ApicOffset.Icr, value);
                 VirtualizeIcrWrite(vcpu, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
                 return;
