@@ -312,6 +312,11 @@ public sealed class ApicvModel : HardwareAssist
             case ApicOffset.Tpr:
                 apic.SetTpr(value);
                 return;
+            case ApicOffset.Icr2:
+                // With IPI virtualization, APIC-write emulation of 310H clears VICR_HI bits 23:0 and
+                // nothing else happens (SDM vol. 3C 30.4.3.2): no APIC-write exit.
+                apic.Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
+                return;
             case ApicOffset.Eoi:
                 apic.Page.Write(ApicOffset.Eoi, value);
                 VirtualizeEoi(vcpu);
