@@ -249,7 +249,8 @@ public sealed class ApicvModel : HardwareAssist
                 apic.AcceptInterrupt(InterruptMessage.Fixed((byte)value) with { Shorthand = DestinationShorthand.Self, Source = InterruptSource.Ipi, SourceVcpu = vcpu.Index });
                 break;
             default:
-                value &= ~(ulong)Icr.BusyBit; // BUSY reads 0 on every path (see docs/known-divergences.md)
+                // BUSY reads back clear, as after emulation and the APIC-write exit (KVM 629d3698f695).
+                value &= ~(ulong)Icr.BusyBit;
                 apic.StoreX2ApicIcr(value);
                 VirtualizeIcrWrite(vcpu, new Icr(value));
                 break;
@@ -311,12 +312,17 @@ public sealed class ApicvModel : HardwareAssist
             case ApicOffset.Tpr:
                 apic.SetTpr(value);
                 return;
+            case ApicOffset.Icr2:
+                // With IPI virtualization, APIC-write emulation of 310H clears VICR_HI bits 23:0 and
+                // nothing else happens (SDM vol. 3C 30.4.3.2): no APIC-write exit.
+                apic.Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
+                return;
             case ApicOffset.Eoi:
                 apic.Page.Write(ApicOffset.Eoi, value);
                 VirtualizeEoi(vcpu);
                 return;
             case ApicOffset.Icr:
-                value &= ~Icr.BusyBit;
+                value &= ~Icr.BusyBit; // KVM has no delay: BUSY reads back 0 on every path (629d3698f695)
                 apic.Page.Write(ApicOffset.Icr, value);
                 VirtualizeIcrWrite(vcpu, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
                 return;
