@@ -65,7 +65,7 @@ public class AvicNoAccelTests
     [Fact]
     public void Rrr_trap_changes_nothing_a_guest_can_see()
     {
-        using var vm = EnabledVm(AccelKind.Avic, profile: Profiles.ApicProfile.Architectural);
+        using var vm = EnabledVm(AccelKind.Avic, profile: VirtualApic.Profiles.ApicProfile.Architectural);
         var cpu = vm.Vcpus[0];
         var before = RegisterFile(cpu);
 
