@@ -118,14 +118,28 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
         }
 
         Router.Invalidate();
-        ScanIoApicHandledVectors();
+
+        // The IOAPIC-handled vectors depend on destinations; rescanning all vCPUs on every ID/LDR/
+        // mode change would make booting 4096 vCPUs quadratic, so the scan waits for the next IOAPIC
+        // delivery (KVM defers it to a KVM_REQ_SCAN_IOAPIC request in the same way).
+        _ioapicScanPending = true;
         Accelerator.OnApicMapChanged();
     }
 
     // ------------------------------------------------------------------ IIoApicSink
 
     /// <inheritdoc/>
-    int IIoApicSink.Deliver(in InterruptMessage message) => Router.Deliver(message, source: null);
+    int IIoApicSink.Deliver(in InterruptMessage message)
+    {
+        if (_ioapicScanPending)
+        {
+            ScanIoApicHandledVectors();
+        }
+
+        return Router.Deliver(message, source: null);
+    }
+
+    private volatile bool _ioapicScanPending;
 
     /// <inheritdoc/>
     void IIoApicSink.RedirectionTableChanged(int pin) => ScanIoApicHandledVectors();
@@ -137,6 +151,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     /// </summary>
     public void ScanIoApicHandledVectors()
     {
+        _ioapicScanPending = false;
         Span<ulong> previous = stackalloc ulong[4];
         foreach (var vcpu in _vcpus)
         {
