@@ -56,7 +56,9 @@ public sealed class PostedInterruptDescriptor
     }
 
     /// <summary>Notifications sent (diagnostics).</summary>
-    public long Notifications { get; private set; }
+    public long Notifications => Interlocked.Read(ref _notifications);
+
+    private long _notifications;
 
     /// <summary>Whether <paramref name="vector"/> is posted and not yet synced.</summary>
     public bool TestPir(int vector) => (Volatile.Read(ref _pir[vector >> 6]) & (1ul << vector)) != 0;
@@ -78,7 +80,7 @@ public sealed class PostedInterruptDescriptor
             return false;
         }
 
-        Notifications++;
+        Interlocked.Increment(ref _notifications);
         return true;
     }
 

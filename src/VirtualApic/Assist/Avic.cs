@@ -373,9 +373,12 @@ public sealed class AvicModel : HardwareAssist
         var message = new InterruptMessage(icr.Vector, DeliveryMode.Fixed, icr.DestinationMode, destination, TriggerMode.Edge, true, icr.Shorthand, InterruptSource.Ipi, sender.Index);
         if (broadcast)
         {
+            // Every valid entry the broadcast addresses: a physical 0xFF from an xAPIC sender is not a
+            // broadcast for an x2APIC-mode target (KVM kvm_apic_match_physical_addr), so the same
+            // destination rule as emulation decides.
             for (int i = 0; i < _physicalTable.Length; i++)
             {
-                if ((_physicalTable[i] & ValidBit) != 0 && !(icr.Shorthand == DestinationShorthand.AllExcludingSelf && i == sender.Index))
+                if ((_physicalTable[i] & ValidBit) != 0 && Vm.Router.MatchesDestination(Vm.Vcpus[i].Apic, message, apic))
                 {
                     notRunning |= HardwareSetIrr(i, message);
                 }
@@ -412,7 +415,12 @@ public sealed class AvicModel : HardwareAssist
                     return false;
                 }
 
-                targets[count++] = (int)id;
+                // Only an x2APIC-mode target has the derived logical ID; an xAPIC-mode vCPU in a
+                // mixed VM is not addressed (as emulation's LDR match says).
+                if (Vm.Vcpus[(int)id].Apic.IsX2Apic)
+                {
+                    targets[count++] = (int)id;
+                }
             }
 
             return true;

@@ -110,6 +110,9 @@ public sealed class ApicTimer
     {
         if (Mode == TimerMode.TscDeadline)
         {
+            // Ignored: TMICT stays 0 (zeroed on entry to deadline mode). Written explicitly because
+            // a trap-like write has already put the guest's value in the page.
+            _apic.Page.Write(ApicOffset.Tmict, 0);
             return;
         }
 
@@ -120,7 +123,8 @@ public sealed class ApicTimer
 
     private void StartCount(uint tmict, long now)
     {
-        PeriodNs = tmict == 0 ? 0 : CountToNs(tmict, DivideCount);
+        // The reserved mode 11b starts nothing (KVM __start_apic_timer arms only one-shot and periodic).
+        PeriodNs = tmict == 0 || Mode == TimerMode.Reserved ? 0 : CountToNs(tmict, DivideCount);
         ClampPeriod();
         if (PeriodNs == 0)
         {
@@ -186,8 +190,8 @@ public sealed class ApicTimer
         ClampPeriod();
     }
 
-    /// <summary>RDMSR IA32_TSC_DEADLINE: 0 unless in TSC-deadline mode (KVM <c>kvm_get_lapic_tscdeadline_msr</c>).</summary>
-    public ulong ReadTscDeadline() => Mode == TimerMode.TscDeadline ? TscDeadline : 0;
+    /// <summary>RDMSR IA32_TSC_DEADLINE: 0 unless the APIC is enabled in hardware and in TSC-deadline mode (KVM <c>kvm_get_lapic_tscdeadline_msr</c> checks <c>kvm_apic_present</c>).</summary>
+    public ulong ReadTscDeadline() => _apic.IsHardwareEnabled && Mode == TimerMode.TscDeadline ? TscDeadline : 0;
 
     /// <summary>
     /// WRMSR IA32_TSC_DEADLINE: ignored unless the APIC is enabled in hardware and in TSC-deadline

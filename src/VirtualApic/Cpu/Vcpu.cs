@@ -242,7 +242,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
         {
             Interlocked.Decrement(ref _nmiQueued);
             _nmiBlocked = true;
-            _handlers.Push(GuestEventKind.Nmi);
+            PushHandler(GuestEventKind.Nmi);
             return new GuestEvent(GuestEventKind.Nmi);
         }
 
@@ -272,7 +272,20 @@ public sealed class Vcpu : IApicCpu, IDisposable
     private void EnterMaskableHandler()
     {
         InterruptFlag = false;
-        _handlers.Push(GuestEventKind.Vector);
+        PushHandler(GuestEventKind.Vector);
+    }
+
+    /// <summary>The deepest handler nesting tracked; deeper entries are not remembered for IRET.</summary>
+    public const int MaxHandlerDepth = 4096;
+
+    // A guest that keeps re-enabling IF inside handlers could nest without bound; the stack stops
+    // growing at MaxHandlerDepth (snapshots store the depth in 16 bits).
+    private void PushHandler(GuestEventKind kind)
+    {
+        if (_handlers.Count < MaxHandlerDepth)
+        {
+            _handlers.Push(kind);
+        }
     }
 
     // INIT (KVM kvm_vcpu_reset(init_event=true) + kvm_apic_accept_events): the APIC's INIT reset,
