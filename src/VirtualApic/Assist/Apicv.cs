@@ -321,16 +321,17 @@ public sealed class ApicvModel : HardwareAssist
                 VirtualizeIcrWrite(vcpu, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
                 return;
             default:
+                uint previous = apic.Page.Read(offset);
                 apic.Page.Write(offset, value);
-                ApicWriteExit(vcpu, offset);
+                ApicWriteExit(vcpu, offset, previous);
                 return;
         }
     }
 
-    private void ApicWriteExit(Vcpu vcpu, int offset)
+    private void ApicWriteExit(Vcpu vcpu, int offset, uint? previous = null)
     {
         Exit(vcpu, ExitReason.ApicWrite, offset, trapLike: true);
-        ApicExitHandler.HandleTrapLikeWrite(vcpu, offset);
+        ApicExitHandler.HandleTrapLikeWrite(vcpu, offset, previous);
     }
 
     // EOI virtualization (SDM 30.1.4): clear the highest vISR bit, update vPPR and SVI; an EOI-exit

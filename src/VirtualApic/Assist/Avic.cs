@@ -278,19 +278,20 @@ public sealed class AvicModel : HardwareAssist
                 }
 
                 // Trap-like: the store is already in the backing page, RIP has advanced.
+                uint previous = apic.Page.Read(offset);
                 apic.Page.Write(offset, value);
-                TrapExit(vcpu, offset);
+                TrapExit(vcpu, offset, previous);
                 return;
         }
     }
 
-    private void TrapExit(Vcpu vcpu, int offset)
+    private void TrapExit(Vcpu vcpu, int offset, uint? previous = null)
     {
         Exit(vcpu, ExitReason.AvicNoAccel, offset, trapLike: true);
 
         // LDR and DFR writes also move the logical table entry (avic_handle_ldr_update / dfr_update);
         // the map-change notification rebuilds the table from the registers.
-        ApicExitHandler.HandleTrapLikeWrite(vcpu, offset);
+        ApicExitHandler.HandleTrapLikeWrite(vcpu, offset, previous);
     }
 
     // APM 15.29.9.2: an EOI is accelerated when the highest in-service vector is edge-triggered;

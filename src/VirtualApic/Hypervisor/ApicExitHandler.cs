@@ -49,7 +49,12 @@ public static class ApicExitHandler
     /// (ICR + ICR2, KVM commit 73b42dc69be8), and a BUSY bit the guest set is cleared (629d3698f695).
     /// The result of the replayed write is ignored, as KVM ignores it: the write has already happened.
     /// </remarks>
-    public static void HandleTrapLikeWrite(Vcpu vcpu, int offset)
+    /// <param name="vcpu">The vCPU that wrote.</param>
+    /// <param name="offset">The register offset.</param>
+    /// <param name="previous">The register's value before the store landed in the page, when the caller
+    /// knows it: a write the register rules ignore (TMICT in TSC-deadline mode, SDM vol. 3A 11.5.4.1)
+    /// puts it back, so the register reads as under emulation.</param>
+    public static void HandleTrapLikeWrite(Vcpu vcpu, int offset, uint? previous = null)
     {
         ArgumentNullException.ThrowIfNull(vcpu);
         var apic = vcpu.Apic;
@@ -61,6 +66,9 @@ public static class ApicExitHandler
             case ApicOffset.Eoi:
                 // Whatever value landed in the page, the EOI has been written: complete it.
                 apic.EndOfInterrupt();
+                return;
+            case ApicOffset.Tmict when previous is uint old && apic.Timer.Mode == TimerMode.TscDeadline:
+                apic.Page.Write(ApicOffset.Tmict, old); // ignored in TSC-deadline mode
                 return;
             case ApicOffset.Icr when apic.IsX2Apic:
                 apic.WriteX2ApicIcr(apic.ReadX2ApicIcr() & ~Icr.X2ApicReservedBits);
