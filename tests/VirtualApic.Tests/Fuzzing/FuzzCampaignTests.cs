@@ -1,0 +1,62 @@
+using VirtualApic.Profiles;
+using VirtualApic.Scenarios.Fuzzing;
+
+namespace VirtualApic.Tests.Fuzzing;
+
+/// <summary>
+/// The bounded differential fuzz campaign CI runs on every change (fixed seeds): any divergence
+/// between backends, escaped exception or broken invariant fails the build.
+/// </summary>
+public class FuzzCampaignTests
+{
+    [Theory]
+    [InlineData("kvm", 1, 3)]
+    [InlineData("kvm", 7001, 4)]
+    [InlineData("architectural", 1, 3)]
+    [InlineData("architectural", 7001, 4)]
+    public void A_fixed_seed_campaign_finds_nothing(string profileName, int seed, int cpus)
+    {
+        Assert.True(ApicProfile.TryParse(profileName, out var profile));
+        var summary = FuzzCampaign.Run(new FuzzOptions { Seed = seed, Iterations = 150, Cpus = cpus, Profile = profile });
+
+        Assert.Equal(150, summary.Programs);
+        Assert.True(summary.Steps > 150 * 20, $"only {summary.Steps} steps ran");
+        Assert.True(summary.Findings.Count == 0, string.Join("\n\n", summary.Findings.Select(f => $"{f.Kind}: {f.Description}\n{f.Program}")));
+    }
+
+    [Fact]
+    public void The_generator_is_deterministic_for_a_seed()
+    {
+        Assert.Equal(new ProgramGenerator(42, 3, false).Next(50), new ProgramGenerator(42, 3, false).Next(50));
+        Assert.NotEqual(new ProgramGenerator(42, 3, false).Next(50), new ProgramGenerator(43, 3, false).Next(50));
+    }
+
+    [Fact]
+    public void A_real_divergence_is_found_and_shrunk_to_the_lines_that_cause_it()
+    {
+        // The one known KVM divergence, which the generator avoids: AVIC drops a fixed IPI with a
+        // vector below 16 that the emulated path delivers. Padded with irrelevant statements.
+        string program = """
+            vm cpus=2 profile=kvm
+            cpu0 write SVR 0x1ff
+            cpu1 write SVR 0x1ff
+            cpu0 write TPR 0x10
+            advance 5us
+            cpu1 rdtsc
+            cpu0 ipi 0x5 dest=1
+            cpu0 write TPR 0
+            advance 3us
+            """;
+
+        var (_, finding) = FuzzCampaign.Check(program, ApicProfile.Kvm);
+        Assert.NotNull(finding);
+        Assert.Equal(FindingKind.Divergence, finding.Value.Kind);
+
+        string minimal = FuzzCampaign.Shrink(program, ApicProfile.Kvm, FindingKind.Divergence);
+        var lines = minimal.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
+        Assert.Contains("cpu0 ipi 0x5 dest=1", lines);
+        Assert.Contains("cpu1 write SVR 0x1ff", lines);
+        Assert.DoesNotContain("cpu1 rdtsc", lines);
+        Assert.True(lines.Length <= 4, minimal);
+    }
+}
