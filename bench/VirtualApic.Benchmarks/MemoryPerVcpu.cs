@@ -1,0 +1,3 @@
+namespace VirtualApic.Benchmarks;
+
+public static class MemoryPerVcpu { public static int Run() => 0; }
