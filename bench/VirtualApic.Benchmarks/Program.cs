@@ -1,4 +1,11 @@
+using System.Globalization;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Exporters.Csv;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using Perfolizer.Horology;
+using Perfolizer.Metrology;
 
 namespace VirtualApic.Benchmarks;
 
@@ -13,7 +20,15 @@ public static class Program
             return MemoryPerVcpu.Run();
         }
 
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        // Every table in ns and bytes, so the workloads compare at a glance; and a
+        // semicolon-separated CSV with the units in the header only, for bench/compare.sh.
+        var style = new SummaryStyle(CultureInfo.InvariantCulture, printUnitsInHeader: true, SizeUnit.B, TimeUnit.Nanosecond);
+        var csvStyle = new SummaryStyle(CultureInfo.InvariantCulture, printUnitsInHeader: true, SizeUnit.B, TimeUnit.Nanosecond, printUnitsInContent: false);
+        var config = DefaultConfig.Instance
+            .WithSummaryStyle(style)
+            .AddExporter(new CsvExporter(CsvSeparator.Semicolon, csvStyle))
+            .AddColumn(StatisticColumn.Median);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
         return 0;
     }
 }
