@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # W1 fixed-cycle side by side with the C floor (/work/shared/perf/floor.c), in one run on one machine.
 #
-#   bench/compare.sh [JOB]      JOB: BenchmarkDotNet job, short (default), medium, long, default or dry
+#   bench/compare.sh [BENCHMARKDOTNET ARGS...]     default: --job short
+#   e.g. bench/compare.sh --warmupCount 5 --iterationCount 15 --iterationTime 250
 #
 # Builds floor.c with gcc -O2 and runs it, then the W1 benchmarks (W1FixedCycle: the APIC-level
 # cycle, xAPIC, no backend; W1Backend: the vCPU-level cycle, x2APIC, EOI by WRMSR 0x80B, under
 # none/apicv/avic/x2avic), both pinned to CPU 1 with taskset when it is available, and prints each
-# W1 figure's ratio to the floor. The floor is the faster of floor.c's two variants (median of its runs).
+# W1 figure's ratio to the floor. The floor is the faster of floor.c's two variants (median of its
+# runs); each W1 figure is compared by its median and by its minimum (the machine is shared, and the
+# minimum is the estimate least disturbed by other load), next to floor.c's median and minimum.
 set -euo pipefail
 
-job=${1:-short}
+if [ $# -eq 0 ]; then set -- --job short; fi
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 floor_src=$root/../shared/perf/floor.c
 project=$root/bench/VirtualApic.Benchmarks
@@ -32,11 +35,12 @@ gcc -O2 -std=gnu11 -o "$work/floor" "$floor_src"
 floor_inl=$(awk '/^floor-inline/ { sub("median=", "", $3); print $3 }' "$work/floor.txt")
 floor_call=$(awk '/^floor-noinline/ { sub("median=", "", $3); print $3 }' "$work/floor.txt")
 floor=$(awk -v a="$floor_inl" -v b="$floor_call" 'BEGIN { print (a < b ? a : b) }')
+floor_min=$(awk '/^floor-/ { sub("min=", "", $4); if (m == "" || $4 < m) m = $4 } END { print m }' "$work/floor.txt")
 
-echo "== W1 under BenchmarkDotNet (job $job)"
+echo "== W1 under BenchmarkDotNet ($*)"
 dotnet build "$project" -c Release -nologo -v quiet >/dev/null
 (cd "$project" && "${pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
-    --filter '*W1FixedCycle*' '*W1Backend*' --job "$job" --artifacts "$work/bdn") \
+    --filter '*W1FixedCycle*' '*W1Backend*' "$@" --artifacts "$work/bdn") \
     > "$work/bdn.log" 2>&1 || { tail -40 "$work/bdn.log" >&2; exit 1; }
 grep -E '^\|' "$work/bdn.log" || true
 
@@ -44,19 +48,19 @@ grep -E '^\|' "$work/bdn.log" || true
 extract() { # file -> "label mean" lines
     awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) { h[$i] = i } next }
         { label = $h["Method"]; if ("Accel" in h) label = label "(" $h["Accel"] ")"
-          print label, $h["Mean [ns]"] }' "$1"
+          print label, $h["Median [ns]"], $h["Min [ns]"] }' "$1"
 }
 results=$(for f in "$work"/bdn/results/*W1*-report.csv; do extract "$f"; done)
 
 echo
-echo "== ratios to the floor (floor = min(inline $floor_inl, noinline $floor_call) = $floor ns/cycle)"
-printf '%-28s %10s %8s %8s\n' "W1 variant" "ns/cycle" "/floor" "target"
-while read -r label mean; do
+echo "== ratios to the floor (floor median = min(inline $floor_inl, noinline $floor_call) = $floor ns/cycle; floor min = $floor_min)"
+printf '%-28s %10s %8s %10s %8s %8s\n' "W1 variant" "median" "/floor" "min" "/floor" "target"
+while read -r label median min; do
     [ -n "$label" ] || continue
     case $label in
         ApicLevelXApic*|*"(none)") target="1.5x" ;;
         *) target="2.0x" ;;
     esac
-    awk -v l="$label" -v m="$mean" -v f="$floor" -v t="$target" \
-        'BEGIN { printf "%-28s %10.2f %7.2fx %8s\n", l, m, m / f, t }'
+    awk -v l="$label" -v m="$median" -v f="$floor" -v n="$min" -v fn="$floor_min" -v t="$target" \
+        'BEGIN { printf "%-28s %10.2f %7.2fx %10.2f %7.2fx %8s\n", l, m, m / f, n, n / fn, t }'
 done <<< "$results"

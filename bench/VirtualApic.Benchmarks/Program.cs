@@ -27,7 +27,7 @@ public static class Program
         var config = DefaultConfig.Instance
             .WithSummaryStyle(style)
             .AddExporter(new CsvExporter(CsvSeparator.Semicolon, csvStyle))
-            .AddColumn(StatisticColumn.Median);
+            .AddColumn(StatisticColumn.Min, StatisticColumn.Median);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
         return 0;
     }
