@@ -10,6 +10,8 @@
 # W1 figure's ratio to the floor. The floor is the faster of floor.c's two variants (median of its
 # runs); each W1 figure is compared by its median and by its minimum (the machine is shared, and the
 # minimum is the estimate least disturbed by other load), next to floor.c's median and minimum.
+# NOPIN=1 runs both unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
+# than it helps; docs/performance.md shows both).
 set -euo pipefail
 
 if [ $# -eq 0 ]; then set -- --job short; fi
@@ -20,7 +22,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vapic-compare.XXXXXX")
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 pin=()
-if command -v taskset >/dev/null 2>&1 && taskset -c 1 true 2>/dev/null; then
+if [ -z "${NOPIN:-}" ] && command -v taskset >/dev/null 2>&1 && taskset -c 1 true 2>/dev/null; then
     pin=(taskset -c 1)
 fi
 
