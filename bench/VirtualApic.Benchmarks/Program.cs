@@ -1,0 +1,34 @@
+using System.Globalization;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Exporters.Csv;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using Perfolizer.Horology;
+using Perfolizer.Metrology;
+
+namespace VirtualApic.Benchmarks;
+
+/// <summary>Entry point: BenchmarkDotNet's switcher, plus a <c>--memory</c> mode.</summary>
+public static class Program
+{
+    /// <summary>Runs the benchmarks selected on the command line (or the memory-per-vCPU measurement).</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--memory")
+        {
+            return MemoryPerVcpu.Run();
+        }
+
+        // Every table in ns and bytes, so the workloads compare at a glance; and a
+        // semicolon-separated CSV with the units in the header only, for bench/compare.sh.
+        var style = new SummaryStyle(CultureInfo.InvariantCulture, printUnitsInHeader: true, SizeUnit.B, TimeUnit.Nanosecond);
+        var csvStyle = new SummaryStyle(CultureInfo.InvariantCulture, printUnitsInHeader: true, SizeUnit.B, TimeUnit.Nanosecond, printUnitsInContent: false);
+        var config = DefaultConfig.Instance
+            .WithSummaryStyle(style)
+            .AddExporter(new CsvExporter(CsvSeparator.Semicolon, csvStyle))
+            .AddColumn(StatisticColumn.Min, StatisticColumn.Median);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+        return 0;
+    }
+}

@@ -1,0 +1,120 @@
+using BenchmarkDotNet.Attributes;
+using VirtualApic.Core;
+using VirtualApic.Cpu;
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Benchmarks;
+
+/// <summary>
+/// W1 fixed-cycle on one local APIC, the workload of /work/shared/perf/floor.c: accept a fixed edge
+/// interrupt (vector cycling 0x20..0xFF), find the highest deliverable vector, acknowledge it, EOI.
+/// One operation = one cycle; each invocation runs the 224 vectors once, as the floor's loop does.
+/// </summary>
+[MemoryDiagnoser]
+public class W1FixedCycle
+{
+    private const int Vectors = 0x100 - 0x20;
+
+    private VirtualMachine _vm = null!;
+    private LocalApic _apic = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _vm = new VirtualMachine(new VmOptions { Cpus = 1, Accel = AccelKind.None });
+        var vcpu = _vm.Vcpus[0];
+        _apic = vcpu.Apic;
+        Guest.EnableXApic(vcpu);
+        Guest.Check(_apic.Tpr == 0, "TPR 0");
+        ApicLevelXApic();
+        Guest.Check(_apic.HighestIsr < 0 && _apic.HighestIrr < 0, "clean after one round");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _vm.Dispose();
+
+    /// <summary>
+    /// The floor's shape through the library's APIC-level API, xAPIC mode, no backend:
+    /// AcceptInterrupt, PendingVector, Acknowledge, WriteRegister(EOI).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Vectors)]
+    public int ApicLevelXApic()
+    {
+        var apic = _apic;
+        int acc = 0;
+        for (int v = 0x20; v <= 0xFF; v++)
+        {
+            apic.AcceptInterrupt(InterruptMessage.Fixed((byte)v));
+            int p = apic.PendingVector();
+            if (p != v)
+            {
+                throw new InvalidOperationException("pending != v");
+            }
+
+            apic.Acknowledge();
+            apic.WriteRegister(ApicOffset.Eoi, 0);
+            acc += p;
+        }
+
+        return acc;
+    }
+}
+
+/// <summary>
+/// W1 under each backend: the same cycle with the EOI as the guest's WRMSR 0x80B in x2APIC mode,
+/// through the vCPU and so through the backend (emulated MSR exit, APICv EOI virtualization,
+/// AVIC/x2AVIC accelerated EOI); acceptance goes through the backend's vector delivery (IRR or
+/// posted-interrupt descriptor). Under plain AVIC x2APIC mode inhibits acceleration (as KVM does).
+/// </summary>
+[MemoryDiagnoser]
+public class W1Backend
+{
+    private const int Vectors = 0x100 - 0x20;
+
+    private VirtualMachine _vm = null!;
+    private LocalApic _apic = null!;
+    private Vcpu _vcpu = null!;
+
+    /// <summary>The backend.</summary>
+    [Params("none", "apicv", "avic", "x2avic")]
+    public string Accel { get; set; } = "none";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _vm = new VirtualMachine(new VmOptions { Cpus = 1, Accel = Guest.ParseAccel(Accel) });
+        _vcpu = _vm.Vcpus[0];
+        _apic = _vcpu.Apic;
+        Guest.EnterX2Apic(_vcpu);
+        VcpuLevelX2Apic();
+        Guest.Check(_apic.HighestIsr < 0 && _apic.HighestIrr < 0, "clean after one round");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _vm.Dispose();
+
+    /// <summary>AcceptInterrupt, PendingVector, Acknowledge, vcpu.TryWriteMsr(0x80B, 0).</summary>
+    [Benchmark(OperationsPerInvoke = Vectors)]
+    public int VcpuLevelX2Apic()
+    {
+        var apic = _apic;
+        var vcpu = _vcpu;
+        int acc = 0;
+        for (int v = 0x20; v <= 0xFF; v++)
+        {
+            apic.AcceptInterrupt(InterruptMessage.Fixed((byte)v));
+            int p = apic.PendingVector();
+            if (p != v)
+            {
+                throw new InvalidOperationException("pending != v");
+            }
+
+            apic.Acknowledge();
+            vcpu.TryWriteMsr(Guest.MsrEoi, 0);
+            acc += p;
+        }
+
+        return acc;
+    }
+}

@@ -1,0 +1,85 @@
+using BenchmarkDotNet.Attributes;
+using VirtualApic.Core;
+using VirtualApic.Cpu;
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Benchmarks;
+
+/// <summary>
+/// W4 ipi-broadcast: x2APIC mode, no backend; vCPU 0 writes the ICR with shorthand all-excluding-self
+/// (fixed, vector 0x60). One operation = one delivered interrupt (N-1 per invocation). Two variants of
+/// the reset that lets the next round deliver again: every target takes, EOIs and IRETs
+/// (<c>TakeEoi</c>), or the target's IRR bit is cleared directly (<c>ResetIrr</c>, close to delivery alone).
+/// </summary>
+[MemoryDiagnoser]
+public class W4IpiBroadcast
+{
+    private const byte Vector = 0x60;
+    private const ulong IcrValue = Guest.IcrAllExcludingSelf | Vector;
+
+    private VirtualMachine _vm = null!;
+    private Vcpu[] _vcpus = null!;
+    private LocalApic[] _apics = null!;
+
+    private void Build(int cpus)
+    {
+        _vm = new VirtualMachine(new VmOptions { Cpus = cpus });
+        _vcpus = [.. _vm.Vcpus];
+        _apics = [.. _vcpus.Select(v => v.Apic)];
+        foreach (var v in _vcpus)
+        {
+            Guest.EnterX2Apic(v);
+        }
+
+        Guest.Check(RoundTakeEoi() == (cpus - 1) * Vector, "every target takes the broadcast");
+        Guest.Check(RoundResetIrr() == cpus - 1, "every target accepts the broadcast");
+    }
+
+    [GlobalSetup(Targets = [nameof(TakeEoi256), nameof(ResetIrr256)])]
+    public void Setup256() => Build(256);
+
+    [GlobalSetup(Targets = [nameof(TakeEoi4096), nameof(ResetIrr4096)])]
+    public void Setup4096() => Build(4096);
+
+    [GlobalCleanup]
+    public void Cleanup() => _vm.Dispose();
+
+    private int RoundTakeEoi()
+    {
+        var vcpus = _vcpus;
+        vcpus[0].TryWriteMsr(Guest.MsrIcr, IcrValue);
+        int acc = 0;
+        for (int i = 1; i < vcpus.Length; i++)
+        {
+            acc += Guest.TakeAndEoiX2(vcpus[i]);
+        }
+
+        return acc;
+    }
+
+    private int RoundResetIrr()
+    {
+        var apics = _apics;
+        _vcpus[0].TryWriteMsr(Guest.MsrIcr, IcrValue);
+        int acc = 0;
+        for (int i = 1; i < apics.Length; i++)
+        {
+            acc += apics[i].Page.TestAndClearVectorAtomic(ApicOffset.Irr, Vector) ? 1 : 0;
+        }
+
+        return acc;
+    }
+
+    [Benchmark(OperationsPerInvoke = 255)]
+    public int TakeEoi256() => RoundTakeEoi();
+
+    [Benchmark(OperationsPerInvoke = 255)]
+    public int ResetIrr256() => RoundResetIrr();
+
+    [Benchmark(OperationsPerInvoke = 4095)]
+    public int TakeEoi4096() => RoundTakeEoi();
+
+    [Benchmark(OperationsPerInvoke = 4095)]
+    public int ResetIrr4096() => RoundResetIrr();
+}
