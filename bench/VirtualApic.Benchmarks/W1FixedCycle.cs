@@ -52,7 +52,7 @@ public class W1FixedCycle
                 throw new InvalidOperationException("pending != v");
             }
 
-            apic.Acknowledge();
+            apic.Acknowledge(p);
             apic.WriteRegister(ApicOffset.Eoi, 0);
             acc += p;
         }
@@ -110,7 +110,7 @@ public class W1Backend
                 throw new InvalidOperationException("pending != v");
             }
 
-            apic.Acknowledge();
+            apic.Acknowledge(p);
             vcpu.TryWriteMsr(Guest.MsrEoi, 0);
             acc += p;
         }

@@ -63,7 +63,7 @@ public sealed class AvicModel : HardwareAssist
     public override string Name => _x2Avic ? "x2avic" : "avic";
 
     /// <summary>Doorbells rung (a target running in guest mode was notified without an exit).</summary>
-    public long Doorbells => Interlocked.Read(ref _doorbells);
+    public long Doorbells => Volatile.Read(ref _doorbells);
 
     private long _doorbells;
 
@@ -471,7 +471,7 @@ public sealed class AvicModel : HardwareAssist
         Tracer?.OnDelivery(index, message.Vector, posted: true);
         if ((_physicalTable[index] & IsRunningBit) != 0)
         {
-            Interlocked.Increment(ref _doorbells);
+            _doorbells++;
             return false;
         }
 
@@ -529,7 +529,7 @@ public sealed class AvicModel : HardwareAssist
             apic.Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
             if (apic.VcpuId < model._physicalTable.Length && (model._physicalTable[apic.VcpuId] & IsRunningBit) != 0)
             {
-                Interlocked.Increment(ref model._doorbells);
+                model._doorbells++;
             }
 
             apic.Host.Kick(apic);

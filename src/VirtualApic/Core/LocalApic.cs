@@ -374,6 +374,24 @@ public sealed partial class LocalApic
         return v;
     }
 
+    /// <summary>
+    /// Acknowledges <paramref name="vector"/>, which the caller just got from <see cref="PendingVector"/>
+    /// (saves the second IRR scan of <see cref="Acknowledge()"/>). Returns false, changing nothing,
+    /// when the vector is not pending above PPR.
+    /// </summary>
+    public bool Acknowledge(int vector)
+    {
+        if ((uint)vector > 0xFF || (uint)(vector & 0xF0) <= Page.Read(ApicOffset.Ppr)
+            || !Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector))
+        {
+            return false;
+        }
+
+        SetIsr(vector);
+        Page.Write(ApicOffset.Ppr, (uint)vector & 0xF0);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SetIsr(int vector)
     {

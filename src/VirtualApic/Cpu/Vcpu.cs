@@ -176,6 +176,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public void Hlt()
     {
         Exits.Count(ExitReason.Hlt);
+        Interlocked.Exchange(ref _waiting, 1); // a halted vCPU waits for a kick
         if (State == VcpuRunState.Running)
         {
             State = VcpuRunState.Halted;
@@ -192,6 +193,11 @@ public sealed class Vcpu : IApicCpu, IDisposable
     {
         var before = State;
         var taken = TakeCore();
+        if (taken.Kind != GuestEventKind.None && Volatile.Read(ref _waiting) != 0)
+        {
+            Volatile.Write(ref _waiting, 0); // running again: kicks need not signal until the next wait
+        }
+
         if (taken.Kind != GuestEventKind.None && State == VcpuRunState.Halted)
         {
             State = VcpuRunState.Running;
@@ -454,25 +460,44 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
     private readonly ManualResetEventSlim _wake = new(false);
     private long _kicks;
+    private int _waiting;
 
-    /// <summary>Number of kicks received (diagnostics).</summary>
-    public long Kicks => Interlocked.Read(ref _kicks);
+    /// <summary>Number of kicks received (diagnostics; concurrent kicks may be counted once).</summary>
+    public long Kicks => Volatile.Read(ref _kicks);
 
-    /// <summary>Wakes the vCPU's thread if it waits in <see cref="WaitForKick"/>. Any thread; allocation-free.</summary>
+    /// <summary>
+    /// Wakes the vCPU's thread if it waits in <see cref="WaitForKick"/>. Any thread; allocation-free.
+    /// The caller has already made the event visible with an interlocked operation (IRR, PIR, NMI
+    /// count), so only a vCPU that announced it may wait (<see cref="PrepareToWait"/>, HLT, until it
+    /// takes an event) needs the costly event signal.
+    /// </summary>
     public void Kick()
     {
-        Interlocked.Increment(ref _kicks);
-        _wake.Set();
+        _kicks++;
+        if (Volatile.Read(ref _waiting) != 0)
+        {
+            _wake.Set();
+        }
     }
 
     /// <summary>
-    /// For a vCPU thread: clears the wake flag. Call it before checking for events, then
-    /// <see cref="WaitForKick"/> if none: a kick in between is not lost.
+    /// For a vCPU thread: announces that it is about to wait. Call it before checking for events,
+    /// then <see cref="WaitForKick"/> if none: a kick in between is not lost (both sides use full
+    /// fences: the sender's interlocked event update, then its read of the waiting flag; the
+    /// receiver's interlocked flag write, then its read of the events).
     /// </summary>
-    public void PrepareToWait() => _wake.Reset();
+    public void PrepareToWait()
+    {
+        _wake.Reset();
+        Interlocked.Exchange(ref _waiting, 1);
+    }
 
     /// <summary>Blocks until kicked or the timeout passes; returns whether it was kicked.</summary>
-    public bool WaitForKick(TimeSpan timeout) => _wake.Wait(timeout);
+    public bool WaitForKick(TimeSpan timeout)
+    {
+        Interlocked.Exchange(ref _waiting, 1);
+        return _wake.Wait(timeout);
+    }
 
     /// <summary>Drives LINT0 (<paramref name="pin"/> 0) or LINT1 (1); the LVT entry decides what happens.</summary>
     public void SetLint(int pin, bool level)

@@ -10,23 +10,14 @@ namespace VirtualApic.Fabric;
 public sealed class ExternalPic : IExternalInterruptController
 {
     private readonly Lock _lock = new();
-    private bool _intr;
+    private volatile bool _intr;
     private byte _vector;
 
     /// <summary>Raised when INTR goes high, so halted vCPUs can be woken.</summary>
     public event Action? Raised;
 
     /// <inheritdoc/>
-    public bool HasInterrupt
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _intr;
-            }
-        }
-    }
+    public bool HasInterrupt => _intr; // read on every take: no lock
 
     /// <summary>The vector the next acknowledge returns.</summary>
     public byte Vector => _vector;
