@@ -99,6 +99,13 @@ public sealed class PostedInterruptDescriptor
         Interlocked.And(ref _control, ~1L);
         for (int i = 0; i < 4; i++)
         {
+            // Only words with bits need the atomic harvest; a post racing with this read sets ON
+            // again after its PIR bit, so it is synced next time.
+            if (Volatile.Read(ref _pir[i]) == 0)
+            {
+                continue;
+            }
+
             ulong bits = Interlocked.Exchange(ref _pir[i], 0);
             if (bits != 0)
             {

@@ -70,8 +70,13 @@ public sealed class ApicPage
     }
 
     /// <summary>Atomically ORs 32 vector bits into dword <paramref name="index"/> (0-7) of a 256-bit register.</summary>
-    public void OrVectorWordAtomic(int regBase, int index, uint bits) =>
-        Interlocked.Or(ref Word(regBase + (index << 4)), bits);
+    public void OrVectorWordAtomic(int regBase, int index, uint bits)
+    {
+        if (bits != 0)
+        {
+            Interlocked.Or(ref Word(regBase + (index << 4)), bits);
+        }
+    }
 
     /// <summary>The highest vector set in the 256-bit register at <paramref name="regBase"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
