@@ -19,10 +19,17 @@ public class W1FixedCycle
     private VirtualMachine _vm = null!;
     private LocalApic _apic = null!;
 
+    /// <summary>
+    /// true: the default, other threads may deliver concurrently (locked IRR updates); false: a
+    /// one-thread VMM (VmOptions.ConcurrentDelivery = false, plain IRR updates).
+    /// </summary>
+    [Params(true, false)]
+    public bool Concurrent { get; set; } = true;
+
     [GlobalSetup]
     public void Setup()
     {
-        _vm = new VirtualMachine(new VmOptions { Cpus = 1, Accel = AccelKind.None });
+        _vm = new VirtualMachine(new VmOptions { Cpus = 1, Accel = AccelKind.None, ConcurrentDelivery = Concurrent });
         var vcpu = _vm.Vcpus[0];
         _apic = vcpu.Apic;
         Guest.EnableXApic(vcpu);

@@ -38,6 +38,13 @@ public sealed record ApicConfig
     /// </summary>
     public bool X2ApicIcrSplit { get; init; }
 
+    /// <summary>
+    /// Whether other threads may deliver interrupts concurrently (the default). A VMM that drives every
+    /// vCPU and device from one thread (the scenario runner, a TCG-style emulator) may say false: the
+    /// IRR is then updated with plain instead of locked operations, two fewer per interrupt.
+    /// </summary>
+    public bool ConcurrentDelivery { get; init; } = true;
+
     /// <summary>Checks the values a host supplies.</summary>
     /// <exception cref="ArgumentException">A value out of its architectural range.</exception>
     public void Validate()

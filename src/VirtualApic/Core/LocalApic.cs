@@ -302,8 +302,31 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetIrrAndKick(int vector)
     {
-        Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+        if (Config.ConcurrentDelivery)
+        {
+            Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+        }
+        else
+        {
+            Page.SetVector(ApicOffset.Irr, vector);
+        }
+
         Host.Kick(this);
+    }
+
+    // Clears an IRR bit on the owner thread: atomically when other threads may be setting bits in
+    // the same word, plainly when the VM is single-threaded (ApicConfig.ConcurrentDelivery).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TestAndClearIrr(int vector)
+    {
+        if (Config.ConcurrentDelivery)
+        {
+            return Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector);
+        }
+
+        bool set = Page.TestVector(ApicOffset.Irr, vector);
+        Page.ClearVector(ApicOffset.Irr, vector);
+        return set;
     }
 
     /// <summary>The highest vector in the IRR (posted vectors folded in first), or -1.</summary>
@@ -366,7 +389,7 @@ public sealed partial class LocalApic
             return -1;
         }
 
-        Page.TestAndClearVectorAtomic(ApicOffset.Irr, v);
+        TestAndClearIrr(v);
         SetIsr(v);
 
         // v was deliverable, so its class is above both TPR's and the previous ISR's: it is PPR now.
@@ -382,7 +405,7 @@ public sealed partial class LocalApic
     public bool Acknowledge(int vector)
     {
         if ((uint)vector > 0xFF || (uint)(vector & 0xF0) <= Page.Read(ApicOffset.Ppr)
-            || !Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector))
+            || !TestAndClearIrr(vector))
         {
             return false;
         }

@@ -55,6 +55,9 @@ public sealed record VmOptions
     /// <summary>APs start waiting for INIT-SIPI instead of running.</summary>
     public bool ApsWaitForSipi { get; init; }
 
+    /// <summary>Other threads may deliver interrupts concurrently (default); false for a one-thread VMM (see <see cref="ApicConfig.ConcurrentDelivery"/>).</summary>
+    public bool ConcurrentDelivery { get; init; } = true;
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">An option out of range, naming it.</exception>
     public void Validate()
@@ -84,5 +87,6 @@ public sealed record VmOptions
         TscKhz = TscKhz,
         BusMhz = BusMhz,
         X2ApicIcrSplit = Accel is AccelKind.Avic or AccelKind.X2Avic,
+        ConcurrentDelivery = ConcurrentDelivery,
     };
 }

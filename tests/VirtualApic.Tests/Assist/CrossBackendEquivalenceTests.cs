@@ -47,9 +47,9 @@ public class CrossBackendEquivalenceTests
 
     private readonly record struct Op(OpKind Kind, int Cpu, int A, uint B);
 
-    private static string Run(AccelKind accel, ApicProfile profile, Op[] program)
+    private static string Run(AccelKind accel, ApicProfile profile, Op[] program, bool concurrent = true)
     {
-        using var vm = new VirtualMachine(new VmOptions { Cpus = 3, Accel = accel, Profile = profile });
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 3, Accel = accel, Profile = profile, ConcurrentDelivery = concurrent });
         var log = new StringBuilder();
         foreach (var op in program)
         {
@@ -193,6 +193,9 @@ public class CrossBackendEquivalenceTests
             program =>
             {
                 string expected = Run(AccelKind.None, profile, program);
+
+                // The single-threaded IRR mode (plain instead of locked updates) must not change anything.
+                Assert.Equal(expected, Run(AccelKind.None, profile, program, concurrent: false));
                 foreach (var accel in Backends.AsSpan(1))
                 {
                     string actual = Run(accel, profile, program);
