@@ -375,7 +375,8 @@ public sealed class AvicModel : HardwareAssist
         {
             for (int i = 0; i < _physicalTable.Length; i++)
             {
-                if ((_physicalTable[i] & ValidBit) != 0 && !(icr.Shorthand == DestinationShorthand.AllExcludingSelf && i == sender.Index))
+                if ((_physicalTable[i] & ValidBit) != 0 && !(icr.Shorthand == DestinationShorthand.AllExcludingSelf && i == sender.Index)
+                    && Vm.Router.MatchesDestination(Vm.Vcpus[i].Apic, message, apic))
                 {
                     notRunning |= HardwareSetIrr(i, message);
                 }
@@ -385,7 +386,12 @@ public sealed class AvicModel : HardwareAssist
         {
             for (int i = 0; i < count; i++)
             {
-                notRunning |= HardwareSetIrr(targets[i], message);
+                // The table knows no APIC modes; a target the emulated path would not match (a VM
+                // mixing xAPIC and x2APIC vCPUs) is skipped, as emulation does (known-divergences.md).
+                if (Vm.Router.MatchesDestination(Vm.Vcpus[targets[i]].Apic, message, apic))
+                {
+                    notRunning |= HardwareSetIrr(targets[i], message);
+                }
             }
         }
 
