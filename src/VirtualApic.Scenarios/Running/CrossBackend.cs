@@ -1,4 +1,5 @@
 using VirtualApic.Profiles;
+using VirtualApic.Registers;
 using VirtualApic.Scenarios.Syntax;
 
 namespace VirtualApic.Scenarios.Running;
@@ -76,7 +77,7 @@ public static class KnownDivergences
             "KVM avic_incomplete_ipi_interception, cause AVIC_IPI_FAILURE_INVALID_IPI_VECTOR (arch/x86/kvm/svm/avic.c)",
             static (scenario, profile, accel, line) =>
                 accel is AccelKind.Avic or AccelKind.X2Avic
-                && scenario.Statements.Any(s => s.Source.Line <= line && s is IpiStatement { Vector: < 16 })),
+                && scenario.Statements.Any(s => s.Source.Line <= line && s is IpiStatement { Vector: < 16, Mode: DeliveryMode.Fixed, Trigger: TriggerMode.Edge })),
     ];
 
     /// <summary>The name and source of the known divergence that explains a difference, or <c>null</c>.</summary>

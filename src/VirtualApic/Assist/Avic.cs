@@ -388,7 +388,12 @@ public sealed class AvicModel : HardwareAssist
         {
             for (int i = 0; i < count; i++)
             {
-                notRunning |= HardwareSetIrr(targets[i], message);
+                // The table knows no APIC modes; a target the emulated path would not match (a VM
+                // mixing xAPIC and x2APIC vCPUs) is skipped, as emulation does (known-divergences.md).
+                if (Vm.Router.MatchesDestination(Vm.Vcpus[targets[i]].Apic, message, apic))
+                {
+                    notRunning |= HardwareSetIrr(targets[i], message);
+                }
             }
         }
 

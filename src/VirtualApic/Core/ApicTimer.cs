@@ -110,8 +110,9 @@ public sealed class ApicTimer
     {
         if (Mode == TimerMode.TscDeadline)
         {
-            // Ignored: TMICT stays 0 (zeroed on entry to deadline mode). Written explicitly because
-            // a trap-like write has already put the guest's value in the page.
+            // SDM 11.5.4.1: ignored in TSC-deadline mode, where TMICT is 0 (entering the mode zeroed
+            // it). A trap-like write (APICv APIC-write, AVIC_NOACCEL) has already put the value in the
+            // page; put the 0 back so that no backend shows the ignored write (docs/known-divergences.md).
             _apic.Page.Write(ApicOffset.Tmict, 0);
             return;
         }

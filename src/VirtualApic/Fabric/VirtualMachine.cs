@@ -152,11 +152,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     public void ScanIoApicHandledVectors()
     {
         _ioapicScanPending = false;
-        Span<ulong> previous = stackalloc ulong[4];
         foreach (var vcpu in _vcpus)
         {
             var apic = vcpu.Apic;
-            apic.IoApicHandledVectors.CopyTo(previous);
             apic.IoApicHandledVectors.Clear();
             for (int pin = 0; pin < IoApic.PinCount; pin++)
             {
@@ -167,8 +165,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
                 }
 
                 var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
-                bool stillPending = (previous[e.Vector >> 6] & (1ul << e.Vector)) != 0
-                    && (apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector));
+                // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
+                // set survives a snapshot restore or migration, which starts from an empty one.
+                bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector);
                 if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
                 {
                     apic.SetIoApicHandled(e.Vector, true);

@@ -1,0 +1,66 @@
+using VirtualApic.Scenarios.Running;
+using VirtualApic.Scenarios.Syntax;
+
+namespace VirtualApic.Tests.Scenarios;
+
+/// <summary>
+/// Runs every bundled <c>*.vapic</c> file under <c>scenarios/</c> under all four backends, one test
+/// case per file, as <c>vapic run scenarios --accel all</c> does.
+/// </summary>
+public sealed class BundledScenarioTests
+{
+    private static readonly string ScenarioRoot = Path.Combine(FindRepositoryRoot(), "scenarios");
+
+    public static TheoryData<string> Files()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.EnumerateFiles(ScenarioRoot, "*.vapic", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetRelativePath(ScenarioRoot, file).Replace('\\', '/'));
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void Bundled_scenarios_exist()
+    {
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(ScenarioRoot, "examples"), "*.vapic"));
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(ScenarioRoot, "kvm-bugs"), "*.vapic"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void Scenario_passes_under_every_backend(string file)
+    {
+        var path = Path.Combine(ScenarioRoot, file);
+        var parsed = ScenarioParser.Parse(File.ReadAllText(path), path);
+        Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
+
+        var all = ScenarioRunner.RunAll(parsed.Scenario, profileOverride: null);
+        Assert.Equal(ScenarioRunner.AllBackends.Count, all.Results.Count);
+        foreach (var result in all.Results)
+        {
+            Assert.True(
+                result.Passed,
+                $"{file} under {result.Backend}:\n"
+                    + string.Join("\n", result.Failures.Select(f => $"line {f.Line}: {f.Message}")));
+        }
+
+        var unknown = all.Divergences.Where(d => !d.IsKnown).Select(d => d.ToString()).ToArray();
+        Assert.True(unknown.Length == 0, $"{file}: backends differ:\n" + string.Join("\n", unknown));
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "VirtualApic.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("VirtualApic.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
