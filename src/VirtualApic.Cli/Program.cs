@@ -1,3 +1,4 @@
+using VirtualApic.Fabric;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -98,7 +99,7 @@ public static class Program
         {
             null or "all" => null,
             "none" => AccelKind.None,
-            "apicv" => AccelKind.ApicV,
+            "apicv" => AccelKind.Apicv,
             "avic" => AccelKind.Avic,
             _ => AccelKind.X2Avic,
         };

@@ -69,7 +69,7 @@ public sealed record FuzzSummary(int Programs, long Steps, TimeSpan Elapsed, IRe
 /// </summary>
 public static class FuzzCampaign
 {
-    private static readonly Syntax.AccelKind[] Backends = [Syntax.AccelKind.None, Syntax.AccelKind.ApicV, Syntax.AccelKind.Avic, Syntax.AccelKind.X2Avic];
+    private static readonly AccelKind[] Backends = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
 
     /// <summary>Runs a campaign; <paramref name="progress"/> hears after each program.</summary>
     public static FuzzSummary Run(FuzzOptions options, Action<int, long, int>? progress = null)

@@ -15,13 +15,13 @@ namespace VirtualApic.Scenarios.Running;
 public static class ScenarioRunner
 {
     /// <summary>Every backend, in the order <see cref="RunAll"/> runs them.</summary>
-    public static IReadOnlyList<AccelKind> AllBackends { get; } = [AccelKind.None, AccelKind.ApicV, AccelKind.Avic, AccelKind.X2Avic];
+    public static IReadOnlyList<AccelKind> AllBackends { get; } = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
 
     /// <summary>The scenario-language name of a backend.</summary>
     public static string NameOf(AccelKind kind) => kind switch
     {
         AccelKind.None => "none",
-        AccelKind.ApicV => "apicv",
+        AccelKind.Apicv => "apicv",
         AccelKind.Avic => "avic",
         AccelKind.X2Avic => "x2avic",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
@@ -146,7 +146,7 @@ public static class ScenarioRunner
             var vm = new Fabric.VirtualMachine(new Fabric.VmOptions
             {
                 Cpus = o.Cpus,
-                Accel = (Fabric.AccelKind)(byte)accel,
+                Accel = accel,
                 Profile = _profile,
                 TscKhz = o.TscKhz,
                 BusMhz = o.BusMhz,
@@ -280,7 +280,7 @@ public static class ScenarioRunner
                     Observe(s, s.Cpu, Result.Of(cpu.ReadCr8()));
                     break;
                 case CpuidStatement s:
-                    Observe(s, s.Cpu, Result.Of(cpu.Cpuid(s.Leaf, s.Subleaf, (Cpu.CpuidRegister)(byte)s.Register)));
+                    Observe(s, s.Cpu, Result.Of(cpu.Cpuid(s.Leaf, s.Subleaf, s.Register)));
                     break;
                 case LintStatement s:
                     if (s.Action == LineAction.Pulse)
@@ -510,7 +510,7 @@ public static class ScenarioRunner
 
                 case ExpectStateProbe p:
                     {
-                        var state = (Syntax.VcpuRunState)(byte)_vm.Vcpus[p.Cpu].State;
+                        var state = _vm.Vcpus[p.Cpu].State;
                         if (state != p.State)
                         {
                             Fail(p, $"expected state {StateName(p.State)}, observed {StateName(state)}");
@@ -620,10 +620,10 @@ public static class ScenarioRunner
             _ => "invalid",
         };
 
-        private static string StateName(Syntax.VcpuRunState state) => state switch
+        private static string StateName(VcpuRunState state) => state switch
         {
-            Syntax.VcpuRunState.Halted => "halted",
-            Syntax.VcpuRunState.WaitForSipi => "wait-for-sipi",
+            VcpuRunState.Halted => "halted",
+            VcpuRunState.WaitForSipi => "wait-for-sipi",
             _ => "running",
         };
     }

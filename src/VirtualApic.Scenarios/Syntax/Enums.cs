@@ -1,17 +1,10 @@
-namespace VirtualApic.Scenarios.Syntax;
+// The backends, CPUID registers and vCPU run states are the library's own types
+// (VirtualApic.Fabric.AccelKind, VirtualApic.Cpu.CpuidRegister, VirtualApic.Cpu.VcpuRunState).
+global using AccelKind = VirtualApic.Fabric.AccelKind;
+global using CpuidRegister = VirtualApic.Cpu.CpuidRegister;
+global using VcpuRunState = VirtualApic.Cpu.VcpuRunState;
 
-/// <summary>A hardware-assist backend (<c>accel=</c>).</summary>
-public enum AccelKind : byte
-{
-    /// <summary><c>none</c>: everything emulated.</summary>
-    None = 0,
-    /// <summary><c>apicv</c>: Intel APICv (register virtualization, virtual-interrupt delivery, posted interrupts).</summary>
-    ApicV = 1,
-    /// <summary><c>avic</c>: AMD AVIC, xAPIC only (x2APIC inhibits it).</summary>
-    Avic = 2,
-    /// <summary><c>x2avic</c>: AMD AVIC with x2APIC acceleration.</summary>
-    X2Avic = 3,
-}
+namespace VirtualApic.Scenarios.Syntax;
 
 /// <summary>Whose behaviour the model follows (<c>profile=</c>).</summary>
 public enum ProfileKind : byte
@@ -51,19 +44,6 @@ public enum PinPolarity : byte
     ActiveLow = 1,
 }
 
-/// <summary>The CPUID output register a <c>cpuid</c> statement observes.</summary>
-public enum CpuidRegister : byte
-{
-    /// <summary><c>eax</c>.</summary>
-    Eax = 0,
-    /// <summary><c>ebx</c>.</summary>
-    Ebx = 1,
-    /// <summary><c>ecx</c>.</summary>
-    Ecx = 2,
-    /// <summary><c>edx</c>.</summary>
-    Edx = 3,
-}
-
 /// <summary>The 256-bit vector registers a probe can test (<c>expect cpuN irr|isr|tmr ...</c>).</summary>
 public enum ApicVectorRegister : byte
 {
@@ -99,17 +79,6 @@ public enum PendingEvent : byte
     Sipi = 3,
     /// <summary><c>extint</c>: an external (8259) interrupt.</summary>
     ExtInt = 4,
-}
-
-/// <summary>A vCPU's run state (<c>expect cpuN state == ...</c>).</summary>
-public enum VcpuRunState : byte
-{
-    /// <summary><c>running</c>.</summary>
-    Running = 0,
-    /// <summary><c>halted</c>: after <c>hlt</c>, until it takes an event.</summary>
-    Halted = 1,
-    /// <summary><c>wait-for-sipi</c>: after INIT, or at reset with <c>ap-state=wait-for-sipi</c>.</summary>
-    WaitForSipi = 2,
 }
 
 /// <summary>The VM's state (<c>expect vm running|dead</c>).</summary>

@@ -57,7 +57,7 @@ internal static class ScenarioText
     public static string Of(AccelKind kind) => kind switch
     {
         AccelKind.None => "none",
-        AccelKind.ApicV => "apicv",
+        AccelKind.Apicv => "apicv",
         AccelKind.Avic => "avic",
         AccelKind.X2Avic => "x2avic",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),

@@ -99,7 +99,7 @@ internal sealed partial class Parser
         ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1));
 
     private static readonly KeywordTable<AccelKind> Accels = new(
-        ("none", AccelKind.None), ("apicv", AccelKind.ApicV), ("avic", AccelKind.Avic), ("x2avic", AccelKind.X2Avic));
+        ("none", AccelKind.None), ("apicv", AccelKind.Apicv), ("avic", AccelKind.Avic), ("x2avic", AccelKind.X2Avic));
 
     private static readonly KeywordTable<ProfileKind> Profiles = new(
         ("kvm", ProfileKind.Kvm), ("architectural", ProfileKind.Architectural));

@@ -1,3 +1,5 @@
+using VirtualApic.Fabric;
+using VirtualApic.Cpu;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
@@ -17,6 +19,6 @@ public sealed class KnownDivergenceTests
     {
         var scenario = ScenarioAssert.Parses($"vm cpus=2\n{ipi}\ncpu1 read IRR0\n");
         Assert.Equal(known, KnownDivergences.Explain(scenario, ApicProfile.Kvm, AccelKind.Avic, 3) is not null);
-        Assert.Null(KnownDivergences.Explain(scenario, ApicProfile.Kvm, AccelKind.ApicV, 3));
+        Assert.Null(KnownDivergences.Explain(scenario, ApicProfile.Kvm, AccelKind.Apicv, 3));
     }
 }

@@ -1,3 +1,5 @@
+using VirtualApic.Fabric;
+using VirtualApic.Cpu;
 using System.Text;
 using CsCheck;
 using VirtualApic.Registers;

@@ -1,3 +1,5 @@
+using VirtualApic.Fabric;
+using VirtualApic.Cpu;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Syntax;
 
@@ -164,7 +166,7 @@ public class ParserStatementTests
         { "snapshot before-eoi.1_a", new SnapshotStatement(S, "before-eoi.1_a") },
         { "migrate accel=x2avic", new MigrateStatement(S, AccelKind.X2Avic) },
         { "migrate ACCEL=None", new MigrateStatement(S, AccelKind.None) },
-        { "migrate accel=apicv", new MigrateStatement(S, AccelKind.ApicV) },
+        { "migrate accel=apicv", new MigrateStatement(S, AccelKind.Apicv) },
         { "migrate accel=avic", new MigrateStatement(S, AccelKind.Avic) },
     };
 
@@ -199,7 +201,7 @@ public class ParserStatementTests
         { "expect accel=avic,x2avic cpu0 exits == 0", new ExpectExitsProbe(S, 0, AccelFilter.Of(AccelKind.Avic, AccelKind.X2Avic), null, 0) },
         { "expect accel=x2avic cpu0 exits avic-noaccel == 1", new ExpectExitsProbe(S, 0, AccelFilter.Of(AccelKind.X2Avic), "avic-noaccel", 1) },
         { "expect accel=none,apicv,avic,x2avic cpu3 exits AVIC_NoAccel == 0x10",
-            new ExpectExitsProbe(S, 3, AccelFilter.Of(AccelKind.None, AccelKind.ApicV, AccelKind.Avic, AccelKind.X2Avic), "avic_noaccel", 0x10) },
+            new ExpectExitsProbe(S, 3, AccelFilter.Of(AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic), "avic_noaccel", 0x10) },
     };
 
     [Theory]
@@ -359,8 +361,8 @@ public class ParserStatementTests
     [Fact]
     public void Accel_filter_holds_exactly_its_backends_and_prints_them()
     {
-        var filter = AccelFilter.Of(AccelKind.ApicV, AccelKind.X2Avic);
-        Assert.True(filter.Contains(AccelKind.ApicV));
+        var filter = AccelFilter.Of(AccelKind.Apicv, AccelKind.X2Avic);
+        Assert.True(filter.Contains(AccelKind.Apicv));
         Assert.True(filter.Contains(AccelKind.X2Avic));
         Assert.False(filter.Contains(AccelKind.None));
         Assert.False(filter.Contains(AccelKind.Avic));

@@ -1,3 +1,5 @@
+using VirtualApic.Fabric;
+using VirtualApic.Cpu;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
@@ -183,7 +185,7 @@ public sealed class RunnerTests
     {
         const string text = "vm\ncpu0 write TPR 0x10\nexpect accel=none cpu0 exits apic-access == 1\nexpect accel=none cpu0 exits == 1\nexpect accel=apicv cpu0 exits == 42\n";
         Passes(text, AccelKind.None);
-        var apicv = Run(text, AccelKind.ApicV);
+        var apicv = Run(text, AccelKind.Apicv);
         Assert.Equal(5, Assert.Single(apicv.Failures).Line);
         Passes(text, AccelKind.Avic);
     }
@@ -211,7 +213,7 @@ public sealed class RunnerTests
 
     [Theory]
     [InlineData(AccelKind.None, "apicv")]
-    [InlineData(AccelKind.ApicV, "avic")]
+    [InlineData(AccelKind.Apicv, "avic")]
     [InlineData(AccelKind.Avic, "x2avic")]
     [InlineData(AccelKind.X2Avic, "none")]
     public void Migrate_keeps_guest_state(AccelKind start, string target)
@@ -269,7 +271,7 @@ public sealed class RunnerTests
         Assert.All(result.Divergences, d => Assert.Contains(d.RightBackend, new[] { "avic", "x2avic" }));
         Assert.Null(KnownDivergences.Explain(scenario, ApicProfile.Architectural, AccelKind.Avic, 5));
         Assert.NotNull(KnownDivergences.Explain(scenario, ApicProfile.Kvm, AccelKind.Avic, 5));
-        Assert.Null(KnownDivergences.Explain(scenario, ApicProfile.Kvm, AccelKind.ApicV, 5));
+        Assert.Null(KnownDivergences.Explain(scenario, ApicProfile.Kvm, AccelKind.Apicv, 5));
     }
 
     [Fact]
@@ -278,7 +280,7 @@ public sealed class RunnerTests
         using var stream = new MemoryStream();
         using (var writer = new ChromeTraceWriter(stream))
         {
-            ScenarioRunner.Run(ScenarioAssert.Parses(Enable + "cpu0 ipi 0x51 dest=1\nirq 1 pulse\n"), AccelKind.ApicV, null, writer);
+            ScenarioRunner.Run(ScenarioAssert.Parses(Enable + "cpu0 ipi 0x51 dest=1\nirq 1 pulse\n"), AccelKind.Apicv, null, writer);
         }
 
         using var doc = System.Text.Json.JsonDocument.Parse(stream.ToArray());

@@ -1,3 +1,5 @@
+using AccelKind = VirtualApic.Fabric.AccelKind;
+using VirtualApic.Cpu;
 using VirtualApic.Scenarios.Syntax;
 
 namespace VirtualApic.Tests.Scenarios;
@@ -38,7 +40,7 @@ public class VmLineTests
         { "cpus=4096", new VmOptions { Cpus = 4096 } },
         { "cpus=0x1000", new VmOptions { Cpus = 4096 } },
         { "accel=none", new VmOptions { Accel = AccelKind.None } },
-        { "accel=apicv", new VmOptions { Accel = AccelKind.ApicV } },
+        { "accel=apicv", new VmOptions { Accel = AccelKind.Apicv } },
         { "accel=avic", new VmOptions { Accel = AccelKind.Avic } },
         { "accel=x2avic", new VmOptions { Accel = AccelKind.X2Avic } },
         { "profile=kvm", new VmOptions { Profile = ProfileKind.Kvm } },
@@ -62,7 +64,7 @@ public class VmLineTests
             "ap-state=wait-for-sipi ext-dest-id=on ioapic-version=0x20 maxphyaddr=39 cmci=on tsc-deadline=off x2apic=off bus-mhz=25 tsc-khz=3_000_000 profile=architectural accel=apicv cpus=300",
             new VmOptions
             {
-                Cpus = 300, Accel = AccelKind.ApicV, Profile = ProfileKind.Architectural, TscKhz = 3_000_000, BusMhz = 25,
+                Cpus = 300, Accel = AccelKind.Apicv, Profile = ProfileKind.Architectural, TscKhz = 3_000_000, BusMhz = 25,
                 X2Apic = false, TscDeadline = false, Cmci = true, MaxPhyAddr = 39, IoApicVersion = 0x20, ExtDestId = true,
                 ApState = ApStartState.WaitForSipi,
             }
