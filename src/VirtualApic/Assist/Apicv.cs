@@ -196,7 +196,9 @@ public sealed class ApicvModel : HardwareAssist
     protected override void ConfigureVcpu(Vcpu vcpu, bool active)
     {
         ArgumentNullException.ThrowIfNull(vcpu);
-        vcpu.Apic.Delivery = active ? _delivery : DirectIrrDelivery.Instance;
+        // The posted path stays installed while inhibited: a sender that raced with the toggle may
+        // still post, and SyncToIrr keeps harvesting the PIR; new deliveries go to the IRR directly.
+        vcpu.Apic.Delivery = _delivery;
         OnRunStateChanged(vcpu);
     }
 
@@ -392,6 +394,12 @@ public sealed class ApicvModel : HardwareAssist
     {
         public void Deliver(LocalApic apic, int vector)
         {
+            if (!model.IsActive)
+            {
+                apic.SetIrrAndKick(vector); // inhibited: emulated delivery
+                return;
+            }
+
             var pid = model._pid[apic.VcpuId];
             if (pid.Post(vector))
             {

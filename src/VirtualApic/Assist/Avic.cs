@@ -99,8 +99,16 @@ public sealed class AvicModel : HardwareAssist
         }
 
         // IsRunning: set while the vCPU is loaded and not blocking (avic_vcpu_load / avic_vcpu_blocking).
-        ref ulong entry = ref _physicalTable[vcpu.Index];
-        entry = IsActive && vcpu.State == VcpuRunState.Running ? entry | IsRunningBit : entry & ~IsRunningBit;
+        // Atomic: a vCPU's own thread (HLT, taking an event) and an inhibit toggle on another thread
+        // both update the entry.
+        if (IsActive && vcpu.State == VcpuRunState.Running)
+        {
+            Interlocked.Or(ref _physicalTable[vcpu.Index], IsRunningBit);
+        }
+        else
+        {
+            Interlocked.And(ref _physicalTable[vcpu.Index], ~IsRunningBit);
+        }
     }
 
     /// <inheritdoc/>

@@ -52,8 +52,19 @@ public abstract class HardwareAssist : ApicAccelerator
         }
     }
 
+    private readonly Lock _gate = new();
+
     /// <inheritdoc/>
+    /// <remarks>Any vCPU thread may change its registers, so the evaluation runs under a lock.</remarks>
     public override void OnApicMapChanged()
+    {
+        lock (_gate)
+        {
+            Reevaluate();
+        }
+    }
+
+    private void Reevaluate()
     {
         var inhibits = Evaluate();
         if (inhibits == _inhibits)
@@ -73,13 +84,14 @@ public abstract class HardwareAssist : ApicAccelerator
         Toggles++;
         _active = active;
 
-        // KVM_REQ_APICV_UPDATE on every vCPU (kvm_apic_update_apicv): move posted state into the
-        // IRR or back under the hardware's control, and purge the ISR caches (KVM 97a71c444a14).
+        // KVM_REQ_APICV_UPDATE on every vCPU (kvm_apic_update_apicv): move posted vectors into the
+        // IRR (atomic, safe from this thread), switch the delivery path, and have each vCPU purge
+        // its ISR caches on its own thread at its next evaluation (KVM 97a71c444a14).
         foreach (var v in Vm.Vcpus)
         {
             v.Apic.Delivery.SyncToIrr(v.Apic);
             ConfigureVcpu(v, active);
-            v.Apic.RefreshIsrCache();
+            v.Apic.RequestRefresh();
         }
 
         if (active)

@@ -372,6 +372,11 @@ public sealed partial class LocalApic
             return -1;
         }
 
+        if (Volatile.Read(ref _refreshPending) != 0)
+        {
+            ProcessRefresh();
+        }
+
         Delivery.SyncToIrr(this);
         int v = Page.HighestVector(ApicOffset.Irr);
         return v >= 0 && (uint)(v & 0xF0) > Page.Read(ApicOffset.Ppr) ? v : -1;
@@ -492,6 +497,24 @@ public sealed partial class LocalApic
         int isrv = HighestIsr;
         uint isrClass = isrv < 0 ? 0 : (uint)isrv & 0xF0;
         Page.Write(ApicOffset.Ppr, (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass);
+    }
+
+    private int _refreshPending;
+
+    /// <summary>
+    /// Asks the owning vCPU to re-derive its caches (<see cref="RefreshIsrCache"/>) and fold posted
+    /// vectors in at its next evaluation. Any thread: an inhibit toggle on one vCPU's thread must not
+    /// touch the others' owner-only state (KVM raises KVM_REQ_APICV_UPDATE for the same reason).
+    /// </summary>
+    public void RequestRefresh() => Volatile.Write(ref _refreshPending, 1);
+
+    private void ProcessRefresh()
+    {
+        if (Interlocked.Exchange(ref _refreshPending, 0) != 0)
+        {
+            Delivery.SyncToIrr(this);
+            RefreshIsrCache();
+        }
     }
 
     /// <summary>
