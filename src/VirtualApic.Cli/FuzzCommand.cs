@@ -61,7 +61,7 @@ internal static class FuzzCommand
         return summary.Findings.Count == 0 ? 0 : 1;
     }
 
-    private static bool TryParseDuration(string text, out TimeSpan value)
+    internal static bool TryParseDuration(string text, out TimeSpan value)
     {
         value = default;
         if (text.Length < 2 || !double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || n <= 0)

@@ -70,10 +70,17 @@ public static class Program
         fuzz.SetAction(p => FuzzCommand.Execute(
             p.GetValue(seed), p.GetValue(iterations), p.GetValue(duration), p.GetValue(cpus), p.GetValue(fuzzProfile) ?? "kvm", p.GetValue(outDir) ?? "fuzz-findings", stdout, stderr));
 
-        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz };
+        var stressDuration = new Option<string>("--duration") { Description = "How long to send, per backend (e.g. 2s, 1m)", DefaultValueFactory = _ => "2s" };
+        var stressCpus = new Option<int>("--cpus") { Description = "vCPU threads (2-64; the last one toggles inhibits)", DefaultValueFactory = _ => 4 };
+        var stressAccel = new Option<string>("--accel") { Description = "none, apicv, avic, x2avic or all", DefaultValueFactory = _ => "all" };
+        var devices = new Option<int>("--devices") { Description = "Device threads sending MSIs (0-16)", DefaultValueFactory = _ => 2 };
+        var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices };
+        stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), stdout, stderr));
+
+        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress };
         root.SetAction(_ =>
         {
-            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles or fuzz (see --help)");
+            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles, fuzz or stress (see --help)");
             return ExitUsage;
         });
 
