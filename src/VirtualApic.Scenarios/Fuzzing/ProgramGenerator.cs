@@ -167,7 +167,8 @@ public sealed class ProgramGenerator
                 {
                     ulong addr = Chance(2) ? 0xFEE0_0000ul + (ulong)(_random.Next(0x100) * 4) : 0xFEC0_0000ul + (ulong)(Chance(2) ? 0 : 0x10);
                     int size = 1 << _random.Next(4);
-                    Line(Chance(2) ? $"cpu{c} mmio-read {Hex(addr)} size={size}" : $"cpu{c} mmio-write {Hex(addr)} {Hex(Value32())} size={size}");
+                    uint value = addr == 0xFEE0_0300 ? IcrSafe(Value32()) : Value32();
+                    Line(Chance(2) ? $"cpu{c} mmio-read {Hex(addr)} size={size}" : $"cpu{c} mmio-write {Hex(addr)} {Hex(value)} size={size}");
                     break;
                 }
 

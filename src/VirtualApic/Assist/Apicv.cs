@@ -311,7 +311,7 @@ public sealed class ApicvModel : HardwareAssist
     {
         ArgumentNullException.ThrowIfNull(vcpu);
         var apic = vcpu.Apic;
-        if (!IsActive || apic.IsX2Apic || !apic.IsHardwareEnabled || size != 4 || !IsVirtualizedWrite(offset))
+        if (!IsActive || apic.IsX2Apic || !apic.IsHardwareEnabled || size != 4 || (offset & 0xF) != 0 || !IsVirtualizedWrite(offset))
         {
             FaultWrite(vcpu, offset, value, size);
             return;

@@ -69,9 +69,9 @@ public static class KvmLapicState
             Put(copy, ApicOffset.Ldr, LocalApic.X2ApicLdr(apic.X2ApicId));
             if (!apic.Config.X2ApicIcrSplit)
             {
-                // Intel keeps the x2APIC ICR as one 64-bit value at 0x300.
+                // Intel keeps the x2APIC ICR as one 64-bit value at 0x300; ICR2 keeps the high half
+                // too (see LocalApic.StoreX2ApicIcr: the layouts agree on what xAPIC mode sees).
                 Put(copy, ApicOffset.Icr + 4, Get(copy, ApicOffset.Icr2));
-                Put(copy, ApicOffset.Icr2, 0);
             }
         }
 

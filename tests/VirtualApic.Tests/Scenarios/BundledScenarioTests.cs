@@ -1,3 +1,4 @@
+using VirtualApic.Scenarios.Fuzzing;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
 
@@ -49,6 +50,36 @@ public sealed class BundledScenarioTests
 
         var unknown = all.Divergences.Where(d => !d.IsKnown).Select(d => d.ToString()).ToArray();
         Assert.True(unknown.Length == 0, $"{file}: backends differ:\n" + string.Join("\n", unknown));
+    }
+
+    public static TheoryData<string> FoundFiles()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(ScenarioRoot, "found"), "*.vapic").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(file));
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// A fuzzer finding stays fixed: beyond its expectations, the architectural state after every
+    /// step agrees across backends and every invariant holds (the fuzzer's own check).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FoundFiles))]
+    public void Fuzzer_finding_stays_fixed(string file)
+    {
+        string text = File.ReadAllText(Path.Combine(ScenarioRoot, "found", file));
+        var parsed = ScenarioParser.Parse(text, file);
+        Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
+        var profile = ScenarioRunner.ProfileOf(parsed.Scenario.Vm.Profile);
+
+        var (steps, finding) = FuzzCampaign.Check(text, profile);
+
+        Assert.True(steps > 0);
+        Assert.True(finding is null, $"{file}: {finding?.Kind}: {finding?.Description}");
     }
 
     private static string FindRepositoryRoot()
