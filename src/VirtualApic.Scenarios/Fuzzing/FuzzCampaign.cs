@@ -16,6 +16,9 @@ public enum FindingKind
     Exception,
     /// <summary>An internal invariant broke.</summary>
     InvariantViolation,
+
+    /// <summary>The program does not parse (a generator bug when it comes from the generator).</summary>
+    Unparsable,
 }
 
 /// <summary>One finding, with the minimized program that reproduces it.</summary>
@@ -94,6 +97,12 @@ public static class FuzzCampaign
             steps += outcome.Steps;
             if (outcome.Finding is { } finding)
             {
+                if (finding.Kind == FindingKind.Unparsable)
+                {
+                    findings.Add(new FuzzFinding(finding.Kind, finding.Description, text, seed));
+                    continue;
+                }
+
                 string minimal = Shrink(text, options.Profile, finding.Kind);
                 findings.Add(new FuzzFinding(finding.Kind, Check(minimal, options.Profile).Finding?.Description ?? finding.Description, minimal, seed));
                 if (options.StopOnFirst)
@@ -115,7 +124,8 @@ public static class FuzzCampaign
         var parsed = ScenarioParser.Parse(text, "fuzz.vapic");
         if (!parsed.Succeeded)
         {
-            return (0, null);
+            // A generated program must parse; a shrink candidate that does not is simply not a repro.
+            return (0, (FindingKind.Unparsable, parsed.Diagnostics[0].ToString()));
         }
 
         var scenario = parsed.Scenario;

@@ -168,12 +168,15 @@ public sealed class ProgramGenerator
                     ulong addr = Chance(2) ? 0xFEE0_0000ul + (ulong)(_random.Next(0x100) * 4) : 0xFEC0_0000ul + (ulong)(Chance(2) ? 0 : 0x10);
                     int size = 1 << _random.Next(4);
                     uint value = addr == 0xFEE0_0300 ? IcrSafe(Value32()) : Value32();
+                    value = size >= 4 ? value : value & (uint)((1ul << (size * 8)) - 1);
                     Line(Chance(2) ? $"cpu{c} mmio-read {Hex(addr)} size={size}" : $"cpu{c} mmio-write {Hex(addr)} {Hex(value)} size={size}");
                     break;
                 }
 
             case 25:
-                Line($"ioapic {(Chance(2) ? "read" : "write")} {Hex((ulong)_random.Next(0x40))}{(Chance(2) ? string.Empty : " " + Hex(Value32()))}".Replace("read 0x", "read 0x", StringComparison.Ordinal));
+                Line(Chance(2)
+                    ? $"ioapic read {Hex((ulong)_random.Next(0x40))}"
+                    : $"ioapic write {Hex((ulong)_random.Next(0x40))} {Hex(Value32())}");
                 break;
             case 26:
                 if (_snapshots > 0 && Chance(2))

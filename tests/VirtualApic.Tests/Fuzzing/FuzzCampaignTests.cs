@@ -24,6 +24,19 @@ public class FuzzCampaignTests
         Assert.True(summary.Findings.Count == 0, string.Join("\n\n", summary.Findings.Select(f => $"{f.Kind}: {f.Description}\n{f.Program}")));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Every_generated_program_parses(bool architectural)
+    {
+        for (int seed = 0; seed < 300; seed++)
+        {
+            string program = new ProgramGenerator(seed, 4, architectural).Next(80);
+            var parsed = VirtualApic.Scenarios.Syntax.ScenarioParser.Parse(program, "p.vapic");
+            Assert.True(parsed.Succeeded, $"seed {seed}: {string.Join("; ", parsed.Diagnostics)}");
+        }
+    }
+
     [Fact]
     public void The_generator_is_deterministic_for_a_seed()
     {
@@ -58,5 +71,47 @@ public class FuzzCampaignTests
         Assert.Contains("cpu1 write SVR 0x1ff", lines);
         Assert.DoesNotContain("cpu1 rdtsc", lines);
         Assert.True(lines.Length <= 4, minimal);
+    }
+}
+
+/// <summary>
+/// The reference-model cross-check: every kvm/architectural difference comes from the documented
+/// switches of <see cref="ApicProfile"/>, never from the profile's identity.
+/// </summary>
+public class ProfileCrossCheckTests
+{
+    [Fact]
+    public void A_profile_with_every_architectural_switch_behaves_as_the_architectural_profile()
+    {
+        var renamed = ApicProfile.Architectural with { Name = "kvm" };
+        for (int seed = 1; seed <= 60; seed++)
+        {
+            string program = new ProgramGenerator(seed, 3, architectural: true).Next(60);
+            var parsed = VirtualApic.Scenarios.Syntax.ScenarioParser.Parse(program, "p.vapic");
+            Assert.True(parsed.Succeeded);
+            foreach (var accel in VirtualApic.Scenarios.Running.ScenarioRunner.AllBackends)
+            {
+                var a = VirtualApic.Scenarios.Running.ScenarioRunner.Run(parsed.Scenario, accel, ApicProfile.Architectural);
+                var b = VirtualApic.Scenarios.Running.ScenarioRunner.Run(parsed.Scenario, accel, renamed);
+                Assert.Equal(a.Log.Select(o => o.Text), b.Log.Select(o => o.Text));
+            }
+        }
+    }
+
+    [Fact]
+    public void The_kvm_and_architectural_profiles_differ_in_observable_behaviour()
+    {
+        // Guards the test above against profiles that never matter: a non-zero x2APIC EOI is one
+        // documented difference a program can observe.
+        const string program = """
+            vm cpus=1
+            cpu0 wrmsr APIC_BASE 0xfee00d00
+            cpu0 wrmsr X2APIC_EOI 1
+            """;
+        var parsed = VirtualApic.Scenarios.Syntax.ScenarioParser.Parse(program, "p.vapic");
+        Assert.True(parsed.Succeeded);
+        var kvm = VirtualApic.Scenarios.Running.ScenarioRunner.Run(parsed.Scenario, null, ApicProfile.Kvm);
+        var arch = VirtualApic.Scenarios.Running.ScenarioRunner.Run(parsed.Scenario, null, ApicProfile.Architectural);
+        Assert.NotEqual(kvm.Log.Select(o => o.Text), arch.Log.Select(o => o.Text));
     }
 }
