@@ -168,6 +168,7 @@ public static class Program
         }
 
         var exits = new List<ExitCount>();
+        var backendsRun = new HashSet<string>(StringComparer.Ordinal);
         int runs = 0, failedRuns = 0, failedScenarios = 0;
         try
         {
@@ -190,7 +191,13 @@ public static class Program
                 foreach (var result in results)
                 {
                     runs++;
+                    backendsRun.Add(result.Backend);
                     exits.AddRange(result.Exits);
+                    foreach (var e in result.Exits)
+                    {
+                        backendsRun.Add(e.Backend); // a migrate adds the backends it moved to
+                    }
+
                     if (!result.Passed)
                     {
                         failedRuns++;
@@ -238,7 +245,7 @@ public static class Program
 
         if (options.Stats)
         {
-            PrintStats(exits, stdout);
+            PrintStats(exits, backendsRun, stdout);
         }
 
         stdout.WriteLine(string.Create(
@@ -339,14 +346,14 @@ public static class Program
         }
     }
 
-    private static void PrintStats(List<ExitCount> exits, TextWriter stdout)
+    private static void PrintStats(List<ExitCount> exits, HashSet<string> backendsRun, TextWriter stdout)
     {
         var reasons = ExitStatistics.Reasons.Select(ExitStatistics.NameOf).ToArray();
         var header = new List<string> { "backend" };
         header.AddRange(reasons);
         header.Add("total");
         var rows = new List<string[]> { header.ToArray() };
-        foreach (var backend in ScenarioRunner.AllBackends.Select(ScenarioRunner.NameOf))
+        foreach (var backend in ScenarioRunner.AllBackends.Select(ScenarioRunner.NameOf).Where(backendsRun.Contains))
         {
             var mine = exits.Where(e => e.Backend == backend).ToList();
             var row = new List<string> { backend };
