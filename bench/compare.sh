@@ -49,7 +49,7 @@ grep -E '^\|' "$work/bdn.log" || true
 # The semicolon CSV (units in the header, plain numbers in the cells) has Method, [Accel,] Mean [ns].
 extract() { # file -> "label mean" lines
     awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) { h[$i] = i } next }
-        { label = $h["Method"]; if ("Accel" in h) label = label "(" $h["Accel"] ")"
+        { label = $h["Method"]; if ("Accel" in h) label = label "(" $h["Accel"] ")"; if ("Irr" in h) label = label "(" $h["Irr"] ")"; if ("Bound" in h && $h["Bound"] == "True") label = label "(bound)"
           print label, $h["Median [ns]"], $h["Min [ns]"] }' "$1"
 }
 results=$(for f in "$work"/bdn/results/*W1*-report.csv; do extract "$f"; done)

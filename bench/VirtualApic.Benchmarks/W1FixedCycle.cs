@@ -20,16 +20,17 @@ public class W1FixedCycle
     private LocalApic _apic = null!;
 
     /// <summary>
-    /// true: the default, other threads may deliver concurrently (locked IRR updates); false: a
-    /// one-thread VMM (VmOptions.ConcurrentDelivery = false, plain IRR updates).
+    /// How the IRR is updated: <c>locked</c>, the default (any thread may deliver, locked
+    /// instructions); <c>bound</c>, the vCPU bound to this thread (plain owner updates, an inbox
+    /// for other threads); <c>one-thread</c>, a one-thread VMM (VmOptions.ConcurrentDelivery = false).
     /// </summary>
-    [Params(true, false)]
-    public bool Concurrent { get; set; } = true;
+    [Params("locked", "bound", "one-thread")]
+    public string Irr { get; set; } = "locked";
 
     [GlobalSetup]
     public void Setup()
     {
-        _vm = new VirtualMachine(new VmOptions { Cpus = 1, Accel = AccelKind.None, ConcurrentDelivery = Concurrent });
+        _vm = new VirtualMachine(new VmOptions { Cpus = 1, Accel = AccelKind.None, ConcurrentDelivery = Irr != "one-thread" });
         var vcpu = _vm.Vcpus[0];
         _apic = vcpu.Apic;
         Guest.EnableXApic(vcpu);
@@ -49,6 +50,11 @@ public class W1FixedCycle
     public int ApicLevelXApic()
     {
         var apic = _apic;
+        if (Irr == "bound")
+        {
+            apic.BindOwnerToCurrentThread(); // the benchmark thread is the vCPU's thread
+        }
+
         int acc = 0;
         for (int v = 0x20; v <= 0xFF; v++)
         {
@@ -101,12 +107,21 @@ public class W1Backend
     [GlobalCleanup]
     public void Cleanup() => _vm.Dispose();
 
+    /// <summary>Bind the vCPU to the benchmark thread (its own thread delivering to itself).</summary>
+    [Params(false, true)]
+    public bool Bound { get; set; }
+
     /// <summary>AcceptInterrupt, PendingVector, Acknowledge, vcpu.TryWriteMsr(0x80B, 0).</summary>
     [Benchmark(OperationsPerInvoke = Vectors)]
     public int VcpuLevelX2Apic()
     {
         var apic = _apic;
         var vcpu = _vcpu;
+        if (Bound)
+        {
+            vcpu.BindToCurrentThread();
+        }
+
         int acc = 0;
         for (int v = 0x20; v <= 0xFF; v++)
         {

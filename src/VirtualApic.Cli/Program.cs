@@ -74,8 +74,9 @@ public static class Program
         var stressCpus = new Option<int>("--cpus") { Description = "vCPU threads (2-64; the last one toggles inhibits)", DefaultValueFactory = _ => 4 };
         var stressAccel = new Option<string>("--accel") { Description = "none, apicv, avic, x2avic or all", DefaultValueFactory = _ => "all" };
         var devices = new Option<int>("--devices") { Description = "Device threads sending MSIs (0-16)", DefaultValueFactory = _ => 2 };
-        var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices };
-        stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), stdout, stderr));
+        var bind = new Option<bool>("--bind") { Description = "Bind each vCPU's IRR to its thread (plain owner updates, an inbox for other threads)" };
+        var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices, bind };
+        stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), p.GetValue(bind), stdout, stderr));
 
         var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress };
         root.SetAction(_ =>

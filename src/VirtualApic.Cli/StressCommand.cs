@@ -7,7 +7,7 @@ namespace VirtualApic.Cli;
 /// <summary><c>vapic stress</c>: the threaded exactly-once test under each backend, for as long as asked.</summary>
 internal static class StressCommand
 {
-    public static int Execute(string duration, int cpus, string accel, int devices, TextWriter stdout, TextWriter stderr)
+    public static int Execute(string duration, int cpus, string accel, int devices, bool bind, TextWriter stdout, TextWriter stderr)
     {
         if (!FuzzCommand.TryParseDuration(duration, out var d))
         {
@@ -34,7 +34,7 @@ internal static class StressCommand
         stdout.WriteLine("backend   sent        received    lost  duplicated  inhibit-toggles  seconds");
         foreach (var backend in backends)
         {
-            var r = ThreadedStress.Run(new StressOptions { Cpus = cpus, Accel = backend, Duration = d, DeviceThreads = devices });
+            var r = ThreadedStress.Run(new StressOptions { Cpus = cpus, Accel = backend, Duration = d, DeviceThreads = devices, BindVcpuThreads = bind });
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Backend,-9} {r.Sent,-11} {r.Received,-11} {r.Lost,-5} {r.Duplicated,-11} {r.InhibitToggles,-16} {r.Elapsed.TotalSeconds:F1}"));
             foreach (var e in r.Errors)

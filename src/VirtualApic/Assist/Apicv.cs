@@ -88,9 +88,9 @@ public sealed class PostedInterruptDescriptor
     /// Folds the PIR into the IRR when ON is set (KVM <c>sync_pir_to_irr</c>): ON is cleared first,
     /// then each PIR word is harvested atomically, so a concurrent post is never lost.
     /// </summary>
-    public void SyncTo(ApicPage page)
+    public void SyncTo(LocalApic apic)
     {
-        ArgumentNullException.ThrowIfNull(page);
+        ArgumentNullException.ThrowIfNull(apic);
         if ((Volatile.Read(ref _control) & 1) == 0)
         {
             return;
@@ -109,8 +109,8 @@ public sealed class PostedInterruptDescriptor
             ulong bits = Interlocked.Exchange(ref _pir[i], 0);
             if (bits != 0)
             {
-                page.OrVectorWordAtomic(ApicOffset.Irr, 2 * i, (uint)bits);
-                page.OrVectorWordAtomic(ApicOffset.Irr, (2 * i) + 1, (uint)(bits >> 32));
+                apic.OrIrrWord(2 * i, (uint)bits);
+                apic.OrIrrWord((2 * i) + 1, (uint)(bits >> 32));
             }
         }
     }
@@ -411,7 +411,7 @@ public sealed class ApicvModel : HardwareAssist
             model.Tracer?.OnDelivery(apic.VcpuId, vector, posted: true);
         }
 
-        public void SyncToIrr(LocalApic apic) => model._pid[apic.VcpuId].SyncTo(apic.Page);
+        public void SyncToIrr(LocalApic apic) => model._pid[apic.VcpuId].SyncTo(apic);
 
         public void Reset(LocalApic apic) => model._pid[apic.VcpuId].Clear();
     }

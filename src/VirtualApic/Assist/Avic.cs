@@ -480,7 +480,7 @@ public sealed class AvicModel : HardwareAssist
             apic.Page.TestAndClearVectorAtomic(ApicOffset.Tmr, message.Vector);
         }
 
-        apic.Page.TestAndSetVectorAtomic(ApicOffset.Irr, message.Vector);
+        apic.SetIrr(message.Vector);
         Tracer?.OnDelivery(index, message.Vector, posted: true);
         if ((_physicalTable[index] & IsRunningBit) != 0)
         {
@@ -539,7 +539,7 @@ public sealed class AvicModel : HardwareAssist
     {
         public void Deliver(LocalApic apic, int vector)
         {
-            apic.Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+            apic.SetIrr(vector);
             if (apic.VcpuId < model._physicalTable.Length && (model._physicalTable[apic.VcpuId] & IsRunningBit) != 0)
             {
                 model._doorbells++;

@@ -89,7 +89,7 @@ public abstract class HardwareAssist : ApicAccelerator
         // its ISR caches on its own thread at its next evaluation (KVM 97a71c444a14).
         foreach (var v in Vm.Vcpus)
         {
-            v.Apic.Delivery.SyncToIrr(v.Apic);
+            v.Apic.Delivery.SyncToIrr(v.Apic); // posted vectors: through OrIrrWord, safe from this thread
             ConfigureVcpu(v, active);
             v.Apic.RequestRefresh();
         }

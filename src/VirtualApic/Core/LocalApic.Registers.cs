@@ -81,7 +81,7 @@ public sealed partial class LocalApic
             default:
                 if (offset is >= ApicOffset.Irr and < ApicOffset.Irr + 0x80)
                 {
-                    Delivery.SyncToIrr(this);
+                    SyncIrr();
                 }
 
                 return Page.Read(offset);
@@ -578,6 +578,7 @@ public sealed partial class LocalApic
     internal void RestorePage(ReadOnlySpan<byte> image, ApicTimerState? restoreTimer)
     {
         Delivery.Reset(this);
+        DropInbox();
         Timer.Cancel();
         Page.CopyFrom(image);
         uint tmcct = Page.Read(ApicOffset.Tmcct);

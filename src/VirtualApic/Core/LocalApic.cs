@@ -206,6 +206,7 @@ public sealed partial class LocalApic
         Page.Write(ApicOffset.Tdcr, 0);
         Page.Write(ApicOffset.Tmict, 0);
         Page.Write(ApicOffset.Tmcct, 0);
+        DropInbox();
         Page.ClearVectors(ApicOffset.Irr);
         Page.ClearVectors(ApicOffset.Isr);
         Page.ClearVectors(ApicOffset.Tmr);
@@ -302,24 +303,156 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetIrrAndKick(int vector)
     {
-        if (Config.ConcurrentDelivery)
-        {
-            Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
-        }
-        else
-        {
-            Page.SetVector(ApicOffset.Irr, vector);
-        }
-
+        SetIrr(vector);
         Host.Kick(this);
     }
 
+    // ---------------------------------------------------------------------------------------
+    // IRR ownership. Unbound (the default), every IRR update is a locked operation, so any thread
+    // may deliver. Bound to its vCPU thread (Vcpu.BindToCurrentThread), the owner updates the IRR
+    // with plain instructions and other threads post into an inbox of 256 bits (one locked OR and
+    // a flag) that the owner folds in before it evaluates: the same split as a posted-interrupt
+    // descriptor, and OpenVMM's per-target inbox.
+    // ---------------------------------------------------------------------------------------
+
+    private int _ownerThread;
+    private readonly uint[] _inbox = new uint[8];
+    private int _inboxPending;
+
+    /// <summary>
+    /// Binds the IRR to the calling thread: from now on only this thread may evaluate, acknowledge
+    /// and EOI (as the threading contract says anyway), and other threads' deliveries go through
+    /// the inbox. Call it on the vCPU's thread before it runs; <see cref="UnbindOwner"/> undoes it.
+    /// </summary>
+    public void BindOwnerToCurrentThread()
+    {
+        Volatile.Write(ref _ownerThread, Environment.CurrentManagedThreadId);
+        MergeInbox();
+    }
+
+    /// <summary>Returns to unbound mode (every IRR update locked), after folding in the inbox.</summary>
+    public void UnbindOwner()
+    {
+        MergeInbox();
+        Volatile.Write(ref _ownerThread, 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool OnOwnerThread() => _ownerThread != 0 && _ownerThread == Environment.CurrentManagedThreadId;
+
+    /// <summary>
+    /// Sets an IRR bit from any thread, as the IRR's current ownership requires (no kick). Hardware
+    /// models that write a target's IRR (AVIC's IPI path) use this too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetIrr(int vector)
+    {
+        if (!Config.ConcurrentDelivery)
+        {
+            Page.SetVector(ApicOffset.Irr, vector);
+        }
+        else if (_ownerThread == 0)
+        {
+            Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+        }
+        else if (_ownerThread == Environment.CurrentManagedThreadId)
+        {
+            Page.SetVector(ApicOffset.Irr, vector);
+        }
+        else
+        {
+            // The OR is a full fence, so the owner that sees the flag sees the bit.
+            Interlocked.Or(ref _inbox[vector >> 5], 1u << vector);
+            Volatile.Write(ref _inboxPending, 1);
+        }
+    }
+
+    /// <summary>ORs 32 vector bits into IRR dword <paramref name="index"/> (0-7), as <see cref="SetIrr"/> does for one.</summary>
+    public void OrIrrWord(int index, uint bits)
+    {
+        if (bits == 0)
+        {
+            return;
+        }
+
+        if (!Config.ConcurrentDelivery || OnOwnerThread())
+        {
+            int offset = ApicOffset.Irr + (index << 4);
+            Page.Write(offset, Page.Read(offset) | bits);
+        }
+        else if (_ownerThread == 0)
+        {
+            Page.OrVectorWordAtomic(ApicOffset.Irr, index, bits);
+        }
+        else
+        {
+            Interlocked.Or(ref _inbox[index], bits);
+            Volatile.Write(ref _inboxPending, 1);
+        }
+    }
+
+    // Folds the inbox into the IRR: plainly on the owner thread, atomically elsewhere (a paused
+    // vCPU's snapshot, or a bound vCPU being unbound).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MergeInbox()
+    {
+        if (Interlocked.Exchange(ref _inboxPending, 0) == 0)
+        {
+            return;
+        }
+
+        bool owner = OnOwnerThread();
+        for (int i = 0; i < 8; i++)
+        {
+            if (Volatile.Read(ref _inbox[i]) == 0)
+            {
+                continue;
+            }
+
+            uint bits = Interlocked.Exchange(ref _inbox[i], 0);
+            if (owner)
+            {
+                int offset = ApicOffset.Irr + (i << 4);
+                Page.Write(offset, Page.Read(offset) | bits);
+            }
+            else
+            {
+                Page.OrVectorWordAtomic(ApicOffset.Irr, i, bits);
+            }
+        }
+    }
+
+    // RESET, INIT and restores clear the IRR: deliveries still in the inbox go with it.
+    private void DropInbox()
+    {
+        Volatile.Write(ref _inboxPending, 0);
+        for (int i = 0; i < 8; i++)
+        {
+            Interlocked.Exchange(ref _inbox[i], 0);
+        }
+    }
+
+    /// <summary>
+    /// Folds everything pending elsewhere into the IRR: the inbox of other threads' deliveries and
+    /// the hardware assist's posted vectors. Owner thread (or a paused vCPU).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SyncIrr()
+    {
+        if (Volatile.Read(ref _inboxPending) != 0)
+        {
+            MergeInbox();
+        }
+
+        Delivery.SyncToIrr(this);
+    }
+
     // Clears an IRR bit on the owner thread: atomically when other threads may be setting bits in
-    // the same word, plainly when the VM is single-threaded (ApicConfig.ConcurrentDelivery).
+    // the same word, plainly when they cannot (single-threaded VM, or an IRR bound to this thread).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
     {
-        if (Config.ConcurrentDelivery)
+        if (Config.ConcurrentDelivery && !OnOwnerThread())
         {
             return Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector);
         }
@@ -334,7 +467,7 @@ public sealed partial class LocalApic
     {
         get
         {
-            Delivery.SyncToIrr(this);
+            SyncIrr();
             return Page.HighestVector(ApicOffset.Irr);
         }
     }
@@ -377,7 +510,7 @@ public sealed partial class LocalApic
             ProcessRefresh();
         }
 
-        Delivery.SyncToIrr(this);
+        SyncIrr();
         int v = Page.HighestVector(ApicOffset.Irr);
         return v >= 0 && (uint)(v & 0xF0) > Page.Read(ApicOffset.Ppr) ? v : -1;
     }
@@ -512,7 +645,7 @@ public sealed partial class LocalApic
     {
         if (Interlocked.Exchange(ref _refreshPending, 0) != 0)
         {
-            Delivery.SyncToIrr(this);
+            SyncIrr();
             RefreshIsrCache();
         }
     }

@@ -58,6 +58,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>The run state (changed by HLT, taking events, INIT/SIPI and restores).</summary>
     public VcpuRunState State { get; private set; }
 
+    /// <summary>
+    /// Declares the calling thread as this vCPU's thread: its own IRR updates become plain stores,
+    /// other threads' deliveries go through an inbox (see <see cref="LocalApic.BindOwnerToCurrentThread"/>).
+    /// </summary>
+    public void BindToCurrentThread() => Apic.BindOwnerToCurrentThread();
+
     /// <summary>Sets the run state from the host (KVM_SET_MP_STATE), keeping the assist's bookkeeping in step.</summary>
     public void SetRunState(VcpuRunState state)
     {

@@ -23,6 +23,9 @@ public sealed record StressOptions
     /// <summary>Whether the last vCPU keeps changing its xAPIC ID, toggling the APIC_ID_MODIFIED inhibit.</summary>
     public bool ToggleInhibits { get; init; } = true;
 
+    /// <summary>Each vCPU thread binds its vCPU's IRR (plain owner updates, an inbox for the others).</summary>
+    public bool BindVcpuThreads { get; init; }
+
     /// <summary>Seed of the senders' target choices.</summary>
     public int Seed { get; init; } = 1;
 }
@@ -172,6 +175,11 @@ public static class ThreadedStress
     {
         var random = new Random(options.Seed * 131 + self);
         int cpus = options.Cpus;
+        if (options.BindVcpuThreads)
+        {
+            vcpu.BindToCurrentThread();
+        }
+
         while (!stop.IsCancellationRequested)
         {
             // Send one IPI if this sender has nothing in flight to the chosen target.

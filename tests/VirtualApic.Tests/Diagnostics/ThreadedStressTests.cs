@@ -10,11 +10,15 @@ namespace VirtualApic.Tests.Diagnostics;
 public class ThreadedStressTests
 {
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
-    public void Every_interrupt_is_taken_exactly_once_while_inhibits_toggle(AccelKind accel)
+    [InlineData(AccelKind.None, false)]
+    [InlineData(AccelKind.Apicv, false)]
+    [InlineData(AccelKind.Avic, false)]
+    [InlineData(AccelKind.X2Avic, false)]
+    [InlineData(AccelKind.None, true)]
+    [InlineData(AccelKind.Apicv, true)]
+    [InlineData(AccelKind.Avic, true)]
+    [InlineData(AccelKind.X2Avic, true)]
+    public void Every_interrupt_is_taken_exactly_once_while_inhibits_toggle(AccelKind accel, bool bound)
     {
         var result = ThreadedStress.Run(new StressOptions
         {
@@ -23,6 +27,7 @@ public class ThreadedStressTests
             Duration = TimeSpan.FromMilliseconds(400),
             DeviceThreads = 1,
             ToggleInhibits = true,
+            BindVcpuThreads = bound,
         });
 
         Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
