@@ -21,14 +21,23 @@ public class AllocationTests
             sink += round();
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < Iterations; i++)
+        // The least of three measured runs: an allocation on the path shows in every run (20 000
+        // rounds each), while a one-off allocation by the runtime (tiering under a loaded machine
+        // was seen once in a full parallel test run) does not repeat.
+        long allocated = long.MaxValue;
+        int attempts = 0;
+        for (; attempts < 3 && allocated != 0; attempts++)
         {
-            sink += round();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < Iterations; i++)
+            {
+                sink += round();
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal((Warmup + Iterations) * perRound, sink); // every IPI was taken
+        Assert.Equal((Warmup + (attempts * Iterations)) * perRound, sink); // every IPI was taken
         return allocated;
     }
 
