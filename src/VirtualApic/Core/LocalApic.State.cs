@@ -1,0 +1,40 @@
+using VirtualApic.Registers;
+
+namespace VirtualApic.Core;
+
+public sealed partial class LocalApic
+{
+    /// <summary>
+    /// Loads a register image (offsets 0x000-0x3FF) into the page, with KVM_SET_LAPIC's order of
+    /// work: posted vectors dropped first (KVM commit 9cfec6d097c6), SVR applied raw, LVR recomputed,
+    /// ISR caches and PPR rebuilt, the timer mode and divider re-latched. With
+    /// <paramref name="restoreTimer"/> the timer resumes exactly; without, it restarts from TMCCT.
+    /// The caller has already restored IA32_APIC_BASE.
+    /// </summary>
+    internal void RestorePage(ReadOnlySpan<byte> image, ApicTimerState? restoreTimer)
+    {
+        Delivery.Reset(this);
+        DropInbox();
+        Timer.Cancel();
+        Page.CopyFrom(image);
+        uint tmcct = Page.Read(ApicOffset.Tmcct);
+        Page.Write(ApicOffset.Tmcct, 0);
+        Page.Write(ApicOffset.Version, VersionValue);
+        _esrPending = 0;
+        _softwareEnabled = IsSoftwareEnabled;
+        RefreshIsrCache();
+        if (restoreTimer is { } timer)
+        {
+            Timer.Restore(timer);
+        }
+        else
+        {
+            Timer.RestartFromCurrentCount(tmcct);
+        }
+
+        Host.ApicMapChanged(this);
+    }
+
+    /// <summary>Restores IA32_APIC_BASE from a snapshot as the host does, without the guest's transition rules.</summary>
+    internal bool RestoreApicBase(ulong value) => SetApicBase(value, hostInitiated: true);
+}
