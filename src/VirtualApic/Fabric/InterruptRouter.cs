@@ -150,6 +150,14 @@ public sealed class InterruptRouter
             return true;
         }
 
+        // The logical map holds software-enabled APICs only (KVM kvm_recalculate_logical_map), so in
+        // KVM an xAPIC logical NMI/SMI/INIT/SIPI never reaches a software-disabled APIC; the SDM
+        // says such an APIC still accepts them (11.4.7.2): the slow path matches every APIC.
+        if (_profile.LogicalEventsReachDisabledApics && m.DeliveryMode is not (DeliveryMode.Fixed or DeliveryMode.LowestPriority))
+        {
+            return false;
+        }
+
         if (!map.TryGetLogical(m.Destination, out int cluster, out ushort mask))
         {
             return false;

@@ -37,6 +37,7 @@ public sealed record ApicProfile
         PeriodicTimerMinimumNs = 200_000,
         HardwareDisableResetsApic = false,
         Lint0ExtIntAtReset = true,
+        LogicalEventsReachDisabledApics = false,
     };
 
     /// <summary>The Intel SDM / AMD APM behaviour.</summary>
@@ -53,6 +54,7 @@ public sealed record ApicProfile
         PeriodicTimerMinimumNs = 0,
         HardwareDisableResetsApic = true,
         Lint0ExtIntAtReset = false,
+        LogicalEventsReachDisabledApics = true,
     };
 
     /// <summary>The profile's name as the scenario language spells it.</summary>
@@ -90,6 +92,12 @@ public sealed record ApicProfile
 
     /// <summary>The BSP leaves RESET with LVT LINT0 unmasked ExtINT (KVM_X86_QUIRK_LINT0_REENABLED).</summary>
     public required bool Lint0ExtIntAtReset { get; init; }
+
+    /// <summary>
+    /// A logically addressed NMI, SMI, INIT or SIPI reaches a software-disabled xAPIC-mode APIC that
+    /// the destination names; KVM's logical map holds software-enabled APICs only.
+    /// </summary>
+    public required bool LogicalEventsReachDisabledApics { get; init; }
 
     /// <summary>Looks a profile up by name (<c>kvm</c> or <c>architectural</c>, case-insensitive).</summary>
     public static bool TryParse(string name, out ApicProfile profile)

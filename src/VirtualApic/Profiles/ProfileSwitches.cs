@@ -53,5 +53,9 @@ public static class ProfileSwitches
             "the BSP's LVT LINT0 is unmasked ExtINT (0x700) after RESET: virtual-wire mode without guest setup",
             "every LVT entry, LINT0 included, is masked (0x10000) after RESET",
             "SDM vol. 3A 11.5.1 and 11.4.7.1 (Local APIC State After Power-Up or Reset: LVT masked); KVM lapic.c kvm_lapic_reset, KVM_X86_QUIRK_LINT0_REENABLED"),
+        new(nameof(ApicProfile.LogicalEventsReachDisabledApics),
+            "an xAPIC logical NMI/SMI/INIT/SIPI never reaches a software-disabled APIC: the logical map holds software-enabled APICs only",
+            "a software-disabled APIC still accepts NMI, SMI, INIT and SIPI, whatever the destination mode",
+            "SDM vol. 3A 11.4.7.2 (Local APIC State After It Has Been Software Disabled); KVM lapic.c kvm_recalculate_logical_map (skips !kvm_apic_sw_enabled)"),
     ];
 }

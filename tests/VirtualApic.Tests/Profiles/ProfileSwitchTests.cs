@@ -100,6 +100,16 @@ public class ProfileSwitchTests
             var ap = new LocalApic(1, false, new ApicConfig { Profile = p }, new VirtualClock());
             return $"bsp {Hex(bsp.Page.Read(ApicOffset.LvtLint0))} ap {Hex(ap.Page.Read(ApicOffset.LvtLint0))}";
         }, "bsp 700 ap 10000", "bsp 10000 ap 10000"),
+        [nameof(ApicProfile.LogicalEventsReachDisabledApics)] = (p =>
+        {
+            // A logical NMI to a software-disabled xAPIC-mode APIC (SDM 11.4.7.2).
+            using var vm = new VirtualApic.Fabric.VirtualMachine(new VirtualApic.Fabric.VmOptions { Cpus = 2, Profile = p });
+            vm.Vcpus[0].MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+            vm.Vcpus[1].MmioWrite(0xFEE0_00D0, 0x0200_0000, 4);
+            vm.Vcpus[0].MmioWrite(0xFEE0_0310, 0x0200_0000, 4);
+            vm.Vcpus[0].MmioWrite(0xFEE0_0300, 0x4C00, 4);
+            return vm.Vcpus[1].NmiQueued == 1 ? "nmi" : "none";
+        }, "none", "nmi"),
     };
 
     public static TheoryData<string> Switches()
