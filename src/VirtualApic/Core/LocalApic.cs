@@ -38,6 +38,13 @@ public sealed partial class LocalApic
     // ESR errors detected since the last ESR write (architectural profile only; SDM 11.5.3).
     private uint _esrPending;
 
+    /// <summary>Errors detected since the last ESR write, which the next ESR write latches (snapshots carry them).</summary>
+    public uint EsrPending
+    {
+        get => _esrPending;
+        internal set => _esrPending = value & 0xEF;
+    }
+
     // Vectors whose EOI must reach the IOAPIC (KVM ioapic_handled_vectors), kept by the fabric.
     private readonly ulong[] _ioapicHandled = new ulong[4];
 

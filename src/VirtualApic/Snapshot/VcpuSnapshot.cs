@@ -17,8 +17,14 @@ namespace VirtualApic.Snapshot;
 /// <param name="Events">The CPU-side event state.</param>
 public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, ApicTimerState Timer, VcpuEventState Events)
 {
-    /// <summary>The format version <see cref="Serialize"/> writes.</summary>
-    public const ushort FormatVersion = 1;
+    /// <summary>The format version <see cref="Serialize"/> writes (2 adds the unlatched ESR errors; 1 is still read).</summary>
+    public const ushort FormatVersion = 2;
+
+    /// <summary>
+    /// Errors the APIC detected but an ESR write has not latched yet (architectural profile; SDM
+    /// 11.5.3). Not part of the KVM register image, where ESR never latches anything.
+    /// </summary>
+    public uint EsrPending { get; init; }
 
     private static ReadOnlySpan<byte> Magic => "VAPICCPU"u8;
 
@@ -27,7 +33,10 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     {
         ArgumentNullException.ThrowIfNull(vcpu);
         return new VcpuSnapshot(
-            vcpu.Index, vcpu.Apic.ApicBaseMsr, KvmLapicState.Capture(vcpu.Apic), vcpu.Apic.Timer.Save(), vcpu.SaveEvents());
+            vcpu.Index, vcpu.Apic.ApicBaseMsr, KvmLapicState.Capture(vcpu.Apic), vcpu.Apic.Timer.Save(), vcpu.SaveEvents())
+        {
+            EsrPending = vcpu.Apic.EsrPending,
+        };
     }
 
     /// <summary>
@@ -45,6 +54,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         }
 
         KvmLapicState.Apply(vcpu.Apic, LapicImage, x2ApicFormat: true, restoreTimer: Timer);
+        vcpu.Apic.EsrPending = EsrPending;
         vcpu.RestoreEvents(Events);
     }
 
@@ -87,8 +97,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     public byte[] Serialize()
     {
         // magic, version, reserved, index, apic_base, image; timer mode + armed, period, target,
-        // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; handler count + list.
-        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count;
+        // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; (v2) unlatched ESR errors;
+        // handler count + list.
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
@@ -108,6 +119,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         w.U8((byte)Events.Pending);
         w.U8(Events.SipiVector);
         w.U8(0);
+        w.I32((int)EsrPending);
         w.U16((ushort)Events.HandlerStack.Count);
         foreach (var h in Events.HandlerStack)
         {
@@ -128,9 +140,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         }
 
         ushort version = r.U16("version");
-        if (version != FormatVersion)
+        if (version is not (1 or FormatVersion))
         {
-            throw Malformed("version", 8, $"unsupported format version {version} (this build reads {FormatVersion})");
+            throw Malformed("version", 8, $"unsupported format version {version} (this build reads 1 and {FormatVersion})");
         }
 
         long at = r.Position;
@@ -205,6 +217,17 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             throw Malformed("reserved", at, "must be 0");
         }
 
+        uint esrPending = 0;
+        if (version >= 2)
+        {
+            at = r.Position;
+            esrPending = (uint)r.I32("esr.pending");
+            if ((esrPending & ~0xEFu) != 0)
+            {
+                throw Malformed("esr.pending", at, $"bits 0x{esrPending:x} are not ESR error bits");
+            }
+        }
+
         int count = r.U16("events.handler_count");
         var handlers = new GuestEventKind[count];
         for (int i = 0; i < count; i++)
@@ -226,7 +249,10 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
         var events = new VcpuEventState(
             (VcpuRunState)state, (flags & 1) != 0, (flags & 2) != 0, nmi, (PendingEvents)pending, sipi, handlers, (flags & 4) != 0, (flags & 8) != 0);
-        return new VcpuSnapshot(index, apicBase, image, new ApicTimerState((TimerMode)mode, period, armed, target, deadline), events);
+        return new VcpuSnapshot(index, apicBase, image, new ApicTimerState((TimerMode)mode, period, armed, target, deadline), events)
+        {
+            EsrPending = esrPending,
+        };
     }
 
     private static SnapshotFormatException Malformed(string field, long offset, string problem) =>

@@ -208,6 +208,7 @@ public class VcpuSnapshotTests
         Add("events.pending", 1);
         Add("events.sipi_vector", 1);
         Add("reserved", 1);
+        Add("esr.pending", 4);
         Add("events.handler_count", 2);
         for (int i = 0; i < handlers; i++)
         {
@@ -270,7 +271,7 @@ public class VcpuSnapshotTests
 
     [Theory]
     [InlineData((ushort)0)]
-    [InlineData((ushort)2)]
+    [InlineData((ushort)3)]
     [InlineData(ushort.MaxValue)]
     public void An_unknown_version_is_rejected(ushort version)
     {
@@ -335,6 +336,35 @@ public class VcpuSnapshotTests
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
         Assert.Contains("events.handler", ex.Message, StringComparison.Ordinal);
         Assert.Equal(bytes.Length - 1, ex.Offset);
+    }
+
+    [Fact]
+    public void A_version_1_snapshot_without_the_esr_field_is_still_read()
+    {
+        byte[] v2 = ValidBytes();
+        int esr = Offset("esr.pending");
+        byte[] v1 = [.. v2.AsSpan(0, esr), .. v2.AsSpan(esr + 4)];
+        BinaryPrimitives.WriteUInt16LittleEndian(v1.AsSpan(8), 1);
+
+        var snapshot = VcpuSnapshot.Deserialize(v1);
+
+        Assert.Equal(0u, snapshot.EsrPending);
+        Assert.Equal(VcpuSnapshot.Deserialize(v2).Events.HandlerStack, snapshot.Events.HandlerStack);
+    }
+
+    [Fact]
+    public void Unlatched_esr_errors_survive_a_snapshot_under_the_architectural_profile()
+    {
+        var config = new ApicConfig { Profile = VirtualApic.Profiles.ApicProfile.Architectural };
+        using var vcpu = new Vcpu(0, config, new VirtualClock());
+        vcpu.MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+        vcpu.MmioWrite(0xFEE0_0040, 1, 4);              // a reserved offset: illegal register address
+        var bytes = VcpuSnapshot.Capture(vcpu).Serialize();
+
+        using var copy = new Vcpu(0, config, new VirtualClock());
+        VcpuSnapshot.Deserialize(bytes).Restore(copy);
+        copy.MmioWrite(0xFEE0_0280, 0, 4);              // latch
+        Assert.Equal(0x80ul, copy.MmioRead(0xFEE0_0280, 4));
     }
 
     [Fact]
