@@ -394,9 +394,12 @@ public sealed class ApicvModel : HardwareAssist
     {
         public void Deliver(LocalApic apic, int vector)
         {
-            if (!model.IsActive)
+            // Inhibited: emulated delivery. On the bound vCPU's own thread (its timer, a self-IPI),
+            // the vCPU is not in guest mode, so KVM would sync the PIR at the next entry anyway:
+            // the vector goes straight into the virtual IRR.
+            if (!model.IsActive || apic.IsOwnerThread)
             {
-                apic.SetIrrAndKick(vector); // inhibited: emulated delivery
+                apic.SetIrrAndKick(vector);
                 return;
             }
 

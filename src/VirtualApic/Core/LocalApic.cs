@@ -347,6 +347,9 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool OnOwnerThread() => _ownerThread != 0 && _ownerThread == Environment.CurrentManagedThreadId;
 
+    /// <summary>Whether the IRR is bound (<see cref="BindOwnerToCurrentThread"/>) to the calling thread.</summary>
+    public bool IsOwnerThread => OnOwnerThread();
+
     /// <summary>
     /// Sets an IRR bit from any thread, as the IRR's current ownership requires (no kick). Hardware
     /// models that write a target's IRR (AVIC's IPI path) use this too.
