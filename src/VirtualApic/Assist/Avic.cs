@@ -540,10 +540,7 @@ public sealed class AvicModel : HardwareAssist
         public void Deliver(LocalApic apic, int vector)
         {
             apic.SetIrr(vector);
-
-            // A doorbell goes to a target running on another pCPU; the bound vCPU's own thread
-            // (its timer, a self-IPI) is not in guest mode and needs none (KVM avic_deliver_interrupt).
-            if (!apic.IsOwnerThread && apic.VcpuId < model._physicalTable.Length && (model._physicalTable[apic.VcpuId] & IsRunningBit) != 0)
+            if (apic.VcpuId < model._physicalTable.Length && (model._physicalTable[apic.VcpuId] & IsRunningBit) != 0)
             {
                 model._doorbells++;
             }
