@@ -29,6 +29,16 @@ public class DocsTests
     }
 
     [Fact]
+    public void Every_exit_reason_is_documented_in_docs_exits_md()
+    {
+        string doc = RepoFile("docs/exits.md");
+        foreach (var reason in VirtualApic.Assist.ExitStatistics.Reasons)
+        {
+            Assert.Contains($"| `{VirtualApic.Assist.ExitStatistics.NameOf(reason)}` |", doc, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Every_profile_property_has_a_documented_switch()
     {
         var documented = ProfileSwitches.All.Select(r => r.Name).ToHashSet();
