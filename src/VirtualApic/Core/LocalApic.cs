@@ -11,8 +11,9 @@ namespace VirtualApic.Core;
 /// <see cref="Page"/> plus a few derived caches that can always be rebuilt from it.
 /// </summary>
 /// <remarks>
-/// <para>Threading: <see cref="AcceptInterrupt"/> may be called from any thread (IRR and TMR bits
-/// are set atomically and the owner is kicked). Every other member belongs to the vCPU's own thread.</para>
+/// <para>Threading (docs/threading.md): <see cref="AcceptInterrupt"/> may be called from any thread
+/// (IRR and TMR bits are set atomically, or posted into the inbox of an IRR bound to its vCPU's
+/// thread, and the owner is kicked). Every other member belongs to the vCPU's own thread.</para>
 /// <para>Not modelled: the Hyper-V SynIC and PV EOI, the APIC-access page's TPR-access reporting,
 /// SMM's effect on INIT, and the remote-read delivery mode (dropped).</para>
 /// </remarks>
