@@ -75,6 +75,9 @@ public sealed class AvicModel : HardwareAssist
         ApicvInhibit.ApicIdModified | ApicvInhibit.ApicBaseModified | ApicvInhibit.PhysicalIdAliased
         | ApicvInhibit.LogicalIdAliased | ApicvInhibit.PhysicalIdTooBig;
 
+    /// <summary>The number of entries of the physical APIC ID table (vCPUs above it inhibit AVIC).</summary>
+    public int PhysicalTableLength => _physicalTable.Length;
+
     /// <summary>The physical APIC ID table entry of guest APIC ID <paramref name="id"/>.</summary>
     public ulong PhysicalEntry(int id) => _physicalTable[id];
 

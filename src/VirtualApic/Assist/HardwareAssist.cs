@@ -1,4 +1,3 @@
-using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 
@@ -158,12 +157,5 @@ public abstract class HardwareAssist : ApicAccelerator
     /// <summary>The map changed and the assist stays as it was (update tables).</summary>
     protected virtual void MapChangedWhileActive()
     {
-    }
-
-    /// <summary>The vCPU whose APIC this is.</summary>
-    protected Vcpu VcpuOf(LocalApic apic)
-    {
-        ArgumentNullException.ThrowIfNull(apic);
-        return Vm.Vcpus[apic.VcpuId];
     }
 }

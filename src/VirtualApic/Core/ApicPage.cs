@@ -107,9 +107,6 @@ public sealed class ApicPage
         return n;
     }
 
-    /// <summary>Whether no vector is set in the 256-bit register at <paramref name="regBase"/>.</summary>
-    public bool IsEmpty(int regBase) => HighestVector(regBase) < 0;
-
     /// <summary>Clears the 256-bit register at <paramref name="regBase"/>.</summary>
     public void ClearVectors(int regBase)
     {
@@ -129,12 +126,6 @@ public sealed class ApicPage
 
     /// <summary>Clears the whole page.</summary>
     public void Clear() => Array.Clear(_words);
-
-    /// <summary>The IRR, ISR or TMR as four 64-bit words (vector v is bit v % 64 of word v / 64).</summary>
-    public (ulong W0, ulong W1, ulong W2, ulong W3) ReadVectors256(int regBase) =>
-        (Pair(regBase, 0), Pair(regBase, 2), Pair(regBase, 4), Pair(regBase, 6));
-
-    private ulong Pair(int regBase, int i) => Read(regBase + (i << 4)) | ((ulong)Read(regBase + ((i + 1) << 4)) << 32);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref uint Word(int offset) =>

@@ -144,7 +144,7 @@ public static class InvariantChecker
     {
         foreach (var vcpu in vm.Vcpus)
         {
-            if (vcpu.Index > (avic.Name == "x2avic" ? 0xFFF : 0xFE))
+            if (vcpu.Index >= avic.PhysicalTableLength)
             {
                 continue;
             }

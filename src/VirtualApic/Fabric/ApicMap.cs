@@ -1,6 +1,5 @@
 using System.Numerics;
 using VirtualApic.Core;
-using VirtualApic.Registers;
 
 namespace VirtualApic.Fabric;
 
@@ -223,8 +222,4 @@ public sealed class ApicMap
     /// <summary>Whether <paramref name="destination"/> is the physical broadcast for a target in the given mode.</summary>
     public static bool IsBroadcast(uint destination, bool targetX2Apic) =>
         destination == (targetX2Apic ? 0xFFFF_FFFFu : 0xFFu);
-
-    /// <summary>True when a message's destination mode and shorthand say it could use the map.</summary>
-    internal static bool MayUseMap(in InterruptMessage m) =>
-        m.Shorthand == DestinationShorthand.None && m.Destination != 0xFF && m.Destination != 0xFFFF_FFFF;
 }
