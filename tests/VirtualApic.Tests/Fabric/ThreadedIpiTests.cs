@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
-using Xunit.Abstractions;
 
 namespace VirtualApic.Tests.Fabric;
 
