@@ -55,6 +55,9 @@ public sealed class ScenarioResult
     /// <summary>Non-zero exit counts per backend (migration switches backend), vCPU and reason.</summary>
     public IReadOnlyList<ExitCount> Exits { get; }
 
+    /// <summary>The text each <c>dump</c> statement printed, in order, each headed by its file, line and backend.</summary>
+    public IReadOnlyList<string> Dumps { get; init; } = [];
+
     /// <summary>True when nothing failed.</summary>
     public bool Passed => Failures.Count == 0;
 }

@@ -82,6 +82,7 @@ public static class ScenarioRunner
         private readonly string _backend;
         private readonly List<Observation> _log = [];
         private readonly List<ScenarioFailure> _failures = [];
+        private readonly List<string> _dumps = [];
         private readonly Dictionary<string, VmSnapshot> _snapshots = new(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<(string Backend, int Cpu, ExitReason Reason), long> _exits = [];
         private AccelKind _accel;
@@ -137,7 +138,7 @@ public static class ScenarioRunner
                 .OrderBy(e => e.Key.Backend, StringComparer.Ordinal).ThenBy(e => e.Key.Cpu).ThenBy(e => e.Key.Reason)
                 .Select(e => new ExitCount(e.Key.Backend, e.Key.Cpu, ExitStatistics.NameOf(e.Key.Reason), e.Value))
                 .ToArray();
-            return new ScenarioResult(_scenario.FileName, _backend, _log, _failures, _dead, exits);
+            return new ScenarioResult(_scenario.FileName, _backend, _log, _failures, _dead, exits) { Dumps = _dumps };
         }
 
         private Fabric.VirtualMachine Build(AccelKind accel)
@@ -403,6 +404,10 @@ public static class ScenarioRunner
                     Migrate(s.Accel);
                     Note(s, null);
                     break;
+                case DumpStatement s:
+                    Dump(s);
+                    Note(s, null);
+                    break;
                 default:
                     throw new NotSupportedException($"statement {statement.GetType().Name} is not supported by the runner");
             }
@@ -422,6 +427,18 @@ public static class ScenarioRunner
             vm.IoApic.Restore(snapshot.IoApic);
             vm.Pic.Restore(snapshot.Pic);
             vm.Clock.RunDue();
+        }
+
+        private void Dump(DumpStatement statement)
+        {
+            string header = string.Create(CultureInfo.InvariantCulture, $"{_scenario.FileName}:{statement.Source.Line}: {statement.Source.Text} [{_backend}]\n");
+            string text = statement.Target switch
+            {
+                DumpTarget.Cpu => MonitorDump.InfoLapic(_vm.Vcpus[statement.Cpu]),
+                DumpTarget.IoApic => MonitorDump.InfoPic(_vm.IoApic),
+                _ => string.Join("\n", _vm.Vcpus.Select(MonitorDump.InfoLapic).Append(MonitorDump.InfoPic(_vm.IoApic))),
+            };
+            _dumps.Add(header + text);
         }
 
         private void Migrate(AccelKind accel)

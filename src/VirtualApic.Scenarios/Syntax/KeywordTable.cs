@@ -15,8 +15,12 @@ internal sealed class KeywordTable<T>
     {
         var map = rows.ToFrozenDictionary(r => r.Word, r => r.Value, StringComparer.OrdinalIgnoreCase);
         _lookup = map.GetAlternateLookup<ReadOnlySpan<char>>();
-        Choices = Join(rows.Select(r => r.Word).ToArray(), "or");
+        Words = rows.Select(r => r.Word).ToArray();
+        Choices = Join(Words.ToArray(), "or");
     }
+
+    /// <summary>The words, in table order (for the documentation check).</summary>
+    public IReadOnlyList<string> Words { get; }
 
     /// <summary>The words as prose, for example <c>edge or level</c>.</summary>
     public string Choices { get; }

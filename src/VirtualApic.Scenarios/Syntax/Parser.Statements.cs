@@ -17,6 +17,7 @@ internal sealed partial class Parser
         Snapshot,
         Restore,
         Migrate,
+        Dump,
     }
 
     private enum VmOption
@@ -83,7 +84,8 @@ internal sealed partial class Parser
     private static readonly KeywordTable<TopLevel> Statements = new(
         ("vm", TopLevel.Vm), ("ioapic", TopLevel.IoApic), ("irq", TopLevel.Irq), ("msi", TopLevel.Msi),
         ("advance", TopLevel.Advance), ("pic", TopLevel.Pic), ("expect", TopLevel.Expect),
-        ("snapshot", TopLevel.Snapshot), ("restore", TopLevel.Restore), ("migrate", TopLevel.Migrate));
+        ("snapshot", TopLevel.Snapshot), ("restore", TopLevel.Restore), ("migrate", TopLevel.Migrate),
+        ("dump", TopLevel.Dump));
 
     private static readonly KeywordTable<VmOption> VmOptionNames = new(
         ("cpus", VmOption.Cpus), ("accel", VmOption.Accel), ("profile", VmOption.Profile), ("tsc-khz", VmOption.TscKhz),
@@ -167,7 +169,7 @@ internal sealed partial class Parser
 
         if (!Statements.TryGet(word, out var kind))
         {
-            throw At(first, $"unknown statement {Show(first)}; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore or migrate");
+            throw At(first, $"unknown statement {Show(first)}; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump");
         }
 
         Statement? statement = kind switch
@@ -182,6 +184,7 @@ internal sealed partial class Parser
             TopLevel.Snapshot => ParseSnapshot(),
             TopLevel.Restore => ParseRestore(),
             TopLevel.Migrate => ParseMigrate(),
+            TopLevel.Dump => ParseDump(),
             _ => throw new InvalidOperationException($"unhandled statement {kind}"),
         };
         if (statement is not null)
@@ -632,5 +635,34 @@ internal sealed partial class Parser
         var accel = Choice(OptionValue(key, usage), Accels, "accel");
         EndWithoutExpectation("migrate", usage);
         return new MigrateStatement(Source(), accel);
+    }
+
+    // ---- dump ----------------------------------------------------------------------------------
+
+    private DumpStatement ParseDump()
+    {
+        const string usage = "dump [cpuN|ioapic]";
+        if (AtEnd)
+        {
+            return new DumpStatement(Source(), DumpTarget.All, 0);
+        }
+
+        var token = TakeWord("cpuN or ioapic", usage);
+        DumpStatement statement;
+        if (IsCpuName(Span(token)))
+        {
+            statement = new DumpStatement(Source(), DumpTarget.Cpu, CpuIndex(token));
+        }
+        else if (Is(token, "ioapic"))
+        {
+            statement = new DumpStatement(Source(), DumpTarget.IoApic, 0);
+        }
+        else
+        {
+            throw At(token, $"expected cpuN or ioapic, found {Show(token)}; usage: {usage}");
+        }
+
+        EndWithoutExpectation("dump", usage);
+        return statement;
     }
 }

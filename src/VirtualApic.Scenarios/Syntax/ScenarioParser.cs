@@ -38,6 +38,7 @@ namespace VirtualApic.Scenarios.Syntax;
 /// <item><term><c>advance DURATION</c></term><description><see cref="AdvanceStatement"/></description></item>
 /// <item><term><c>pic raise VECTOR</c> / <c>pic lower</c></term><description><see cref="PicRaiseStatement"/> / <see cref="PicLowerStatement"/></description></item>
 /// <item><term><c>snapshot NAME</c> / <c>restore NAME</c> / <c>migrate accel=KIND</c></term><description><see cref="SnapshotStatement"/>, <see cref="RestoreStatement"/>, <see cref="MigrateStatement"/></description></item>
+/// <item><term><c>dump [cpuN|ioapic]</c></term><description><see cref="DumpStatement"/></description></item>
 /// <item><term><c>expect cpuN irr|isr|tmr has V|lacks V|empty</c></term><description><see cref="ExpectVectorsProbe"/></description></item>
 /// <item><term><c>expect cpuN reg REG [&amp; MASK] == V</c></term><description><see cref="ExpectRegisterProbe"/></description></item>
 /// <item><term><c>expect cpuN pending has|lacks nmi|smi|init|sipi|extint</c></term><description><see cref="ExpectPendingProbe"/></description></item>

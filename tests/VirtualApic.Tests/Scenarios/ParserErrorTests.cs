@@ -31,7 +31,7 @@ public class ParserErrorTests
         { "cpu0 sti == ok", "t.vapic:2:10: `sti` observes nothing, so it takes no expectation" },
         { "cpu0 sti extra", "t.vapic:2:10: unexpected `extra`; usage: cpuN sti" },
         { "cpu0 frob", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1" },
-        { "frob", "t.vapic:2:1: unknown statement `frob`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore or migrate" },
+        { "frob", "t.vapic:2:1: unknown statement `frob`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump" },
         { "== 5", "t.vapic:2:1: expected a statement, found `==`" },
         { "cpu0 mmio-write 0xfee00080 0x100 size=1", "t.vapic:2:28: VALUE 0x100 does not fit in 1 byte" },
         { "cpu0 mmio-write 0xfee00080 1 size=3", "t.vapic:2:35: size `3` is not 1, 2, 4 or 8" },
@@ -333,6 +333,6 @@ public class ParserErrorTests
     {
         string word = new('x', 100);
         var errors = ScenarioAssert.Fails("vm\n" + word + "\n");
-        Assert.Equal(["t.vapic:2:1: unknown statement `" + new string('x', 40) + "...`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore or migrate"], errors);
+        Assert.Equal(["t.vapic:2:1: unknown statement `" + new string('x', 40) + "...`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump"], errors);
     }
 }

@@ -63,6 +63,7 @@ public class ParserRobustnessTests
         expect accel=avic,x2avic cpu0 exits == 0
         expect accel=x2avic cpu0 exits avic-noaccel == 1
         migrate accel=apicv
+        dump cpu0
         expect vm running
         """;
 

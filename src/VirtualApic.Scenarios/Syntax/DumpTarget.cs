@@ -1,0 +1,14 @@
+namespace VirtualApic.Scenarios.Syntax;
+
+/// <summary>What a <c>dump</c> statement prints.</summary>
+public enum DumpTarget
+{
+    /// <summary>Every vCPU's local APIC, then the IOAPIC.</summary>
+    All,
+
+    /// <summary>One vCPU's local APIC.</summary>
+    Cpu,
+
+    /// <summary>The IOAPIC.</summary>
+    IoApic,
+}
