@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# W1 fixed-cycle side by side with the C floor (/work/shared/perf/floor.c), in one run on one machine.
+# W1 fixed-cycle side by side with the C floor (bench/baseline/w1-floor.c), in one run on one machine.
 #
 #   bench/compare.sh [BENCHMARKDOTNET ARGS...]     default: --job short
 #   e.g. bench/compare.sh --warmupCount 5 --iterationCount 15 --iterationTime 250
 #
-# Builds floor.c with gcc -O2 and runs it, then the W1 benchmarks (W1FixedCycle: the APIC-level
+# Builds w1-floor.c with gcc -O2 and runs it, then the W1 benchmarks (W1FixedCycle: the APIC-level
 # cycle, xAPIC, no backend; W1Backend: the vCPU-level cycle, x2APIC, EOI by WRMSR 0x80B, under
 # none/apicv/avic/x2avic), both pinned to CPU 1 with taskset when it is available, and prints each
-# W1 figure's ratio to the floor. The floor is the faster of floor.c's two variants (median of its
+# W1 figure's ratio to the floor. The floor is the faster of w1-floor.c's two variants (median of its
 # runs); each W1 figure is compared by its median and by its minimum (the machine is shared, and the
-# minimum is the estimate least disturbed by other load), next to floor.c's median and minimum.
+# minimum is the estimate least disturbed by other load), next to w1-floor.c's median and minimum.
 # NOPIN=1 runs both unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps; docs/performance.md shows both).
 set -euo pipefail
 
 if [ $# -eq 0 ]; then set -- --job short; fi
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-floor_src=$root/../shared/perf/floor.c
+root=$(cd "$(dirname "$0")/.." && pwd)
+floor_src=$root/bench/baseline/w1-floor.c
 project=$root/bench/VirtualApic.Benchmarks
 work=$(mktemp -d "${TMPDIR:-/tmp}/vapic-compare.XXXXXX")
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
@@ -31,7 +31,8 @@ lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core)' || tru
 echo "pinning: ${pin[*]:-none}"
 
 echo "== floor: $floor_src"
-[ -f "$floor_src" ] || { echo "floor.c not found at $floor_src" >&2; exit 1; }
+[ -f "$floor_src" ] || { echo "w1-floor.c not found at $floor_src" >&2; exit 1; }
+command -v gcc >/dev/null 2>&1 || { echo "compare.sh needs gcc to build the C floor" >&2; exit 1; }
 gcc -O2 -std=gnu11 -o "$work/floor" "$floor_src"
 "${pin[@]}" "$work/floor" | tee "$work/floor.txt"
 floor_inl=$(awk '/^floor-inline/ { sub("median=", "", $3); print $3 }' "$work/floor.txt")

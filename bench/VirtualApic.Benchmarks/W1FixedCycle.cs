@@ -7,7 +7,7 @@ using VirtualApic.Registers;
 namespace VirtualApic.Benchmarks;
 
 /// <summary>
-/// W1 fixed-cycle on one local APIC, the workload of /work/shared/perf/floor.c: accept a fixed edge
+/// W1 fixed-cycle on one local APIC, the workload of bench/baseline/w1-floor.c: accept a fixed edge
 /// interrupt (vector cycling 0x20..0xFF), find the highest deliverable vector, acknowledge it, EOI.
 /// One operation = one cycle; each invocation runs the 224 vectors once, as the floor's loop does.
 /// </summary>

@@ -1,0 +1,71 @@
+using VirtualApic.Tests.Support;
+
+namespace VirtualApic.Tests;
+
+/// <summary>
+/// The repository stands on its own: no tracked file points at the team's shared spec folder beside
+/// the checkout (the language and the KVM facts live in docs/). The kvm-unit-tests binaries the guest
+/// tests boot are data, looked up as ../shared/testdata, and are the one allowed exception.
+/// </summary>
+public class SelfContainedTests
+{
+    private static readonly string[] Forbidden = ["../shared/spec", "shared/spec", "../shared/perf", "/work/shared"];
+
+    private static readonly string[] TextExtensions = [".cs", ".md", ".vapic", ".sh", ".csproj", ".props", ".targets", ".slnx", ".json", ".c", ".h", ".txt", ".yml", ".yaml", ""];
+
+    [Fact]
+    public void No_file_points_outside_the_repository_at_the_shared_spec()
+    {
+        var offenders = new List<string>();
+        foreach (var file in TrackedFiles())
+        {
+            if (!TextExtensions.Contains(Path.GetExtension(file), StringComparer.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            string text = File.ReadAllText(file);
+            foreach (var needle in Forbidden)
+            {
+                if (text.Contains(needle, StringComparison.Ordinal) && !file.EndsWith(nameof(SelfContainedTests) + ".cs", StringComparison.Ordinal))
+                {
+                    offenders.Add($"{Path.GetRelativePath(Repo.Root, file)}: {needle}");
+                }
+            }
+        }
+
+        Assert.True(offenders.Count == 0, "files pointing outside the repository:\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void The_search_sees_the_files_it_must_check()
+    {
+        var files = TrackedFiles().Select(f => Path.GetRelativePath(Repo.Root, f).Replace('\\', '/')).ToHashSet();
+        Assert.Contains("README.md", files);
+        Assert.Contains("bench/compare.sh", files);
+        Assert.Contains("docs/scenario-format.md", files);
+        Assert.Contains("docs/kvm-reference.md", files);
+    }
+
+    private static IEnumerable<string> TrackedFiles()
+    {
+        var skip = new[] { ".git", "bin", "obj", "nupkg", "BenchmarkDotNet.Artifacts", "TestResults" };
+        var stack = new Stack<string>([Repo.Root]);
+        while (stack.Count > 0)
+        {
+            string dir = stack.Pop();
+            foreach (var sub in Directory.EnumerateDirectories(dir))
+            {
+                if (!skip.Contains(Path.GetFileName(sub)))
+                {
+                    stack.Push(sub);
+                }
+            }
+
+            foreach (var file in Directory.EnumerateFiles(dir))
+            {
+                yield return file;
+            }
+        }
+    }
+}
