@@ -25,8 +25,18 @@ public static class Program
     /// <summary>Exit code: a usage, file or parse error.</summary>
     public const int ExitUsage = 2;
 
-    /// <summary>Runs the command line; returns the process exit code.</summary>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    /// <summary>Runs the command line; returns the process exit code. Ctrl-C stops a long command cleanly.</summary>
+    public static int Main(string[] args)
+    {
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl-C asks the command to finish what it has and print its summary; a second one kills.
+            e.Cancel = !stop.IsCancellationRequested;
+            stop.Cancel();
+        };
+        return Run(args, new Terminal(Console.Out, Console.Error, Interactive: !Console.IsErrorRedirected), stop.Token);
+    }
 
     /// <summary>Runs the command line with the given output writers; returns the process exit code.</summary>
     /// <param name="args">The arguments.</param>
@@ -34,9 +44,17 @@ public static class Program
     /// <param name="stderr">Where errors go.</param>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        return Run(args, new Terminal(stdout, stderr, Interactive: false), CancellationToken.None);
+    }
+
+    /// <summary>Runs the command line on <paramref name="terminal"/>; <paramref name="stop"/> ends a long command early.</summary>
+    internal static int Run(string[] args, Terminal terminal, CancellationToken stop)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(terminal);
+        var (stdout, stderr) = (terminal.Out, terminal.Error);
 
         var files = new Argument<string[]>("FILE_OR_DIR") { Arity = ArgumentArity.OneOrMore, Description = "Scenario files, or directories searched recursively for *.vapic" };
         var accel = new Option<string>("--accel") { Description = "Backend: none, apicv, avic, x2avic or all (default: the vm line's accel=)" };
@@ -47,6 +65,7 @@ public static class Program
         var trace = new Option<string>("--trace") { Description = "Write a Chrome trace event JSON file" };
         var stats = new Option<bool>("--stats") { Description = "Print VM exits per reason per backend" };
         var run = new Command("run", "Run scenarios") { files, accel, profile, log, trace, stats };
+        RefuseUnknownOptions(files, run);
         run.SetAction(p => RunScenarios(
             new RunOptions(p.GetValue(files) ?? [], p.GetValue(accel), p.GetValue(profile), p.GetValue(log), p.GetValue(trace), p.GetValue(stats)),
             stdout,
@@ -68,7 +87,7 @@ public static class Program
         var outDir = new Option<string>("--out") { Description = "Directory for minimized failing programs", DefaultValueFactory = _ => "fuzz-findings" };
         var fuzz = new Command("fuzz", "Differential fuzzing: random guest programs under every backend") { seed, iterations, duration, cpus, fuzzProfile, outDir };
         fuzz.SetAction(p => FuzzCommand.Execute(
-            p.GetValue(seed), p.GetValue(iterations), p.GetValue(duration), p.GetValue(cpus), p.GetValue(fuzzProfile) ?? "kvm", p.GetValue(outDir) ?? "fuzz-findings", stdout, stderr));
+            p.GetValue(seed), p.GetValue(iterations), p.GetValue(duration), p.GetValue(cpus), p.GetValue(fuzzProfile) ?? "kvm", p.GetValue(outDir) ?? "fuzz-findings", terminal, stop));
 
         var stressDuration = new Option<string>("--duration") { Description = "How long to send, per backend (e.g. 2s, 1m)", DefaultValueFactory = _ => "2s" };
         var stressCpus = new Option<int>("--cpus") { Description = "vCPU threads (2-64; the last one toggles inhibits)", DefaultValueFactory = _ => 4 };
@@ -78,25 +97,118 @@ public static class Program
         var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices, bind };
         stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), p.GetValue(bind), stdout, stderr));
 
-        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress };
+        var dumpFile = new Argument<string>("FILE") { Description = "A scenario; its final state is printed" };
+        var dumpCpu = new Option<int?>("--cpu") { Description = "Only this vCPU's APIC (default: every APIC and the IOAPIC)" };
+        var dumpAccel = new Option<string>("--accel") { Description = "Backend: none, apicv, avic or x2avic (default: the vm line's accel=)" };
+        dumpAccel.AcceptOnlyFromAmong("none", "apicv", "avic", "x2avic");
+        var dump = new Command("dump", "Run a scenario and print its APICs and IOAPIC as QEMU's info lapic / info pic do") { dumpFile, dumpCpu, dumpAccel };
+        dump.SetAction(p => DumpState(p.GetValue(dumpFile) ?? "", p.GetValue(dumpCpu), p.GetValue(dumpAccel), stdout, stderr));
+
+        var image = new Argument<string>("IMAGE") { Description = "A 1 KiB kvm_lapic_state image (as KVM_GET_LAPIC returns it)" };
+        var exportOut = new Option<string>("--out", "-o") { Description = "Write the text here instead of standard output" };
+        var export = new Command("export", "Print a kvm_lapic_state image as text, one register a line") { image, exportOut };
+        export.SetAction(p => StateCommand.ExecuteExport(p.GetValue(image) ?? "", p.GetValue(exportOut), stdout, stderr));
+        var textFile = new Argument<string>("TEXT") { Description = "The text form (as export writes it)" };
+        var importOut = new Option<string>("--out", "-o") { Description = "The image file to write", Required = true };
+        var import = new Command("import", "Build a kvm_lapic_state image from its text form") { textFile, importOut };
+        import.SetAction(p => StateCommand.ExecuteImport(p.GetValue(textFile) ?? "", p.GetValue(importOut) ?? "", stderr));
+        var state = new Command("state", "Convert between the kvm_lapic_state image and readable text") { export, import };
+
+        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress, dump, state };
         root.SetAction(_ =>
         {
-            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles, fuzz or stress (see --help)");
+            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles, fuzz, stress, dump or state (see --help)");
             return ExitUsage;
         });
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
+            // System.CommandLine's own messages, then its kind of suggestion for each unknown word.
             foreach (var error in parsed.Errors)
             {
                 stderr.WriteLine("vapic: " + error.Message);
+            }
+
+            foreach (var token in parsed.UnmatchedTokens)
+            {
+                Suggestions.Write(token, parsed.CommandResult.Command, stderr);
             }
 
             return ExitUsage;
         }
 
         return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    /// <summary>
+    /// System.CommandLine hands a word it does not know, such as <c>--acel</c>, to the FILE
+    /// argument; a word that starts with <c>-</c> and names no file is refused there as an unknown
+    /// option, with System.CommandLine's message and the nearest options.
+    /// </summary>
+    private static void RefuseUnknownOptions(Argument<string[]> files, Command command) =>
+        files.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                if (token.Value.StartsWith('-') && token.Value.Length > 1 && !File.Exists(token.Value) && !Directory.Exists(token.Value))
+                {
+                    var near = Suggestions.For(token.Value, command);
+                    result.AddError($"Unrecognized command or argument '{token.Value}' (unknown option)."
+                        + (near.Count > 0 ? $" Did you mean {string.Join(" or ", near.Select(n => $"'{n}'"))}?" : ""));
+                }
+            }
+        });
+
+    /// <summary><c>vapic dump</c>: runs the scenario with a <c>dump</c> statement appended and prints what it printed.</summary>
+    private static int DumpState(string path, int? cpu, string? accelName, TextWriter stdout, TextWriter stderr)
+    {
+        var paths = CollectFiles([path], stderr);
+        if (paths is null)
+        {
+            return ExitUsage;
+        }
+
+        var text = ReadScenarioText(paths[0], stderr);
+        if (text is null)
+        {
+            return ExitUsage;
+        }
+
+        // Appended as a line of its own, so every line number of the file stays as written.
+        string statement = cpu is { } n ? string.Create(CultureInfo.InvariantCulture, $"dump cpu{n}") : "dump";
+        var parsed = ScenarioParser.Parse(text.TrimEnd('\n', '\r') + "\n" + statement + "\n", paths[0]);
+        if (!parsed.Succeeded)
+        {
+            foreach (var d in parsed.Diagnostics)
+            {
+                stderr.WriteLine(d.ToString());
+            }
+
+            return ExitUsage;
+        }
+
+        AccelKind? accel = accelName switch
+        {
+            "none" => AccelKind.None,
+            "apicv" => AccelKind.Apicv,
+            "avic" => AccelKind.Avic,
+            "x2avic" => AccelKind.X2Avic,
+            _ => null,
+        };
+        var result = ScenarioRunner.Run(parsed.Scenario, accel, profileOverride: null);
+        foreach (var failure in result.Failures)
+        {
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"vapic dump: {paths[0]}:{failure.Line}: {failure.Message}"));
+        }
+
+        if (result.Dumps.Count > 0)
+        {
+            string last = result.Dumps[^1];
+            stdout.Write(last[(last.IndexOf('\n', StringComparison.Ordinal) + 1)..]); // without the header line
+        }
+
+        return result.Passed ? ExitPass : ExitFail;
     }
 
     private sealed record RunOptions(string[] Paths, string? Accel, string? Profile, bool Log, string? Trace, bool Stats);
@@ -217,6 +329,11 @@ public static class Program
                         {
                             stdout.WriteLine("  " + line.Text);
                         }
+                    }
+
+                    foreach (var text in result.Dumps)
+                    {
+                        stdout.Write(text);
                     }
                 }
 
@@ -347,37 +464,34 @@ public static class Program
         }
     }
 
+    /// <summary>
+    /// The exits per backend laid out as <c>perf kvm stat report</c> lays them out: one row per exit
+    /// reason with KVM's own name for it, the count and its share of the backend's total, most
+    /// frequent first, then the total; the project's reason name closes each row.
+    /// </summary>
     private static void PrintStats(List<ExitCount> exits, HashSet<string> backendsRun, TextWriter stdout)
     {
-        var reasons = ExitStatistics.Reasons.Select(ExitStatistics.NameOf).ToArray();
-        var header = new List<string> { "backend" };
-        header.AddRange(reasons);
-        header.Add("total");
-        var rows = new List<string[]> { header.ToArray() };
         foreach (var backend in ScenarioRunner.AllBackends.Select(ScenarioRunner.NameOf).Where(backendsRun.Contains))
         {
-            var mine = exits.Where(e => e.Backend == backend).ToList();
-            var row = new List<string> { backend };
-            row.AddRange(reasons.Select(r => mine.Where(e => e.Reason == r).Sum(e => e.Count).ToString(CultureInfo.InvariantCulture)));
-            row.Add(mine.Sum(e => e.Count).ToString(CultureInfo.InvariantCulture));
-            rows.Add([.. row]);
-        }
-
-        stdout.WriteLine("VM exits by reason (all scenarios and vCPUs):");
-        WriteTable(rows, stdout);
-    }
-
-    private static void WriteTable(List<string[]> rows, TextWriter stdout)
-    {
-        int columns = rows[0].Length;
-        var widths = Enumerable.Range(0, columns).Select(c => rows.Max(r => r[c].Length)).ToArray();
-        for (int i = 0; i < rows.Count; i++)
-        {
-            stdout.WriteLine(string.Join("  ", rows[i].Select((cell, c) => c == columns - 1 ? cell : cell.PadRight(widths[c]))).TrimEnd());
-            if (i == 0)
+            var rows = ExitStatistics.Reasons
+                .Select(r => (Reason: r, Count: exits.Where(e => e.Backend == backend && e.Reason == ExitStatistics.NameOf(r)).Sum(e => e.Count)))
+                .Where(r => r.Count > 0)
+                .OrderByDescending(r => r.Count).ThenBy(r => r.Reason)
+                .ToList();
+            long total = rows.Sum(r => r.Count);
+            stdout.WriteLine();
+            stdout.WriteLine($"Analyze events for all VMs, all VCPUs (backend {backend}):");
+            stdout.WriteLine();
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"VM-EXIT",28} {"Samples",10} {"Samples%",9}  vapic reason"));
+            stdout.WriteLine();
+            foreach (var (reason, count) in rows)
             {
-                stdout.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{KvmExitNames.Of(reason, backend),28} {count,10} {100.0 * count / total,8:F2}%  {ExitStatistics.NameOf(reason)}"));
             }
+
+            stdout.WriteLine();
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Total Samples:{total}"));
         }
     }
 

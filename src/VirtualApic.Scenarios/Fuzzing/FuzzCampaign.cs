@@ -75,7 +75,20 @@ public static class FuzzCampaign
     private static readonly AccelKind[] Backends = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
 
     /// <summary>Runs a campaign; <paramref name="progress"/> hears after each program.</summary>
-    public static FuzzSummary Run(FuzzOptions options, Action<int, long, int>? progress = null)
+    public static FuzzSummary Run(FuzzOptions options, Action<int, long, int>? progress = null) =>
+        Run(options, progress, onFinding: null, CancellationToken.None);
+
+    /// <summary>
+    /// Runs a campaign that can be stopped: when <paramref name="cancellationToken"/> fires, the
+    /// program under test is finished (with its shrinking, if it failed) and the summary of
+    /// everything so far is returned. <paramref name="onFinding"/> hears of each finding as soon as
+    /// it is minimized, so a caller can write it before the campaign ends.
+    /// </summary>
+    /// <param name="options">The campaign.</param>
+    /// <param name="progress">Hears after each program: programs, steps, findings so far.</param>
+    /// <param name="onFinding">Hears of each minimized finding as it is found.</param>
+    /// <param name="cancellationToken">Stops the campaign between programs.</param>
+    public static FuzzSummary Run(FuzzOptions options, Action<int, long, int>? progress, Action<FuzzFinding>? onFinding, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         var clock = Stopwatch.StartNew();
@@ -85,7 +98,7 @@ public static class FuzzCampaign
         int programs = 0;
         for (int i = 0; i < options.Iterations; i++)
         {
-            if (options.Duration is { } limit && clock.Elapsed > limit)
+            if ((options.Duration is { } limit && clock.Elapsed > limit) || cancellationToken.IsCancellationRequested)
             {
                 break;
             }
@@ -100,11 +113,13 @@ public static class FuzzCampaign
                 if (finding.Kind == FindingKind.Unparsable)
                 {
                     findings.Add(new FuzzFinding(finding.Kind, finding.Description, text, seed));
+                    onFinding?.Invoke(findings[^1]);
                     continue;
                 }
 
                 string minimal = Shrink(text, options.Profile, finding.Kind);
                 findings.Add(new FuzzFinding(finding.Kind, Check(minimal, options.Profile).Finding?.Description ?? finding.Description, minimal, seed));
+                onFinding?.Invoke(findings[^1]);
                 if (options.StopOnFirst)
                 {
                     break;
