@@ -71,8 +71,6 @@ public static class ScenarioRunner
     /// <summary>The library profile of a <c>profile=</c> value.</summary>
     public static ApicProfile ProfileOf(ProfileKind kind) => kind == ProfileKind.Architectural ? ApicProfile.Architectural : ApicProfile.Kvm;
 
-    private sealed record VmSnapshot(VcpuSnapshot[] Cpus, IoApicState IoApic, (bool Intr, byte Vector) Pic, long TimeNs);
-
     private sealed class Runner : IDisposable
     {
         private readonly Scenario _scenario;
@@ -83,7 +81,7 @@ public static class ScenarioRunner
         private readonly List<Observation> _log = [];
         private readonly List<ScenarioFailure> _failures = [];
         private readonly List<string> _dumps = [];
-        private readonly Dictionary<string, VmSnapshot> _snapshots = new(StringComparer.OrdinalIgnoreCase);
+        private readonly Dictionary<string, Fabric.VmSnapshot> _snapshots = new(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<(string Backend, int Cpu, ExitReason Reason), long> _exits = [];
         private AccelKind _accel;
         private Fabric.VirtualMachine _vm;
@@ -107,6 +105,7 @@ public static class ScenarioRunner
         public ScenarioResult Execute()
         {
             _scenarioTracer?.OnRunStart(_scenario.FileName, _backend, _scenario.Vm.Cpus, () => _vm.Clock.NowNs);
+            _scenarioTracer?.OnIrrProbe(cpu => _vm.Vcpus[cpu].Apic.Page.CountVectors(ApicOffset.Irr));
             foreach (var statement in _scenario.Statements)
             {
                 if (_dead && statement is not ExpectVmProbe)
@@ -114,6 +113,8 @@ public static class ScenarioRunner
                     continue;
                 }
 
+                int? statementCpu = statement is CpuStatement cs ? cs.Cpu : null;
+                _scenarioTracer?.OnStatementStart(statementCpu, statement.Source.Line, statement.Source.Text);
                 try
                 {
                     Step(statement);
@@ -129,8 +130,11 @@ public static class ScenarioRunner
                 {
                     _dead = true;
                     Fail(statement, $"the VM died: {ex.GetType().Name}: {ex.Message}");
+                    _scenarioTracer?.OnStatement(statementCpu, statement.Source.Line, statement.Source.Text, "the VM died");
                 }
             }
+
+            _scenarioTracer?.OnRunEnd();
 
             CollectExits(_vm, _accel);
             var exits = _exits
@@ -159,13 +163,17 @@ public static class ScenarioRunner
                 ExtendedDestinationId = o.ExtDestId,
                 ApsWaitForSipi = o.ApState == ApStartState.WaitForSipi,
             });
+            Attach(vm);
+            return vm;
+        }
+
+        private void Attach(Fabric.VirtualMachine vm)
+        {
             vm.Accelerator.Tracer = _tracer;
             foreach (var v in vm.Vcpus)
             {
                 v.Accelerator.Tracer = _tracer;
             }
-
-            return vm;
         }
 
         private void CollectExits(Fabric.VirtualMachine vm, AccelKind accel)
@@ -263,11 +271,17 @@ public static class ScenarioRunner
                     break;
                 case HltStatement s:
                     cpu.Hlt();
+                    _scenarioTracer?.OnHalt(s.Cpu);
                     Note(s, s.Cpu);
                     break;
                 case TakeStatement s:
-                    Observe(s, s.Cpu, Result.Of(cpu.Take()));
-                    break;
+                    {
+                        var taken = cpu.Take();
+                        _scenarioTracer?.OnTake(s.Cpu, taken);
+                        Observe(s, s.Cpu, Result.Of(taken));
+                        break;
+                    }
+
                 case RdtscStatement s:
                     Observe(s, s.Cpu, Result.Of(cpu.Rdtsc()));
                     break;
@@ -385,13 +399,14 @@ public static class ScenarioRunner
                     Note(s, null);
                     break;
                 case SnapshotStatement s:
-                    _snapshots[s.Name] = Save(_vm);
+                    _snapshots[s.Name] = Fabric.VmSnapshot.Capture(_vm);
                     Note(s, null);
                     break;
                 case RestoreStatement s:
                     if (_snapshots.TryGetValue(s.Name, out var snapshot))
                     {
-                        Load(_vm, snapshot);
+                        snapshot.Restore(_vm);
+                        _scenarioTracer?.OnStateReplaced();
                     }
                     else
                     {
@@ -413,22 +428,6 @@ public static class ScenarioRunner
             }
         }
 
-        private static VmSnapshot Save(Fabric.VirtualMachine vm) =>
-            new([.. vm.Vcpus.Select(VcpuSnapshot.Capture)], vm.IoApic.Save(), vm.Pic.Save(), vm.Clock.NowNs);
-
-        private static void Load(Fabric.VirtualMachine vm, VmSnapshot snapshot)
-        {
-            vm.Clock.SetTime(snapshot.TimeNs);
-            foreach (var cpu in snapshot.Cpus)
-            {
-                cpu.Restore(vm.Vcpus[cpu.Index]);
-            }
-
-            vm.IoApic.Restore(snapshot.IoApic);
-            vm.Pic.Restore(snapshot.Pic);
-            vm.Clock.RunDue();
-        }
-
         private void Dump(DumpStatement statement)
         {
             string header = string.Create(CultureInfo.InvariantCulture, $"{_scenario.FileName}:{statement.Source.Line}: {statement.Source.Text} [{_backend}]\n");
@@ -443,9 +442,7 @@ public static class ScenarioRunner
 
         private void Migrate(AccelKind accel)
         {
-            var snapshot = Save(_vm);
-            var next = Build(accel);
-            Load(next, snapshot);
+            var next = Fabric.VmSnapshot.Migrate(_vm, _vm.Options with { Accel = accel }, Attach);
             CollectExits(_vm, _accel);
             _vm.Dispose();
             _vm = next;
