@@ -47,6 +47,23 @@ public class SelfContainedTests
         Assert.Contains("docs/kvm-reference.md", files);
     }
 
+    [Fact]
+    public void The_solution_builds_every_project_so_ci_compiles_bench_and_fuzz()
+    {
+        // .ci/run's `dotnet test VirtualApic.slnx` builds every project the solution lists.
+        string solution = Repo.Read("VirtualApic.slnx");
+        foreach (var project in Directory.EnumerateFiles(Repo.Root, "*.csproj", SearchOption.AllDirectories)
+            .Select(p => Path.GetRelativePath(Repo.Root, p).Replace('\\', '/'))
+            .Where(p => !p.Split('/').Any(part => part is "bin" or "obj")))
+        {
+            Assert.Contains($"\"{project}\"", solution, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("bench/", solution, StringComparison.Ordinal);
+        Assert.Contains("fuzz/", solution, StringComparison.Ordinal);
+        Assert.Contains("dotnet test VirtualApic.slnx -c Release", Repo.Read(".ci/run"), StringComparison.Ordinal);
+    }
+
     private static IEnumerable<string> TrackedFiles()
     {
         var skip = new[] { ".git", "bin", "obj", "nupkg", "BenchmarkDotNet.Artifacts", "TestResults" };

@@ -41,6 +41,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public int Index { get; }
 
     /// <summary>The local APIC.</summary>
+    /// <remarks>
+    /// Host-side access: the model's register file itself. Its methods bypass the backend (no VM exit
+    /// is counted or traced, no assist sees the access), as a VMM's own reads and KVM_SET_LAPIC do.
+    /// Guest accesses go through this vCPU (<see cref="TryWriteMsr"/>, <see cref="MmioWrite"/>,
+    /// <see cref="Take"/>, ...), which meet the backend first.
+    /// </remarks>
     public LocalApic Apic { get; }
 
     /// <summary>The hardware-assist model the guest's APIC accesses meet first.</summary>

@@ -74,9 +74,15 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     public IReadOnlyList<Vcpu> Vcpus => _vcpus;
 
     /// <summary>The APIC bus: destination resolution and delivery.</summary>
+    /// <remarks>Host-side access: delivering through it directly is a device's or the VMM's act, not a guest's; no exit is counted.</remarks>
     public InterruptRouter Router { get; }
 
     /// <summary>The IOAPIC at 0xFEC00000.</summary>
+    /// <remarks>
+    /// Host-side access: its methods are the device model itself and bypass the guest's MMIO path
+    /// (no exit is counted or traced); a guest reaches it through <see cref="MmioRead"/> and
+    /// <see cref="MmioWrite"/>.
+    /// </remarks>
     public IoApic IoApic { get; }
 
     /// <summary>The 8259 wired to every LINT0.</summary>
