@@ -48,9 +48,9 @@ public class SelfContainedTests
     }
 
     [Fact]
-    public void The_solution_builds_every_project_so_ci_compiles_bench_and_fuzz()
+    public void Ci_compiles_bench_and_fuzz_and_the_solution_lists_every_project()
     {
-        // .ci/run's `dotnet test VirtualApic.slnx` builds every project the solution lists.
+        // `dotnet test` builds only the test projects and what they reference: .ci/run builds bench/ and fuzz/ itself.
         string solution = Repo.Read("VirtualApic.slnx");
         foreach (var project in Directory.EnumerateFiles(Repo.Root, "*.csproj", SearchOption.AllDirectories)
             .Select(p => Path.GetRelativePath(Repo.Root, p).Replace('\\', '/'))
@@ -61,7 +61,10 @@ public class SelfContainedTests
 
         Assert.Contains("bench/", solution, StringComparison.Ordinal);
         Assert.Contains("fuzz/", solution, StringComparison.Ordinal);
-        Assert.Contains("dotnet test VirtualApic.slnx -c Release", Repo.Read(".ci/run"), StringComparison.Ordinal);
+        string ci = Repo.Read(".ci/run");
+        Assert.Contains("dotnet test VirtualApic.slnx -c Release", ci, StringComparison.Ordinal);
+        Assert.Contains("dotnet build bench/VirtualApic.Benchmarks", ci, StringComparison.Ordinal);
+        Assert.Contains("dotnet build fuzz/VirtualApic.Fuzz", ci, StringComparison.Ordinal);
     }
 
     private static IEnumerable<string> TrackedFiles()
