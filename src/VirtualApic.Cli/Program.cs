@@ -78,7 +78,7 @@ public static class Program
         var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices, bind };
         stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), p.GetValue(bind), stdout, stderr));
 
-        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress };
+        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress, BootCommand.Create(stdout, stderr), KutCommand.Create(stdout, stderr) };
         root.SetAction(_ =>
         {
             stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles, fuzz or stress (see --help)");
