@@ -97,14 +97,15 @@ public sealed class MultibootImage
             CheckElfIdentity(file, name);
         }
 
+        // A truncated ELF is reported as truncated even when the cut also took the Multiboot header.
+        var elf = isElf ? ReadElf32(file, name) : default;
         uint headerFlags = FindHeader(file, name, isElf);
         if (!isElf)
         {
             throw new BootImageException($"{name}: not a Multiboot image this loader takes: a Multiboot header but no ELF container{((headerFlags & HeaderFlagAoutKludge) != 0 ? " (a.out kludge images are not supported)" : "")}");
         }
 
-        var (entry, segments) = ReadElf32(file, name);
-        return new MultibootImage(name, file.ToArray(), entry, segments);
+        return new MultibootImage(name, file.ToArray(), elf.Entry, elf.Segments);
     }
 
     private static void CheckElfIdentity(ReadOnlySpan<byte> file, string name)

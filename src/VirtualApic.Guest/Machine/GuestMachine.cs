@@ -256,6 +256,7 @@ public sealed class GuestMachine : IDisposable
                 Stats.IdleSkips++;
                 Stats.IdleSkippedNs += target - clock.NowNs;
                 clock.AdvanceTo(target);
+                FabricTouched(endSlice: false);
                 continue;
             }
 
@@ -307,18 +308,43 @@ public sealed class GuestMachine : IDisposable
 
     private void Advance(long ns)
     {
-        if (ns > 0)
+        if (ns <= 0)
         {
-            Vm.Clock.AdvanceTo(Vm.Clock.NowNs + ns);
+            return;
+        }
+
+        var clock = Vm.Clock;
+        long target = clock.NowNs + ns;
+        bool fires = clock.TryPeekNextDeadline(out long deadline) && deadline <= target;
+        clock.AdvanceTo(target);
+        if (fires)
+        {
+            FabricTouched(endSlice: true);
         }
     }
 
-    private void OnVcpuKicked(int index)
+    // The library's kick: the target must look at its events. It never ends a slice: whether a
+    // delivery kicks depends on the backend (a doorbell to a running AVIC vCPU or a post while ON is
+    // set does not), and slices must end at the same instructions under every backend.
+    private void OnVcpuKicked(int index) => _hosts[index].Kick();
+
+    /// <summary>
+    /// The running vCPU touched the interrupt fabric (an APIC or IOAPIC write, an IRQ line, a
+    /// hypercall) or a timer fired: every vCPU looks at its events at its next boundary (a spare look
+    /// costs nothing), and when <paramref name="endSlice"/> the running vCPU yields so that the
+    /// target of an IPI or IRQ runs now. Both rules depend only on what the guest did, never on the
+    /// backend, which keeps instruction counts and virtual time identical across backends.
+    /// </summary>
+    internal void FabricTouched(bool endSlice)
     {
-        _hosts[index].Kick();
-        if (_current >= 0 && _current != index)
+        foreach (var h in _hosts)
         {
-            _cpus[_current].RequestYield(); // let the target run now: IPI ping-pongs don't wait a slice
+            h.Kick();
+        }
+
+        if (endSlice && _current >= 0)
+        {
+            _cpus[_current].RequestYield();
         }
     }
 

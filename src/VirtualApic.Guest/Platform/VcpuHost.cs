@@ -2,6 +2,7 @@ using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Guest.Cpu;
 using VirtualApic.Guest.Machine;
+using VirtualApic.Guest.Platform.Devices;
 
 namespace VirtualApic.Guest.Platform;
 
@@ -16,6 +17,10 @@ public sealed class VcpuHost : ICpuHost
 {
     /// <summary>The AMD K7 performance-counter MSRs (kvm-unit-tests' pmu_init clears them on an AMD CPU).</summary>
     private const uint K7PerfFirst = 0xC001_0000, K7PerfLast = 0xC001_0007;
+
+    /// <summary>The xAPIC ICR (low) offset and the x2APIC ICR MSR: writes send IPIs.</summary>
+    private const ulong IcrOffset = 0x300;
+    private const uint X2ApicIcrMsr = 0x830;
 
     /// <summary>-KVM_ENOSYS: the result of an unknown hypercall.</summary>
     private const long KvmNoSys = -1000;
@@ -81,8 +86,11 @@ public sealed class VcpuHost : ICpuHost
     public void MmioWrite(ulong physicalAddress, ulong value, int size)
     {
         _machine.ExitToHost(this);
+        bool apic = Vcpu.IsApicWindow(physicalAddress);
+        bool icr = apic && physicalAddress - Vcpu.Apic.BaseAddress == IcrOffset;
         Vcpu.MmioWrite(physicalAddress, value, size);
         Cpu.RequestEventCheck();
+        _machine.FabricTouched(endSlice: icr || (!apic && _machine.Vm.IoApic.ContainsAddress(physicalAddress)));
     }
 
     /// <inheritdoc/>
@@ -98,6 +106,10 @@ public sealed class VcpuHost : ICpuHost
         _machine.ExitToHost(this);
         _ports.Write(port, value, size);
         Cpu.RequestEventCheck(); // an IRQ line raised by this OUT is taken before the next instruction
+        if (_ports.DeviceAt(port) is PcTestDev)
+        {
+            _machine.FabricTouched(endSlice: true);
+        }
     }
 
     /// <inheritdoc/>
@@ -133,6 +145,7 @@ public sealed class VcpuHost : ICpuHost
         }
 
         Cpu.RequestEventCheck();
+        _machine.FabricTouched(endSlice: msr == X2ApicIcrMsr);
         return ok;
     }
 
@@ -228,5 +241,6 @@ public sealed class VcpuHost : ICpuHost
             : KvmNoSys;
         registers[0] = longMode ? (ulong)result : (uint)result;
         Cpu.RequestEventCheck();
+        _machine.FabricTouched(endSlice: true);
     }
 }
