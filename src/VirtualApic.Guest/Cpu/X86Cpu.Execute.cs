@@ -442,7 +442,7 @@ public sealed partial class X86Cpu
         if (isMem)
         {
             la = Ea(ref d);
-            dst = ReadMem(la, sz);
+            dst = m is Mnemonic.Cmp or Mnemonic.Test ? ReadMem(la, sz) : ReadMemRmw(la, sz);
         }
         else
         {
@@ -1046,7 +1046,7 @@ public sealed partial class X86Cpu
         {
             Register r = d.I.Op0Kind == OpKind.Register ? d.I.Op0Register : d.I.Op1Register;
             ulong la = Ea(ref d);
-            ulong m = ReadMem(la, sz);
+            ulong m = ReadMemRmw(la, sz);
             WriteMem(la, sz, ReadReg(r));
             WriteReg(r, m);
             return;
@@ -1085,7 +1085,7 @@ public sealed partial class X86Cpu
                 bit = (int)(offset & (ulong)(bits - 1));
             }
 
-            value = ReadMem(la, sz);
+            value = m == Mnemonic.Bt ? ReadMem(la, sz) : ReadMemRmw(la, sz);
         }
         else
         {

@@ -94,6 +94,27 @@ public sealed partial class X86Cpu
         WriteSlow(linear, size, value, _cpl == 3);
     }
 
+    /// <summary>The read half of a read-modify-write: translated for writing, so a fault reports W = 1 and a
+    /// read-only page faults before anything is read (as hardware does for RMW instructions).</summary>
+    private ulong ReadMemRmw(ulong linear, int size)
+    {
+        int i = (int)(linear >> 12) & (TlbSize - 1);
+        if (_tlbWrite[i] == (linear >> 12) + 1 && (int)(linear & 0xFFF) <= PhysicalMemory.PageSize - size)
+        {
+            int p = (int)(_tlbPhys[i] | (linear & 0xFFF));
+            return size switch
+            {
+                1 => _ram[p],
+                2 => BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(_ram, p, 2)),
+                4 => BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_ram, p, 4)),
+                _ => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_ram, p, 8)),
+            };
+        }
+
+        ProbeWrite(linear, size);
+        return ReadMem(linear, size);
+    }
+
     /// <summary>Checks that a write would succeed (translation and permissions) without writing.</summary>
     private void ProbeWrite(ulong linear, int size)
     {

@@ -139,7 +139,7 @@ public sealed partial class X86Cpu
         if (d.I.Op0Kind == OpKind.Memory)
         {
             linear = Ea(ref d);
-            return ReadMem(linear, bytes);
+            return ReadMemRmw(linear, bytes);
         }
 
         linear = 0;

@@ -121,7 +121,11 @@ public sealed partial class X86Cpu
     public ulong Rflags
     {
         get => GetRflags();
-        set => _flags = (value & 0x3F7FD5) | 2;
+        set
+        {
+            _flags = (value & 0x3F7FD5) | 2;
+            _lazyOp = LazyNone;
+        }
     }
 
     /// <summary>CR0 (ET reads as 1).</summary>
