@@ -25,6 +25,9 @@ public sealed class VcpuHost : ICpuHost
     /// <summary>-KVM_ENOSYS: the result of an unknown hypercall.</summary>
     private const long KvmNoSys = -1000;
 
+    /// <summary>-KVM_EPERM: a hypercall from CPL &gt; 0 (KVM kvm_emulate_hypercall).</summary>
+    private const long KvmPermissionDenied = -1;
+
     private readonly GuestMachine _machine;
     private readonly PortBus _ports;
     private readonly CpuidTable _cpuid;
@@ -236,9 +239,10 @@ public sealed class VcpuHost : ICpuHost
         _machine.ExitToHost(this);
         bool longMode = Cpu.Mode == CpuMode.Long64;
         ulong number = longMode ? registers[0] : (uint)registers[0];
-        long result = number == KvmPvIpi.HypercallNumber
-            ? KvmPvIpi.Send(_machine.Vm.Router, Vcpu.Index, registers[3], registers[1], (uint)registers[2], registers[6], longMode)
-            : KvmNoSys;
+        long result = Cpu.Cpl != 0 ? KvmPermissionDenied
+            : number == KvmPvIpi.HypercallNumber
+                ? KvmPvIpi.Send(_machine.Vm.Router, Vcpu.Index, registers[3], registers[1], (uint)registers[2], registers[6], longMode)
+                : KvmNoSys;
         registers[0] = longMode ? (ulong)result : (uint)result;
         Cpu.RequestEventCheck();
         _machine.FabricTouched(endSlice: true);

@@ -105,6 +105,57 @@ public class GuestMachineTests
     }
 
     [Fact]
+    public void An_unknown_hypercall_returns_enosys()
+    {
+        var r = Boot(a =>
+        {
+            a.mov(eax, 99);
+            a.vmcall();
+            a.@out(0xF4, eax);
+            a.hlt();
+        });
+        Assert.Equal(unchecked((uint)-1000), r.ExitStatus);
+    }
+
+    [Fact]
+    public void Pause_back_off_doubles_up_to_its_cap_and_resets_after_real_work()
+    {
+        var model = TimeModel.Default;
+        Assert.Equal([100L, 200L, 400L, 100_000L, 100_000L], new[] { 0, 1, 2, 10, 40 }.Select(model.PauseCost));
+
+        // 20 back-to-back PAUSEs: 100 ns x (2^0 + ... ) capped, far more than 20 x 100 ns.
+        var tight = Boot(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 20);
+            a.Label(ref loop);
+            a.pause();
+            a.dec(ecx);
+            a.jnz(loop);
+            Exit(a, 0);
+        });
+
+        // The same PAUSEs separated by 100 instructions each: every one costs the base price.
+        var spaced = Boot(a =>
+        {
+            var loop = a.CreateLabel();
+            var inner = a.CreateLabel();
+            a.mov(ecx, 20);
+            a.Label(ref loop);
+            a.pause();
+            a.mov(edx, 50);
+            a.Label(ref inner);
+            a.dec(edx);
+            a.jnz(inner);
+            a.dec(ecx);
+            a.jnz(loop);
+            Exit(a, 0);
+        });
+        Assert.True(tight.VirtualNs > 1_000_000, $"tight pauses back off: {tight.VirtualNs} ns");
+        Assert.True(spaced.VirtualNs < 100_000, $"spaced pauses do not: {spaced.VirtualNs} ns");
+    }
+
+    [Fact]
     public void The_same_image_gives_the_same_time_and_instruction_count()
     {
         static void Code(Assembler a)
