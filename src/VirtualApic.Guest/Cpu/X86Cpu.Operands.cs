@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Iced.Intel;
 
 namespace VirtualApic.Guest.Cpu;
@@ -217,6 +216,4 @@ public sealed partial class X86Cpu
         4 => (ulong)(int)value,
         _ => value,
     };
-
-    private static int ReadLe16(ReadOnlySpan<byte> b) => BinaryPrimitives.ReadUInt16LittleEndian(b);
 }

@@ -43,16 +43,6 @@ public sealed partial class X86Cpu
                 StopReason reason = RunInner(start + maxInstructions);
                 return new RunResult(reason, _retired - start);
             }
-            catch (GuestFault)
-            {
-                // A fault outside instruction execution (event delivery) already went through delivery's
-                // own handling; a fault escaping here comes from the fetch of the next instruction.
-                HandleInstructionFault();
-                if (_shutdown)
-                {
-                    return new RunResult(StopReason.Shutdown, _retired - start);
-                }
-            }
             catch (UnsupportedException e)
             {
                 _gpr[4] = _startRsp;
@@ -63,13 +53,31 @@ public sealed partial class X86Cpu
 
     private StopReason RunInner(long end)
     {
-        if (_shutdown)
-        {
-            return StopReason.Shutdown;
-        }
-
+        // The try region is entered once per fault, not once per instruction, so the loop itself
+        // stays free of exception-handling bookkeeping.
         while (true)
         {
+            try
+            {
+                return RunLoop(end);
+            }
+            catch (GuestFault)
+            {
+                // From the fetch or execution of the instruction at RIP (event delivery handles its own).
+                HandleInstructionFault();
+            }
+        }
+    }
+
+    private StopReason RunLoop(long end)
+    {
+        while (true)
+        {
+            if (_shutdown)
+            {
+                return StopReason.Shutdown;
+            }
+
             if (_eventCheck && !_shadowActive)
             {
                 CheckEvents();
@@ -97,21 +105,7 @@ public sealed partial class X86Cpu
             _startRsp = _gpr[4];
             ref Decoded d = ref Fetch();
             _nextRip = MaskIp(_rip + d.Length);
-            try
-            {
-                Execute(ref d);
-            }
-            catch (GuestFault)
-            {
-                HandleInstructionFault();
-                if (_shutdown)
-                {
-                    return StopReason.Shutdown;
-                }
-
-                continue;
-            }
-
+            Execute(ref d);
             _rip = _nextRip;
             _retired++;
             _shadowActive = _shadowPending;

@@ -88,7 +88,14 @@ internal sealed class FakeHost : ICpuHost
 
     public void InterruptFlagChanged(bool interruptFlag) => InterruptFlagChanges.Add(interruptFlag);
 
-    public void Iret(bool interruptFlagAfter) => Irets.Add(interruptFlagAfter);
+    public void Iret(bool interruptFlagAfter)
+    {
+        Irets.Add(interruptFlagAfter);
+        NmiBlocked = false;
+    }
+
+    /// <summary>NMIs are blocked from delivery until the next IRET (SDM 6.7.1), as the library models it.</summary>
+    public bool NmiBlocked { get; private set; }
 
     public CpuEvent TakeEvent(bool interruptsEnabled)
     {
@@ -99,9 +106,14 @@ internal sealed class FakeHost : ICpuHost
         }
 
         CpuEvent e = Events.Peek();
-        if (e.Kind == CpuEventKind.Interrupt && RespectInterruptFlag && !interruptsEnabled)
+        if ((e.Kind == CpuEventKind.Interrupt && RespectInterruptFlag && !interruptsEnabled) || (e.Kind == CpuEventKind.Nmi && NmiBlocked))
         {
             return CpuEvent.None;
+        }
+
+        if (e.Kind == CpuEventKind.Nmi)
+        {
+            NmiBlocked = true;
         }
 
         return Events.Dequeue();
