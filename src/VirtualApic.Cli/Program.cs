@@ -114,10 +114,10 @@ public static class Program
         import.SetAction(p => StateCommand.ExecuteImport(p.GetValue(textFile) ?? "", p.GetValue(importOut) ?? "", stderr));
         var state = new Command("state", "Convert between the kvm_lapic_state image and readable text") { export, import };
 
-        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress, dump, state };
+        var root = new RootCommand("vapic: run .vapic scenarios against the VirtualApic model") { run, decode, explain, fuzz, stress, dump, state, BootCommand.Create(stdout, stderr), KutCommand.Create(stdout, stderr) };
         root.SetAction(_ =>
         {
-            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles, fuzz, stress, dump or state (see --help)");
+            stderr.WriteLine("vapic: a command is required: run, decode, explain-profiles, fuzz, stress, dump, state, boot or kut (see --help)");
             return ExitUsage;
         });
 

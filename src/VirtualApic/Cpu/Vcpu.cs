@@ -339,6 +339,21 @@ public sealed class Vcpu : IApicCpu, IDisposable
         }
     }
 
+    /// <summary>
+    /// The IRET instruction as a CPU executes it (SDM vol. 3A 6.7.1, APM vol. 2 15.21.4): any IRET
+    /// ends NMI blocking, whatever it returns from (an exception handler inside an NMI handler
+    /// included), and RFLAGS.IF becomes the popped value. The handler entry of the last event taken,
+    /// if any, is left. Use this from an instruction-level CPU; <see cref="Iret()"/> is the
+    /// event-level form for drivers that only know which handler they leave.
+    /// </summary>
+    /// <param name="interruptFlagAfter">RFLAGS.IF as popped from the stack.</param>
+    public void Iret(bool interruptFlagAfter)
+    {
+        _handlers.TryPop(out _);
+        _nmiBlocked = false;
+        InterruptFlag = interruptFlagAfter;
+    }
+
     /// <summary>RDTSC.</summary>
     public ulong Rdtsc() => ApicTimer.TscAt(Apic.Clock.NowNs, Apic.Config.TscKhz);
 

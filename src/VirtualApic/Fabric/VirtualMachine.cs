@@ -172,8 +172,12 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
 
                 var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
                 // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
-                // set survives a snapshot restore or migration, which starts from an empty one.
-                bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector);
+                // set survives a snapshot restore or migration, which starts from an empty one. KVM's
+                // vcpu_scan_ioapic syncs the PIR into the IRR first, so a vector still posted counts too
+                // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the
+                // vCPU took the vector; without this its EOI would never reach the IOAPIC).
+                bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector)
+                    || (Accelerator is ApicvModel apicv && apicv.Descriptor(vcpu.Index).TestPir(e.Vector));
                 if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
                 {
                     apic.SetIoApicHandled(e.Vector, true);

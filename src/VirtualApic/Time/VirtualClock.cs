@@ -54,6 +54,29 @@ public sealed class VirtualClock
     /// <summary>Fires every timer whose deadline is at or before now (after a restore or an arm in the past).</summary>
     public void RunDue() => AdvanceTo(NowNs);
 
+    /// <summary>
+    /// The earliest deadline of an armed timer, if any: where an embedder whose vCPUs are all halted
+    /// can jump the clock to. Stale queue entries (cancelled or re-armed timers) are dropped on the way.
+    /// </summary>
+    /// <param name="deadlineNs">The earliest armed deadline, in virtual nanoseconds.</param>
+    /// <returns>Whether any timer is armed.</returns>
+    public bool TryPeekNextDeadline(out long deadlineNs)
+    {
+        while (_queue.TryPeek(out var timer, out var key))
+        {
+            if (timer.IsArmed && timer.Sequence == key.Sequence)
+            {
+                deadlineNs = key.Deadline;
+                return true;
+            }
+
+            _queue.Dequeue();
+        }
+
+        deadlineNs = 0;
+        return false;
+    }
+
     internal void Arm(ClockTimer timer, long deadlineNs)
     {
         timer.IsArmed = true;

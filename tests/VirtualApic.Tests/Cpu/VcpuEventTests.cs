@@ -341,6 +341,43 @@ public class VcpuEventTests
     }
 
     [Fact]
+    public void Architectural_iret_from_an_exception_inside_an_nmi_handler_ends_nmi_blocking()
+    {
+        // SDM vol. 3A 6.7.1: the first IRET ends NMI blocking, even when it returns from an exception
+        // handler the NMI handler ran into (the library never saw that exception).
+        var vcpu = Create();
+        Send(vcpu, DeliveryMode.Nmi);
+        Assert.Equal(GuestEventKind.Nmi, vcpu.Take().Kind);
+        Send(vcpu, DeliveryMode.Nmi);
+        Assert.Equal(GuestEvent.None, vcpu.Take());
+
+        vcpu.Iret(interruptFlagAfter: false);
+        Assert.False(vcpu.NmiBlocked);
+        Assert.False(vcpu.InterruptFlag);
+        Assert.Equal(GuestEventKind.Nmi, vcpu.Take().Kind);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Architectural_iret_takes_if_from_the_popped_rflags(bool poppedIf)
+    {
+        var vcpu = Create();
+        vcpu.Apic.Raise(0x40);
+        vcpu.Sti();
+        Assert.Equal(0x40, vcpu.Take().Vector);
+        Assert.False(vcpu.InterruptFlag);
+
+        vcpu.Iret(poppedIf);
+        Assert.Equal(poppedIf, vcpu.InterruptFlag);
+        Assert.Empty(vcpu.SaveEvents().HandlerStack);
+
+        // With no handler entry left it still sets IF and stays consistent.
+        vcpu.Iret(!poppedIf);
+        Assert.Equal(!poppedIf, vcpu.InterruptFlag);
+    }
+
+    [Fact]
     public void Hlt_then_an_event_wakes_the_vcpu()
     {
         var vcpu = Create();

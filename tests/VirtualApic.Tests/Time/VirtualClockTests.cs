@@ -48,4 +48,28 @@ public class VirtualClockTests
         Assert.Equal(1, count);
         Assert.Equal(500, clock.NowNs);
     }
+
+    [Fact]
+    public void TryPeekNextDeadline_reports_the_earliest_armed_deadline_and_skips_stale_entries()
+    {
+        var clock = new VirtualClock();
+        Assert.False(clock.TryPeekNextDeadline(out _));
+        var a = new ClockTimer(clock, () => { });
+        var b = new ClockTimer(clock, () => { });
+        a.Arm(300);
+        b.Arm(500);
+        Assert.True(clock.TryPeekNextDeadline(out long next));
+        Assert.Equal(300, next);
+
+        a.Arm(700); // the entry for 300 is stale now
+        Assert.True(clock.TryPeekNextDeadline(out next));
+        Assert.Equal(500, next);
+
+        b.Cancel();
+        Assert.True(clock.TryPeekNextDeadline(out next));
+        Assert.Equal(700, next);
+
+        clock.AdvanceTo(next);
+        Assert.False(clock.TryPeekNextDeadline(out _));
+    }
 }

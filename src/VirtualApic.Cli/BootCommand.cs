@@ -1,0 +1,106 @@
+using System.CommandLine;
+using VirtualApic.Fabric;
+using VirtualApic.Guest.Boot;
+using VirtualApic.Guest.Kut;
+using VirtualApic.Guest.Machine;
+using VirtualApic.Guest.Platform;
+using VirtualApic.Profiles;
+
+namespace VirtualApic.Cli;
+
+/// <summary><c>vapic boot IMAGE</c>: boots a Multiboot kernel (a kvm-unit-tests .flat) on the guest engine.</summary>
+internal static class BootCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var image = new Argument<string>("IMAGE") { Description = "A Multiboot v1 kernel, e.g. kvm-unit-tests x86/apic.flat" };
+        var smp = new Option<int>("--smp") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
+        var cpu = new Option<string>("--cpu") { Description = "CPU model as QEMU's -cpu: qemu64[,+x2apic][,+tsc-deadline][,vendor=AuthenticAMD]", DefaultValueFactory = _ => "qemu64" };
+        var accel = AccelOption();
+        var env = new Option<string[]>("--env") { Description = "NAME=VALUE for the guest's environment (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var append = new Option<string>("--append") { Description = "Guest command-line arguments (QEMU's -append)" };
+        var profile = ProfileOption();
+        var mem = new Option<int>("--mem") { Description = "RAM in MiB", DefaultValueFactory = _ => 128 };
+        var timeout = new Option<double>("--timeout") { Description = "Virtual-time limit in seconds", DefaultValueFactory = _ => 90 };
+        var maxInsns = new Option<long>("--max-instructions") { Description = "Instruction limit (all vCPUs)", DefaultValueFactory = _ => 4_000_000_000 };
+        var stats = new Option<bool>("--stats") { Description = "Print VM exits per reason and per vCPU" };
+        var trace = new Option<string>("--trace") { Description = "Write a Chrome trace event JSON file of the guest's output lines" };
+        var command = new Command("boot", "Boot a Multiboot kernel (kvm-unit-tests .flat) on the x86-64 guest engine")
+        {
+            image, smp, cpu, accel, env, append, profile, mem, timeout, maxInsns, stats, trace,
+        };
+        command.SetAction(p =>
+        {
+            try
+            {
+                var options = new GuestMachineOptions
+                {
+                    Cpus = p.GetValue(smp),
+                    CpuModel = CpuModel.Parse(p.GetValue(cpu) ?? "qemu64"),
+                    Profile = ParseProfile(p.GetValue(profile)),
+                    RamMiB = p.GetValue(mem),
+                    Environment = p.GetValue(env) ?? [],
+                    Append = p.GetValue(append),
+                    VirtualTimeoutNs = (long)(p.GetValue(timeout) * 1e9),
+                    MaxInstructions = p.GetValue(maxInsns),
+                };
+                options.Validate();
+                var img = MultibootImage.FromFile(p.GetValue(image) ?? "");
+                var runs = KutRunner.Run(Path.GetFileNameWithoutExtension(img.Name), img, options, Backends(p.GetValue(accel)));
+                bool ok = GuestRunPrinter.Print(runs, printSerial: true, p.GetValue(stats), stdout);
+                if (p.GetValue(stats))
+                {
+                    PrintStats(runs, stdout);
+                }
+
+                if (p.GetValue(trace) is { } path)
+                {
+                    GuestTraceWriter.Write(path, runs);
+                }
+
+                return ok ? Program.ExitPass : Program.ExitFail;
+            }
+            catch (Exception e) when (e is BootImageException or FormatException or ArgumentException or IOException)
+            {
+                stderr.WriteLine("vapic boot: " + e.Message);
+                return Program.ExitUsage;
+            }
+        });
+        return command;
+    }
+
+    internal static Option<string> AccelOption()
+    {
+        var accel = new Option<string>("--accel") { Description = "Backend: none, apicv, avic, x2avic or all", DefaultValueFactory = _ => "none" };
+        accel.AcceptOnlyFromAmong("none", "apicv", "avic", "x2avic", "all");
+        return accel;
+    }
+
+    internal static Option<string> ProfileOption()
+    {
+        var profile = new Option<string>("--profile") { Description = "Profile: kvm or architectural", DefaultValueFactory = _ => "kvm" };
+        profile.AcceptOnlyFromAmong("kvm", "architectural");
+        return profile;
+    }
+
+    internal static ApicProfile ParseProfile(string? name) =>
+        name is not null && ApicProfile.TryParse(name, out var p) ? p : ApicProfile.Kvm;
+
+    internal static IReadOnlyList<AccelKind> Backends(string? accel) => accel?.ToLowerInvariant() switch
+    {
+        "all" => KutRunner.AllBackends,
+        "apicv" => [AccelKind.Apicv],
+        "avic" => [AccelKind.Avic],
+        "x2avic" => [AccelKind.X2Avic],
+        _ => [AccelKind.None],
+    };
+
+    internal static void PrintStats(IReadOnlyList<KutRun> runs, TextWriter stdout)
+    {
+        foreach (var run in runs)
+        {
+            stdout.WriteLine($"--- stats {run.Name} [{KutRunner.Name(run.Accel)}]");
+            stdout.WriteLine(run.Result.Statistics);
+        }
+    }
+}

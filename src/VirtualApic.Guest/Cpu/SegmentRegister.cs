@@ -1,0 +1,23 @@
+namespace VirtualApic.Guest.Cpu;
+
+/// <summary>The six segment registers, numbered as in the ModRM <c>sreg</c> field.</summary>
+public enum SegmentRegister : byte
+{
+    /// <summary>ES.</summary>
+    Es,
+
+    /// <summary>CS.</summary>
+    Cs,
+
+    /// <summary>SS.</summary>
+    Ss,
+
+    /// <summary>DS.</summary>
+    Ds,
+
+    /// <summary>FS.</summary>
+    Fs,
+
+    /// <summary>GS.</summary>
+    Gs,
+}

@@ -1,0 +1,492 @@
+using Iced.Intel;
+
+namespace VirtualApic.Guest.Cpu;
+
+/// <summary>Events and exceptions: taking host events at instruction boundaries, IDT/IVT delivery, the
+/// double-fault rules, IRET, and RFLAGS.IF bookkeeping.</summary>
+public sealed partial class X86Cpu
+{
+    private enum EventSource : byte
+    {
+        /// <summary>A fault or trap raised by an instruction.</summary>
+        Exception,
+
+        /// <summary>An external interrupt or NMI (EXT = 1 in error codes).</summary>
+        External,
+
+        /// <summary>INT n, INT3, INTO: gate DPL is checked against CPL.</summary>
+        Software,
+    }
+
+    private void CheckEvents()
+    {
+        _eventCheck = false;
+        CpuEvent e = _host.TakeEvent((_flags & FlagIf) != 0);
+        switch (e.Kind)
+        {
+            case CpuEventKind.None:
+                return;
+            case CpuEventKind.Interrupt:
+                if (!_waitForSipi)
+                {
+                    _halted = false;
+                    Deliver(e.Vector, -1, EventSource.External, _rip);
+                }
+
+                break;
+            case CpuEventKind.Nmi:
+                if (!_waitForSipi)
+                {
+                    _halted = false;
+                    Deliver(2, -1, EventSource.External, _rip);
+                }
+
+                break;
+            case CpuEventKind.Init:
+                bool wasIf = (_flags & FlagIf) != 0;
+                InitAndWaitForSipi();
+                if (wasIf)
+                {
+                    _host.InterruptFlagChanged(false);
+                }
+
+                break;
+            case CpuEventKind.Sipi:
+                if (_waitForSipi)
+                {
+                    StartFromSipi(e.Vector);
+                }
+
+                break;
+            default:
+                break;
+        }
+
+        _eventCheck = true; // another event may be waiting behind this one
+    }
+
+    /// <summary>Delivers a fault raised by the instruction at RIP (RIP is the return address).</summary>
+    private void DeliverException(int vector, int errorCode, ulong faultAddress)
+    {
+        if (vector == 14)
+        {
+            _cr2 = faultAddress;
+        }
+
+        Deliver(vector, errorCode, EventSource.Exception, _rip);
+    }
+
+    private static bool IsContributory(int vector) => vector is 0 or 10 or 11 or 12 or 13;
+
+    /// <summary>Delivers an event; a fault during delivery is combined per SDM Vol 3 Table 6-5: contributory
+    /// after contributory, or contributory/#PF after #PF, gives #DF; anything during #DF is a triple fault.</summary>
+    private void Deliver(int vector, int errorCode, EventSource source, ulong returnRip)
+    {
+        int first = source == EventSource.Exception ? vector : -1;
+        try
+        {
+            DeliverCore(vector, errorCode, source, returnRip);
+        }
+        catch (GuestFault f)
+        {
+            int second = f.Vector;
+            int code = f.ErrorCode;
+            if (second == 14)
+            {
+                _cr2 = f.FaultAddress;
+            }
+
+            if (first == 8)
+            {
+                _shutdown = true;
+                return;
+            }
+
+            if ((IsContributory(first) && IsContributory(second)) || (first == 14 && (IsContributory(second) || second == 14)))
+            {
+                Deliver(8, 0, EventSource.Exception, returnRip);
+                return;
+            }
+
+            Deliver(second, code, EventSource.Exception, returnRip);
+        }
+    }
+
+    private static bool PushesErrorCode(int vector) => vector is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21 or 29 or 30;
+
+    private void DeliverCore(int vector, int errorCode, EventSource source, ulong returnRip)
+    {
+        int ext = source == EventSource.External ? 1 : 0;
+        if (source != EventSource.Exception || !PushesErrorCode(vector))
+        {
+            errorCode = -1;
+        }
+
+        if ((_cr0 & Cr0Pe) == 0)
+        {
+            DeliverReal(vector, returnRip);
+            return;
+        }
+
+        bool longMode = (_efer & EferLma) != 0;
+        int gateBytes = longMode ? 16 : 8;
+        if ((ulong)(vector * gateBytes) + (ulong)gateBytes - 1 > _idtr.Limit)
+        {
+            RaiseGp((vector * 8) + 2 + ext);
+        }
+
+        ulong lo = ReadSystem(_idtr.Base + (ulong)(vector * gateBytes), 8);
+        ulong hi = longMode ? ReadSystem(_idtr.Base + (ulong)(vector * gateBytes) + 8, 8) : 0;
+        int type = (int)(lo >> 40) & 0xF;
+        int gateDpl = (int)(lo >> 45) & 3;
+        bool present = ((lo >> 47) & 1) != 0;
+        bool validType = longMode ? type is 0xE or 0xF : type is 0xE or 0xF or 0x6 or 0x7 or 0x5;
+        if (!validType)
+        {
+            RaiseGp((vector * 8) + 2 + ext);
+        }
+
+        if (source == EventSource.Software && gateDpl < _cpl)
+        {
+            RaiseGp((vector * 8) + 2);
+        }
+
+        if (!present)
+        {
+            Raise(11, (vector * 8) + 2 + ext);
+        }
+
+        if (!longMode && type is 0x5 or 0x6 or 0x7)
+        {
+            throw new UnsupportedException($"task gate or 16-bit gate for vector {vector} in protected mode");
+        }
+
+        ushort selector = (ushort)(lo >> 16);
+        ulong offset = (lo & 0xFFFF) | ((lo >> 32) & 0xFFFF0000UL) | ((hi & 0xFFFFFFFF) << 32);
+        if ((selector & ~3) == 0)
+        {
+            RaiseGp(ext);
+        }
+
+        ulong cs = ReadDescriptor(selector);
+        ushort csAttr = DescriptorAttributes(cs);
+        int csDpl = (csAttr >> 5) & 3;
+        if ((csAttr & 0x18) != 0x18 || csDpl > _cpl || (longMode && ((csAttr & 0x2000) == 0 || (csAttr & 0x4000) != 0)))
+        {
+            RaiseGp((selector & ~3) + ext);
+        }
+
+        if ((csAttr & 0x80) == 0)
+        {
+            Raise(11, (selector & ~3) + ext);
+        }
+
+        int newCpl = (csAttr & 4) != 0 ? _cpl : csDpl;
+        ulong flags = GetRflags();
+        bool interruptGate = (type & 1) == 0;
+        if (longMode)
+        {
+            int ist = (int)(lo >> 32) & 7;
+            bool switchStack = newCpl < _cpl;
+            ulong rsp = ist != 0 ? ReadTss64((ulong)(0x24 + ((ist - 1) * 8)))
+                : switchStack ? ReadTss64((ulong)(4 + (newCpl * 8)))
+                : _gpr[4];
+            if ((ulong)((long)(rsp << 16) >> 16) != rsp)
+            {
+                Raise(12, ext);
+            }
+
+            rsp &= ~0xFUL;
+            bool user = newCpl == 3;
+            ulong sp = rsp;
+            sp -= 8;
+            WriteSlow(sp, 8, _segSelector[2], user);
+            sp -= 8;
+            WriteSlow(sp, 8, _gpr[4], user);
+            sp -= 8;
+            WriteSlow(sp, 8, flags & ~FlagRf, user);
+            sp -= 8;
+            WriteSlow(sp, 8, _segSelector[1], user);
+            sp -= 8;
+            WriteSlow(sp, 8, returnRip, user);
+            if (errorCode >= 0)
+            {
+                sp -= 8;
+                WriteSlow(sp, 8, (uint)errorCode, user);
+            }
+
+            // Commit: nothing below can fault.
+            if (switchStack)
+            {
+                _segSelector[2] = (ushort)newCpl;
+                _segBase[2] = 0;
+                _segLimit[2] = 0;
+                _segAttributes[2] = 0;
+            }
+
+            LoadCs(selector, cs, newCpl);
+            _gpr[4] = sp;
+        }
+        else
+        {
+            if (newCpl != _cpl)
+            {
+                throw new UnsupportedException($"protected-mode delivery of vector {vector} with a privilege change");
+            }
+
+            bool user = _cpl == 3;
+            ulong sp = StackPointer;
+            sp = MaskStack(sp - 4);
+            WriteSlow(Linear(2, sp), 4, flags & ~FlagRf, user);
+            sp = MaskStack(sp - 4);
+            WriteSlow(Linear(2, sp), 4, _segSelector[1], user);
+            sp = MaskStack(sp - 4);
+            WriteSlow(Linear(2, sp), 4, returnRip, user);
+            if (errorCode >= 0)
+            {
+                sp = MaskStack(sp - 4);
+                WriteSlow(Linear(2, sp), 4, (uint)errorCode, user);
+            }
+
+            LoadCs(selector, cs, newCpl);
+            SetStackPointer(sp);
+            offset = (uint)offset;
+        }
+
+        _flags = GetRflags() & ~(FlagTf | FlagNt | FlagRf | FlagVm);
+        _lazyOp = LazyNone;
+        if (interruptGate)
+        {
+            SetInterruptFlag(false);
+        }
+
+        _rip = _nextRip = offset;
+        _shadowActive = _shadowPending = false;
+    }
+
+    private ulong ReadTss64(ulong offset)
+    {
+        if (offset + 7 > _tr.Limit)
+        {
+            Raise(10, _tr.Selector & ~3);
+        }
+
+        return ReadSystem(_tr.Base + offset, 8);
+    }
+
+    /// <summary>Real-mode delivery through the IVT (SDM Vol 3 20.1.4).</summary>
+    private void DeliverReal(int vector, ulong returnRip)
+    {
+        if ((ulong)(vector * 4) + 3 > _idtr.Limit)
+        {
+            RaiseGp(0);
+        }
+
+        ulong entry = ReadSystem(_idtr.Base + (ulong)(vector * 4), 4);
+        ulong flags = GetRflags();
+        Push(flags & 0xFFFF, 2);
+        Push(_segSelector[1], 2);
+        Push(returnRip, 2);
+        _flags = flags & ~(FlagTf | FlagAc);
+        _lazyOp = LazyNone;
+        SetInterruptFlag(false);
+        LoadCsReal((ushort)(entry >> 16));
+        _rip = _nextRip = entry & 0xFFFF;
+        _shadowActive = _shadowPending = false;
+    }
+
+    /// <summary>Changes RFLAGS.IF, telling the host; IF 0→1 makes pending interrupts worth checking.</summary>
+    private void SetInterruptFlag(bool value)
+    {
+        bool old = (_flags & FlagIf) != 0;
+        if (old == value)
+        {
+            return;
+        }
+
+        _flags = value ? _flags | FlagIf : _flags & ~FlagIf;
+        _host.InterruptFlagChanged(value);
+        if (value)
+        {
+            _eventCheck = true;
+        }
+    }
+
+    /// <summary>
+    /// Loads RFLAGS from POPF or IRET with the privilege rules (SDM POPF, IRET): IOPL changes only at CPL 0,
+    /// IF only when CPL ≤ IOPL; VM, VIF and VIP are not changed here; RF is cleared by POPF.
+    /// </summary>
+    private void LoadFlags(ulong value, int bytes, int cpl, bool isIret)
+    {
+        ulong old = GetRflags();
+        ulong changeable = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagTf | FlagDf | FlagOf | FlagNt | FlagAc | FlagId;
+        int iopl = (int)(old >> 12) & 3;
+        if (cpl == 0)
+        {
+            changeable |= FlagIopl;
+        }
+
+        if (cpl <= iopl)
+        {
+            changeable |= FlagIf;
+        }
+
+        if (isIret)
+        {
+            changeable |= FlagRf;
+        }
+
+        if (bytes == 2)
+        {
+            changeable &= 0xFFFF;
+        }
+
+        ulong nf = (old & ~changeable) | (value & changeable);
+        if (!isIret)
+        {
+            nf &= ~FlagRf;
+        }
+
+        if ((nf & FlagTf) != 0)
+        {
+            throw new UnsupportedException("RFLAGS.TF (single-step) is not modelled");
+        }
+
+        bool newIf = (nf & FlagIf) != 0;
+        _flags = (nf & ~FlagIf) | (old & FlagIf) | 2;
+        _lazyOp = LazyNone;
+        SetInterruptFlag(newIf);
+    }
+
+    private void ExecIret(ref Decoded d)
+    {
+        int ob = d.I.Code switch { Code.Iretw => 2, Code.Iretd => 4, _ => 8 };
+        int oldCpl = _cpl;
+        ulong rip = PeekStack(0, ob);
+        ushort selector = (ushort)PeekStack(ob, ob);
+        ulong flags = PeekStack(2 * ob, ob);
+        if ((_cr0 & Cr0Pe) == 0)
+        {
+            LoadCsReal(selector);
+            SetStackPointer(StackPointer + (ulong)(3 * ob));
+            LoadFlags(flags, ob, 0, isIret: true);
+            _nextRip = ob == 2 ? (ushort)rip : (uint)rip;
+            AfterIret();
+            return;
+        }
+
+        bool longMode = (_efer & EferLma) != 0;
+        if ((GetRflags() & FlagNt) != 0)
+        {
+            if (longMode)
+            {
+                RaiseGp(0);
+            }
+
+            throw new UnsupportedException("IRET with NT=1 (task return)");
+        }
+
+        if (!longMode && (flags & FlagVm) != 0 && oldCpl == 0)
+        {
+            throw new UnsupportedException("IRET to virtual-8086 mode");
+        }
+
+        int rpl = selector & 3;
+        if ((selector & ~3) == 0)
+        {
+            RaiseGp(0);
+        }
+
+        if (rpl < oldCpl)
+        {
+            RaiseGp(selector & ~3);
+        }
+
+        ulong cs = ReadDescriptor(selector);
+        ushort attr = DescriptorAttributes(cs);
+        int dpl = (attr >> 5) & 3;
+        bool conforming = (attr & 4) != 0;
+        if ((attr & 0x18) != 0x18 || (conforming ? dpl > rpl : dpl != rpl))
+        {
+            RaiseGp(selector & ~3);
+        }
+
+        if ((attr & 0x80) == 0)
+        {
+            Raise(11, selector & ~3);
+        }
+
+        bool target64 = longMode && (attr & 0x2000) != 0;
+        bool popStack = _bitness == 64 || rpl > oldCpl;
+        ulong newRsp = 0;
+        ushort newSs = 0;
+        ulong ssDesc = 0;
+        if (popStack)
+        {
+            newRsp = PeekStack(3 * ob, ob);
+            newSs = (ushort)PeekStack(4 * ob, ob);
+            if ((newSs & ~3) == 0)
+            {
+                if (!(target64 && rpl != 3))
+                {
+                    RaiseGp(0);
+                }
+            }
+            else
+            {
+                if ((newSs & 3) != rpl)
+                {
+                    RaiseGp(newSs & ~3);
+                }
+
+                ssDesc = ReadDescriptor(newSs);
+                ushort sa = DescriptorAttributes(ssDesc);
+                if ((sa & 0x18) != 0x10 || (sa & 2) == 0 || ((sa >> 5) & 3) != rpl)
+                {
+                    RaiseGp(newSs & ~3);
+                }
+
+                if ((sa & 0x80) == 0)
+                {
+                    Raise(12, newSs & ~3);
+                }
+            }
+        }
+
+        // Commit.
+        LoadCs(selector, cs, rpl);
+        if (popStack)
+        {
+            _segSelector[2] = newSs;
+            if ((newSs & ~3) == 0)
+            {
+                _segBase[2] = 0;
+                _segLimit[2] = 0;
+                _segAttributes[2] = 0;
+            }
+            else
+            {
+                _segBase[2] = DescriptorBase(ssDesc);
+                _segLimit[2] = DescriptorLimit(ssDesc);
+                _segAttributes[2] = (ushort)(DescriptorAttributes(ssDesc) | 1);
+            }
+
+            _gpr[4] = ob == 8 || _bitness == 64 ? newRsp : ob == 4 ? (uint)newRsp : (_gpr[4] & ~0xFFFFUL) | (ushort)newRsp;
+        }
+        else
+        {
+            SetStackPointer(StackPointer + (ulong)(3 * ob));
+        }
+
+        LoadFlags(flags, ob, oldCpl, isIret: true);
+        _nextRip = _bitness == 64 ? rip : ob == 2 ? (ushort)rip : (uint)rip;
+        AfterIret();
+    }
+
+    private void AfterIret()
+    {
+        // Any IRET ends NMI blocking (SDM 6.7.1); the host tracks it.
+        _host.Iret((_flags & FlagIf) != 0);
+        _eventCheck = true;
+    }
+}

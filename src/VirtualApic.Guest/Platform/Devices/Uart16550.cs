@@ -1,0 +1,95 @@
+using System.Text;
+
+namespace VirtualApic.Guest.Platform.Devices;
+
+/// <summary>
+/// The transmit side of a 16550 UART (COM1 at 0x3F8): bytes written to THR go to the console; LSR
+/// always reports the transmitter empty (THRE | TEMT), so a polling guest never waits; LCR, IER,
+/// MCR and SCR read back what was written; the divisor latch (LCR.DLAB) is accepted and ignored.
+/// Nothing is received.
+/// </summary>
+public sealed class Uart16550 : IPortDevice
+{
+    /// <summary>COM1.</summary>
+    public const ushort Com1 = 0x3F8;
+
+    private const byte LsrThreTemt = 0x60;
+    private const byte LcrDlab = 0x80;
+    private readonly ushort _base;
+    private readonly StringBuilder _text = new();
+    private byte _lcr;
+    private byte _ier;
+    private byte _mcr;
+    private byte _scr;
+    private byte _dll;
+    private byte _dlm;
+
+    /// <summary>Creates a UART at <paramref name="basePort"/> (8 ports).</summary>
+    public Uart16550(ushort basePort = Com1) => _base = basePort;
+
+    /// <summary>Raised for every byte transmitted.</summary>
+    public event Action<byte>? Transmitted;
+
+    /// <summary>Bytes transmitted so far.</summary>
+    public long BytesTransmitted { get; private set; }
+
+    /// <summary>The output so far as text, with the CR of each CR LF dropped.</summary>
+    public string Text => _text.ToString();
+
+    /// <inheritdoc/>
+    public uint Read(ushort port, int size)
+    {
+        bool dlab = (_lcr & LcrDlab) != 0;
+        return (port - _base) switch
+        {
+            0 => dlab ? _dll : 0u,        // RBR: nothing received
+            1 => dlab ? _dlm : _ier,
+            2 => 0x01,                    // IIR: no interrupt pending
+            3 => _lcr,
+            4 => _mcr,
+            5 => LsrThreTemt,
+            6 => 0xB0,                    // MSR: CTS, DSR, DCD
+            7 => _scr,
+            _ => 0xFF,
+        };
+    }
+
+    /// <inheritdoc/>
+    public void Write(ushort port, uint value, int size)
+    {
+        byte b = (byte)value;
+        bool dlab = (_lcr & LcrDlab) != 0;
+        switch (port - _base)
+        {
+            case 0 when dlab:
+                _dll = b;
+                break;
+            case 0:
+                BytesTransmitted++;
+                if (b != (byte)'\r')
+                {
+                    _text.Append((char)b);
+                }
+
+                Transmitted?.Invoke(b);
+                break;
+            case 1 when dlab:
+                _dlm = b;
+                break;
+            case 1:
+                _ier = (byte)(b & 0x0F);
+                break;
+            case 3:
+                _lcr = b;
+                break;
+            case 4:
+                _mcr = (byte)(b & 0x1F);
+                break;
+            case 7:
+                _scr = b;
+                break;
+            default:
+                break; // FCR and the read-only registers
+        }
+    }
+}

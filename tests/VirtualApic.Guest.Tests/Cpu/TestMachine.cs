@@ -1,0 +1,110 @@
+using Iced.Intel;
+using VirtualApic.Guest.Cpu;
+
+namespace VirtualApic.Guest.Tests.Cpu;
+
+/// <summary>
+/// A CPU in 64-bit mode on 16 MiB of RAM with a GDT, an identity map of the first GiB (2 MiB pages,
+/// user-accessible and writable), an empty IDT and a stack; code assembled with Iced goes at 0x100000.
+/// </summary>
+internal sealed class TestMachine
+{
+    public const ulong Gdt = 0x1000, Pml4 = 0x2000, Pdpt = 0x3000, Pd = 0x4000, Idt = 0x5000, Tss = 0x6000;
+    public const ulong StackTop = 0x80000, CodeBase = 0x100000;
+    public const ushort Code64 = 0x08, Data = 0x10, Code32 = 0x18, UserCode = 0x23, UserData = 0x2B, TssSel = 0x30, Code16 = 0x40, Data16 = 0x48;
+
+    public TestMachine(long ramBytes = 16 << 20)
+    {
+        Memory = new PhysicalMemory(ramBytes);
+        Host = new FakeHost();
+        Cpu = new X86Cpu(Host, Memory);
+        Host.Cpu = Cpu;
+        Memory.WriteUInt64(Gdt + 0x08, 0x00AF9B000000FFFF);
+        Memory.WriteUInt64(Gdt + 0x10, 0x00CF93000000FFFF);
+        Memory.WriteUInt64(Gdt + 0x18, 0x00CF9B000000FFFF);
+        Memory.WriteUInt64(Gdt + 0x20, 0x00AFFB000000FFFF);
+        Memory.WriteUInt64(Gdt + 0x28, 0x00CFF3000000FFFF);
+        ulong tssDesc = 0x0000890000000067UL | ((Tss & 0xFFFFFF) << 16) | ((Tss >> 24) << 56);
+        Memory.WriteUInt64(Gdt + 0x30, tssDesc);
+        Memory.WriteUInt64(Gdt + 0x38, Tss >> 32);
+        Memory.WriteUInt64(Gdt + 0x40, 0x00009B000000FFFF);
+        Memory.WriteUInt64(Gdt + 0x48, 0x000093000000FFFF);
+        Memory.WriteUInt64(Pml4, Pdpt | 0x7);
+        Memory.WriteUInt64(Pdpt, Pd | 0x7);
+        for (ulong i = 0; i < 512; i++)
+        {
+            Memory.WriteUInt64(Pd + (i * 8), (i << 21) | 0x87);
+        }
+
+        Cpu.SetDescriptorTables(new DescriptorTable(Gdt, 0x4F), new DescriptorTable(Idt, 0xFFF));
+        Cpu.SetSegment(SegmentRegister.Cs, new SegmentCache(Code64, 0, 0xFFFFFFFF, 0xA09B));
+        foreach (SegmentRegister s in new[] { SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Ss, SegmentRegister.Fs, SegmentRegister.Gs })
+        {
+            Cpu.SetSegment(s, new SegmentCache(Data, 0, 0xFFFFFFFF, 0xC093));
+        }
+
+        Cpu.SetControlRegisters(0x80010031, Pml4, 0x20, 0x900);
+        Cpu.SetRegister(4, StackTop);
+        Cpu.Rip = CodeBase;
+        Cpu.Rflags = 2;
+    }
+
+    public PhysicalMemory Memory { get; }
+
+    public FakeHost Host { get; }
+
+    public X86Cpu Cpu { get; }
+
+    /// <summary>Assembles <paramref name="build"/> at <paramref name="address"/> and copies it into RAM.</summary>
+    public ulong Load(Action<Assembler> build, ulong address = CodeBase, int bitness = 64)
+    {
+        var a = new Assembler(bitness);
+        build(a);
+        var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), address);
+        Memory.Write(address, stream.ToArray());
+        return address + (ulong)stream.Length;
+    }
+
+    /// <summary>Runs until the CPU stops for a reason other than the budget; fails on anything but HLT.</summary>
+    public RunResult RunToHalt(long budget = 1_000_000)
+    {
+        RunResult r = Cpu.Run(budget);
+        Assert.True(r.Reason == StopReason.Halted, $"stopped with {r.Reason}: {r.Unsupported}\n{Cpu.DumpState()}");
+        return r;
+    }
+
+    public ulong Reg(int index) => Cpu.GetRegister(index);
+
+    /// <summary>Writes a 64-bit interrupt gate (type 0xE) or trap gate (0xF) for <paramref name="vector"/>.</summary>
+    public void SetGate(int vector, ulong handler, int type = 0xE, int dpl = 0, int ist = 0, ushort selector = Code64, bool present = true)
+    {
+        ulong lo = (handler & 0xFFFF) | ((ulong)selector << 16) | ((ulong)ist << 32) | ((ulong)type << 40) | ((ulong)dpl << 45)
+            | (present ? 1UL << 47 : 0) | ((handler >> 16 & 0xFFFF) << 48);
+        Memory.WriteUInt64(Idt + (ulong)(vector * 16), lo);
+        Memory.WriteUInt64(Idt + (ulong)(vector * 16) + 8, handler >> 32);
+    }
+
+    /// <summary>Maps a 4 KiB page at <paramref name="linear"/> (in the 1-3 GiB range) through a fresh page table.</summary>
+    public void Map4K(ulong linear, ulong physical, ulong flags)
+    {
+        // PDPT entry 1..3 -> a PD at 0x7000 + n*0x1000 ; PD entry -> PT at 0x20000 + index*0x1000
+        ulong pdptIndex = (linear >> 30) & 511;
+        Assert.InRange(pdptIndex, 1UL, 3UL);
+        ulong pd = 0x7000 + ((pdptIndex - 1) * 0x1000);
+        Memory.WriteUInt64(Pdpt + (pdptIndex * 8), pd | 0x7);
+        ulong pdIndex = (linear >> 21) & 511;
+        ulong pt = 0x20000 + (((pdptIndex - 1) * 512 + pdIndex) % 64 * 0x1000);
+        ulong pde = Memory.ReadUInt64(pd + (pdIndex * 8));
+        if ((pde & 1) == 0)
+        {
+            Memory.WriteUInt64(pd + (pdIndex * 8), pt | 0x7);
+        }
+        else
+        {
+            pt = pde & ~0xFFFUL;
+        }
+
+        Memory.WriteUInt64(pt + (((linear >> 12) & 511) * 8), physical | flags);
+    }
+}
