@@ -372,15 +372,15 @@ public sealed partial class LocalApic
         }
         else
         {
-            // The OR is a full fence, so the owner that sees the flag sees the bit.
             Interlocked.Or(ref _inbox[vector >> 5], 1u << vector);
-            Volatile.Write(ref _inboxPending, 1);
+            PublishInbox();
         }
     }
 
     /// <summary>ORs 32 vector bits into IRR dword <paramref name="index"/> (0-7), as <see cref="SetIrr"/> does for one.</summary>
     public void OrIrrWord(int index, uint bits)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)index, 7u, nameof(index));
         if (bits == 0)
         {
             return;
@@ -398,9 +398,16 @@ public sealed partial class LocalApic
         else
         {
             Interlocked.Or(ref _inbox[index], bits);
-            Volatile.Write(ref _inboxPending, 1);
+            PublishInbox();
         }
     }
+
+    // Dekker with the waiter (docs/threading.md): the sender stores the flag, then (in the kick) loads
+    // the waiter's waiting flag; the waiter stores its waiting flag, then loads this flag. A release
+    // store may pass the following load (x86 store buffering), so both sides could read 0 and the kick
+    // would be lost: the flag is published with a full fence.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PublishInbox() => Interlocked.Exchange(ref _inboxPending, 1);
 
     // Folds the inbox into the IRR: plainly on the owner thread, atomically elsewhere (a paused
     // vCPU's snapshot, or a bound vCPU being unbound).
