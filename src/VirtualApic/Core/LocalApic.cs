@@ -42,7 +42,8 @@ public sealed partial class LocalApic
     /// <summary>Errors detected since the last ESR write, which the next ESR write latches (snapshots carry them).</summary>
     public uint EsrPending
     {
-        get => _esrPending;
+        get => Volatile.Read(ref _esrPending);
+
         internal set => _esrPending = value & 0xEF;
     }
 
@@ -206,7 +207,7 @@ public sealed partial class LocalApic
         }
 
         Page.Write(ApicOffset.Esr, 0);
-        _esrPending = 0;
+        Volatile.Write(ref _esrPending, 0);
         _lintRemoteIrr = 0;
         Page.Write(ApicOffset.Icr, 0);
         Page.Write(ApicOffset.Icr + 4, 0);
@@ -286,7 +287,8 @@ public sealed partial class LocalApic
 
         if (vector < 16 && Config.Profile.RejectsIllegalVectors)
         {
-            RecordError(EsrReceiveIllegalVector);
+            RecordError(EsrReceiveIllegalVector); // on the sender's thread: atomic
+
             return false;
         }
 
@@ -769,6 +771,9 @@ public sealed partial class LocalApic
     internal const uint EsrReceiveIllegalVector = 1u << 6;
     internal const uint EsrIllegalRegisterAddress = 1u << 7;
 
+    // Any thread: a receive error is found on the sender's thread. The pending errors are one word
+    // updated atomically (the owner latches it with an exchange on an ESR write), and the LVT error
+    // interrupt is a local delivery, which any thread may make.
     private void RecordError(uint bit)
     {
         if (!Config.Profile.EsrRecordsErrors)
@@ -776,8 +781,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        bool first = (_esrPending & bit) == 0;
-        _esrPending |= bit;
+        bool first = (Interlocked.Or(ref _esrPending, bit) & bit) == 0;
 
         // SDM 11.5.3: detecting an error raises the LVT error interrupt. The error LVT's own
         // illegal vector would recurse; the RejectsIllegalVectors check records once and stops.
