@@ -360,6 +360,11 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetIrr(int vector)
     {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
         if (!Config.ConcurrentDelivery)
         {
             Page.SetVector(ApicOffset.Irr, vector);
@@ -620,7 +625,15 @@ public sealed partial class LocalApic
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
-    public bool IsIoApicHandled(int vector) => (_ioapicHandled[vector >> 6] & (1ul << vector)) != 0;
+    public bool IsIoApicHandled(int vector)
+    {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
+        return (_ioapicHandled[vector >> 6] & (1ul << vector)) != 0;
+    }
 
     /// <summary>
     /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
@@ -691,6 +704,11 @@ public sealed partial class LocalApic
     /// <summary>Marks or unmarks <paramref name="vector"/> as one whose EOI the IOAPIC needs.</summary>
     public void SetIoApicHandled(int vector, bool handled)
     {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
         ulong bit = 1ul << vector;
         if (handled)
         {
