@@ -464,12 +464,25 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SyncIrr()
     {
+        if (Volatile.Read(ref _requests) != 0)
+        {
+            ProcessRequests();
+        }
+
+        SyncIrrCore();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SyncIrrCore()
+    {
+        // Posted vectors first: harvested on a thread other than a bound owner's (a paused vCPU's
+        // snapshot), they go through the inbox, which must be merged after them or a restore that
+        // drops the inbox would lose them.
+        Delivery.SyncToIrr(this);
         if (Volatile.Read(ref _inboxPending) != 0)
         {
             MergeInbox();
         }
-
-        Delivery.SyncToIrr(this);
     }
 
     // Clears an IRR bit on the owner thread: atomically when other threads may be setting bits in
@@ -528,11 +541,6 @@ public sealed partial class LocalApic
         if (!IsHardwareEnabled)
         {
             return -1;
-        }
-
-        if (Volatile.Read(ref _refreshPending) != 0)
-        {
-            ProcessRefresh();
         }
 
         SyncIrr();
@@ -611,6 +619,13 @@ public sealed partial class LocalApic
     /// </summary>
     public int ClearHighestIsr()
     {
+        if ((Volatile.Read(ref _requests) & ReqScanIoApic) != 0)
+        {
+            // The rescan keeps vectors still in service: it must run before this one leaves the ISR
+            // (KVM runs vcpu_scan_ioapic before the guest can EOI).
+            ProcessRequests();
+        }
+
         int v = HighestIsr;
         if (v < 0)
         {
@@ -641,6 +656,7 @@ public sealed partial class LocalApic
     /// </summary>
     public void ForwardEoi(int vector)
     {
+
         if (Config.Profile.LvtStatusBitsWritable is false)
         {
             ClearLintRemoteIrr(vector);
@@ -665,20 +681,53 @@ public sealed partial class LocalApic
         Page.Write(ApicOffset.Ppr, (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass);
     }
 
-    private int _refreshPending;
+    // ---------------------------------------------------------------------------------------
+    // Requests (KVM kvm_make_request / kvm_check_request): work that other threads hand to the owner,
+    // which does it on its own thread before it next evaluates (SyncIrr, PendingVector, Take). The
+    // requester sets the bit with a full fence and then kicks (docs/threading.md).
+    // ---------------------------------------------------------------------------------------
+
+    private int _requests;
+    private const int ReqRefresh = 1;      // KVM_REQ_APICV_UPDATE: re-derive owner caches
+    private const int ReqTimer = 2;        // a timer expiry to inject (KVM_REQ_UNBLOCK + pending)
+    private const int ReqScanIoApic = 4;   // KVM_REQ_SCAN_IOAPIC: rebuild the IOAPIC-handled set
 
     /// <summary>
     /// Asks the owning vCPU to re-derive its caches (<see cref="RefreshIsrCache"/>) and fold posted
     /// vectors in at its next evaluation. Any thread: an inhibit toggle on one vCPU's thread must not
     /// touch the others' owner-only state (KVM raises KVM_REQ_APICV_UPDATE for the same reason).
     /// </summary>
-    public void RequestRefresh() => Volatile.Write(ref _refreshPending, 1);
+    public void RequestRefresh() => Interlocked.Or(ref _requests, ReqRefresh);
 
-    private void ProcessRefresh()
+    /// <summary>
+    /// Asks the owning vCPU to rebuild its set of IOAPIC-handled vectors on its own thread before it
+    /// next evaluates or EOIs (KVM <c>KVM_REQ_SCAN_IOAPIC</c>, <c>vcpu_scan_ioapic</c>). Any thread;
+    /// the caller kicks.
+    /// </summary>
+    public void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
+
+    internal void RequestTimerInjection() => Interlocked.Or(ref _requests, ReqTimer);
+
+    // Whether the IRR is bound to some thread (the timer hands expiries on other threads to it).
+    internal bool IsBound => Volatile.Read(ref _ownerThread) != 0;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ProcessRequests()
     {
-        if (Interlocked.Exchange(ref _refreshPending, 0) != 0)
+        int r = Interlocked.Exchange(ref _requests, 0);
+        if ((r & ReqScanIoApic) != 0)
         {
-            SyncIrr();
+            Host.ScanIoApicHandledVectors(this);
+        }
+
+        if ((r & ReqTimer) != 0)
+        {
+            Timer.InjectPending();
+        }
+
+        if ((r & ReqRefresh) != 0)
+        {
+            SyncIrrCore();
             RefreshIsrCache();
         }
     }
