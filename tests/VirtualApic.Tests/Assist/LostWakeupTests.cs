@@ -81,4 +81,47 @@ public class LostWakeupTests
         waiter.Hlt();
         Assert.True(waiter.WaitForKick(TimeSpan.Zero), "the IPI after the toggle only rang a doorbell");
     }
+
+    [Fact]
+    public void An_apicv_inhibit_toggle_kicks_the_vcpus_whose_posted_vectors_it_moved()
+    {
+        using var vm = EnabledVm(AccelKind.Apicv, cpus: 3);
+        var waiter = vm.Vcpus[1];
+        var toggler = vm.Vcpus[2];
+        waiter.Sti();
+
+        // Posted while the waiter runs: ON is set and the notification is consumed by the running vCPU.
+        SendXApicIpi(vm.Vcpus[0], FixedIpiTo(1));
+        waiter.PrepareToWait(); // resets the wake-up event; the waiter has not looked at its PIR yet
+
+        // The toggle moves the posted vector into the IRR and clears ON: a state move on another
+        // thread that the waiter's next check must not miss (KVM_REQ_APICV_UPDATE kicks every vCPU).
+        Write(toggler, ApicOffset.Id, 0x42u << 24);
+
+        Assert.True(waiter.WaitForKick(TimeSpan.Zero), "the inhibit toggle moved a posted vector without a kick");
+        Assert.Equal(Vector, waiter.Take().Vector);
+    }
+
+    [Fact]
+    public void Kicks_from_an_ioapic_delivery_are_raised_after_the_ioapic_lock_is_released()
+    {
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        vm.IoApic.WriteEntry(3, RedirectionEntry.Create(0x63, destination: 1));
+        vm.IoApic.WriteEntry(4, RedirectionEntry.Create(0x64, destination: 0));
+        bool otherThreadGotIn = true;
+        vm.VcpuKicked += index =>
+        {
+            // An embedder's handler hands work to another thread that touches the IOAPIC (or takes a
+            // lock that such a thread holds): it must not find the IOAPIC locked by this thread.
+            if (index == 1)
+            {
+                var device = Task.Run(() => vm.IoApic.Pulse(4));
+                otherThreadGotIn &= device.Wait(TimeSpan.FromSeconds(2));
+            }
+        };
+
+        vm.IoApic.Pulse(3);
+
+        Assert.True(otherThreadGotIn, "the kick handler ran with the IOAPIC lock held");
+    }
 }
