@@ -118,9 +118,12 @@ public sealed class ApicTimer
         return ns > long.MaxValue ? long.MaxValue : (long)ns;
     }
 
-    private long CountToNs(ulong count, int divide)
+    private long CountToNs(ulong count, int divide) => PeriodForCount(count, divide, _apic.Config.BusMhz);
+
+    /// <summary>The time in ns that <paramref name="count"/> bus cycles over <paramref name="divide"/> take at <paramref name="busMhz"/>.</summary>
+    internal static long PeriodForCount(ulong count, int divide, long busMhz)
     {
-        UInt128 ns = (UInt128)count * (ulong)divide * 1000 / (ulong)_apic.Config.BusMhz;
+        UInt128 ns = (UInt128)count * (ulong)divide * 1000 / (ulong)busMhz;
         return ns > long.MaxValue / 2 ? long.MaxValue / 2 : (long)ns;
     }
 
