@@ -518,6 +518,9 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// </summary>
     public bool IsBlocking => Volatile.Read(ref _waiting) != 0;
 
+    // Whether a kick signalled the wake-up event since the last PrepareToWait (the harness's watchdog).
+    internal bool WakeSignalled => _wake.IsSet;
+
     /// <summary>Blocks until kicked or the timeout passes; returns whether it was kicked.</summary>
     public bool WaitForKick(TimeSpan timeout)
     {
