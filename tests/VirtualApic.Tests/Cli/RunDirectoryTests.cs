@@ -25,13 +25,15 @@ public sealed class RunDirectoryTests : IDisposable
 
         int code = -1;
         string output = "", errors = "";
-        var run = new Thread(() =>
+        void Body()
         {
             using var stdout = new StringWriter();
             using var stderr = new StringWriter();
             code = Program.Run(["run", _dir], stdout, stderr);
             (output, errors) = (stdout.ToString(), stderr.ToString());
-        }) { IsBackground = true };
+        }
+
+        var run = new Thread(Body) { IsBackground = true };
         run.Start();
 
         Assert.True(run.Join(TimeSpan.FromSeconds(30)), "vapic run blocked on the FIFO or looped through the symlink");
