@@ -460,6 +460,14 @@ public static class ThreadedStress
             Interlocked.Increment(ref _snapshots);
             _pause = false;
             _resume.Set();
+
+            // Every parked thread must have left before the next pause counts parked threads: one
+            // still counted but already running would run beside the next capture and restore.
+            var leave = Stopwatch.StartNew();
+            while (Volatile.Read(ref _parked) != 0 && leave.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                Thread.Sleep(1);
+            }
         }
 
         private void VcpuThread(int self)
