@@ -702,6 +702,7 @@ public static class ThreadedStress
             long threshold = (long)(_o.StallThreshold.TotalSeconds * Stopwatch.Frequency);
             var reported = new bool[_cpus];
             var expirationsAtBlock = new long[_cpus];
+            var expirySeen = new long[_cpus];  // when an expiry since the block was first seen, 0 none
             var blockSeen = new long[_cpus];
             while (!_stop)
             {
@@ -722,6 +723,15 @@ public static class ThreadedStress
                     {
                         blockSeen[c] = since;
                         expirationsAtBlock[c] = vcpu.Apic.Timer.Expirations;
+                        expirySeen[c] = 0;
+                    }
+
+                    // The expiry is counted a moment before its interrupt is delivered and the vCPU
+                    // kicked: it is a stall only once it has gone unanswered for the threshold (a vCPU
+                    // may legitimately block longer than that when the clock thread is starved).
+                    if (expirySeen[c] == 0 && vcpu.Apic.Timer.Expirations > expirationsAtBlock[c])
+                    {
+                        expirySeen[c] = now;
                     }
 
                     if (reported[c] || now - since < threshold)
@@ -730,9 +740,9 @@ public static class ThreadedStress
                     }
 
                     string? what = PendingFor(c, now, threshold);
-                    if (what is null && vcpu.Apic.Timer.Expirations > expirationsAtBlock[c])
+                    if (what is null && expirySeen[c] != 0 && now - expirySeen[c] >= threshold)
                     {
-                        what = "its timer expired";
+                        what = "its timer expired over the threshold ago";
                     }
 
                     if (what is not null)
