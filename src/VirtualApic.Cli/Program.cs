@@ -382,7 +382,8 @@ public static class Program
             {
                 try
                 {
-                    var found = Directory.EnumerateFiles(path, "*.vapic", SearchOption.AllDirectories).ToList();
+                    var found = new List<string>();
+                    Walk(path, found, stderr);
                     found.Sort(StringComparer.Ordinal);
                     if (found.Count == 0)
                     {
@@ -400,7 +401,14 @@ public static class Program
             }
             else if (File.Exists(path))
             {
-                files.Add(path);
+                if (IsScenarioCandidate(new FileInfo(path), stderr))
+                {
+                    files.Add(path);
+                }
+                else
+                {
+                    ok = false;
+                }
             }
             else
             {
@@ -410,6 +418,50 @@ public static class Program
         }
 
         return ok ? files : null;
+    }
+
+    // The *.vapic files under a directory. Directory symlinks are not followed (a link back up the
+    // tree would loop forever), and only regular, non-empty files are taken: opening a FIFO or a
+    // device would block or never end. Each skip says why.
+    private static void Walk(string directory, List<string> found, TextWriter stderr)
+    {
+        foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos())
+        {
+            string path = Path.Join(directory, entry.Name);
+            if (entry is DirectoryInfo sub)
+            {
+                if (sub.LinkTarget is not null)
+                {
+                    stderr.WriteLine($"vapic: {path}: directory symlink not followed");
+                    continue;
+                }
+
+                Walk(path, found, stderr);
+            }
+            else if (entry is FileInfo file && file.Name.EndsWith(".vapic", StringComparison.Ordinal) && IsScenarioCandidate(file, stderr))
+            {
+                found.Add(path);
+            }
+        }
+    }
+
+    // A FIFO, socket or device shows as a zero-length file (.NET does not expose the file type): none
+    // can hold a scenario, and reading one may block, so such entries are skipped with a message.
+    private static bool IsScenarioCandidate(FileInfo file, TextWriter stderr)
+    {
+        if ((file.Attributes & FileAttributes.ReparsePoint) != 0 && file.ResolveLinkTarget(returnFinalTarget: true) is not FileInfo { Exists: true })
+        {
+            stderr.WriteLine($"vapic: {file.FullName}: dangling or looping symlink skipped");
+            return false;
+        }
+
+        if (file.Length == 0)
+        {
+            stderr.WriteLine($"vapic: {file.FullName}: skipped: empty or not a regular file (FIFO, socket or device)");
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>Reads a scenario file as strict UTF-8 text, refusing large, binary or unreadable files.</summary>

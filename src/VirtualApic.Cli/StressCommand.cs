@@ -31,21 +31,57 @@ internal static class StressCommand
         }
 
         bool ok = true;
-        stdout.WriteLine("backend   sent        received    lost  duplicated  inhibit-toggles  seconds");
         foreach (var backend in backends)
         {
-            var r = ThreadedStress.Run(new StressOptions { Cpus = cpus, Accel = backend, Duration = d, DeviceThreads = devices, BindVcpuThreads = bind });
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Backend,-9} {r.Sent,-11} {r.Received,-11} {r.Lost,-5} {r.Duplicated,-11} {r.InhibitToggles,-16} {r.Elapsed.TotalSeconds:F1}"));
-            foreach (var e in r.Errors)
+            stdout.WriteLine($"{Name(backend)} ({(bind ? "bound" : "unbound")} IRR), {cpus} vCPUs, {devices} MSI devices, timers, IOAPIC level pins, ID/LDR churn, snapshots:");
+            var r = ThreadedStress.Run(new StressOptions
             {
-                stdout.WriteLine("  error: " + e);
+                Cpus = cpus,
+                Accel = backend,
+                Duration = d,
+                DeviceThreads = devices,
+                BindVcpuThreads = bind,
+                Progress = p => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {p.Elapsed.TotalSeconds,6:F1}s  {string.Join("  ", p.Sources.Select(s => $"{Label(s.Source)} {s.Taken}/{s.Sent}"))}  stalls {p.Stalls}  snapshots {p.Snapshots}")),
+            });
+            stdout.WriteLine("  source   sent          taken         lost  duplicated");
+            foreach (var s in r.Sources)
+            {
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Label(s.Source),-8} {s.Sent,-13} {s.Taken,-13} {s.Lost,-5} {s.Duplicated}"));
+            }
+
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  stalls {r.Stalls.Count}, exceptions {r.Errors.Count}, inhibit toggles {r.InhibitToggles}, snapshots {r.Snapshots}, {r.Elapsed.TotalSeconds:F1} s: {(r.Passed ? "ok" : "FAILED")}"));
+            foreach (var e in r.Stalls.Concat(r.Errors))
+            {
+                stdout.WriteLine("  " + e);
+            }
+
+            if (r.Sent == 0)
+            {
+                stdout.WriteLine("  nothing was sent");
             }
 
             ok &= r.Passed;
         }
 
-        stdout.WriteLine(ok ? "stress: every interrupt sent was taken exactly once" : "stress: FAILED");
+        stdout.WriteLine(ok ? "stress: every interrupt sent was taken exactly once, no stall" : "stress: FAILED");
         return ok ? 0 : 1;
     }
+
+    private static string Name(AccelKind kind) => kind switch
+    {
+        AccelKind.Apicv => "apicv",
+        AccelKind.Avic => "avic",
+        AccelKind.X2Avic => "x2avic",
+        _ => "none",
+    };
+
+    private static string Label(StressSource source) => source switch
+    {
+        StressSource.Ipi => "ipi",
+        StressSource.Msi => "msi",
+        StressSource.IoApic => "ioapic",
+        _ => "timer",
+    };
 }

@@ -208,7 +208,7 @@ public sealed class ApicvModel : HardwareAssist
         ArgumentNullException.ThrowIfNull(vcpu);
 
         // KVM pi_enable_wakeup_handler: a blocking vCPU is notified on the wake-up vector.
-        _pid[vcpu.Index].Nv = vcpu.State == VcpuRunState.Halted ? PostedInterruptDescriptor.WakeupVector : PostedInterruptDescriptor.NotificationVector;
+        _pid[vcpu.Index].Nv = vcpu.State == VcpuRunState.Halted || vcpu.IsBlocking ? PostedInterruptDescriptor.WakeupVector : PostedInterruptDescriptor.NotificationVector;
     }
 
     // ---------------------------------------------------------------- x2APIC (virtualize x2APIC mode)

@@ -40,6 +40,7 @@ public sealed class AvicModel : HardwareAssist
 
     private readonly bool _x2Avic;
     private readonly ulong[] _physicalTable;
+    private readonly Lock[] _runningLocks;
     private readonly uint[] _logicalTable = new uint[256];
     private readonly AvicDelivery _delivery;
 
@@ -49,11 +50,13 @@ public sealed class AvicModel : HardwareAssist
     {
         _x2Avic = x2Avic;
         _physicalTable = new ulong[Math.Min(vm.Vcpus.Count, MaxPhysicalId + 1)];
+        _runningLocks = new Lock[_physicalTable.Length];
         for (int i = 0; i < _physicalTable.Length; i++)
         {
             // Host APIC ID (the pCPU, here the vCPU index) in 11:0, backing page "address" in 51:12.
             // Every vCPU gets a valid entry: broadcast IPIs skip invalid ones (KVM avic_init_backing_page).
             _physicalTable[i] = ValidBit | ((ulong)(i + 1) << 12) | (uint)(i & 0xFFF);
+            _runningLocks[i] = new Lock();
         }
 
         _delivery = new AvicDelivery(this);
@@ -101,16 +104,22 @@ public sealed class AvicModel : HardwareAssist
             return;
         }
 
-        // IsRunning: set while the vCPU is loaded and not blocking (avic_vcpu_load / avic_vcpu_blocking).
-        // Atomic: a vCPU's own thread (HLT, taking an event) and an inhibit toggle on another thread
-        // both update the entry.
-        if (IsActive && vcpu.State == VcpuRunState.Running)
+        // IsRunning: set while the vCPU is loaded and not blocking (avic_vcpu_load / avic_vcpu_blocking,
+        // which clears it before the vCPU's last check for events, see Vcpu.PrepareToWait). The
+        // vCPU's own thread and an inhibit toggle on another thread both come here; the entry's lock
+        // makes each update read the run state and write the bit as one step, so a toggle that read
+        // "running" cannot set the bit after the vCPU cleared it to block (the vCPU always applies
+        // its own change last, under the same lock).
+        lock (_runningLocks[vcpu.Index])
         {
-            Interlocked.Or(ref _physicalTable[vcpu.Index], IsRunningBit);
-        }
-        else
-        {
-            Interlocked.And(ref _physicalTable[vcpu.Index], ~IsRunningBit);
+            if (IsActive && vcpu.State == VcpuRunState.Running && !vcpu.IsBlocking)
+            {
+                Interlocked.Or(ref _physicalTable[vcpu.Index], IsRunningBit);
+            }
+            else
+            {
+                Interlocked.And(ref _physicalTable[vcpu.Index], ~IsRunningBit);
+            }
         }
     }
 

@@ -84,13 +84,17 @@ public abstract class HardwareAssist : ApicAccelerator
         _active = active;
 
         // KVM_REQ_APICV_UPDATE on every vCPU (kvm_apic_update_apicv): move posted vectors into the
-        // IRR (atomic, safe from this thread), switch the delivery path, and have each vCPU purge
-        // its ISR caches on its own thread at its next evaluation (KVM 97a71c444a14).
+        // IRR (atomic, safe from this thread), switch the delivery path, have each vCPU purge its ISR
+        // caches on its own thread at its next evaluation (KVM 97a71c444a14), and kick it.
         foreach (var v in Vm.Vcpus)
         {
             v.Apic.Delivery.SyncToIrr(v.Apic); // posted vectors: through OrIrrWord, safe from this thread
             ConfigureVcpu(v, active);
             v.Apic.RequestRefresh();
+
+            // The vectors just moved and the delivery path changed under a vCPU that may be between
+            // its last check and its wait: kick it, as kvm_make_all_cpus_request does.
+            v.Apic.Host.Kick(v.Apic);
         }
 
         if (active)

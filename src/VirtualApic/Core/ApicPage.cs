@@ -70,8 +70,10 @@ public sealed class ApicPage
     }
 
     /// <summary>Atomically ORs 32 vector bits into dword <paramref name="index"/> (0-7) of a 256-bit register.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not 0-7.</exception>
     public void OrVectorWordAtomic(int regBase, int index, uint bits)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)index, 7u, nameof(index));
         if (bits != 0)
         {
             Interlocked.Or(ref Word(regBase + (index << 4)), bits);
@@ -131,8 +133,21 @@ public sealed class ApicPage
     private ref uint Word(int offset) =>
         ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_words), (nint)((uint)offset & (Size - 4)) >> 2);
 
+    // A vector outside 0-255 would address another register's words: an argument error, not a write.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref uint VectorWord(int regBase, int vector) => ref Word(regBase + ((vector >> 5) << 4));
+    private ref uint VectorWord(int regBase, int vector)
+    {
+        if ((uint)vector > 255)
+        {
+            ThrowBadVector(vector);
+        }
+
+        return ref Word(regBase + ((vector >> 5) << 4));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static void ThrowBadVector(int vector) =>
+        throw new ArgumentOutOfRangeException(nameof(vector), vector, "a vector is 0-255");
 }
 
 /// <summary>Offsets of the three 256-bit vector registers, for <see cref="ApicPage"/> vector helpers.</summary>

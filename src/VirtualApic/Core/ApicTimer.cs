@@ -9,15 +9,28 @@ namespace VirtualApic.Core;
 /// computed from time. TMICT, TDCR and LVTT live in the page; this class keeps only what the page
 /// cannot hold (the latched mode, the period, the expiry time, the TSC deadline).
 /// </summary>
+/// <remarks>
+/// Threading (docs/threading.md, "Timers"): register writes arm and cancel on the owner's thread;
+/// the expiry runs on the thread that advances the clock. One lock serialises the two, as KVM's
+/// <c>hrtimer_cancel</c> waits for a running callback; an expiry whose arm was replaced since it fell
+/// due is dropped. The interrupt itself is handed to the owner (KVM <c>apic_timer_expired</c>).
+/// </remarks>
 public sealed class ApicTimer
 {
     private readonly LocalApic _apic;
     private readonly ClockTimer _clockTimer;
+    private readonly Lock _lock = new();
+
+    // The clock sequence of the current arm (0: not armed); an expiry for another one is stale.
+    private long _armed;
+
+    // Expiries handed to a bound owner on another thread, injected once (KVM lapic_timer.pending).
+    private int _pendingInjections;
 
     internal ApicTimer(LocalApic apic)
     {
         _apic = apic;
-        _clockTimer = new ClockTimer(apic.Clock, Expire);
+        _clockTimer = new ClockTimer(apic.Clock, (Action<long>)Expire);
     }
 
     /// <summary>The latched timer mode (KVM <c>lapic_timer.timer_mode</c>).</summary>
@@ -36,18 +49,48 @@ public sealed class ApicTimer
     public ulong TscDeadline { get; private set; }
 
     /// <summary>Whether an expiry is scheduled.</summary>
-    public bool IsArmed => _clockTimer.IsArmed;
+    public bool IsArmed => Volatile.Read(ref _armed) != 0;
 
-    /// <summary>Number of expiries so far (diagnostics).</summary>
-    public long Expirations { get; private set; }
+    /// <summary>Number of expiries so far, coalesced ones included (diagnostics).</summary>
+    public long Expirations => Interlocked.Read(ref _expirations);
+
+    private long _expirations;
 
     private VirtualClock Clock => _apic.Clock;
 
-    internal void Cancel() => _clockTimer.Cancel();
+    private void ArmAt(long targetNs)
+    {
+        TargetNs = targetNs;
+        Volatile.Write(ref _armed, _clockTimer.ArmWithSequence(targetNs));
+    }
+
+    private void Disarm()
+    {
+        Volatile.Write(ref _armed, 0);
+        _clockTimer.Cancel();
+    }
+
+    internal void Cancel()
+    {
+        lock (_lock)
+        {
+            Disarm();
+            Volatile.Write(ref _pendingInjections, 0);
+        }
+    }
 
     internal void ResetState()
     {
-        _clockTimer.Cancel();
+        lock (_lock)
+        {
+            ResetStateLocked();
+        }
+    }
+
+    private void ResetStateLocked()
+    {
+        Disarm();
+        Volatile.Write(ref _pendingInjections, 0);
         PeriodNs = 0;
         TargetNs = 0;
         TscDeadline = 0;
@@ -75,9 +118,12 @@ public sealed class ApicTimer
         return ns > long.MaxValue ? long.MaxValue : (long)ns;
     }
 
-    private long CountToNs(ulong count, int divide)
+    private long CountToNs(ulong count, int divide) => PeriodForCount(count, divide, _apic.Config.BusMhz);
+
+    /// <summary>The time in ns that <paramref name="count"/> bus cycles over <paramref name="divide"/> take at <paramref name="busMhz"/>.</summary>
+    internal static long PeriodForCount(ulong count, int divide, long busMhz)
     {
-        UInt128 ns = (UInt128)count * (ulong)divide * 1000 / (ulong)_apic.Config.BusMhz;
+        UInt128 ns = (UInt128)count * (ulong)divide * 1000 / (ulong)busMhz;
         return ns > long.MaxValue / 2 ? long.MaxValue / 2 : (long)ns;
     }
 
@@ -108,6 +154,14 @@ public sealed class ApicTimer
     /// <summary>A TMICT write: ignored in TSC-deadline mode, else restarts the count (0 stops it).</summary>
     internal void WriteInitialCount(uint count)
     {
+        lock (_lock)
+        {
+            WriteInitialCountLocked(count);
+        }
+    }
+
+    private void WriteInitialCountLocked(uint count)
+    {
         if (Mode == TimerMode.TscDeadline)
         {
             // SDM 11.5.4.1: ignored in TSC-deadline mode, where TMICT is 0 (entering the mode zeroed
@@ -117,7 +171,7 @@ public sealed class ApicTimer
             return;
         }
 
-        _clockTimer.Cancel();
+        Disarm();
         _apic.Page.Write(ApicOffset.Tmict, count);
         StartCount(count, Clock.NowNs);
     }
@@ -132,9 +186,10 @@ public sealed class ApicTimer
             return;
         }
 
-        TargetNs = now + PeriodNs;
-        _clockTimer.Arm(TargetNs);
+        ArmAt(SaturatingAdd(now, PeriodNs));
     }
+
+    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     private void ClampPeriod()
     {
@@ -148,6 +203,14 @@ public sealed class ApicTimer
     /// <summary>A TDCR write: a running count is rescaled to the new divider (KVM <c>update_target_expiration</c>).</summary>
     internal void WriteDivideConfiguration(uint tdcr)
     {
+        lock (_lock)
+        {
+            WriteDivideConfigurationLocked(tdcr);
+        }
+    }
+
+    private void WriteDivideConfigurationLocked(uint tdcr)
+    {
         int old = DivideCount;
         _apic.Page.Write(ApicOffset.Tdcr, tdcr);
         DivideCount = DivideFromTdcr(tdcr);
@@ -160,10 +223,10 @@ public sealed class ApicTimer
         long remaining = Math.Max(0, TargetNs - now);
         PeriodNs = CountToNs(_apic.Page.Read(ApicOffset.Tmict), DivideCount);
         ClampPeriod();
-        if (_clockTimer.IsArmed)
+        if (IsArmed)
         {
-            TargetNs = now + (long)((UInt128)(ulong)remaining * (ulong)DivideCount / (ulong)old);
-            _clockTimer.Arm(TargetNs);
+            UInt128 scaled = (UInt128)(ulong)remaining * (ulong)DivideCount / (ulong)old;
+            ArmAt(scaled > (ulong)(long.MaxValue - now) ? long.MaxValue : now + (long)scaled);
         }
     }
 
@@ -173,6 +236,14 @@ public sealed class ApicTimer
     /// </summary>
     internal void OnLvtWritten()
     {
+        lock (_lock)
+        {
+            OnLvtWrittenLocked();
+        }
+    }
+
+    private void OnLvtWrittenLocked()
+    {
         var mode = CurrentLvtMode();
         if (mode == Mode)
         {
@@ -181,7 +252,7 @@ public sealed class ApicTimer
 
         if ((mode == TimerMode.TscDeadline) != (Mode == TimerMode.TscDeadline))
         {
-            _clockTimer.Cancel();
+            Disarm();
             _apic.Page.Write(ApicOffset.Tmict, 0);
             PeriodNs = 0;
             TscDeadline = 0;
@@ -200,47 +271,118 @@ public sealed class ApicTimer
     /// </summary>
     public void WriteTscDeadline(ulong deadline)
     {
-        if (!_apic.IsHardwareEnabled || Mode != TimerMode.TscDeadline)
+        bool expired;
+        lock (_lock)
         {
-            return;
+            if (!_apic.IsHardwareEnabled || Mode != TimerMode.TscDeadline)
+            {
+                return;
+            }
+
+            Disarm();
+            TscDeadline = deadline;
+            if (deadline == 0)
+            {
+                return;
+            }
+
+            long now = Clock.NowNs;
+            long target = NsForTsc(deadline, _apic.Config.TscKhz);
+            expired = target <= now;
+            if (expired)
+            {
+                // A deadline already passed expires this timer now, on this (the owner's) thread, and
+                // nothing else (KVM start_sw_tscdeadline calls apic_timer_expired directly).
+                TargetNs = now;
+                TscDeadline = 0;
+                Interlocked.Increment(ref _expirations);
+            }
+            else
+            {
+                ArmAt(target);
+            }
         }
 
-        _clockTimer.Cancel();
-        TscDeadline = deadline;
-        if (deadline == 0)
+        if (expired)
         {
-            return;
-        }
-
-        TargetNs = Math.Max(Clock.NowNs, NsForTsc(deadline, _apic.Config.TscKhz));
-        _clockTimer.Arm(TargetNs);
-        if (TargetNs <= Clock.NowNs)
-        {
-            Clock.RunDue();
+            _apic.DeliverLocal(ApicOffset.LvtTimer);
         }
     }
 
-    private void Expire()
+    // The clock thread (KVM apic_timer_fn + apic_timer_expired).
+    private void Expire(long sequence)
     {
-        Expirations++;
-        _apic.DeliverLocal(ApicOffset.LvtTimer);
-        switch (Mode)
+        lock (_lock)
         {
-            case TimerMode.Periodic when PeriodNs > 0:
-                // Each period fires at its own virtual time; the clock never skips one.
-                TargetNs += PeriodNs;
-                _clockTimer.Arm(TargetNs);
-                break;
-            case TimerMode.TscDeadline:
-                TscDeadline = 0;
-                break;
-            default:
-                break;
+            if (Volatile.Read(ref _armed) != sequence)
+            {
+                return; // re-armed or cancelled since it fell due
+            }
+
+            Volatile.Write(ref _armed, 0);
+            long count = 1;
+            switch (Mode)
+            {
+                case TimerMode.Periodic when PeriodNs > 0:
+                    // The expirations up to the end of this advance cannot be told apart by anyone:
+                    // they would all set the same IRR bit before any vCPU looks (KVM's pending count
+                    // is injected once too). Count them, deliver once, re-arm after the advance.
+                    long until = Clock.AdvanceTargetNs;
+                    if (until > TargetNs)
+                    {
+                        long skipped = (until - TargetNs) / PeriodNs;
+                        count += skipped;
+                        TargetNs += skipped * PeriodNs;
+                    }
+
+                    if (TargetNs <= long.MaxValue - PeriodNs)
+                    {
+                        ArmAt(TargetNs + PeriodNs);
+                    }
+
+                    break;
+                case TimerMode.TscDeadline:
+                    TscDeadline = 0;
+                    break;
+                default:
+                    break;
+            }
+
+            Interlocked.Add(ref _expirations, count);
+        }
+
+        // Hand the interrupt to the owner. A vCPU bound to another thread gets a request and a kick
+        // and injects it before it next evaluates (KVM kvm_inject_apic_timer_irqs); otherwise (this is
+        // the owner's thread, or the vCPU is not bound to any) it is delivered now, as any sender does.
+        if (_apic.IsBound && !_apic.IsOwnerThread)
+        {
+            Interlocked.Increment(ref _pendingInjections);
+            _apic.RequestTimerInjection();
+            _apic.Host.Kick(_apic);
+        }
+        else
+        {
+            _apic.DeliverLocal(ApicOffset.LvtTimer);
+        }
+    }
+
+    // The owner's thread: the expiries handed over since the last look become one interrupt.
+    internal void InjectPending()
+    {
+        if (Interlocked.Exchange(ref _pendingInjections, 0) > 0)
+        {
+            _apic.DeliverLocal(ApicOffset.LvtTimer);
         }
     }
 
     /// <summary>The timer state that the register image cannot hold, for snapshots.</summary>
-    public ApicTimerState Save() => new(Mode, PeriodNs, IsArmed, TargetNs, TscDeadline);
+    public ApicTimerState Save()
+    {
+        lock (_lock)
+        {
+            return new(Mode, PeriodNs, IsArmed, TargetNs, TscDeadline);
+        }
+    }
 
     /// <summary>
     /// Restores the timer after the page was restored (KVM <c>__start_apic_timer(APIC_TMCCT)</c> for
@@ -249,15 +391,19 @@ public sealed class ApicTimer
     /// </summary>
     internal void Restore(ApicTimerState state)
     {
-        _clockTimer.Cancel();
-        Mode = CurrentLvtMode();
-        DivideCount = DivideFromTdcr(_apic.Page.Read(ApicOffset.Tdcr));
-        PeriodNs = state.PeriodNs;
-        TargetNs = state.TargetNs;
-        TscDeadline = state.TscDeadline;
-        if (state.Armed)
+        lock (_lock)
         {
-            _clockTimer.Arm(TargetNs);
+            Disarm();
+            Volatile.Write(ref _pendingInjections, 0);
+            Mode = CurrentLvtMode();
+            DivideCount = DivideFromTdcr(_apic.Page.Read(ApicOffset.Tdcr));
+            PeriodNs = state.PeriodNs;
+            TargetNs = state.TargetNs;
+            TscDeadline = state.TscDeadline;
+            if (state.Armed)
+            {
+                ArmAt(TargetNs);
+            }
         }
     }
 
@@ -268,7 +414,16 @@ public sealed class ApicTimer
     /// </summary>
     internal void RestartFromCurrentCount(uint tmcct)
     {
-        _clockTimer.Cancel();
+        lock (_lock)
+        {
+            RestartFromCurrentCountLocked(tmcct);
+        }
+    }
+
+    private void RestartFromCurrentCountLocked(uint tmcct)
+    {
+        Disarm();
+        Volatile.Write(ref _pendingInjections, 0);
         Mode = CurrentLvtMode();
         DivideCount = DivideFromTdcr(_apic.Page.Read(ApicOffset.Tdcr));
         TscDeadline = 0;
@@ -282,16 +437,10 @@ public sealed class ApicTimer
         PeriodNs = CountToNs(tmict, DivideCount);
         ClampPeriod();
         long now = Clock.NowNs;
-        if (tmcct == 0)
-        {
-            TargetNs = Mode == TimerMode.Periodic ? now + PeriodNs : now;
-        }
-        else
-        {
-            TargetNs = now + CountToNs(Math.Min(tmcct, tmict), DivideCount);
-        }
-
-        _clockTimer.Arm(TargetNs);
+        long target = tmcct == 0
+            ? (Mode == TimerMode.Periodic ? SaturatingAdd(now, PeriodNs) : now)
+            : SaturatingAdd(now, CountToNs(Math.Min(tmcct, tmict), DivideCount));
+        ArmAt(target);
     }
 }
 

@@ -29,6 +29,15 @@ public interface IApicHost
     /// if running on another thread. May be called from any thread.
     /// </summary>
     void Kick(LocalApic target);
+
+    /// <summary>
+    /// Rebuilds <paramref name="target"/>'s set of IOAPIC-handled vectors (KVM <c>vcpu_scan_ioapic</c>).
+    /// Called on the target's own thread, when it handles the request the host raised with
+    /// <see cref="LocalApic.RequestIoApicScan"/>. Hosts without an IOAPIC do nothing.
+    /// </summary>
+    void ScanIoApicHandledVectors(LocalApic target)
+    {
+    }
 }
 
 /// <summary>

@@ -173,9 +173,9 @@ public sealed partial class LocalApic
                 }
                 else
                 {
-                    // SDM 11.5.3: a write latches the errors detected since the last write.
-                    Page.Write(ApicOffset.Esr, _esrPending);
-                    _esrPending = 0;
+                    // SDM 11.5.3: a write latches the errors detected since the last write; senders'
+                    // threads may be adding receive errors, hence the exchange.
+                    Page.Write(ApicOffset.Esr, Interlocked.Exchange(ref _esrPending, 0));
                 }
 
                 break;

@@ -42,7 +42,8 @@ public sealed partial class LocalApic
     /// <summary>Errors detected since the last ESR write, which the next ESR write latches (snapshots carry them).</summary>
     public uint EsrPending
     {
-        get => _esrPending;
+        get => Volatile.Read(ref _esrPending);
+
         internal set => _esrPending = value & 0xEF;
     }
 
@@ -206,7 +207,7 @@ public sealed partial class LocalApic
         }
 
         Page.Write(ApicOffset.Esr, 0);
-        _esrPending = 0;
+        Volatile.Write(ref _esrPending, 0);
         _lintRemoteIrr = 0;
         Page.Write(ApicOffset.Icr, 0);
         Page.Write(ApicOffset.Icr + 4, 0);
@@ -286,7 +287,8 @@ public sealed partial class LocalApic
 
         if (vector < 16 && Config.Profile.RejectsIllegalVectors)
         {
-            RecordError(EsrReceiveIllegalVector);
+            RecordError(EsrReceiveIllegalVector); // on the sender's thread: atomic
+
             return false;
         }
 
@@ -358,6 +360,11 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetIrr(int vector)
     {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
         if (!Config.ConcurrentDelivery)
         {
             Page.SetVector(ApicOffset.Irr, vector);
@@ -372,15 +379,15 @@ public sealed partial class LocalApic
         }
         else
         {
-            // The OR is a full fence, so the owner that sees the flag sees the bit.
             Interlocked.Or(ref _inbox[vector >> 5], 1u << vector);
-            Volatile.Write(ref _inboxPending, 1);
+            PublishInbox();
         }
     }
 
     /// <summary>ORs 32 vector bits into IRR dword <paramref name="index"/> (0-7), as <see cref="SetIrr"/> does for one.</summary>
     public void OrIrrWord(int index, uint bits)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)index, 7u, nameof(index));
         if (bits == 0)
         {
             return;
@@ -398,9 +405,16 @@ public sealed partial class LocalApic
         else
         {
             Interlocked.Or(ref _inbox[index], bits);
-            Volatile.Write(ref _inboxPending, 1);
+            PublishInbox();
         }
     }
+
+    // Dekker with the waiter (docs/threading.md): the sender stores the flag, then (in the kick) loads
+    // the waiter's waiting flag; the waiter stores its waiting flag, then loads this flag. A release
+    // store may pass the following load (x86 store buffering), so both sides could read 0 and the kick
+    // would be lost: the flag is published with a full fence.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PublishInbox() => Interlocked.Exchange(ref _inboxPending, 1);
 
     // Folds the inbox into the IRR: plainly on the owner thread, atomically elsewhere (a paused
     // vCPU's snapshot, or a bound vCPU being unbound).
@@ -450,12 +464,25 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SyncIrr()
     {
+        if (Volatile.Read(ref _requests) != 0)
+        {
+            ProcessRequests();
+        }
+
+        SyncIrrCore();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SyncIrrCore()
+    {
+        // Posted vectors first: harvested on a thread other than a bound owner's (a paused vCPU's
+        // snapshot), they go through the inbox, which must be merged after them or a restore that
+        // drops the inbox would lose them.
+        Delivery.SyncToIrr(this);
         if (Volatile.Read(ref _inboxPending) != 0)
         {
             MergeInbox();
         }
-
-        Delivery.SyncToIrr(this);
     }
 
     // Clears an IRR bit on the owner thread: atomically when other threads may be setting bits in
@@ -514,11 +541,6 @@ public sealed partial class LocalApic
         if (!IsHardwareEnabled)
         {
             return -1;
-        }
-
-        if (Volatile.Read(ref _refreshPending) != 0)
-        {
-            ProcessRefresh();
         }
 
         SyncIrr();
@@ -597,6 +619,13 @@ public sealed partial class LocalApic
     /// </summary>
     public int ClearHighestIsr()
     {
+        if ((Volatile.Read(ref _requests) & ReqScanIoApic) != 0)
+        {
+            // The rescan keeps vectors still in service: it must run before this one leaves the ISR
+            // (KVM runs vcpu_scan_ioapic before the guest can EOI).
+            ProcessRequests();
+        }
+
         int v = HighestIsr;
         if (v < 0)
         {
@@ -611,7 +640,15 @@ public sealed partial class LocalApic
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
-    public bool IsIoApicHandled(int vector) => (_ioapicHandled[vector >> 6] & (1ul << vector)) != 0;
+    public bool IsIoApicHandled(int vector)
+    {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
+        return (_ioapicHandled[vector >> 6] & (1ul << vector)) != 0;
+    }
 
     /// <summary>
     /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
@@ -619,6 +656,7 @@ public sealed partial class LocalApic
     /// </summary>
     public void ForwardEoi(int vector)
     {
+
         if (Config.Profile.LvtStatusBitsWritable is false)
         {
             ClearLintRemoteIrr(vector);
@@ -643,20 +681,53 @@ public sealed partial class LocalApic
         Page.Write(ApicOffset.Ppr, (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass);
     }
 
-    private int _refreshPending;
+    // ---------------------------------------------------------------------------------------
+    // Requests (KVM kvm_make_request / kvm_check_request): work that other threads hand to the owner,
+    // which does it on its own thread before it next evaluates (SyncIrr, PendingVector, Take). The
+    // requester sets the bit with a full fence and then kicks (docs/threading.md).
+    // ---------------------------------------------------------------------------------------
+
+    private int _requests;
+    private const int ReqRefresh = 1;      // KVM_REQ_APICV_UPDATE: re-derive owner caches
+    private const int ReqTimer = 2;        // a timer expiry to inject (KVM_REQ_UNBLOCK + pending)
+    private const int ReqScanIoApic = 4;   // KVM_REQ_SCAN_IOAPIC: rebuild the IOAPIC-handled set
 
     /// <summary>
     /// Asks the owning vCPU to re-derive its caches (<see cref="RefreshIsrCache"/>) and fold posted
     /// vectors in at its next evaluation. Any thread: an inhibit toggle on one vCPU's thread must not
     /// touch the others' owner-only state (KVM raises KVM_REQ_APICV_UPDATE for the same reason).
     /// </summary>
-    public void RequestRefresh() => Volatile.Write(ref _refreshPending, 1);
+    public void RequestRefresh() => Interlocked.Or(ref _requests, ReqRefresh);
 
-    private void ProcessRefresh()
+    /// <summary>
+    /// Asks the owning vCPU to rebuild its set of IOAPIC-handled vectors on its own thread before it
+    /// next evaluates or EOIs (KVM <c>KVM_REQ_SCAN_IOAPIC</c>, <c>vcpu_scan_ioapic</c>). Any thread;
+    /// the caller kicks.
+    /// </summary>
+    public void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
+
+    internal void RequestTimerInjection() => Interlocked.Or(ref _requests, ReqTimer);
+
+    // Whether the IRR is bound to some thread (the timer hands expiries on other threads to it).
+    internal bool IsBound => Volatile.Read(ref _ownerThread) != 0;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ProcessRequests()
     {
-        if (Interlocked.Exchange(ref _refreshPending, 0) != 0)
+        int r = Interlocked.Exchange(ref _requests, 0);
+        if ((r & ReqScanIoApic) != 0)
         {
-            SyncIrr();
+            Host.ScanIoApicHandledVectors(this);
+        }
+
+        if ((r & ReqTimer) != 0)
+        {
+            Timer.InjectPending();
+        }
+
+        if ((r & ReqRefresh) != 0)
+        {
+            SyncIrrCore();
             RefreshIsrCache();
         }
     }
@@ -682,6 +753,11 @@ public sealed partial class LocalApic
     /// <summary>Marks or unmarks <paramref name="vector"/> as one whose EOI the IOAPIC needs.</summary>
     public void SetIoApicHandled(int vector, bool handled)
     {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
         ulong bit = 1ul << vector;
         if (handled)
         {
@@ -762,6 +838,9 @@ public sealed partial class LocalApic
     internal const uint EsrReceiveIllegalVector = 1u << 6;
     internal const uint EsrIllegalRegisterAddress = 1u << 7;
 
+    // Any thread: a receive error is found on the sender's thread. The pending errors are one word
+    // updated atomically (the owner latches it with an exchange on an ESR write), and the LVT error
+    // interrupt is a local delivery, which any thread may make.
     private void RecordError(uint bit)
     {
         if (!Config.Profile.EsrRecordsErrors)
@@ -769,8 +848,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        bool first = (_esrPending & bit) == 0;
-        _esrPending |= bit;
+        bool first = (Interlocked.Or(ref _esrPending, bit) & bit) == 0;
 
         // SDM 11.5.3: detecting an error raises the LVT error interrupt. The error LVT's own
         // illegal vector would recurse; the RejectsIllegalVectors check records once and stops.

@@ -74,8 +74,13 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public void SetRunState(VcpuRunState state)
     {
         State = state;
+        SyncBlockingWithState();
         Accelerator.OnRunStateChanged(this);
     }
+
+    // The host set the run state (KVM_SET_MP_STATE, a restore): the vCPU is not in the middle of its
+    // wait sequence any more; a halted vCPU still waits for a kick.
+    private void SyncBlockingWithState() => Volatile.Write(ref _waiting, State == VcpuRunState.Halted ? 1 : 0);
 
     /// <summary>Whether NMIs are blocked (an NMI handler runs until IRET).</summary>
     public bool NmiBlocked => _nmiBlocked;
@@ -205,9 +210,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
     {
         var before = State;
         var taken = TakeCore();
+        bool unblocked = false;
         if (taken.Kind != GuestEventKind.None && Volatile.Read(ref _waiting) != 0)
         {
-            Volatile.Write(ref _waiting, 0); // running again: kicks need not signal until the next wait
+            // Running again (KVM avic_vcpu_unblocking): kicks need not signal until the next wait.
+            Volatile.Write(ref _waiting, 0);
+            unblocked = true;
         }
 
         if (taken.Kind != GuestEventKind.None && State == VcpuRunState.Halted)
@@ -215,7 +223,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
             State = VcpuRunState.Running;
         }
 
-        if (State != before)
+        if (State != before || unblocked)
         {
             Accelerator.OnRunStateChanged(this);
         }
@@ -513,11 +521,26 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// fences: the sender's interlocked event update, then its read of the waiting flag; the
     /// receiver's interlocked flag write, then its read of the events).
     /// </summary>
+    /// <remarks>
+    /// The assist hears of it before the caller's last check (KVM <c>avic_vcpu_blocking</c> clears
+    /// AVIC IsRunning here, not at HLT): an IPI that lands after the check then exits to the
+    /// hypervisor, which kicks this vCPU, instead of only ringing a doorbell nobody waits for.
+    /// </remarks>
     public void PrepareToWait()
     {
         _wake.Reset();
         Interlocked.Exchange(ref _waiting, 1);
+        Accelerator.OnRunStateChanged(this);
     }
+
+    /// <summary>
+    /// Whether the vCPU announced that it may block (<see cref="PrepareToWait"/> or HLT) and has not
+    /// taken an event since: a hardware assist must then wake it rather than notify it in guest mode.
+    /// </summary>
+    public bool IsBlocking => Volatile.Read(ref _waiting) != 0;
+
+    // Whether a kick signalled the wake-up event since the last PrepareToWait (the harness's watchdog).
+    internal bool WakeSignalled => _wake.IsSet;
 
     /// <summary>Blocks until kicked or the timeout passes; returns whether it was kicked.</summary>
     public bool WaitForKick(TimeSpan timeout)
@@ -572,6 +595,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         _lint0 = state.Lint0;
         _lint1 = state.Lint1;
+        SyncBlockingWithState();
         Accelerator.OnRunStateChanged(this);
     }
 }

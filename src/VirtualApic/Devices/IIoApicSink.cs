@@ -43,4 +43,13 @@ public interface IIoApicSink
     /// <param name="pin">The pin whose entry was written, or -1 when the whole table may have changed
     /// (reset, restore).</param>
     void RedirectionTableChanged(int pin);
+
+    /// <summary>
+    /// Called after the IOAPIC released its lock following an operation that may have delivered, on
+    /// the same thread: a sink that deferred work out of <see cref="Deliver"/> (an embedder's kick
+    /// notification, which must not run under the IOAPIC's lock) does it here.
+    /// </summary>
+    void DeliveriesCompleted()
+    {
+    }
 }

@@ -47,10 +47,10 @@ namespace VirtualApic.Devices;
 /// <b>Threading.</b> One lock guards all state. Deliveries to the <see cref="IIoApicSink"/> happen with the
 /// lock held (as in KVM), so Remote IRR is set atomically with the delivery it records. Any thread may
 /// call any member; the sink may read but not change the IOAPIC from inside
-/// <see cref="IIoApicSink.Deliver"/>. <see cref="IIoApicSink.RedirectionTableChanged"/> is called after
-/// the lock is released. The delayed re-injection after an EOI storm runs on the thread that advances
-/// the <see cref="VirtualClock"/>. The clock itself is not thread-safe: EOIs (which may arm its timer)
-/// and <see cref="VirtualClock.Advance"/> must not race, as in the VM's deterministic run loop.
+/// <see cref="IIoApicSink.Deliver"/>. <see cref="IIoApicSink.DeliveriesCompleted"/> and
+/// <see cref="IIoApicSink.RedirectionTableChanged"/> are called after the lock is released (the VM raises
+/// the kicks of its deliveries there). The delayed re-injection after an EOI storm runs on the thread
+/// that advances the <see cref="VirtualClock"/>, which is safe to arm from any thread.
 /// </para>
 /// <para>
 /// <b>Allocation.</b> Line changes, deliveries, EOIs and register accesses allocate nothing.
@@ -327,6 +327,8 @@ public sealed class IoApic
             ThrowIfDelivering();
             EoiRegisterLocked(value);
         }
+
+        _sink.DeliveriesCompleted();
     }
 
     /// <summary>
@@ -346,11 +348,15 @@ public sealed class IoApic
     public int SetLine(int pin, bool asserted)
     {
         ThrowIfBadPin(pin);
+        int status;
         lock (_lock)
         {
             ThrowIfDelivering();
-            return SetLineLocked(pin, asserted);
+            status = SetLineLocked(pin, asserted);
         }
+
+        _sink.DeliveriesCompleted(); // kicks reach the embedder outside the lock
+        return status;
     }
 
     /// <summary>Asserts then deasserts <paramref name="pin"/> at once (an edge). On a line already held
@@ -362,13 +368,16 @@ public sealed class IoApic
     public int Pulse(int pin)
     {
         ThrowIfBadPin(pin);
+        int status;
         lock (_lock)
         {
             ThrowIfDelivering();
-            var status = SetLineLocked(pin, true);
+            status = SetLineLocked(pin, true);
             SetLineLocked(pin, false);
-            return status;
         }
+
+        _sink.DeliveriesCompleted();
+        return status;
     }
 
     /// <summary>
@@ -411,6 +420,8 @@ public sealed class IoApic
                 }
             }
         }
+
+        _sink.DeliveriesCompleted();
     }
 
     /// <summary>The redirection entry of <paramref name="pin"/>, read-only bits included.</summary>
@@ -609,6 +620,7 @@ public sealed class IoApic
 
     private void Notify(int changed)
     {
+        _sink.DeliveriesCompleted();
         if (changed != NoChange)
         {
             _sink.RedirectionTableChanged(changed);
@@ -825,5 +837,7 @@ public sealed class IoApic
                 }
             }
         }
+
+        _sink.DeliveriesCompleted();
     }
 }

@@ -125,9 +125,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
 
         Router.Invalidate();
 
-        // The IOAPIC-handled vectors depend on destinations; rescanning all vCPUs on every ID/LDR/
-        // mode change would make booting 4096 vCPUs quadratic, so the scan waits for the next IOAPIC
-        // delivery (KVM defers it to a KVM_REQ_SCAN_IOAPIC request in the same way).
+        // The IOAPIC-handled vectors depend on destinations; requesting a rescan of all vCPUs on every
+        // ID/LDR/mode change would make booting 4096 vCPUs quadratic, so the requests wait for the next
+        // IOAPIC delivery, the only way a vCPU can get a vector whose EOI the IOAPIC needs.
         _ioapicScanPending = true;
         Accelerator.OnApicMapChanged();
     }
@@ -139,16 +139,65 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     {
         if (_ioapicScanPending)
         {
-            ScanIoApicHandledVectors();
+            _ioapicScanPending = false;
+            RequestIoApicScans();
         }
 
-        return Router.Deliver(message, source: null);
+        // Kicks raised by this delivery reach VcpuKicked after the IOAPIC releases its lock.
+        t_ioApicDeliveries++;
+        try
+        {
+            return Router.Deliver(message, source: null);
+        }
+        finally
+        {
+            t_ioApicDeliveries--;
+        }
+    }
+
+    /// <inheritdoc/>
+    void IIoApicSink.DeliveriesCompleted()
+    {
+        var deferred = t_deferredKicks;
+        if (t_ioApicDeliveries != 0 || deferred is null)
+        {
+            return;
+        }
+
+        // A handler may cause more IOAPIC deliveries (and so more deferred kicks): drain until empty.
+        for (int i = deferred.Count - 1; i >= 0; i = deferred.Count - 1)
+        {
+            var (vm, index) = deferred[i];
+            deferred.RemoveAt(i);
+            vm.VcpuKicked?.Invoke(index);
+        }
     }
 
     private volatile bool _ioapicScanPending;
 
+    // IOAPIC deliveries in progress on this thread, and the VcpuKicked notifications they deferred
+    // (an embedder's handler must not run under the IOAPIC's lock: docs/threading.md).
+    [ThreadStatic]
+    private static int t_ioApicDeliveries;
+    [ThreadStatic]
+    private static List<(VirtualMachine Vm, int Index)>? t_deferredKicks;
+
     /// <inheritdoc/>
-    void IIoApicSink.RedirectionTableChanged(int pin) => ScanIoApicHandledVectors();
+    void IIoApicSink.RedirectionTableChanged(int pin) => RequestIoApicScans();
+
+    // KVM kvm_make_scan_ioapic_request: every vCPU rebuilds its own set on its own thread before it
+    // next evaluates or EOIs. No kick: the set matters only at the vCPU's next EOI, which follows an
+    // evaluation, and nothing in the set can make a halted vCPU runnable.
+    private void RequestIoApicScans()
+    {
+        foreach (var v in _vcpus)
+        {
+            v.Apic.RequestIoApicScan();
+        }
+    }
+
+    /// <inheritdoc/>
+    void IApicHost.ScanIoApicHandledVectors(LocalApic target) => ScanIoApicHandledVectors(target);
 
     /// <summary>
     /// Rebuilds every vCPU's set of vectors whose EOI the IOAPIC needs (KVM <c>kvm_ioapic_scan_entry</c>):
@@ -160,28 +209,33 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
         _ioapicScanPending = false;
         foreach (var vcpu in _vcpus)
         {
-            var apic = vcpu.Apic;
-            apic.IoApicHandledVectors.Clear();
-            for (int pin = 0; pin < IoApic.PinCount; pin++)
-            {
-                var e = IoApic.GetEntry(pin);
-                if (e.TriggerMode != TriggerMode.Level)
-                {
-                    continue;
-                }
+            ScanIoApicHandledVectors(vcpu.Apic);
+        }
+    }
 
-                var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
-                // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
-                // set survives a snapshot restore or migration, which starts from an empty one. KVM's
-                // vcpu_scan_ioapic syncs the PIR into the IRR first, so a vector still posted counts too
-                // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the
-                // vCPU took the vector; without this its EOI would never reach the IOAPIC).
-                bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector)
-                    || (Accelerator is ApicvModel apicv && apicv.Descriptor(vcpu.Index).TestPir(e.Vector));
-                if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
-                {
-                    apic.SetIoApicHandled(e.Vector, true);
-                }
+    // One vCPU's set (KVM vcpu_scan_ioapic): its own thread, or a paused VM.
+    private void ScanIoApicHandledVectors(LocalApic apic)
+    {
+        apic.IoApicHandledVectors.Clear();
+        for (int pin = 0; pin < IoApic.PinCount; pin++)
+        {
+            var e = IoApic.GetEntry(pin);
+            if (e.TriggerMode != TriggerMode.Level)
+            {
+                continue;
+            }
+
+            var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
+            // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
+            // set survives a snapshot restore or migration, which starts from an empty one. KVM's
+            // vcpu_scan_ioapic syncs the PIR into the IRR first, so a vector still posted counts too
+            // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the
+            // vCPU took the vector; without this its EOI would never reach the IOAPIC).
+            bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector)
+                || (Accelerator is ApicvModel apicv && apicv.Descriptor(apic.VcpuId).TestPir(e.Vector));
+            if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
+            {
+                apic.SetIoApicHandled(e.Vector, true);
             }
         }
     }
@@ -190,7 +244,16 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     public void Kick(LocalApic target)
     {
         _vcpus[target.VcpuId].Kick();
-        VcpuKicked?.Invoke(target.VcpuId);
+        if (VcpuKicked is { } handler)
+        {
+            if (t_ioApicDeliveries != 0)
+            {
+                (t_deferredKicks ??= []).Add((this, target.VcpuId));
+                return;
+            }
+
+            handler(target.VcpuId);
+        }
     }
 
     private void KickAll()

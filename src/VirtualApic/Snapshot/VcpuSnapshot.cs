@@ -87,9 +87,39 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             throw new SnapshotFormatException($"vCPU {Index}: timer state out of range", 0);
         }
 
+        ValidateTimerBounds(vcpu.Apic.Config);
+
         if (!Enum.IsDefined(Events.State) || Events.NmiQueued is < 0 or > 2 || Events.HandlerStack is null)
         {
             throw new SnapshotFormatException($"vCPU {Index}: event state out of range", 0);
+        }
+    }
+
+    // The timer state is bounded by what the registers can express, so that no saved state makes the
+    // clock do unbounded work (a period the guest could never have programmed, an armed timer with
+    // nothing to count). Each error names the field.
+    private void ValidateTimerBounds(ApicConfig config)
+    {
+        long longest = ApicTimer.PeriodForCount(uint.MaxValue, 128, config.BusMhz);
+        if (Timer.PeriodNs > longest)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: timer.PeriodNs {Timer.PeriodNs} exceeds the longest count TMICT and TDCR can program ({longest} ns)", 0);
+        }
+
+        long shortest = Math.Max(1, Timer.Mode == TimerMode.Periodic ? config.Profile.PeriodicTimerMinimumNs : 1);
+        if (Timer.PeriodNs != 0 && Timer.PeriodNs < shortest)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: timer.PeriodNs {Timer.PeriodNs} is below the {Timer.Mode} minimum of {shortest} ns under the {config.Profile.Name} profile", 0);
+        }
+
+        if (Timer.Armed && Timer.Mode != TimerMode.TscDeadline && Timer.PeriodNs == 0)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: timer.Armed is set with timer.PeriodNs 0 (nothing counts)", 0);
+        }
+
+        if (Timer.Armed && Timer.Mode == TimerMode.TscDeadline && Timer.TscDeadline == 0)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: timer.Armed is set in TSC-deadline mode with timer.TscDeadline 0", 0);
         }
     }
 

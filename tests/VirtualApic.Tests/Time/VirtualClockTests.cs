@@ -50,7 +50,7 @@ public class VirtualClockTests
     }
 
     [Fact]
-    public void TryPeekNextDeadline_reports_the_earliest_armed_deadline_and_skips_stale_entries()
+    public void TryPeekNextDeadline_reports_the_earliest_armed_deadline_across_re_arms_and_cancels()
     {
         var clock = new VirtualClock();
         Assert.False(clock.TryPeekNextDeadline(out _));
@@ -61,7 +61,7 @@ public class VirtualClockTests
         Assert.True(clock.TryPeekNextDeadline(out long next));
         Assert.Equal(300, next);
 
-        a.Arm(700); // the entry for 300 is stale now
+        a.Arm(700); // re-armed: 300 is no longer a deadline
         Assert.True(clock.TryPeekNextDeadline(out next));
         Assert.Equal(500, next);
 

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using VirtualApic.Cli;
+
+namespace VirtualApic.Tests.Cli;
+
+/// <summary><c>vapic run DIR</c> on hostile trees: a directory symlink loop and a FIFO named like a scenario.</summary>
+public sealed class RunDirectoryTests : IDisposable
+{
+    private const string Passing = "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x51 dest=1\nexpect cpu1 irr has 0x51\n";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("vapic-run-dir-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void A_symlink_loop_is_not_followed_and_a_fifo_is_skipped_with_a_message()
+    {
+        File.WriteAllText(Path.Combine(_dir, "ok.vapic"), Passing);
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "loop"), _dir);
+        using (var mkfifo = Process.Start("mkfifo", Path.Combine(_dir, "pipe.vapic")))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        int code = -1;
+        string output = "", errors = "";
+        void Body()
+        {
+            using var stdout = new StringWriter();
+            using var stderr = new StringWriter();
+            code = Program.Run(["run", _dir], stdout, stderr);
+            (output, errors) = (stdout.ToString(), stderr.ToString());
+        }
+
+        var run = new Thread(Body) { IsBackground = true };
+        run.Start();
+
+        Assert.True(run.Join(TimeSpan.FromSeconds(30)), "vapic run blocked on the FIFO or looped through the symlink");
+        Assert.Contains("directory symlink not followed", errors, StringComparison.Ordinal);
+        Assert.Contains("pipe.vapic: skipped: empty or not a regular file", errors, StringComparison.Ordinal);
+        Assert.Contains("PASS", output, StringComparison.Ordinal);
+        Assert.Equal(0, code);
+    }
+}

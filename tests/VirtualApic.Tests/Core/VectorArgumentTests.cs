@@ -1,0 +1,32 @@
+using VirtualApic.Core;
+using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
+
+namespace VirtualApic.Tests.Core;
+
+/// <summary>Public methods that take a vector reject one outside 0-255 instead of writing into the next register's words.</summary>
+public class VectorArgumentTests
+{
+    [Theory]
+    [InlineData(256)]
+    [InlineData(-1)]
+    [InlineData(int.MaxValue)]
+    public void Out_of_range_vectors_are_argument_errors_and_change_nothing(int vector)
+    {
+        var apic = TestApic.Create(ApicMode.XApic);
+        var before = new byte[ApicPage.Size];
+        apic.Page.CopyTo(before);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.SetIrr(vector));
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.SetIrrAndKick(vector));
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.SetIoApicHandled(vector, true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.IsIoApicHandled(vector));
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.Page.SetVector(ApicOffset.Irr, vector));
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.Page.TestAndSetVectorAtomic(ApicOffset.Isr, vector));
+        Assert.Throws<ArgumentOutOfRangeException>(() => apic.OrIrrWord(8, 1));
+
+        var after = new byte[ApicPage.Size];
+        apic.Page.CopyTo(after);
+        Assert.Equal(before, after);
+    }
+}
