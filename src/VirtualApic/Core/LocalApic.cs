@@ -433,6 +433,15 @@ public sealed partial class LocalApic
         }
     }
 
+    /// <summary>
+    /// Word <paramref name="index"/> (0-7) of the inbox as stored, for side-effect-free inspection
+    /// (VirtualApic.Diagnostics): the deliveries from other threads not yet folded into the IRR.
+    /// </summary>
+    internal uint InboxWord(int index) => Volatile.Read(ref _inbox[index]);
+
+    /// <summary>Whether <paramref name="vector"/> waits in the inbox (delivered from another thread, not yet in the IRR).</summary>
+    internal bool IsInboxed(int vector) => (Volatile.Read(ref _inbox[vector >> 5]) & (1u << vector)) != 0;
+
     // RESET, INIT and restores clear the IRR: deliveries still in the inbox go with it.
     private void DropInbox()
     {
@@ -450,12 +459,14 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SyncIrr()
     {
+        // The PIR first: folded in from a thread that does not own a bound IRR (a paused vCPU's
+        // snapshot), its bits go through the inbox, which the merge then empties into the page.
+        // In the other order they stayed in the inbox, and a snapshot taken then missed them.
+        Delivery.SyncToIrr(this);
         if (Volatile.Read(ref _inboxPending) != 0)
         {
             MergeInbox();
         }
-
-        Delivery.SyncToIrr(this);
     }
 
     // Clears an IRR bit on the owner thread: atomically when other threads may be setting bits in
@@ -482,6 +493,9 @@ public sealed partial class LocalApic
             return Page.HighestVector(ApicOffset.Irr);
         }
     }
+
+    /// <summary>The highest-ISR cache as stored (null while it must be found by a scan), for inspection.</summary>
+    internal int? HighestIsrCache => _highestIsr == UnknownIsr ? null : _highestIsr;
 
     /// <summary>The highest in-service vector, or -1.</summary>
     public int HighestIsr

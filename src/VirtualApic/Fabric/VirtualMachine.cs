@@ -167,7 +167,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
                 var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
                 // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
                 // set survives a snapshot restore or migration, which starts from an empty one.
-                bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector);
+                // Posted vectors count as in the IRR: KVM syncs the PIR before it scans (vcpu_scan_ioapic).
+                bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector)
+                    || apic.IsInboxed(e.Vector) || (Accelerator is Assist.ApicvModel apicv && apicv.Descriptor(vcpu.Index).TestPir(e.Vector));
                 if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
                 {
                     apic.SetIoApicHandled(e.Vector, true);
