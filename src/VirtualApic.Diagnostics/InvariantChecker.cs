@@ -15,13 +15,26 @@ namespace VirtualApic.Diagnostics;
 public static class InvariantChecker
 {
     /// <summary>Checks every invariant of <paramref name="vm"/>; returns the violations (empty when sound).</summary>
-    public static IReadOnlyList<string> Check(VirtualMachine vm)
+    public static IReadOnlyList<string> Check(VirtualMachine vm) => Check(vm, null);
+
+    /// <summary>
+    /// Checks every invariant of <paramref name="vm"/>; <paramref name="livenessExempt"/> names vCPUs
+    /// whose liveness is not judged: a driver that made a halted vCPU execute instructions (a
+    /// scenario can, a CPU cannot) has run it, and its next check, not a wake-up, sees its events.
+    /// </summary>
+    public static IReadOnlyList<string> Check(VirtualMachine vm, Func<int, bool>? livenessExempt)
     {
         ArgumentNullException.ThrowIfNull(vm);
         var problems = new List<string>();
         foreach (var vcpu in vm.Vcpus)
         {
             CheckApic(vcpu, problems);
+            if (livenessExempt?.Invoke(vcpu.Index) != true)
+            {
+                CheckLiveness(vm, vcpu, problems);
+            }
+
+            CheckTimer(vcpu, problems);
         }
 
         CheckMap(vm, problems);
@@ -53,19 +66,21 @@ public static class InvariantChecker
             Fail(problems, vcpu, $"ISR count cache {apic.IsrCount} but {count} ISR bits set");
         }
 
-        int highest = apic.Page.HighestVector(ApicOffset.Isr);
-        if (apic.HighestIsr != highest)
+        int highest = StoredState.HighestInService(apic);
+        if (apic.IsrCount != 0 && apic.HighestIsrCache is { } cached && cached != highest)
         {
-            Fail(problems, vcpu, $"highest-ISR cache {apic.HighestIsr} but the ISR's highest is {highest}");
+            Fail(problems, vcpu, $"highest-ISR cache {cached} but the ISR's highest is {highest}");
         }
 
-        uint tpr = apic.Page.Read(ApicOffset.Tpr);
-        uint isrClass = highest < 0 ? 0 : (uint)highest & 0xF0;
-        uint ppr = (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass;
+        // PPR as stored, never recomputed first: a path that changes TPR or the ISR and forgets
+        // UpdatePpr leaves a stale PPR here (SDM 11.8.3.1).
+        uint ppr = StoredState.PprFormula(apic);
         if (apic.Page.Read(ApicOffset.Ppr) != ppr)
         {
-            Fail(problems, vcpu, $"PPR 0x{apic.Page.Read(ApicOffset.Ppr):x2} but TPR 0x{tpr:x2} and ISR 0x{Math.Max(highest, 0):x2} give 0x{ppr:x2}");
+            Fail(problems, vcpu, $"PPR 0x{apic.Page.Read(ApicOffset.Ppr):x2} as stored but TPR 0x{apic.Page.Read(ApicOffset.Tpr):x2} and ISR 0x{Math.Max(highest, 0):x2} give 0x{ppr:x2}");
         }
+
+        CheckIsrStructure(vcpu, problems);
 
         if (apic.IsX2Apic && (apic.Page.Read(ApicOffset.Id) != apic.X2ApicId || apic.Ldr != LocalApic.X2ApicLdr(apic.X2ApicId)))
         {
@@ -113,6 +128,117 @@ public static class InvariantChecker
             if (e.RemoteIrr && e.TriggerMode == TriggerMode.Edge)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"IOAPIC pin {pin}: Remote-IRR set on an edge-triggered entry"));
+            }
+
+            if (!e.RemoteIrr || e.TriggerMode != TriggerMode.Level)
+            {
+                continue;
+            }
+
+            // Remote-IRR consistency: when APICs hold the entry's vector as a level interrupt
+            // (pending or in service, TMR set), one of them must count it as IOAPIC-handled, or no
+            // EOI ever reaches the IOAPIC and the line stays blocked (KVM kvm_ioapic_scan_entry keeps such
+            // vectors through kvm_apic_pending_eoi). An entry nobody holds is legal: the guest may
+            // have retargeted or re-vectored it, reset the APIC, or use directed EOI (docs/reliability.md).
+            Vcpu? holder = null;
+            bool handled = false;
+            foreach (var vcpu in vm.Vcpus)
+            {
+                var apic = vcpu.Apic;
+                bool held = StoredState.IsInService(apic, e.Vector) || StoredState.IsPending(vm, vcpu, e.Vector);
+                if (held && apic.Page.TestVector(ApicOffset.Tmr, e.Vector))
+                {
+                    holder ??= vcpu;
+                    handled |= apic.IsIoApicHandled(e.Vector);
+                }
+            }
+
+            if (holder is not null && !handled)
+            {
+                Fail(problems, holder, $"holds level vector 0x{e.Vector:x2} of IOAPIC pin {pin} (Remote-IRR set), as does no APIC that counts it as IOAPIC-handled: no EOI can ever reach the IOAPIC");
+            }
+        }
+    }
+
+    // In-service vectors nest by priority class: a vector is taken only above PPR, so a second
+    // vector of a class already in service can never be acknowledged, and classes 0 (vectors 0-15)
+    // never rise above PPR at all (SDM 11.8.3).
+    private static void CheckIsrStructure(Vcpu vcpu, List<string> problems)
+    {
+        var page = vcpu.Apic.Page;
+        for (int cls = 0; cls < 16; cls++)
+        {
+            int word = (int)((page.Read(ApicOffset.Isr + ((cls >> 1) << 4)) >> ((cls & 1) * 16)) & 0xFFFF);
+            if (cls == 0 && word != 0)
+            {
+                Fail(problems, vcpu, $"ISR holds a vector below 16 (bits 0x{word:x4})");
+            }
+            else if ((word & (word - 1)) != 0)
+            {
+                Fail(problems, vcpu, $"ISR holds more than one vector of priority class {cls:x} (bits 0x{word:x4})");
+            }
+        }
+    }
+
+    // Liveness: a halted vCPU that holds an event it would take must have a wake-up latched, or a
+    // VMM thread waiting in WaitForKick sleeps on it (KVM kvm_vcpu_check_block / kvm_vcpu_has_events).
+    private static void CheckLiveness(VirtualMachine vm, Vcpu vcpu, List<string> problems)
+    {
+        if (vcpu.State == VcpuRunState.Halted && StoredState.HasDeliverableEvent(vm, vcpu) && !StoredState.WakeLatched(vcpu))
+        {
+            Fail(problems, vcpu, $"halted with a deliverable event ({vcpu.PendingEvents}, highest pending 0x{Math.Max(StoredState.HighestPending(vm, vcpu), 0):x2}, PPR 0x{vcpu.Apic.Page.Read(ApicOffset.Ppr):x2}) but no wake-up latched");
+        }
+    }
+
+    // Timer state after the clock ran everything due: the latched mode is the LVT's, an armed
+    // timer lies in the future, TSC-deadline mode has no count and no other mode a deadline, a
+    // stopped count is not armed, a periodic count never stops by itself (SDM 11.5.4).
+    private static void CheckTimer(Vcpu vcpu, List<string> problems)
+    {
+        var apic = vcpu.Apic;
+        var timer = apic.Timer;
+        var lvtMode = (TimerMode)((apic.Page.Read(ApicOffset.LvtTimer) >> 17) & 3);
+        long now = apic.Clock.NowNs;
+        if (timer.Mode != lvtMode)
+        {
+            Fail(problems, vcpu, $"timer latched mode {timer.Mode} but LVT timer says {lvtMode}");
+        }
+
+        if (timer.IsArmed && timer.TargetNs <= now)
+        {
+            Fail(problems, vcpu, $"timer armed for {timer.TargetNs} ns but the clock is at {now} ns: a missed expiry");
+        }
+
+        uint tmict = apic.Page.Read(ApicOffset.Tmict);
+        if (timer.Mode == TimerMode.TscDeadline)
+        {
+            if (tmict != 0 || timer.PeriodNs != 0)
+            {
+                Fail(problems, vcpu, $"TSC-deadline mode with TMICT 0x{tmict:x} and period {timer.PeriodNs} ns");
+            }
+
+            if (timer.IsArmed != (timer.TscDeadline != 0))
+            {
+                Fail(problems, vcpu, $"TSC-deadline mode, deadline 0x{timer.TscDeadline:x}, but the timer is {(timer.IsArmed ? "armed" : "not armed")}");
+            }
+        }
+        else
+        {
+            if (timer.TscDeadline != 0)
+            {
+                Fail(problems, vcpu, $"{timer.Mode} mode keeps a TSC deadline 0x{timer.TscDeadline:x}");
+            }
+
+            if (tmict == 0 && timer.IsArmed)
+            {
+                Fail(problems, vcpu, "timer armed with TMICT 0");
+            }
+
+            // (A one-shot count that expired and then turned periodic stays stopped until the next
+            // TMICT write, as in KVM apic_update_lvtt: "armed" is not implied by the mode.)
+            if (timer.IsArmed && timer.PeriodNs <= 0)
+            {
+                Fail(problems, vcpu, $"timer armed with period {timer.PeriodNs} ns");
             }
         }
     }
