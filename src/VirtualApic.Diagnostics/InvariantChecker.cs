@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
@@ -120,8 +121,14 @@ public static class InvariantChecker
         }
     }
 
+    // The IOAPIC scan count each VM had when it was last checked.
+    private static readonly ConditionalWeakTable<VirtualMachine, StrongBox<long>> LastScan = new();
+
     private static void CheckIoApic(VirtualMachine vm, List<string> problems)
     {
+        var seen = LastScan.GetOrCreateValue(vm);
+        bool scanned = seen.Value != vm.IoApicScans && !vm.IoApicScanPending;
+        seen.Value = vm.IoApicScans;
         for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
         {
             var e = vm.IoApic.GetEntry(pin);
@@ -130,32 +137,25 @@ public static class InvariantChecker
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"IOAPIC pin {pin}: Remote-IRR set on an edge-triggered entry"));
             }
 
-            if (!e.RemoteIrr || e.TriggerMode != TriggerMode.Level)
+            if (!e.RemoteIrr || e.TriggerMode != TriggerMode.Level || !scanned)
             {
                 continue;
             }
 
-            // Remote-IRR consistency: when APICs hold the entry's vector as a level interrupt
-            // (pending or in service, TMR set), one of them must count it as IOAPIC-handled, or no
-            // EOI ever reaches the IOAPIC and the line stays blocked (KVM kvm_ioapic_scan_entry keeps such
-            // vectors through kvm_apic_pending_eoi). An entry nobody holds is legal: the guest may
-            // have retargeted or re-vectored it, reset the APIC, or use directed EOI (docs/reliability.md).
-            Vcpu? holder = null;
-            bool handled = false;
+            // Remote-IRR consistency, checked right after a scan of the IOAPIC-handled vectors (the
+            // scan is lazy, as KVM's KVM_REQ_SCAN_IOAPIC: between scans the set may lag): every APIC
+            // that holds the entry's vector (pending or in service) must count it as IOAPIC-handled
+            // (KVM kvm_ioapic_scan_entry with kvm_apic_pending_eoi), or its EOI never reaches the
+            // IOAPIC and the line stays blocked. An entry nobody holds is legal: the guest may have
+            // re-vectored or retargeted it, reset the APIC, or use directed EOI (docs/reliability.md).
             foreach (var vcpu in vm.Vcpus)
             {
                 var apic = vcpu.Apic;
                 bool held = StoredState.IsInService(apic, e.Vector) || StoredState.IsPending(vm, vcpu, e.Vector);
-                if (held && apic.Page.TestVector(ApicOffset.Tmr, e.Vector))
+                if (held && !apic.IsIoApicHandled(e.Vector))
                 {
-                    holder ??= vcpu;
-                    handled |= apic.IsIoApicHandled(e.Vector);
+                    Fail(problems, vcpu, $"holds vector 0x{e.Vector:x2} of level IOAPIC pin {pin} (Remote-IRR set) but the last scan did not make it IOAPIC-handled: its EOI would never reach the IOAPIC");
                 }
-            }
-
-            if (holder is not null && !handled)
-            {
-                Fail(problems, holder, $"holds level vector 0x{e.Vector:x2} of IOAPIC pin {pin} (Remote-IRR set), as does no APIC that counts it as IOAPIC-handled: no EOI can ever reach the IOAPIC");
             }
         }
     }

@@ -141,6 +141,12 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
 
     private volatile bool _ioapicScanPending;
 
+    /// <summary>Scans of the IOAPIC-handled vectors so far (inspection: the oracle checks a scan's result).</summary>
+    internal long IoApicScans { get; private set; }
+
+    /// <summary>Whether a scan is owed (the APIC map changed since the last one), for inspection.</summary>
+    internal bool IoApicScanPending => _ioapicScanPending;
+
     /// <inheritdoc/>
     void IIoApicSink.RedirectionTableChanged(int pin) => ScanIoApicHandledVectors();
 
@@ -152,6 +158,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     public void ScanIoApicHandledVectors()
     {
         _ioapicScanPending = false;
+        IoApicScans++;
         foreach (var vcpu in _vcpus)
         {
             var apic = vcpu.Apic;

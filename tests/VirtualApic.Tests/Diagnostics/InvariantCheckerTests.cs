@@ -106,8 +106,10 @@ public class InvariantCheckerTests
         vm.IoApic.SetLine(5, true);
         Assert.True(vm.IoApic.GetEntry(5).RemoteIrr);
         Assert.Empty(InvariantChecker.Check(vm));
-        vm.Vcpus[0].Apic.SetIoApicHandled(0x55, false); // what a scan that forgets pending vectors leaves
-        Assert.Contains(InvariantChecker.Check(vm), p => p.Contains("IOAPIC pin 5 (Remote-IRR set)", StringComparison.Ordinal));
+        // A scan that forgets the pending vector: cpu0 holds 0x55 but it is not IOAPIC-handled.
+        vm.IoApic.WriteEntry(5, RedirectionEntry.Create(0x55, trigger: TriggerMode.Level, destination: 1));
+        vm.Vcpus[0].Apic.SetIoApicHandled(0x55, false);
+        Assert.Contains(InvariantChecker.Check(vm), p => p.Contains("level IOAPIC pin 5 (Remote-IRR set)", StringComparison.Ordinal));
     }
 
     [Fact]
