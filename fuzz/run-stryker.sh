@@ -22,8 +22,8 @@ layer=${scope%%/*}
 filter=${1:-"FullyQualifiedName~VirtualApic.Tests.$layer"}
 shift || true
 case "$scope" in
-    *.cs) mutate="src/VirtualApic/$scope" ;;
-    *) mutate="src/VirtualApic/$scope/**/*.cs" ;;
+    *.cs) mutate="**/VirtualApic/$scope" ;;
+    *) mutate="**/VirtualApic/$scope/*.cs" ;;
 esac
 
 dotnet tool restore > /dev/null
@@ -33,7 +33,6 @@ cat > "$config" <<JSON
 {
   "stryker-config": {
     "project": "VirtualApic.csproj",
-    "test-projects": ["tests/VirtualApic.Tests/VirtualApic.Tests.csproj"],
     "mutate": ["$mutate"],
     "test-case-filter": "$filter",
     "configuration": "Release",
@@ -43,4 +42,6 @@ cat > "$config" <<JSON
   }
 }
 JSON
-dotnet dotnet-stryker --config-file "$config" "$@"
+# From the test project's folder: at the root Stryker would pick the solution up.
+cd tests/VirtualApic.Tests
+dotnet dotnet-stryker --config-file "$config" --output "$repo/StrykerOutput" "$@"
