@@ -70,6 +70,12 @@ internal static class FuzzCommand
 
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"fuzz: {summary.Programs} programs, {summary.Steps} steps, {summary.Findings.Count} findings, {summary.StepsPerSecond:F0} steps/s, seed {seed}, profile {profile.Name}"));
+        stdout.WriteLine(summary.CoverageLine);
+        if (summary.TimeToFirstFinding is { } first)
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first finding after {first.TotalSeconds:F1} s (program {summary.ProgramsToFirstFinding})"));
+        }
+
         return summary.Findings.Count > 0 ? 1 : interrupted ? ExitInterrupted : 0;
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using VirtualApic.Cpu;
 using VirtualApic.Diagnostics;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
@@ -60,6 +61,28 @@ public sealed record FuzzOptions
 /// <param name="Findings">What was found (minimized).</param>
 public sealed record FuzzSummary(int Programs, long Steps, TimeSpan Elapsed, IReadOnlyList<FuzzFinding> Findings)
 {
+    /// <summary>Wall time from the start to the first finding (before shrinking it), if any.</summary>
+    public TimeSpan? TimeToFirstFinding { get; init; }
+
+    /// <summary>Programs run up to and including the first finding, if any.</summary>
+    public int? ProgramsToFirstFinding { get; init; }
+
+    /// <summary>Programs that took a fixed vector.</summary>
+    public int TookVector { get; init; }
+
+    /// <summary>Programs that completed a level-triggered IOAPIC EOI.</summary>
+    public int LevelEoi { get; init; }
+
+    /// <summary>Programs that took an NMI.</summary>
+    public int TookNmi { get; init; }
+
+    /// <summary>Programs that snapshotted or migrated with vectors still posted (PIR or inbox).</summary>
+    public int SnapshotWithPosted { get; init; }
+
+    /// <summary>The coverage figures as percentages of the programs run, one line.</summary>
+    public string CoverageLine => Programs == 0 ? "coverage: no programs" : string.Create(CultureInfo.InvariantCulture,
+        $"coverage: {100.0 * TookVector / Programs:F1}% took a vector, {100.0 * LevelEoi / Programs:F1}% completed a level EOI, {100.0 * TookNmi / Programs:F1}% took an NMI, {100.0 * SnapshotWithPosted / Programs:F1}% snapshotted with posted vectors outstanding");
+
     /// <summary>Steps per second.</summary>
     public double StepsPerSecond => Elapsed.TotalSeconds > 0 ? Steps / Elapsed.TotalSeconds : 0;
 }
@@ -96,6 +119,9 @@ public static class FuzzCampaign
         var findings = new List<FuzzFinding>();
         long steps = 0;
         int programs = 0;
+        int tookVector = 0, levelEoi = 0, tookNmi = 0, snapshotPosted = 0;
+        TimeSpan? firstAt = null;
+        int? firstProgram = null;
         for (int i = 0; i < options.Iterations; i++)
         {
             if ((options.Duration is { } limit && clock.Elapsed > limit) || cancellationToken.IsCancellationRequested)
@@ -106,10 +132,18 @@ public static class FuzzCampaign
             int seed = unchecked(options.Seed + i);
             string text = new ProgramGenerator(seed, options.Cpus, architectural).Next(options.Statements);
             programs++;
-            var outcome = Check(text, options.Profile);
+            var pick = new Random(seed ^ 0x5BD1E995);
+            var variant = new MetamorphicVariant((MetamorphicKind)pick.Next(2), pick.Next(options.Statements + options.Cpus), pick.Next(4));
+            var outcome = Evaluate(text, options.Profile, variant);
             steps += outcome.Steps;
+            tookVector += outcome.Coverage.TookVector ? 1 : 0;
+            levelEoi += outcome.Coverage.LevelEoi ? 1 : 0;
+            tookNmi += outcome.Coverage.TookNmi ? 1 : 0;
+            snapshotPosted += outcome.Coverage.SnapshotWithPosted ? 1 : 0;
             if (outcome.Finding is { } finding)
             {
+                firstAt ??= clock.Elapsed;
+                firstProgram ??= programs;
                 if (finding.Kind == FindingKind.Unparsable)
                 {
                     findings.Add(new FuzzFinding(finding.Kind, finding.Description, text, seed));
@@ -117,8 +151,8 @@ public static class FuzzCampaign
                     continue;
                 }
 
-                string minimal = Shrink(text, options.Profile, finding.Kind);
-                findings.Add(new FuzzFinding(finding.Kind, Check(minimal, options.Profile).Finding?.Description ?? finding.Description, minimal, seed));
+                string minimal = Shrink(text, options.Profile, finding.Kind, variant);
+                findings.Add(new FuzzFinding(finding.Kind, Evaluate(minimal, options.Profile, variant).Finding?.Description ?? finding.Description, minimal, seed));
                 onFinding?.Invoke(findings[^1]);
                 if (options.StopOnFirst)
                 {
@@ -129,76 +163,233 @@ public static class FuzzCampaign
             progress?.Invoke(programs, steps, findings.Count);
         }
 
-        return new FuzzSummary(programs, steps, clock.Elapsed, findings);
+        return new FuzzSummary(programs, steps, clock.Elapsed, findings)
+        {
+            TimeToFirstFinding = firstAt,
+            ProgramsToFirstFinding = firstProgram,
+            TookVector = tookVector,
+            LevelEoi = levelEoi,
+            TookNmi = tookNmi,
+            SnapshotWithPosted = snapshotPosted,
+        };
     }
 
     /// <summary>Runs one program under every backend and reports the first finding, if any.</summary>
     public static (long Steps, (FindingKind Kind, string Description)? Finding) Check(string text, ApicProfile profile)
+    {
+        var outcome = Evaluate(text, profile, variant: null);
+        return (outcome.Steps, outcome.Finding);
+    }
+
+    /// <summary>
+    /// Runs one program under every backend, then (when <paramref name="variant"/> is set) once more
+    /// with a metamorphic perturbation that must change nothing; reports the first finding and what
+    /// the program reached (<see cref="ProgramCoverage"/>).
+    /// </summary>
+    public static ProgramOutcome Evaluate(string text, ApicProfile profile, MetamorphicVariant? variant)
     {
         ArgumentNullException.ThrowIfNull(text);
         var parsed = ScenarioParser.Parse(text, "fuzz.vapic");
         if (!parsed.Succeeded)
         {
             // A generated program must parse; a shrink candidate that does not is simply not a repro.
-            return (0, (FindingKind.Unparsable, parsed.Diagnostics[0].ToString()));
+            return new ProgramOutcome(0, (FindingKind.Unparsable, parsed.Diagnostics[0].ToString()), default);
         }
 
         var scenario = parsed.Scenario;
         long steps = 0;
         List<string>? reference = null;
         ScenarioResult? referenceResult = null;
+        var coverage = new ProgramCoverage();
         foreach (var backend in Backends)
         {
-            var states = new List<string>();
-            string? violation = null;
-            var result = ScenarioRunner.Run(scenario, backend, profile, afterStep: (vm, statement) =>
+            var run = RunObserved(scenario, backend, profile, perturbAt: -1, perturb: null, ref coverage);
+            steps += run.Steps;
+            if (run.Finding is { } f)
             {
-                steps++;
-                states.Add(StateDigest.Of(vm));
-                if (violation is null)
-                {
-                    var broken = InvariantChecker.Check(vm);
-                    if (broken.Count > 0)
-                    {
-                        violation = string.Create(CultureInfo.InvariantCulture, $"line {statement.Source.Line} ({statement.Source.Text}) under {ScenarioRunner.NameOf(backend)}: {broken[0]}");
-                    }
-                }
-            });
-
-            if (result.Dead)
-            {
-                var f = result.Failures.FirstOrDefault();
-                return (steps, (FindingKind.Exception, $"under {result.Backend}: line {f?.Line}: {f?.Message}"));
-            }
-
-            if (violation is not null)
-            {
-                return (steps, (FindingKind.InvariantViolation, violation));
+                return new ProgramOutcome(steps, f, coverage);
             }
 
             if (reference is null || referenceResult is null)
             {
-                reference = states;
-                referenceResult = result;
+                reference = run.States;
+                referenceResult = run.Result;
                 continue;
             }
 
-            if (LogComparer.FirstDifference(referenceResult.Log, result.Log) is { } diff)
+            if (Compare(referenceResult, reference, run.Result, run.States, $"{run.Result.Backend} vs none") is { } diff)
             {
-                return (steps, (FindingKind.Divergence, $"{result.Backend} vs none at line {diff.Line}: \"{diff.Right}\" vs \"{diff.Left}\""));
-            }
-
-            for (int s = 0; s < Math.Min(states.Count, reference.Count); s++)
-            {
-                if (states[s] != reference[s])
-                {
-                    return (steps, (FindingKind.Divergence, $"{result.Backend} vs none: architectural state differs after step {s + 1}: {FirstFieldDifference(reference[s], states[s])}"));
-                }
+                return new ProgramOutcome(steps, (FindingKind.Divergence, diff), coverage);
             }
         }
 
-        return (steps, null);
+        if (variant is { } m && reference is not null && referenceResult is not null && scenario.Statements.Count > 0)
+        {
+            int at = m.Step % scenario.Statements.Count;
+            var backend = Backends[m.Backend % Backends.Length];
+            var perturb = PerturbationOf(m.Kind);
+            var unused = new ProgramCoverage();
+            var run = RunObserved(scenario, backend, profile, at, perturb, ref unused);
+            steps += run.Steps;
+            if (run.Finding is { } f)
+            {
+                return new ProgramOutcome(steps, (f.Kind, $"with {Describe(m.Kind)} after step {at + 1}: {f.Description}"), coverage);
+            }
+
+            if (Compare(referenceResult, reference, run.Result, run.States, $"{run.Result.Backend} with {Describe(m.Kind)} after step {at + 1} vs none") is { } diff)
+            {
+                return new ProgramOutcome(steps, (FindingKind.Divergence, diff), coverage);
+            }
+        }
+
+        return new ProgramOutcome(steps, null, coverage);
     }
+
+    private static string? Compare(ScenarioResult leftResult, List<string> left, ScenarioResult rightResult, List<string> right, string what)
+    {
+        if (LogComparer.FirstDifference(leftResult.Log, rightResult.Log) is { } diff)
+        {
+            return $"{what} at line {diff.Line}: \"{diff.Right}\" vs \"{diff.Left}\"";
+        }
+
+        for (int s = 0; s < Math.Min(left.Count, right.Count); s++)
+        {
+            if (left[s] != right[s])
+            {
+                return $"{what}: architectural state differs after step {s + 1}: {FirstFieldDifference(left[s], right[s])}";
+            }
+        }
+
+        return null;
+    }
+
+    private sealed record ObservedRun(long Steps, ScenarioResult Result, List<string> States, (FindingKind Kind, string Description)? Finding);
+
+    // One run under one backend with every per-step oracle: the state digest (stored state only),
+    // the invariants, conservation; and the coverage the run reached. perturb runs after step
+    // perturbAt, before that step is observed.
+    private static ObservedRun RunObserved(Scenario scenario, AccelKind backend, ApicProfile profile, int perturbAt, Action<Fabric.VirtualMachine>? perturb, ref ProgramCoverage coverage)
+    {
+        var states = new List<string>();
+        string? violation = null;
+        long steps = 0;
+        var conservation = new ConservationTracker();
+        var cov = coverage;
+        bool postedOutstanding = false;
+        uint remoteIrr = 0;
+        int index = 0;
+        var ranWhileHalted = new HashSet<int>();
+        var result = ScenarioRunner.Run(scenario, backend, profile, afterStep: (vm, statement) =>
+        {
+            if (index++ == perturbAt && perturb is not null)
+            {
+                perturb(vm);
+            }
+
+            steps++;
+            states.Add(StateDigest.Of(vm));
+            if ((statement is SnapshotStatement or MigrateStatement) && postedOutstanding)
+            {
+                cov = cov with { SnapshotWithPosted = true };
+            }
+
+            postedOutstanding = vm.Vcpus.Any(v => StoredState.HasUnsyncedVectors(vm, v));
+            uint remote = 0;
+            for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
+            {
+                remote |= vm.IoApic.GetEntry(pin).RemoteIrr ? 1u << pin : 0;
+            }
+
+            if ((remoteIrr & ~remote) != 0 && statement is not (RestoreStatement or IoApicRouteStatement or IoApicWriteStatement))
+            {
+                cov = cov with { LevelEoi = true };
+            }
+
+            remoteIrr = remote;
+            if (statement is TakeStatement t && vm.Vcpus[t.Cpu].NmiBlocked && !cov.TookNmi)
+            {
+                cov = cov with { TookNmi = true };
+            }
+
+            if (violation is not null)
+            {
+                return;
+            }
+
+            // A statement that makes a halted vCPU execute an instruction runs it: from then until it
+            // leaves the halted state, its events are found by its own evaluation, not a wake-up.
+            if (ActingCpu(statement) is { } actor && actor < vm.Vcpus.Count && vm.Vcpus[actor].State == VcpuRunState.Halted && statement is not HltStatement)
+            {
+                ranWhileHalted.Add(actor);
+            }
+
+            ranWhileHalted.RemoveWhere(c => c >= vm.Vcpus.Count || vm.Vcpus[c].State != VcpuRunState.Halted);
+            var broken = InvariantChecker.Check(vm, ranWhileHalted.Contains);
+            var lost = conservation.Step(vm, LicenseOf(statement));
+            string? first = broken.Count > 0 ? broken[0] : lost.Count > 0 ? lost[0] : null;
+            if (first is not null)
+            {
+                violation = string.Create(CultureInfo.InvariantCulture, $"line {statement.Source.Line} ({statement.Source.Text}) under {ScenarioRunner.NameOf(backend)}: {first}");
+            }
+        });
+
+        if (conservation.Taken.Any(n => n > 0))
+        {
+            cov = cov with { TookVector = true };
+        }
+
+        coverage = cov;
+        if (result.Dead)
+        {
+            var f = result.Failures.FirstOrDefault();
+            return new ObservedRun(steps, result, states, (FindingKind.Exception, $"under {result.Backend}: line {f?.Line}: {f?.Message}"));
+        }
+
+        return new ObservedRun(steps, result, states, violation is null ? null : (FindingKind.InvariantViolation, violation));
+    }
+
+    // The documented ways a statement may drop accepted interrupts (ConservationTracker).
+    private static StepLicense LicenseOf(Statement statement) => statement switch
+    {
+        RestoreStatement => StepLicense.ReplacesState,
+        WrmsrStatement { Msr.Number: ApicBaseMsr } or HostWrmsrStatement { Msr.Number: ApicBaseMsr } => StepLicense.MayResetApic,
+        _ => StepLicense.None,
+    };
+
+    private const uint ApicBaseMsr = 0x1B;
+
+    // The vCPU whose instruction a statement executes, if any (a take is the CPU's own evaluation).
+    private static int? ActingCpu(Statement statement) => statement switch
+    {
+        TakeStatement => null,
+        WrmsrStatement s => s.Cpu,
+        RdmsrStatement s => s.Cpu,
+        MmioWriteStatement s => s.Cpu,
+        MmioReadStatement s => s.Cpu,
+        WriteRegisterStatement s => s.Cpu,
+        ReadRegisterStatement s => s.Cpu,
+        EoiStatement s => s.Cpu,
+        IpiStatement s => s.Cpu,
+        StiStatement s => s.Cpu,
+        CliStatement s => s.Cpu,
+        IretStatement s => s.Cpu,
+        Wrcr8Statement s => s.Cpu,
+        RdtscStatement s => s.Cpu,
+        CpuidStatement s => s.Cpu,
+        _ => null,
+    };
+
+    private static Action<Fabric.VirtualMachine> PerturbationOf(MetamorphicKind kind) => kind switch
+    {
+        MetamorphicKind.BinarySnapshotRoundTrip => Metamorphic.BinaryRoundTrip,
+        _ => Metamorphic.BindIrrsElsewhere,
+    };
+
+    private static string Describe(MetamorphicKind kind) => kind switch
+    {
+        MetamorphicKind.BinarySnapshotRoundTrip => "a binary snapshot + restore",
+        _ => "the IRRs bound to another thread",
+    };
 
     private static string FirstFieldDifference(string left, string right)
     {
@@ -219,14 +410,17 @@ public static class FuzzCampaign
     /// Delta debugging over statement lines (the vm line stays): removes chunks, then single lines,
     /// while the program still produces a finding of <paramref name="kind"/>.
     /// </summary>
-    public static string Shrink(string text, ApicProfile profile, FindingKind kind)
+    public static string Shrink(string text, ApicProfile profile, FindingKind kind) => Shrink(text, profile, kind, null);
+
+    /// <summary>As <see cref="Shrink(string, ApicProfile, FindingKind)"/>, keeping the metamorphic run that found it.</summary>
+    public static string Shrink(string text, ApicProfile profile, FindingKind kind, MetamorphicVariant? variant)
     {
         ArgumentNullException.ThrowIfNull(text);
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
         string head = lines[0];
         var body = lines.Skip(1).ToList();
         bool Fails(List<string> candidate) =>
-            Check(head + "\n" + string.Join('\n', candidate) + "\n", profile).Finding is { } f && f.Kind == kind;
+            Evaluate(head + "\n" + string.Join('\n', candidate) + "\n", profile, variant).Finding is { } f && f.Kind == kind;
 
         for (int chunk = Math.Max(1, body.Count / 2); chunk >= 1; chunk /= 2)
         {

@@ -7,7 +7,11 @@ namespace VirtualApic.Scenarios.Fuzzing;
 /// Generates random but meaningful guest programs as <c>.vapic</c> text: mode switches, register
 /// and MSR accesses (invalid ones included), IPIs of every kind, IOAPIC programming and line
 /// changes, MSIs, timers and time, takes and EOIs, INIT/SIPI, snapshots, restores and migrations.
-/// Deterministic for a seed.
+/// Most programs also weave in coherent interrupt chains (route, assert, STI, take, EOI, deassert;
+/// MSI or IPI, take, EOI; NMI, take, IRET; timer, advance, take, EOI) whose steps the random
+/// statements interleave and may break, so that vectors are really taken and level EOIs really
+/// complete. A few programs are x2APIC VMs above 255 vCPUs (ext-dest-id, APs waiting for SIPI),
+/// and some run for seconds of virtual time. Deterministic for a seed.
 /// </summary>
 public sealed class ProgramGenerator
 {
@@ -24,6 +28,10 @@ public sealed class ProgramGenerator
     private readonly int _cpus;
     private readonly bool _architectural;
     private readonly StringBuilder _text = new();
+    private readonly List<Queue<string>> _chains = [];
+    private int[] _active = [];
+    private int _vmCpus;
+    private bool _extDestId;
     private int _snapshots;
 
     /// <summary>Creates a generator.</summary>
@@ -43,31 +51,174 @@ public sealed class ProgramGenerator
     public string Next(int statements)
     {
         _text.Clear();
+        _chains.Clear();
         _snapshots = 0;
-        Line($"vm cpus={_cpus} profile={(_architectural ? "architectural" : "kvm")} tsc-deadline={(Chance(8) ? "off" : "on")} cmci={(Chance(4) ? "on" : "off")} ioapic-version={(Chance(4) ? "0x20" : "0x11")}");
 
-        // Most programs start with software-enabled APICs, otherwise little happens.
-        for (int c = 0; c < _cpus; c++)
+        // One program in 100 is a large x2APIC VM (IDs above 255 need x2APIC mode and, for the
+        // IOAPIC and MSIs, ext-dest-id); only a handful of its vCPUs take part, to keep it cheap.
+        bool big = Chance(100);
+        _vmCpus = big ? 256 + _random.Next(1, 64) : _cpus;
+        _extDestId = big || Chance(8);
+        _active = big ? [0, 1, 255, _vmCpus - 1] : [.. Enumerable.Range(0, _cpus)];
+        bool waitForSipi = big ? Chance(2) : Chance(16);
+        Line($"vm cpus={_vmCpus} profile={(_architectural ? "architectural" : "kvm")} tsc-deadline={(Chance(8) ? "off" : "on")} cmci={(Chance(4) ? "on" : "off")} ioapic-version={(Chance(4) ? "0x11" : "0x20")}{(_extDestId ? " ext-dest-id=on" : string.Empty)}{(waitForSipi ? " ap-state=wait-for-sipi" : string.Empty)}");
+
+        foreach (int c in _active)
         {
+            if (big || Chance(10))
+            {
+                Line($"cpu{c} wrmsr APIC_BASE {Hex(0xFEE0_0C00ul | (c == 0 ? 0x100ul : 0))}");
+            }
+
+            if (waitForSipi && c != 0 && !Chance(4))
+            {
+                // INIT then SIPI from the BSP starts the AP (SDM 8.4.4.1).
+                Line($"cpu0 ipi 0x00 dest={c} mode=init");
+                Line($"cpu0 ipi 0x{_random.Next(1, 0x100):x2} dest={c} mode=sipi");
+                Line($"cpu{c} take");
+            }
+
+            // Most programs start with software-enabled APICs, otherwise little happens.
             if (!Chance(6))
             {
                 Line($"cpu{c} write SVR 0x1ff");
             }
         }
 
+        int chains = Chance(8) ? 0 : _random.Next(1, 4);
+        for (int i = 0; i < chains; i++)
+        {
+            _chains.Add(Chain());
+        }
+
         for (int i = 0; i < statements; i++)
         {
-            Statement();
+            var open = _chains.Where(q => q.Count > 0).ToList();
+            if (open.Count > 0 && _random.Next(100) < 55)
+            {
+                Line(open[_random.Next(open.Count)].Dequeue());
+            }
+            else
+            {
+                Statement();
+            }
         }
 
         return _text.ToString();
+    }
+
+    // A coherent chain of steps on one vCPU, of one of the kinds the issue lists.
+    private Queue<string> Chain()
+    {
+        int c = Cpu();
+        string dest = DestOf(c);
+        byte v = (byte)_random.Next(0x20, 0xF0);
+        var q = new Queue<string>();
+        switch (_random.Next(12))
+        {
+            case 0:
+            case 1:
+            case 2:
+            case 3:
+            case 8:
+            case 9:
+                {
+                    // Level-triggered IOAPIC interrupt to completion (KVM ioapic.c Remote-IRR).
+                    int pin = _random.Next(24);
+                    q.Enqueue($"ioapic route {pin} vector={Hex(v)} dest={dest} trigger=level{(Chance(6) ? " polarity=low" : string.Empty)}{(Chance(8) ? " mode=lowest" : string.Empty)}");
+                    q.Enqueue($"irq {pin} assert");
+                    q.Enqueue($"cpu{c} sti");
+                    q.Enqueue($"cpu{c} take");
+
+                    // The handler quiets the device, then EOIs (mostly); an EOI with the line still
+                    // asserted makes the IOAPIC deliver again.
+                    bool quietFirst = !Chance(4);
+                    if (quietFirst)
+                    {
+                        q.Enqueue($"irq {pin} deassert");
+                    }
+
+                    if (Chance(5))
+                    {
+                        // Directed EOI: the local EOI is not broadcast, the IOAPIC EOI register completes it.
+                        q.Enqueue($"cpu{c} write SVR 0x11ff");
+                        q.Enqueue($"cpu{c} eoi");
+                        q.Enqueue($"cpu{c} mmio-write 0xfec00040 {Hex(v)} size=4");
+                    }
+                    else
+                    {
+                        q.Enqueue($"cpu{c} eoi");
+                    }
+
+                    // A second round, in case a higher vector was taken first.
+                    q.Enqueue($"cpu{c} sti");
+                    q.Enqueue($"cpu{c} take");
+                    q.Enqueue($"cpu{c} eoi");
+                    q.Enqueue($"irq {pin} deassert");
+                    break;
+                }
+
+            case 4:
+                {
+                    int pin = _random.Next(24);
+                    q.Enqueue($"ioapic route {pin} vector={Hex(v)} dest={dest} trigger=edge");
+                    q.Enqueue($"irq {pin} pulse");
+                    q.Enqueue($"cpu{c} sti");
+                    q.Enqueue($"cpu{c} take");
+                    q.Enqueue($"cpu{c} eoi");
+                    break;
+                }
+
+            case 5:
+                q.Enqueue($"msi {Hex(MsiAddress(c))} {Hex(v | (Chance(4) ? 0xC000u : 0))}");
+                q.Enqueue($"cpu{c} sti");
+                q.Enqueue($"cpu{c} take");
+                q.Enqueue($"cpu{c} eoi");
+                break;
+            case 6:
+                q.Enqueue($"cpu{Cpu()} ipi {Hex(v)} dest={c} mode=fixed");
+                q.Enqueue($"cpu{c} sti");
+                q.Enqueue($"cpu{c} take");
+                q.Enqueue($"cpu{c} eoi");
+                break;
+            case 7:
+                q.Enqueue(Chance(2) ? $"cpu{Cpu()} ipi 0x00 dest={c} mode=nmi" : $"msi {Hex(MsiAddress(c))} 0x400");
+                q.Enqueue($"cpu{c} take");
+                q.Enqueue($"cpu{c} iret");
+                break;
+            default:
+                q.Enqueue($"cpu{c} write LVT_TIMER {Hex(v | (Chance(3) ? 0x20000u : 0))}");
+                q.Enqueue($"cpu{c} write TDCR 0xb");
+                q.Enqueue($"cpu{c} write TMICT {Hex((uint)_random.Next(1, 5000))}");
+                q.Enqueue($"advance {_random.Next(1, 100)}us");
+                q.Enqueue($"cpu{c} sti");
+                q.Enqueue($"cpu{c} take");
+                q.Enqueue($"cpu{c} eoi");
+                break;
+        }
+
+        return q;
+    }
+
+    // The destination that names vCPU c physically: its index, which is its APIC ID unless the
+    // program changes the ID (that is the program's business).
+    private string DestOf(int c) => c.ToString(CultureInfo.InvariantCulture);
+
+    private ulong MsiAddress(int c)
+    {
+        // Destination ID bits 19:12, with ext-dest-id bits 14:8 of the ID in address bits 11:5.
+        ulong low = (ulong)(c & 0xFF) << 12;
+        ulong ext = _extDestId ? (ulong)((c >> 8) & 0x7F) << 5 : 0;
+        return 0xFEE0_0000ul | low | ext;
     }
 
     private void Line(string s) => _text.Append(s).Append('\n');
 
     private bool Chance(int oneIn) => _random.Next(oneIn) == 0;
 
-    private int Cpu() => _random.Next(_cpus);
+    private int Cpu() => _active[_random.Next(_active.Length)];
+
+    private int AnyDest() => _random.Next(6) == 0 ? _random.Next(_vmCpus + 1) : (Chance(2) ? Cpu() : _random.Next(Math.Min(_vmCpus, 256) + 1));
 
     private string Hex(ulong v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
 
@@ -113,7 +264,7 @@ public sealed class ProgramGenerator
                     ulong v = Chance(5) ? (ulong)_random.NextInt64() : Value32();
                     if (msr == 0x830)
                     {
-                        v = IcrSafe((uint)v) | ((ulong)_random.Next(_cpus + 1) << 32);
+                        v = IcrSafe((uint)v) | ((ulong)AnyDest() << 32);
                     }
 
                     Line(Chance(2) ? $"cpu{c} rdmsr {Hex(msr)}" : $"cpu{c} wrmsr {Hex(msr)} {Hex(v)}");
@@ -139,17 +290,45 @@ public sealed class ProgramGenerator
                 Line(Chance(3) ? $"cpu{c} hlt" : $"cpu{c} iret");
                 break;
             case 15:
-                Line($"ioapic route {_random.Next(24)} vector={Hex(Vector())} dest={_random.Next(_cpus + 1)}{(Chance(4) ? " logical" : string.Empty)} trigger={(Chance(2) ? "level" : "edge")}{(Chance(5) ? " mode=lowest" : string.Empty)}{(Chance(6) ? " masked" : string.Empty)}");
-                break;
+                {
+                    string mode = _random.Next(12) switch
+                    {
+                        0 or 1 => " mode=lowest",
+                        2 => " mode=nmi",
+                        3 => " mode=smi",
+                        4 => " mode=init",
+                        5 => " mode=extint",
+                        _ => string.Empty,
+                    };
+                    int dest = Chance(8) ? 0xFF : Math.Min(AnyDest(), _extDestId ? 0x7FFF : 0xFF);
+                    Line($"ioapic route {_random.Next(24)} vector={Hex(Vector())} dest={dest}{(Chance(4) ? " logical" : string.Empty)} trigger={(Chance(2) ? "level" : "edge")}{mode}{(Chance(6) ? " masked" : string.Empty)}");
+                    break;
+                }
+
             case 16:
             case 17:
                 Line($"irq {_random.Next(24)} {(_random.Next(3) switch { 0 => "assert", 1 => "deassert", _ => "pulse" })}");
                 break;
             case 18:
-                Line($"msi {Hex(0xFEE0_0000ul | ((ulong)_random.Next(_cpus + 1) << 12) | (Chance(4) ? 4ul : 0) | (Chance(6) ? 8ul : 0))} {Hex(Vector() | (Chance(5) ? 0x100u : 0) | (Chance(5) ? 0xC000u : 0))}");
-                break;
+                {
+                    // Delivery mode in data bits 10:8: fixed, lowest, SMI, NMI, INIT, ExtINT; 0xff is a broadcast.
+                    uint mode = _random.Next(10) switch
+                    {
+                        0 => 1u,
+                        1 => 2u,
+                        2 => 4u,
+                        3 => 5u,
+                        4 => 7u,
+                        _ => 0u,
+                    };
+                    ulong address = (Chance(6) ? 0xFEEF_F000ul : MsiAddress(AnyDest())) | (Chance(4) ? 4ul : 0) | (Chance(6) ? 8ul : 0);
+                    Line($"msi {Hex(address)} {Hex(Vector() | (mode << 8) | (Chance(5) ? 0xC000u : 0))}");
+                    break;
+                }
+
             case 19:
-                Line($"advance {_random.Next(1, 500)}us");
+                // Mostly short steps; sometimes long runs (periodic timers fire many times).
+                Line(Chance(10) ? $"advance {_random.Next(1, 50)}ms" : $"advance {_random.Next(1, 500)}us");
                 break;
             case 20:
                 Timer(c);
@@ -165,7 +344,15 @@ public sealed class ProgramGenerator
                 break;
             case 24:
                 {
-                    ulong addr = Chance(2) ? 0xFEE0_0000ul + (ulong)(_random.Next(0x100) * 4) : 0xFEC0_0000ul + (ulong)(Chance(2) ? 0 : 0x10);
+                    // APIC MMIO anywhere in the page (unaligned offsets and above 0x400 too), the
+                    // IOAPIC's index, window and EOI registers.
+                    ulong addr = _random.Next(4) switch
+                    {
+                        0 => 0xFEE0_0000ul + (ulong)(_random.Next(0x100) * 4),
+                        1 => 0xFEE0_0000ul + (ulong)_random.Next(0x1000),
+                        2 => 0xFEC0_0000ul + (ulong)(Chance(2) ? 0 : 0x10),
+                        _ => 0xFEC0_0040ul,
+                    };
                     int size = 1 << _random.Next(4);
                     uint value = addr == 0xFEE0_0300 ? IcrSafe(Value32()) : Value32();
                     value = size >= 4 ? value : value & (uint)((1ul << (size * 8)) - 1);
@@ -196,7 +383,7 @@ public sealed class ProgramGenerator
                 Line($"cpu{c} {(Chance(2) ? "rdtsc" : "cpuid 1 edx")}");
                 break;
             default:
-                Line($"cpu{c} ipi {Hex((ulong)_random.Next(256))} dest={_random.Next(_cpus)} mode={(Chance(2) ? "init" : "sipi")}");
+                Line($"cpu{c} ipi {Hex((ulong)_random.Next(256))} dest={Cpu()} mode={(Chance(2) ? "init" : "sipi")}");
                 break;
         }
     }
@@ -235,7 +422,7 @@ public sealed class ProgramGenerator
             2 => " shorthand=others",
             _ => string.Empty,
         };
-        string dest = Chance(6) ? "0xff" : _random.Next(_cpus + 1).ToString(CultureInfo.InvariantCulture);
+        string dest = Chance(6) ? (_vmCpus > 255 && Chance(2) ? "0xffffffff" : "0xff") : AnyDest().ToString(CultureInfo.InvariantCulture);
         byte vector = mode is "fixed" or "lowest" ? Vector() : (byte)_random.Next(256);
         Line($"cpu{c} ipi {Hex(vector)} dest={dest} mode={mode}{(Chance(4) ? " logical" : string.Empty)}{shorthand}{(Chance(6) ? " trigger=level" : string.Empty)}{(Chance(8) ? " level=deassert" : string.Empty)}");
     }

@@ -1,11 +1,16 @@
 using System.Globalization;
 using System.Text;
+using VirtualApic.Diagnostics;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Scenarios.Fuzzing;
 
-/// <summary>The architectural state of a VM as one comparable line: what any backend must agree on.</summary>
+/// <summary>
+/// The architectural state of a VM as one comparable line: what any backend must agree on. Built
+/// from stored state only (<see cref="StoredState"/>): reading it drains no PIR or inbox and
+/// recomputes no PPR, so the run it observes is the run it would have been unobserved.
+/// </summary>
 public static class StateDigest
 {
     /// <summary>Describes every vCPU's guest-visible APIC state and the IOAPIC.</summary>
@@ -21,11 +26,11 @@ public static class StateDigest
             {
                 if (apic.IsReadable(offset) && offset != ApicOffset.Icr)
                 {
-                    sb.Append(CultureInfo.InvariantCulture, $",{name}={apic.ReadRegisterRaw(offset):x}");
+                    sb.Append(CultureInfo.InvariantCulture, $",{name}={StoredState.RegisterValue(vm, cpu, offset):x}");
                 }
             }
 
-            ulong icr = apic.IsX2Apic ? apic.ReadX2ApicIcr() : apic.ReadRegisterRaw(ApicOffset.Icr);
+            ulong icr = apic.IsX2Apic ? apic.ReadX2ApicIcr() : apic.Page.Read(ApicOffset.Icr);
             sb.Append(CultureInfo.InvariantCulture, $",ICR={icr:x},dl={apic.Timer.ReadTscDeadline():x};");
         }
 

@@ -366,6 +366,9 @@ public sealed class ApicTimer
         }
     }
 
+    /// <summary>Expiries handed to the owner and not yet injected (inspection only).</summary>
+    internal int PendingInjections => Volatile.Read(ref _pendingInjections);
+
     // The owner's thread: the expiries handed over since the last look become one interrupt.
     internal void InjectPending()
     {

@@ -447,6 +447,15 @@ public sealed partial class LocalApic
         }
     }
 
+    /// <summary>
+    /// Word <paramref name="index"/> (0-7) of the inbox as stored, for side-effect-free inspection
+    /// (VirtualApic.Diagnostics): the deliveries from other threads not yet folded into the IRR.
+    /// </summary>
+    internal uint InboxWord(int index) => Volatile.Read(ref _inbox[index]);
+
+    /// <summary>Whether <paramref name="vector"/> waits in the inbox (delivered from another thread, not yet in the IRR).</summary>
+    internal bool IsInboxed(int vector) => (Volatile.Read(ref _inbox[vector >> 5]) & (1u << vector)) != 0;
+
     // RESET, INIT and restores clear the IRR: deliveries still in the inbox go with it.
     private void DropInbox()
     {
@@ -509,6 +518,9 @@ public sealed partial class LocalApic
             return Page.HighestVector(ApicOffset.Irr);
         }
     }
+
+    /// <summary>The highest-ISR cache as stored (null while it must be found by a scan), for inspection.</summary>
+    internal int? HighestIsrCache => _highestIsr == UnknownIsr ? null : _highestIsr;
 
     /// <summary>The highest in-service vector, or -1.</summary>
     public int HighestIsr
@@ -705,6 +717,9 @@ public sealed partial class LocalApic
     /// the caller kicks.
     /// </summary>
     public void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
+
+    /// <summary>Whether an IOAPIC-handled scan request is still owed (inspection only).</summary>
+    internal bool IoApicScanRequested => (Volatile.Read(ref _requests) & ReqScanIoApic) != 0;
 
     internal void RequestTimerInjection() => Interlocked.Or(ref _requests, ReqTimer);
 

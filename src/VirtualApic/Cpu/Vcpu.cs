@@ -76,6 +76,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
         State = state;
         SyncBlockingWithState();
         Accelerator.OnRunStateChanged(this);
+        LatchWakeIfRunnable();
     }
 
     // The host set the run state (KVM_SET_MP_STATE, a restore): the vCPU is not in the middle of its
@@ -184,7 +185,11 @@ public sealed class Vcpu : IApicCpu, IDisposable
     // ------------------------------------------------------------------ guest actions
 
     /// <summary>STI.</summary>
-    public void Sti() => InterruptFlag = true;
+    public void Sti()
+    {
+        InterruptFlag = true;
+        LatchWakeIfRunnable();
+    }
 
     /// <summary>CLI.</summary>
     public void Cli() => InterruptFlag = false;
@@ -198,6 +203,30 @@ public sealed class Vcpu : IApicCpu, IDisposable
         {
             State = VcpuRunState.Halted;
             Accelerator.OnRunStateChanged(this);
+        }
+
+        LatchWakeIfRunnable();
+    }
+
+    // A halted vCPU that already holds an event it would take must not sleep on it: latch the
+    // wake-up, so that a WaitForKick returns at once (KVM kvm_vcpu_check_block asks
+    // kvm_arch_vcpu_runnable before blocking). Events that arrive later latch it through Kick.
+    // Owner thread (it may fold posted vectors into the IRR).
+    private void LatchWakeIfRunnable()
+    {
+        if (State != VcpuRunState.Halted)
+        {
+            return;
+        }
+
+        Interlocked.Exchange(ref _waiting, 1);
+        int pending = Volatile.Read(ref _pending);
+        bool runnable = (pending & (int)(PendingEvents.Init | PendingEvents.Smi)) != 0
+            || (!_nmiBlocked && NmiQueued > 0)
+            || (InterruptFlag && (ExtIntPending || Apic.PendingVector() >= 0));
+        if (runnable)
+        {
+            _wake.Set();
         }
     }
 
@@ -345,6 +374,8 @@ public sealed class Vcpu : IApicCpu, IDisposable
         {
             InterruptFlag = true;
         }
+
+        LatchWakeIfRunnable();
     }
 
     /// <summary>
@@ -374,6 +405,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
         }
 
         Apic.SetTpr((uint)value << 4);
+        LatchWakeIfRunnable();
         return true;
     }
 
@@ -497,6 +529,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
     private long _kicks;
     private int _waiting;
 
+    /// <summary>
+    /// Whether a wake-up is latched: a <see cref="WaitForKick"/> now would return at once. Read-only
+    /// inspection for the liveness invariant (VirtualApic.Diagnostics).
+    /// </summary>
+    internal bool WakeLatched => _wake.IsSet;
+
     /// <summary>Number of kicks received (diagnostics; concurrent kicks may be counted once).</summary>
     public long Kicks => Volatile.Read(ref _kicks);
 
@@ -597,6 +635,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
         _lint1 = state.Lint1;
         SyncBlockingWithState();
         Accelerator.OnRunStateChanged(this);
+        LatchWakeIfRunnable();
     }
 }
 

@@ -62,12 +62,17 @@ public sealed class ExternalPic : IExternalInterruptController
         }
     }
 
-    /// <summary>Restores the state.</summary>
+    /// <summary>Restores the state; a restored INTR wakes its vCPUs as a raise does (a halted vCPU must not sleep on it).</summary>
     public void Restore((bool Intr, byte Vector) state)
     {
         lock (_lock)
         {
             (_intr, _vector) = state;
+        }
+
+        if (state.Intr)
+        {
+            Raised?.Invoke();
         }
     }
 }

@@ -182,6 +182,34 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     [ThreadStatic]
     private static List<(VirtualMachine Vm, int Index)>? t_deferredKicks;
 
+    private long _ioApicScans;
+
+    /// <summary>Per-vCPU scans of the IOAPIC-handled vectors so far (inspection: the oracle checks a scan's result).</summary>
+    internal long IoApicScans => Interlocked.Read(ref _ioApicScans);
+
+    /// <summary>Whether a scan is owed anywhere (the APIC map changed, or a vCPU has not yet served its
+    /// scan request), for inspection.</summary>
+    internal bool IoApicScanPending
+    {
+        get
+        {
+            if (_ioapicScanPending)
+            {
+                return true;
+            }
+
+            foreach (var v in _vcpus)
+            {
+                if (v.Apic.IoApicScanRequested)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <inheritdoc/>
     void IIoApicSink.RedirectionTableChanged(int pin) => RequestIoApicScans();
 
@@ -216,6 +244,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     // One vCPU's set (KVM vcpu_scan_ioapic): its own thread, or a paused VM.
     private void ScanIoApicHandledVectors(LocalApic apic)
     {
+        Interlocked.Increment(ref _ioApicScans);
         apic.IoApicHandledVectors.Clear();
         for (int pin = 0; pin < IoApic.PinCount; pin++)
         {
@@ -232,7 +261,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
             // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the
             // vCPU took the vector; without this its EOI would never reach the IOAPIC).
             bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector)
-                || (Accelerator is ApicvModel apicv && apicv.Descriptor(apic.VcpuId).TestPir(e.Vector));
+                || apic.IsInboxed(e.Vector) || (Accelerator is ApicvModel apicv && apicv.Descriptor(apic.VcpuId).TestPir(e.Vector));
             if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
             {
                 apic.SetIoApicHandled(e.Vector, true);

@@ -51,8 +51,16 @@ public class CrossBackendEquivalenceTests
     {
         using var vm = new VirtualMachine(new VmOptions { Cpus = 3, Accel = accel, Profile = profile, ConcurrentDelivery = concurrent });
         var log = new StringBuilder();
+        // A halted vCPU that a program makes execute instructions has been run: its own next check,
+        // not a wake-up, finds its events (InvariantChecker.Check's liveness exemption).
+        var ranWhileHalted = new HashSet<int>();
         foreach (var op in program)
         {
+            if (op.Kind is not (OpKind.Take or OpKind.Hlt) && op.Cpu < vm.Vcpus.Count && vm.Vcpus[op.Cpu].State == VcpuRunState.Halted)
+            {
+                ranWhileHalted.Add(op.Cpu);
+            }
+
             var cpu = vm.Vcpus[op.Cpu];
             bool x2 = cpu.Apic.IsX2Apic;
             string result;
@@ -147,7 +155,8 @@ public class CrossBackendEquivalenceTests
 
             vm.Clock.RunDue();
             log.Append(op).Append(" -> ").AppendLine(result);
-            var broken = InvariantChecker.Check(vm);
+            ranWhileHalted.RemoveWhere(c => vm.Vcpus[c].State != VcpuRunState.Halted);
+            var broken = InvariantChecker.Check(vm, ranWhileHalted.Contains);
             Assert.True(broken.Count == 0, $"{accel}: after {op}: {string.Join("; ", broken)}");
         }
 

@@ -1,0 +1,7 @@
+namespace VirtualApic.Scenarios.Fuzzing;
+
+/// <summary>The outcome of one fuzz program (<see cref="FuzzCampaign.Evaluate"/>).</summary>
+/// <param name="Steps">Statements executed, over every run.</param>
+/// <param name="Finding">The first finding, if any.</param>
+/// <param name="Coverage">What the program reached.</param>
+public sealed record ProgramOutcome(long Steps, (FindingKind Kind, string Description)? Finding, ProgramCoverage Coverage);
