@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 

@@ -1,19 +1,6 @@
 using VirtualApic.Registers;
 
-namespace VirtualApic.Fabric;
-
-/// <summary>Who sent an interrupt message; destination matching differs for IPIs and device messages.</summary>
-public enum InterruptSource : byte
-{
-    /// <summary>An IPI from a local APIC's ICR or SELF_IPI register.</summary>
-    Ipi = 0,
-    /// <summary>An IOAPIC redirection entry.</summary>
-    IoApic = 1,
-    /// <summary>A device's MSI write.</summary>
-    Msi = 2,
-    /// <summary>A local vector table entry of the receiving APIC itself (timer, LINT, error...).</summary>
-    Local = 3,
-}
+namespace VirtualApic.Core;
 
 /// <summary>
 /// One interrupt message on the APIC bus: the decoded form of an ICR, a redirection entry or an
