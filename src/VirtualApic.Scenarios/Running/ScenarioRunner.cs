@@ -158,11 +158,7 @@ public static class ScenarioRunner
                 ExtendedDestinationId = o.ExtDestId,
                 ApsWaitForSipi = o.ApState == ApStartState.WaitForSipi,
             });
-            vm.Accelerator.Tracer = _tracer;
-            foreach (var v in vm.Vcpus)
-            {
-                v.Accelerator.Tracer = _tracer;
-            }
+            vm.Tracer = _tracer;
 
             return vm;
         }
