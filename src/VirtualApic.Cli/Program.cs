@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using VirtualApic.Assist;
+using VirtualApic.Cli.Decoding;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Running;

@@ -167,14 +167,9 @@ public static class ScenarioRunner
             return vm;
         }
 
-        private void Attach(Fabric.VirtualMachine vm)
-        {
-            vm.Accelerator.Tracer = _tracer;
-            foreach (var v in vm.Vcpus)
-            {
-                v.Accelerator.Tracer = _tracer;
-            }
-        }
+        // Every VM the runner builds or restores reports to the run's tracer (the core's deliveries
+        // and EOIs, the dispatcher's exits).
+        private void Attach(Fabric.VirtualMachine vm) => vm.Tracer = _tracer;
 
         private void CollectExits(Fabric.VirtualMachine vm, AccelKind accel)
         {

@@ -1,26 +1,8 @@
 using System.Numerics;
 using VirtualApic.Core;
-using VirtualApic.Cpu;
-using VirtualApic.Fabric;
-using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Assist;
-
-/// <summary>The cause of an AVIC_INCOMPLETE_IPI exit, EXITINFO2[63:32] (APM vol. 2 15.29.9.1).</summary>
-public enum AvicIpiFailure : byte
-{
-    /// <summary>Not a fixed, edge-triggered IPI.</summary>
-    InvalidInterruptType = 0,
-    /// <summary>The IRR bits were set, but a target had IsRunning clear.</summary>
-    TargetNotRunning = 1,
-    /// <summary>A destination's table entry is not valid.</summary>
-    InvalidTarget = 2,
-    /// <summary>A target's backing page pointer is not valid.</summary>
-    InvalidBackingPage = 3,
-    /// <summary>Vector below 16 (newer processors).</summary>
-    InvalidIpiVector = 4,
-}
 
 /// <summary>
 /// AMD AVIC and x2AVIC (APM vol. 2 15.29; KVM svm/avic.c): the vCPU's register page is the backing
@@ -44,12 +26,12 @@ public sealed class AvicModel : HardwareAssist
     private readonly uint[] _logicalTable = new uint[256];
     private readonly AvicDelivery _delivery;
 
-    /// <summary>Creates the model for <paramref name="vm"/>.</summary>
-    public AvicModel(VirtualMachine vm, bool x2Avic)
-        : base(vm)
+    /// <summary>Creates the model for the vCPUs <paramref name="peers"/> describes.</summary>
+    public AvicModel(IVcpuPeers peers, bool x2Avic)
+        : base(peers)
     {
         _x2Avic = x2Avic;
-        _physicalTable = new ulong[Math.Min(vm.Vcpus.Count, MaxPhysicalId + 1)];
+        _physicalTable = new ulong[Math.Min(peers.Count, MaxPhysicalId + 1)];
         _runningLocks = new Lock[_physicalTable.Length];
         for (int i = 0; i < _physicalTable.Length; i++)
         {
@@ -88,18 +70,17 @@ public sealed class AvicModel : HardwareAssist
     public uint LogicalEntry(int index) => _logicalTable[index];
 
     /// <inheritdoc/>
-    protected override void ConfigureVcpu(Vcpu vcpu, bool active)
+    protected override void ConfigureVcpu(LocalApic apic, bool active)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        vcpu.Apic.Delivery = active ? _delivery : DirectIrrDelivery.Instance;
-        OnRunStateChanged(vcpu);
+        ArgumentNullException.ThrowIfNull(apic);
+        apic.Delivery = active ? _delivery : DirectIrrDelivery.Instance;
+        OnRunStateChanged(apic.VcpuId);
     }
 
     /// <inheritdoc/>
-    public override void OnRunStateChanged(Vcpu vcpu)
+    public override void OnRunStateChanged(int vcpu)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        if (vcpu.Index >= _physicalTable.Length)
+        if ((uint)vcpu >= (uint)_physicalTable.Length)
         {
             return;
         }
@@ -110,15 +91,15 @@ public sealed class AvicModel : HardwareAssist
         // makes each update read the run state and write the bit as one step, so a toggle that read
         // "running" cannot set the bit after the vCPU cleared it to block (the vCPU always applies
         // its own change last, under the same lock).
-        lock (_runningLocks[vcpu.Index])
+        lock (_runningLocks[vcpu])
         {
-            if (IsActive && vcpu.State == VcpuRunState.Running && !vcpu.IsBlocking)
+            if (IsActive && Peers.IsInGuestMode(vcpu))
             {
-                Interlocked.Or(ref _physicalTable[vcpu.Index], IsRunningBit);
+                Interlocked.Or(ref _physicalTable[vcpu], IsRunningBit);
             }
             else
             {
-                Interlocked.And(ref _physicalTable[vcpu.Index], ~IsRunningBit);
+                Interlocked.And(ref _physicalTable[vcpu], ~IsRunningBit);
             }
         }
     }
@@ -140,9 +121,9 @@ public sealed class AvicModel : HardwareAssist
     private void RebuildLogicalTable()
     {
         Array.Clear(_logicalTable);
-        foreach (var v in Vm.Vcpus)
+        for (int i = 0; i < Peers.Count; i++)
         {
-            var apic = v.Apic;
+            var apic = Peers.Apic(i);
             if (apic.IsX2Apic || !apic.IsHardwareEnabled)
             {
                 continue;
@@ -174,58 +155,53 @@ public sealed class AvicModel : HardwareAssist
     // ---------------------------------------------------------------- x2AVIC MSRs
 
     /// <inheritdoc/>
-    public override bool ReadX2ApicMsr(Vcpu vcpu, uint msr, out ulong value)
+    public override ApicExit ReadX2ApicMsr(LocalApic apic, uint msr, out ulong value)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        var apic = vcpu.Apic;
+        ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
         if (!Accelerates(apic) || !apic.IsX2Apic || offset == ApicOffset.Tmcct || !apic.IsReadable(offset))
         {
-            return InterceptedRead(vcpu, msr, out value);
+            value = 0;
+            return ApicExit.FaultLike(ExitReason.MsrRead, (int)msr);
         }
 
         value = offset == ApicOffset.Icr ? apic.ReadX2ApicIcr() : apic.ReadRegisterRaw(offset);
-        return true;
+        return ApicExit.Completed;
     }
 
     /// <inheritdoc/>
-    public override bool WriteX2ApicMsr(Vcpu vcpu, uint msr, ulong value)
+    public override ApicExit WriteX2ApicMsr(LocalApic apic, uint msr, ulong value)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        var apic = vcpu.Apic;
+        ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
 
         // KVM passes writes through only for TPR, EOI, SELF_IPI and ICR (avic_set_x2apic_msr_interception).
         if (!Accelerates(apic) || !apic.IsX2Apic || offset is not (ApicOffset.Tpr or ApicOffset.Eoi or ApicOffset.SelfIpi or ApicOffset.Icr))
         {
-            return InterceptedWrite(vcpu, msr, value);
+            return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }
 
-        if (X2ApicWriteFaults(vcpu, offset, value))
+        if (X2ApicWriteFaults(apic, offset, value))
         {
-            return false;
+            return ApicExit.GeneralProtection;
         }
 
         switch (offset)
         {
             case ApicOffset.Tpr:
                 apic.SetTpr((uint)value);
-                break;
+                return ApicExit.Completed;
             case ApicOffset.Eoi:
-                AcceleratedEoi(vcpu, (uint)value);
-                break;
+                return AcceleratedEoi(apic, (uint)value);
             case ApicOffset.SelfIpi:
-                apic.AcceptInterrupt(new InterruptMessage((byte)value, DeliveryMode.Fixed, DestinationMode.Physical, apic.X2ApicId, TriggerMode.Edge, true, DestinationShorthand.Self, InterruptSource.Ipi, vcpu.Index));
-                break;
+                apic.AcceptInterrupt(InterruptMessage.SelfIpi((byte)value, apic));
+                return ApicExit.Completed;
             default:
                 value &= ~(ulong)Icr.BusyBit;
                 apic.Page.Write(ApicOffset.Icr, (uint)value);
                 apic.Page.Write(ApicOffset.Icr2, (uint)(value >> 32));
-                HardwareIpi(vcpu, new Icr(value));
-                break;
+                return HardwareIpi(apic, new Icr(value));
         }
-
-        return true;
     }
 
     // ---------------------------------------------------------------- xAVIC MMIO
@@ -249,115 +225,100 @@ public sealed class AvicModel : HardwareAssist
     };
 
     /// <inheritdoc/>
-    public override ulong ReadMmio(Vcpu vcpu, int offset, int size)
+    public override ApicExit ReadMmio(LocalApic apic, int offset, int size, out ulong value)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        var apic = vcpu.Apic;
+        ArgumentNullException.ThrowIfNull(apic);
         if (!Accelerates(apic) || apic.IsX2Apic || size != 4 || (offset & 0xF) != 0 || !IsAcceleratedRead(offset) || !apic.IsReadable(offset))
         {
             // Fault-like AVIC_NOACCEL (e.g. TMCCT, reserved offsets): RIP not advanced, the
             // instruction is emulated. Inactive AVIC or the MMIO hole: a nested page fault instead.
-            return FaultRead(vcpu, offset, size, Accelerates(apic) && !apic.IsX2Apic ? ExitReason.AvicNoAccel : ExitReason.ApicAccess);
+            value = 0;
+            return ApicExit.FaultLike(Accelerates(apic) && !apic.IsX2Apic ? ExitReason.AvicNoAccel : ExitReason.ApicAccess, offset);
         }
 
-        return apic.ReadRegisterRaw(offset);
+        value = apic.ReadRegisterRaw(offset);
+        return ApicExit.Completed;
     }
 
     /// <inheritdoc/>
-    public override void WriteMmio(Vcpu vcpu, int offset, uint value, int size)
+    public override ApicExit WriteMmio(LocalApic apic, int offset, uint value, int size)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        var apic = vcpu.Apic;
+        ArgumentNullException.ThrowIfNull(apic);
         if (!Accelerates(apic) || apic.IsX2Apic || size != 4 || (offset & 0xF) != 0)
         {
-            FaultWrite(vcpu, offset, value, size, Accelerates(apic) && !apic.IsX2Apic ? ExitReason.AvicNoAccel : ExitReason.ApicAccess);
-            return;
+            return ApicExit.FaultLike(Accelerates(apic) && !apic.IsX2Apic ? ExitReason.AvicNoAccel : ExitReason.ApicAccess, offset);
         }
 
         switch (offset)
         {
             case ApicOffset.Tpr:
                 apic.SetTpr(value);
-                return;
+                return ApicExit.Completed;
             case ApicOffset.Icr2:
                 apic.Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
-                return;
+                return ApicExit.Completed;
             case ApicOffset.Eoi:
-                AcceleratedEoi(vcpu, value);
-                return;
+                return AcceleratedEoi(apic, value);
             case ApicOffset.Icr:
                 value &= ~Icr.BusyBit;
                 apic.Page.Write(ApicOffset.Icr, value);
-                HardwareIpi(vcpu, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
-                return;
+                return HardwareIpi(apic, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
             default:
                 if (!IsTrapOffset(offset))
                 {
-                    FaultWrite(vcpu, offset, value, size, ExitReason.AvicNoAccel);
-                    return;
+                    return ApicExit.FaultLike(ExitReason.AvicNoAccel, offset);
                 }
 
-                // Trap-like: the store is already in the backing page, RIP has advanced.
+                // Trap-like: the store is already in the backing page, RIP has advanced. LDR and DFR
+                // writes also move the logical table entry (avic_handle_ldr_update / dfr_update): the
+                // map-change notification of the replayed write rebuilds the table from the registers.
                 apic.Page.Write(offset, value);
-                TrapExit(vcpu, offset);
-                return;
+                return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, offset);
         }
-    }
-
-    private void TrapExit(Vcpu vcpu, int offset)
-    {
-        Exit(vcpu, ExitReason.AvicNoAccel, offset, trapLike: true);
-
-        // LDR and DFR writes also move the logical table entry (avic_handle_ldr_update / dfr_update);
-        // the map-change notification rebuilds the table from the registers.
-        ApicExitHandler.HandleTrapLikeWrite(vcpu, offset);
     }
 
     // APM 15.29.9.2: an EOI is accelerated when the highest in-service vector is edge-triggered;
     // for a level-triggered one the write lands in the page and traps (the seed bug's path).
-    private void AcceleratedEoi(Vcpu vcpu, uint value)
+    private static ApicExit AcceleratedEoi(LocalApic apic, uint value)
     {
-        var apic = vcpu.Apic;
         int isrv = apic.HighestIsr;
         if (isrv >= 0 && apic.Page.TestVector(ApicOffset.Tmr, isrv))
         {
             apic.Page.Write(ApicOffset.Eoi, value);
-            TrapExit(vcpu, ApicOffset.Eoi);
-            return;
+            return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, ApicOffset.Eoi);
         }
 
         apic.ClearHighestIsr();
-        Tracer?.OnEoi(vcpu.Index, isrv);
+        return ApicExit.Completed;
     }
 
     // ---------------------------------------------------------------- IPIs in hardware
 
     // APM 15.29.9.1: fixed edge IPIs are delivered by the hardware through the tables: IRR set in each
-    // target's backing page, doorbell to running targets; otherwise AVIC_INCOMPLETE_IPI.
-    private void HardwareIpi(Vcpu sender, Icr icr)
+    // target's backing page, doorbell to running targets; otherwise AVIC_INCOMPLETE_IPI, which the
+    // hypervisor handles (Hypervisor/ExitDispatcher: emulate, or kick the targets).
+    private ApicExit HardwareIpi(LocalApic apic, Icr icr)
     {
-        var apic = sender.Apic;
         if (icr.DeliveryMode != DeliveryMode.Fixed || icr.TriggerMode != TriggerMode.Edge)
         {
-            IncompleteIpi(sender, icr, AvicIpiFailure.InvalidInterruptType);
-            return;
+            return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidInterruptType, icr.Raw);
         }
 
         if (icr.Vector < 16)
         {
-            IncompleteIpi(sender, icr, AvicIpiFailure.InvalidIpiVector);
-            return;
+            return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidIpiVector, icr.Raw);
         }
 
         // Resolve every destination first; an invalid entry anywhere fails the whole IPI.
         Span<int> targets = stackalloc int[16];
         int count = 0;
         bool broadcast = false;
-        uint destination = apic.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination;
+        var message = InterruptMessage.FromIcr(icr, apic);
+        uint destination = message.Destination;
         switch (icr.Shorthand)
         {
             case DestinationShorthand.Self:
-                targets[count++] = sender.Index;
+                targets[count++] = apic.VcpuId;
                 break;
             case DestinationShorthand.AllIncludingSelf:
             case DestinationShorthand.AllExcludingSelf:
@@ -366,14 +327,13 @@ public sealed class AvicModel : HardwareAssist
             default:
                 if (icr.DestinationMode == DestinationMode.Physical)
                 {
-                    if (destination == (apic.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu))
+                    if (destination == InterruptMessage.BroadcastDestination(apic.IsX2Apic))
                     {
                         broadcast = true;
                     }
                     else if (destination >= (uint)_physicalTable.Length || (_physicalTable[destination] & ValidBit) == 0)
                     {
-                        IncompleteIpi(sender, icr, AvicIpiFailure.InvalidTarget);
-                        return;
+                        return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidTarget, icr.Raw);
                     }
                     else
                     {
@@ -382,15 +342,13 @@ public sealed class AvicModel : HardwareAssist
                 }
                 else if (!ResolveLogical(apic, destination, targets, ref count))
                 {
-                    IncompleteIpi(sender, icr, AvicIpiFailure.InvalidTarget);
-                    return;
+                    return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidTarget, icr.Raw);
                 }
 
                 break;
         }
 
         bool notRunning = false;
-        var message = new InterruptMessage(icr.Vector, DeliveryMode.Fixed, icr.DestinationMode, destination, TriggerMode.Edge, true, icr.Shorthand, InterruptSource.Ipi, sender.Index);
         if (broadcast)
         {
             // Every valid entry the broadcast addresses: a physical 0xFF from an xAPIC sender is not a
@@ -398,9 +356,9 @@ public sealed class AvicModel : HardwareAssist
             // destination rule as emulation decides.
             for (int i = 0; i < _physicalTable.Length; i++)
             {
-                if ((_physicalTable[i] & ValidBit) != 0 && Vm.Router.MatchesDestination(Vm.Vcpus[i].Apic, message, apic))
+                if ((_physicalTable[i] & ValidBit) != 0 && Peers.MatchesDestination(Peers.Apic(i), message, apic))
                 {
-                    notRunning |= HardwareSetIrr(i, message);
+                    notRunning |= HardwareSetIrr(i, message.Vector);
                 }
             }
         }
@@ -410,17 +368,14 @@ public sealed class AvicModel : HardwareAssist
             {
                 // The table knows no APIC modes; a target the emulated path would not match (a VM
                 // mixing xAPIC and x2APIC vCPUs) is skipped, as emulation does (known-divergences.md).
-                if (Vm.Router.MatchesDestination(Vm.Vcpus[targets[i]].Apic, message, apic))
+                if (Peers.MatchesDestination(Peers.Apic(targets[i]), message, apic))
                 {
-                    notRunning |= HardwareSetIrr(targets[i], message);
+                    notRunning |= HardwareSetIrr(targets[i], message.Vector);
                 }
             }
         }
 
-        if (notRunning)
-        {
-            IncompleteIpi(sender, icr, AvicIpiFailure.TargetNotRunning);
-        }
+        return notRunning ? ApicExit.IncompleteIpi(AvicIpiFailure.TargetNotRunning, icr.Raw) : ApicExit.Completed;
     }
 
     private bool ResolveLogical(LocalApic sender, uint destination, Span<int> targets, ref int count)
@@ -442,7 +397,7 @@ public sealed class AvicModel : HardwareAssist
 
                 // Only an x2APIC-mode target has the derived logical ID; an xAPIC-mode vCPU in a
                 // mixed VM is not addressed (as emulation's LDR match says).
-                if (Vm.Vcpus[(int)id].Apic.IsX2Apic)
+                if (Peers.Apic((int)id).IsX2Apic)
                 {
                     targets[count++] = (int)id;
                 }
@@ -478,22 +433,13 @@ public sealed class AvicModel : HardwareAssist
 
     // Sets the IRR bit in the target's backing page; rings the doorbell when it runs. Returns true
     // when the target was not running (the sender must exit so the hypervisor wakes it).
-    private bool HardwareSetIrr(int index, in InterruptMessage message)
+    private bool HardwareSetIrr(int index, byte vector)
     {
-        var target = Vm.Vcpus[index];
-        var apic = target.Apic;
-        if (!apic.IsEnabled)
+        if (!Peers.Apic(index).AcceptFromHardware(vector))
         {
             return false;
         }
 
-        if (apic.Page.TestVector(ApicOffset.Tmr, message.Vector))
-        {
-            apic.Page.TestAndClearVectorAtomic(ApicOffset.Tmr, message.Vector);
-        }
-
-        apic.SetIrr(message.Vector);
-        Tracer?.OnDelivery(index, message.Vector, posted: true);
         if ((_physicalTable[index] & IsRunningBit) != 0)
         {
             _doorbells++;
@@ -503,53 +449,10 @@ public sealed class AvicModel : HardwareAssist
         return true;
     }
 
-    // KVM avic_incomplete_ipi_interception, cause by cause.
-    private void IncompleteIpi(Vcpu sender, Icr icr, AvicIpiFailure cause)
-    {
-        Exit(sender, ExitReason.AvicIncompleteIpi, (int)cause, trapLike: true);
-        switch (cause)
-        {
-            case AvicIpiFailure.InvalidInterruptType:
-            case AvicIpiFailure.InvalidTarget:
-                // Emulate the whole IPI; the ICR is already in the page (KVM 5aede752a839: an invalid
-                // target no longer drops the IPI for the valid ones).
-                sender.Apic.SendIpi(icr);
-                break;
-            case AvicIpiFailure.TargetNotRunning:
-                // The IRR bits are set; wake the targets (avic_kick_target_vcpus).
-                KickTargets(sender, icr);
-                break;
-            case AvicIpiFailure.InvalidIpiVector:
-                // KVM ignores it: the IPI is dropped, unlike the emulated path. The architectural
-                // profile emulates it so the sender's ESR records the illegal vector.
-                if (sender.Apic.Config.Profile.RejectsIllegalVectors)
-                {
-                    sender.Apic.SendIpi(icr);
-                }
-
-                break;
-            default:
-                break; // InvalidBackingPage: WARN in KVM, nothing to do
-        }
-    }
-
-    private void KickTargets(Vcpu sender, Icr icr)
-    {
-        var message = new InterruptMessage(icr.Vector, DeliveryMode.Fixed, icr.DestinationMode,
-            sender.Apic.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination, TriggerMode.Edge, true, icr.Shorthand, InterruptSource.Ipi, sender.Index);
-        foreach (var v in Vm.Vcpus)
-        {
-            if (v.Apic.IsHardwareEnabled && Vm.Router.MatchesDestination(v.Apic, message, sender.Apic))
-            {
-                v.Apic.Host.Kick(v.Apic);
-            }
-        }
-    }
-
     /// <summary>Emulated deliveries (devices, emulated IPIs) to an AVIC vCPU: backing-page IRR, then doorbell or wake.</summary>
     private sealed class AvicDelivery(AvicModel model) : IVectorDelivery
     {
-        public void Deliver(LocalApic apic, int vector)
+        public bool Deliver(LocalApic apic, int vector)
         {
             apic.SetIrr(vector);
             if (apic.VcpuId < model._physicalTable.Length && (model._physicalTable[apic.VcpuId] & IsRunningBit) != 0)
@@ -558,7 +461,7 @@ public sealed class AvicModel : HardwareAssist
             }
 
             apic.Host.Kick(apic);
-            model.Tracer?.OnDelivery(apic.VcpuId, vector, posted: false);
+            return false;
         }
 
         public void SyncToIrr(LocalApic apic)

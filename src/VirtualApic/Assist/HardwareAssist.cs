@@ -1,10 +1,9 @@
-using VirtualApic.Cpu;
-using VirtualApic.Fabric;
+using VirtualApic.Core;
 
 namespace VirtualApic.Assist;
 
 /// <summary>
-/// What the AVIC and APICv models share: the VM they accelerate, KVM's inhibit evaluation after
+/// What the AVIC and APICv models share: the vCPUs they accelerate, KVM's inhibit evaluation after
 /// every map change, and live deactivation / reactivation with the state synced both ways.
 /// </summary>
 public abstract class HardwareAssist : ApicAccelerator
@@ -13,15 +12,15 @@ public abstract class HardwareAssist : ApicAccelerator
     private bool _stickyBaseModified;
     private bool _active;
 
-    /// <summary>Attaches the model to a VM; call <see cref="Start"/> once every vCPU points at it.</summary>
-    protected HardwareAssist(VirtualMachine vm)
+    /// <summary>Attaches the model to a VM's vCPUs; call <see cref="Start"/> once every vCPU points at it.</summary>
+    protected HardwareAssist(IVcpuPeers peers)
     {
-        ArgumentNullException.ThrowIfNull(vm);
-        Vm = vm;
+        ArgumentNullException.ThrowIfNull(peers);
+        Peers = peers;
     }
 
-    /// <summary>The VM.</summary>
-    protected VirtualMachine Vm { get; }
+    /// <summary>The vCPUs, as far as the hardware sees them.</summary>
+    public IVcpuPeers Peers { get; }
 
     /// <summary>The inhibit reasons in force.</summary>
     public ApicvInhibit Inhibits => _inhibits;
@@ -40,9 +39,9 @@ public abstract class HardwareAssist : ApicAccelerator
     {
         _inhibits = Evaluate();
         _active = _inhibits == ApicvInhibit.None;
-        foreach (var v in Vm.Vcpus)
+        for (int i = 0; i < Peers.Count; i++)
         {
-            ConfigureVcpu(v, _active);
+            ConfigureVcpu(Peers.Apic(i), _active);
         }
 
         if (_active)
@@ -84,17 +83,18 @@ public abstract class HardwareAssist : ApicAccelerator
         _active = active;
 
         // KVM_REQ_APICV_UPDATE on every vCPU (kvm_apic_update_apicv): move posted vectors into the
-        // IRR (atomic, safe from this thread), switch the delivery path, have each vCPU purge its ISR
-        // caches on its own thread at its next evaluation (KVM 97a71c444a14), and kick it.
-        foreach (var v in Vm.Vcpus)
+        // IRR (atomic, safe from this thread), switch the delivery path, and have each vCPU purge
+        // its ISR caches on its own thread at its next evaluation (KVM 97a71c444a14).
+        for (int i = 0; i < Peers.Count; i++)
         {
-            v.Apic.Delivery.SyncToIrr(v.Apic); // posted vectors: through OrIrrWord, safe from this thread
-            ConfigureVcpu(v, active);
-            v.Apic.RequestRefresh();
+            var apic = Peers.Apic(i);
+            apic.Delivery.SyncToIrr(apic); // posted vectors: through OrIrrWord, safe from this thread
+            ConfigureVcpu(apic, active);
+            apic.RequestRefresh();
 
             // The vectors just moved and the delivery path changed under a vCPU that may be between
             // its last check and its wait: kick it, as kvm_make_all_cpus_request does.
-            v.Apic.Host.Kick(v.Apic);
+            apic.Host.Kick(apic);
         }
 
         if (active)
@@ -105,28 +105,28 @@ public abstract class HardwareAssist : ApicAccelerator
 
     private ApicvInhibit Evaluate()
     {
-        var map = Vm.Router.Map;
         var r = ApicvInhibit.None;
-        if (map.ApicIdModified)
+        if (Peers.ApicIdModified)
         {
             r |= ApicvInhibit.ApicIdModified;
         }
 
-        if (map.PhysicalIdAliased)
+        if (Peers.PhysicalIdAliased)
         {
             r |= ApicvInhibit.PhysicalIdAliased;
         }
 
-        if (map.LogicalIdAliased)
+        if (Peers.LogicalIdAliased)
         {
             r |= ApicvInhibit.LogicalIdAliased;
         }
 
         if (!_stickyBaseModified)
         {
-            foreach (var v in Vm.Vcpus)
+            for (int i = 0; i < Peers.Count; i++)
             {
-                if (v.Apic.IsHardwareEnabled && v.Apic.BaseAddress != Registers.ApicBase.DefaultAddress)
+                var apic = Peers.Apic(i);
+                if (apic.IsHardwareEnabled && apic.BaseAddress != Registers.ApicBase.DefaultAddress)
                 {
                     _stickyBaseModified = true;
                     break;
@@ -139,7 +139,7 @@ public abstract class HardwareAssist : ApicAccelerator
             r |= ApicvInhibit.ApicBaseModified;
         }
 
-        if (Vm.Vcpus.Count - 1 > MaxPhysicalId)
+        if (Peers.Count - 1 > MaxPhysicalId)
         {
             r |= ApicvInhibit.PhysicalIdTooBig;
         }
@@ -151,7 +151,7 @@ public abstract class HardwareAssist : ApicAccelerator
     protected virtual int MaxPhysicalId => int.MaxValue;
 
     /// <summary>Points a vCPU's delivery at the hardware path (active) or the emulated IRR (inactive).</summary>
-    protected abstract void ConfigureVcpu(Vcpu vcpu, bool active);
+    protected abstract void ConfigureVcpu(LocalApic apic, bool active);
 
     /// <summary>Rebuilds the hardware tables from the registers after (re)activation.</summary>
     protected virtual void Activated()

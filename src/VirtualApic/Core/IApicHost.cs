@@ -1,4 +1,3 @@
-using VirtualApic.Fabric;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Core;

@@ -6,8 +6,11 @@ namespace VirtualApic.Core;
 /// </summary>
 public interface IVectorDelivery
 {
-    /// <summary>Makes <paramref name="vector"/> pending on <paramref name="apic"/> and notifies its vCPU. Any thread.</summary>
-    void Deliver(LocalApic apic, int vector);
+    /// <summary>
+    /// Makes <paramref name="vector"/> pending on <paramref name="apic"/> and notifies its vCPU. Any thread.
+    /// Returns true when the vector was posted (it reaches the IRR at the next sync), false when it is in the IRR.
+    /// </summary>
+    bool Deliver(LocalApic apic, int vector);
 
     /// <summary>Folds vectors posted elsewhere into the IRR. Owner thread.</summary>
     void SyncToIrr(LocalApic apic);
@@ -23,7 +26,11 @@ public sealed class DirectIrrDelivery : IVectorDelivery
     public static readonly DirectIrrDelivery Instance = new();
 
     /// <inheritdoc/>
-    public void Deliver(LocalApic apic, int vector) => apic.SetIrrAndKick(vector);
+    public bool Deliver(LocalApic apic, int vector)
+    {
+        apic.SetIrrAndKick(vector);
+        return false;
+    }
 
     /// <inheritdoc/>
     public void SyncToIrr(LocalApic apic)

@@ -1,4 +1,3 @@
-using VirtualApic.Fabric;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Core;
@@ -384,10 +383,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        uint destination = IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination;
-        var message = new InterruptMessage(
-            icr.Vector, mode, icr.DestinationMode, destination, icr.TriggerMode, icr.Level,
-            icr.Shorthand, InterruptSource.Ipi, VcpuId);
+        var message = InterruptMessage.FromIcr(icr, this);
         Host.SendIpi(this, message);
     }
 

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -305,7 +304,36 @@ public sealed partial class LocalApic
             }
         }
 
-        Delivery.Deliver(this, vector);
+        bool posted = Delivery.Deliver(this, vector);
+        Tracer?.OnDelivery(VcpuId, vector, posted);
+        return true;
+    }
+
+    /// <summary>
+    /// The tracer of acceptances and EOIs: the core reports them itself, whatever path (emulation,
+    /// posted interrupt, AVIC hardware IPI, virtual EOI) got there.
+    /// </summary>
+    internal IApicTracer? Tracer { get; set; }
+
+    /// <summary>
+    /// An AVIC hardware IPI reaching this APIC's backing page (APM 15.29.9.1): a fixed edge vector set
+    /// in the IRR by "hardware", with no kick (a not-running target makes the sender exit instead).
+    /// Returns false when the APIC is disabled and drops it. Any thread.
+    /// </summary>
+    internal bool AcceptFromHardware(byte vector)
+    {
+        if (!IsEnabled)
+        {
+            return false;
+        }
+
+        if (Page.TestVector(ApicOffset.Tmr, vector))
+        {
+            Page.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
+        }
+
+        SetIrr(vector);
+        Tracer?.OnDelivery(VcpuId, vector, posted: true);
         return true;
     }
 
@@ -648,6 +676,7 @@ public sealed partial class LocalApic
         _isrCount--;
         _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
         UpdatePpr();
+        Tracer?.OnEoi(VcpuId, v);
         return v;
     }
 

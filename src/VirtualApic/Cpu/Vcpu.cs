@@ -1,5 +1,6 @@
 using VirtualApic.Assist;
 using VirtualApic.Core;
+using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -19,7 +20,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>IA32_TSC (0x10).</summary>
     public const uint MsrTsc = 0x10;
     /// <summary>IA32_TSC_DEADLINE (0x6E0).</summary>
-    public const uint MsrTscDeadline = 0x6E0;
+    public const uint MsrTscDeadline = ApicOffset.TscDeadlineMsr;
 
     private int _pending;      // PendingEvents.Smi | Init | Sipi, set atomically from any thread
     private int _nmiQueued;    // NMIs accepted but not yet taken
@@ -34,6 +35,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     {
         Index = index;
         Apic = new LocalApic(index, index == 0, config, clock) { Cpu = this };
+        Dispatcher = new ExitDispatcher(Apic, Exits);
         State = waitForSipi && index != 0 ? VcpuRunState.WaitForSipi : VcpuRunState.Running;
     }
 
@@ -50,10 +52,28 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public LocalApic Apic { get; }
 
     /// <summary>The hardware-assist model the guest's APIC accesses meet first.</summary>
-    public ApicAccelerator Accelerator { get; set; } = new EmulatedApic();
+    public ApicAccelerator Accelerator
+    {
+        get => Dispatcher.Accelerator;
+        set => Dispatcher.Accelerator = value;
+    }
 
     /// <summary>VM exits of this vCPU, by reason.</summary>
     public ExitStatistics Exits { get; } = new();
+
+    /// <summary>The exit pipeline every APIC access, APIC MSR and HLT goes through.</summary>
+    internal ExitDispatcher Dispatcher { get; }
+
+    /// <summary>Receives this vCPU's exits, deliveries and EOIs, if set.</summary>
+    public IVmTracer? Tracer
+    {
+        get => Dispatcher.Tracer;
+        set
+        {
+            Dispatcher.Tracer = value;
+            Apic.Tracer = value;
+        }
+    }
 
     /// <summary>The 8259 wired to LINT0, if any.</summary>
     public IExternalInterruptController? Pic { get; set; }
@@ -75,7 +95,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     {
         State = state;
         SyncBlockingWithState();
-        Accelerator.OnRunStateChanged(this);
+        Accelerator.OnRunStateChanged(Index);
         LatchWakeIfRunnable();
     }
 
@@ -197,12 +217,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>HLT: the vCPU stops until it takes an event.</summary>
     public void Hlt()
     {
-        Exits.Count(ExitReason.Hlt);
+        Dispatcher.Hlt();
         Interlocked.Exchange(ref _waiting, 1); // a halted vCPU waits for a kick
         if (State == VcpuRunState.Running)
         {
             State = VcpuRunState.Halted;
-            Accelerator.OnRunStateChanged(this);
+            Accelerator.OnRunStateChanged(Index);
         }
 
         LatchWakeIfRunnable();
@@ -254,7 +274,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         if (State != before || unblocked)
         {
-            Accelerator.OnRunStateChanged(this);
+            Accelerator.OnRunStateChanged(Index);
         }
 
         return taken;
@@ -432,19 +452,11 @@ public sealed class Vcpu : IApicCpu, IDisposable
     {
         switch (msr)
         {
-            case ApicBase.Msr:
-                Exits.Count(ExitReason.MsrRead);
-                value = Apic.ApicBaseMsr;
-                return true;
-            case MsrTscDeadline:
-                Exits.Count(ExitReason.MsrRead);
-                value = Apic.Timer.ReadTscDeadline();
-                return true;
+            case ApicBase.Msr or MsrTscDeadline or (>= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast):
+                return Dispatcher.ReadMsr(msr, out value);
             case MsrTsc:
                 value = Rdtsc();
                 return true;
-            case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
-                return Accelerator.ReadX2ApicMsr(this, msr, out value);
             default:
                 value = 0;
                 return false; // an MSR this model does not implement
@@ -452,26 +464,15 @@ public sealed class Vcpu : IApicCpu, IDisposable
     }
 
     /// <summary>WRMSR by the guest. Returns false for #GP.</summary>
-    public bool TryWriteMsr(uint msr, ulong value)
-    {
-        if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
-        {
-            return Accelerator.WriteX2ApicMsr(this, msr, value);
-        }
-
-        Exits.Count(ExitReason.MsrWrite);
-        return WriteMsr(msr, value, hostInitiated: false);
-    }
+    public bool TryWriteMsr(uint msr, ulong value) => Dispatcher.WriteMsr(msr, value);
 
     /// <summary>A write by the VMM (KVM_SET_MSRS): any APIC_BASE transition between valid modes is allowed. Returns false on error.</summary>
-    public bool HostWriteMsr(uint msr, ulong value) => WriteMsr(msr, value, hostInitiated: true);
-
-    private bool WriteMsr(uint msr, ulong value, bool hostInitiated)
+    public bool HostWriteMsr(uint msr, ulong value)
     {
         switch (msr)
         {
             case ApicBase.Msr:
-                return Apic.SetApicBase(value, hostInitiated);
+                return Apic.SetApicBase(value, hostInitiated: true);
             case MsrTscDeadline:
                 Apic.Timer.WriteTscDeadline(value);
                 return true;
@@ -502,7 +503,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         if (IsApicWindow(gpa))
         {
-            return Accelerator.ReadMmio(this, (int)(gpa - Apic.BaseAddress), size);
+            return Dispatcher.ReadMmio((int)(gpa - Apic.BaseAddress), size);
         }
 
         return Bus?.MmioRead(this, gpa, size) ?? (size == 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1);
@@ -518,7 +519,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
         if (IsApicWindow(gpa))
         {
-            Accelerator.WriteMmio(this, (int)(gpa - Apic.BaseAddress), (uint)value, size);
+            Dispatcher.WriteMmio((int)(gpa - Apic.BaseAddress), (uint)value, size);
             return;
         }
 
@@ -568,7 +569,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     {
         _wake.Reset();
         Interlocked.Exchange(ref _waiting, 1);
-        Accelerator.OnRunStateChanged(this);
+        Accelerator.OnRunStateChanged(Index);
     }
 
     /// <summary>
@@ -634,7 +635,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
         _lint0 = state.Lint0;
         _lint1 = state.Lint1;
         SyncBlockingWithState();
-        Accelerator.OnRunStateChanged(this);
+        Accelerator.OnRunStateChanged(Index);
         LatchWakeIfRunnable();
     }
 }

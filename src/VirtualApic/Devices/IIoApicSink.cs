@@ -1,4 +1,4 @@
-using VirtualApic.Fabric;
+using VirtualApic.Core;
 
 namespace VirtualApic.Devices;
 

@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using VirtualApic.Fabric;
+using VirtualApic.Core;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using VirtualApic.Core;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Fabric;

@@ -1,3 +1,4 @@
+using VirtualApic.Core;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Fabric;

@@ -17,7 +17,7 @@ namespace VirtualApic.Fabric;
 /// updates are atomic and a kicked vCPU wakes from <see cref="Vcpu.WaitForKick"/>. A vCPU's own
 /// register accesses must stay on its own thread. Virtual time is advanced by one thread.
 /// </remarks>
-public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposable
+public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPeers, IDisposable
 {
     private readonly Vcpu[] _vcpus;
 
@@ -52,6 +52,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
         foreach (var v in _vcpus)
         {
             v.Accelerator = Accelerator;
+            v.Dispatcher.Peers = this;
         }
 
         _constructed = true;
@@ -63,6 +64,25 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
     public ApicAccelerator Accelerator { get; }
 
     private readonly bool _constructed;
+
+    /// <summary>
+    /// Receives every vCPU's exits (from its exit dispatcher) and deliveries and EOIs (from its local
+    /// APIC), the same events whatever the backend. Set it before the run starts.
+    /// </summary>
+    public IVmTracer? Tracer
+    {
+        get => _tracer;
+        set
+        {
+            _tracer = value;
+            foreach (var v in _vcpus)
+            {
+                v.Tracer = value;
+            }
+        }
+    }
+
+    private IVmTracer? _tracer;
 
     /// <summary>The options the VM was built with.</summary>
     public VmOptions Options { get; }
@@ -292,6 +312,33 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IDisposa
             v.Kick();
         }
     }
+
+    // ------------------------------------------------------------------ IVcpuPeers (what the assist models see)
+
+    /// <inheritdoc/>
+    int IVcpuPeers.Count => _vcpus.Length;
+
+    /// <inheritdoc/>
+    LocalApic IVcpuPeers.Apic(int index) => _vcpus[index].Apic;
+
+    /// <inheritdoc/>
+    bool IVcpuPeers.IsInGuestMode(int index) => _vcpus[index].State == VcpuRunState.Running && !_vcpus[index].IsBlocking;
+
+    /// <inheritdoc/>
+    bool IVcpuPeers.IsBlocked(int index) => _vcpus[index].State == VcpuRunState.Halted || _vcpus[index].IsBlocking;
+
+    /// <inheritdoc/>
+    bool IVcpuPeers.MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender) =>
+        Router.MatchesDestination(target, message, sender);
+
+    /// <inheritdoc/>
+    bool IVcpuPeers.ApicIdModified => Router.Map.ApicIdModified;
+
+    /// <inheritdoc/>
+    bool IVcpuPeers.PhysicalIdAliased => Router.Map.PhysicalIdAliased;
+
+    /// <inheritdoc/>
+    bool IVcpuPeers.LogicalIdAliased => Router.Map.LogicalIdAliased;
 
     // ------------------------------------------------------------------ IGuestBus
 

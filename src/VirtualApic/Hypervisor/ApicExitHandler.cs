@@ -1,41 +1,62 @@
-using VirtualApic.Assist;
-using VirtualApic.Cpu;
+using VirtualApic.Core;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Hypervisor;
 
 /// <summary>
 /// The hypervisor's handlers for the VM exits the APIC produces, as KVM handles them. The hardware
-/// models decide when to exit; these handlers decide what the exit means.
+/// models decide when to exit; <see cref="ExitDispatcher"/> counts and traces each exit and calls
+/// these handlers, which decide what it means.
 /// </summary>
 public static class ApicExitHandler
 {
-    /// <summary>An intercepted RDMSR of an x2APIC register: full emulation with every #GP rule.</summary>
-    public static bool EmulateMsrRead(Vcpu vcpu, uint msr, out ulong value)
+    /// <summary>An intercepted RDMSR: APIC_BASE, TSC_DEADLINE, or an x2APIC register with every #GP rule.</summary>
+    public static bool EmulateMsrRead(LocalApic apic, uint msr, out ulong value)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        return vcpu.Apic.TryReadX2ApicMsr(msr, out value);
+        ArgumentNullException.ThrowIfNull(apic);
+        switch (msr)
+        {
+            case ApicBase.Msr:
+                value = apic.ApicBaseMsr;
+                return true;
+            case ApicOffset.TscDeadlineMsr:
+                value = apic.Timer.ReadTscDeadline();
+                return true;
+            default:
+                return apic.TryReadX2ApicMsr(msr, out value);
+        }
     }
 
-    /// <summary>An intercepted WRMSR of an x2APIC register.</summary>
-    public static bool EmulateMsrWrite(Vcpu vcpu, uint msr, ulong value)
+    /// <summary>An intercepted WRMSR by the guest: APIC_BASE (with the guest's transition rules), TSC_DEADLINE, an x2APIC register.</summary>
+    public static bool EmulateMsrWrite(LocalApic apic, uint msr, ulong value)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        return vcpu.Apic.TryWriteX2ApicMsr(msr, value);
+        ArgumentNullException.ThrowIfNull(apic);
+        switch (msr)
+        {
+            case ApicBase.Msr:
+                return apic.SetApicBase(value, hostInitiated: false);
+            case ApicOffset.TscDeadlineMsr:
+                apic.Timer.WriteTscDeadline(value);
+                return true;
+            case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
+                return apic.TryWriteX2ApicMsr(msr, value);
+            default:
+                return false;
+        }
     }
 
     /// <summary>A fault-like APIC access (NPF, APIC-access exit, AVIC_NOACCEL fault): the instruction is emulated.</summary>
-    public static ulong EmulateMmioRead(Vcpu vcpu, int offset, int size)
+    public static ulong EmulateMmioRead(LocalApic apic, int offset, int size)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        return vcpu.Apic.MmioRead(offset, size);
+        ArgumentNullException.ThrowIfNull(apic);
+        return apic.MmioRead(offset, size);
     }
 
     /// <summary>A fault-like APIC store: the instruction is emulated.</summary>
-    public static void EmulateMmioWrite(Vcpu vcpu, int offset, uint value, int size)
+    public static void EmulateMmioWrite(LocalApic apic, int offset, uint value, int size)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        vcpu.Apic.MmioWrite(offset, value, size);
+        ArgumentNullException.ThrowIfNull(apic);
+        apic.MmioWrite(offset, value, size);
     }
 
     /// <summary>
@@ -49,10 +70,9 @@ public static class ApicExitHandler
     /// (ICR + ICR2, KVM commit 73b42dc69be8), and a BUSY bit the guest set is cleared (629d3698f695).
     /// The result of the replayed write is ignored, as KVM ignores it: the write has already happened.
     /// </remarks>
-    public static void HandleTrapLikeWrite(Vcpu vcpu, int offset)
+    public static void HandleTrapLikeWrite(LocalApic apic, int offset)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        var apic = vcpu.Apic;
+        ArgumentNullException.ThrowIfNull(apic);
         offset &= 0xFF0;
         switch (offset)
         {
@@ -75,9 +95,9 @@ public static class ApicExitHandler
     /// An APICv EOI-induced exit (KVM <c>kvm_apic_set_eoi_accelerated</c>): hardware already cleared
     /// the ISR bit and lowered PPR; only the IOAPIC must still hear of it.
     /// </summary>
-    public static void HandleEoiInduced(Vcpu vcpu, int vector)
+    public static void HandleEoiInduced(LocalApic apic, int vector)
     {
-        ArgumentNullException.ThrowIfNull(vcpu);
-        vcpu.Apic.ForwardEoi(vector);
+        ArgumentNullException.ThrowIfNull(apic);
+        apic.ForwardEoi(vector);
     }
 }

@@ -68,6 +68,9 @@ public static class ApicOffset
     /// <summary>The last MSR of the x2APIC range.</summary>
     public const uint X2ApicMsrLast = 0x8FF;
 
+    /// <summary>IA32_TSC_DEADLINE (MSR 0x6E0), the TSC-deadline timer's register (SDM 11.5.4.1).</summary>
+    public const uint TscDeadlineMsr = 0x6E0;
+
     /// <summary>The x2APIC MSR that maps to register <paramref name="offset"/>.</summary>
     public static uint ToMsr(int offset) => X2ApicMsrBase + (uint)(offset >> 4);
 

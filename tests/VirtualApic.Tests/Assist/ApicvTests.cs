@@ -80,7 +80,7 @@ public class ApicvTests
         using var apicv = EnabledVm(AccelKind.Apicv);
         using var none = EnabledVm(AccelKind.None);
         var tracer = new RecordingTracer();
-        apicv.Accelerator.Tracer = tracer;
+        apicv.Tracer = tracer;
         var cpu = apicv.Vcpus[0];
 
         Write(cpu, offset, value);
@@ -120,11 +120,11 @@ public class ApicvTests
         Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(0), 0x92));
         Assert.Equal([0x92], TakeAll(cpu)); // nested
         Assert.Equal(0x90u, cpu.Apic.ReadRegisterRaw(ApicOffset.Ppr));
-        Assert.Equal(0x92, ApicvModel.Svi(cpu));
+        Assert.Equal(0x92, ApicvModel.Svi(cpu.Apic));
 
         Write(cpu, ApicOffset.Eoi, 0);
 
-        Assert.Equal(0x71, ApicvModel.Svi(cpu));
+        Assert.Equal(0x71, ApicvModel.Svi(cpu.Apic));
         Assert.Equal(0x70u, cpu.Apic.ReadRegisterRaw(ApicOffset.Ppr));
         Write(cpu, ApicOffset.Eoi, 0);
         Assert.Equal(-1, cpu.Apic.HighestIsr);
@@ -137,7 +137,7 @@ public class ApicvTests
         using var vm = EnabledVm(AccelKind.Apicv);
         var cpu = vm.Vcpus[0];
         var tracer = new RecordingTracer();
-        vm.Accelerator.Tracer = tracer;
+        vm.Tracer = tracer;
         vm.IoApic.WriteEntry(7, RedirectionEntry.Create(0x66, trigger: TriggerMode.Level, destination: 0));
         vm.IoApic.SetLine(7, true);
         vm.IoApic.SetLine(7, false);
@@ -171,7 +171,7 @@ public class ApicvTests
         Assert.False(pid.TestPir(0x83));
         Assert.False(pid.OutstandingNotification);
         Assert.True(cpu.Apic.Page.TestVector(ApicOffset.Irr, 0x83));
-        Assert.Equal(0x83, Model(vm).Rvi(cpu));
+        Assert.Equal(0x83, ApicvModel.Rvi(cpu.Apic));
     }
 
     [Fact]
@@ -254,7 +254,7 @@ public class ApicvTests
 
         var sender = vm.Vcpus[0];
         var tracer = new RecordingTracer();
-        vm.Accelerator.Tracer = tracer;
+        vm.Tracer = tracer;
 
         SendXApicIpi(sender, new Icr(icr));
 

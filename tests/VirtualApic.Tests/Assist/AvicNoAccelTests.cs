@@ -40,7 +40,7 @@ public class AvicNoAccelTests
         using var avic = EnabledVm(AccelKind.Avic);
         using var none = EnabledVm(AccelKind.None);
         var tracer = new RecordingTracer();
-        avic.Accelerator.Tracer = tracer;
+        avic.Tracer = tracer;
         Assert.True(avic.Accelerator.IsActive);
         var cpu = avic.Vcpus[0];
 
@@ -132,7 +132,7 @@ public class AvicNoAccelTests
         using var vm = EnabledVm(AccelKind.Avic);
         var cpu = vm.Vcpus[0];
         var tracer = new RecordingTracer();
-        vm.Accelerator.Tracer = tracer;
+        vm.Tracer = tracer;
         vm.IoApic.WriteEntry(3, RedirectionEntry.Create(0x61, trigger: TriggerMode.Level, destination: 0));
         vm.IoApic.SetLine(3, true);
         vm.IoApic.SetLine(3, false); // not re-delivered after the EOI
@@ -157,7 +157,7 @@ public class AvicNoAccelTests
         using var vm = EnabledVm(AccelKind.Avic);
         var cpu = vm.Vcpus[0];
         var tracer = new RecordingTracer();
-        vm.Accelerator.Tracer = tracer;
+        vm.Tracer = tracer;
         Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(0), 0x62));
         cpu.Sti();
         Assert.Equal(new GuestEvent(GuestEventKind.Vector, 0x62), cpu.Take());
@@ -203,7 +203,7 @@ public class AvicNoAccelTests
         using var avic = EnabledVm(AccelKind.Avic);
         using var none = EnabledVm(AccelKind.None);
         var tracer = new RecordingTracer();
-        avic.Accelerator.Tracer = tracer;
+        avic.Tracer = tracer;
         foreach (var vm in new[] { avic, none })
         {
             Assert.True(vm.Vcpus[0].Apic.WriteRegister(ApicOffset.Tmict, 1_000_000)); // TMCCT non-zero

@@ -330,7 +330,7 @@ public class InhibitAndRaceTests
     {
         using var vm = EnabledVm(accel);
         var tracer = new RecordingTracer();
-        vm.Accelerator.Tracer = tracer;
+        vm.Tracer = tracer;
         var cpu = vm.Vcpus[0];
 
         Write(cpu, ApicOffset.Ldr, 0x0100_0000);

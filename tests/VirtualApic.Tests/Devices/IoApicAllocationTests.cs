@@ -1,3 +1,4 @@
+using VirtualApic.Core;
 using VirtualApic.Fabric;
 using VirtualApic.Devices;
 using VirtualApic.Registers;

@@ -1,3 +1,4 @@
+using VirtualApic.Core;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using IoApicDevice = VirtualApic.Devices.IoApic;

@@ -1,3 +1,4 @@
+using VirtualApic.Core;
 using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Diagnostics;

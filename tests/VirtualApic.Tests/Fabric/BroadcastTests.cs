@@ -1,3 +1,4 @@
+using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;

@@ -82,7 +82,7 @@ public sealed class BundledScenarioTests
         Assert.True(finding is null, $"{file}: {finding?.Kind}: {finding?.Description}");
     }
 
-    private static string FindRepositoryRoot()
+    internal static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

@@ -25,7 +25,7 @@ public sealed class TraceExitAgreementTests
 
     // The exits of IA32_APIC_BASE, IA32_TSC_DEADLINE and HLT are counted outside the tracer today;
     // issue 11 (branch reroom) routes every exit through one pipeline that counts and traces it.
-    [Theory(Skip = "needs issue 11's single exit pipeline (branch reroom): APIC_BASE, TSC_DEADLINE and HLT exits are counted but not traced; unskip at merge")]
+    [Theory]
     [MemberData(nameof(Files))]
     public void Traced_exits_equal_counted_exits(string file)
     {

@@ -99,7 +99,11 @@ internal sealed class PostedDelivery : IVectorDelivery
 
     public List<string> Calls { get; } = [];
 
-    public void Deliver(LocalApic apic, int vector) => _pir[vector >> 6] |= 1ul << vector;
+    public bool Deliver(LocalApic apic, int vector)
+    {
+        _pir[vector >> 6] |= 1ul << vector;
+        return true;
+    }
 
     public void SyncToIrr(LocalApic apic)
     {

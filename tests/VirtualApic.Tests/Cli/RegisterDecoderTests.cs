@@ -1,7 +1,8 @@
 using CsCheck;
+using VirtualApic.Cli.Decoding;
 using VirtualApic.Registers;
 
-namespace VirtualApic.Tests.Registers;
+namespace VirtualApic.Tests.Cli;
 
 // Expected values come from the register figures: Intel SDM vol. 3A chapter 11 (ICR 11-12 and
 // 11-28, LVT 11-8, ESR 11-9, TDCR 11-10, APIC base 11-5, SVR 11-23, MSI 11-24 and 11-25), the

@@ -1,19 +1,6 @@
 using VirtualApic.Registers;
 
-namespace VirtualApic.Fabric;
-
-/// <summary>Who sent an interrupt message; destination matching differs for IPIs and device messages.</summary>
-public enum InterruptSource : byte
-{
-    /// <summary>An IPI from a local APIC's ICR or SELF_IPI register.</summary>
-    Ipi = 0,
-    /// <summary>An IOAPIC redirection entry.</summary>
-    IoApic = 1,
-    /// <summary>A device's MSI write.</summary>
-    Msi = 2,
-    /// <summary>A local vector table entry of the receiving APIC itself (timer, LINT, error...).</summary>
-    Local = 3,
-}
+namespace VirtualApic.Core;
 
 /// <summary>
 /// One interrupt message on the APIC bus: the decoded form of an ICR, a redirection entry or an
@@ -41,6 +28,28 @@ public readonly record struct InterruptMessage(
     int SourceVcpu,
     bool RedirectionHint = false)
 {
+    /// <summary>
+    /// The message an ICR value sends from <paramref name="sender"/> (KVM <c>kvm_apic_send_ipi</c>): the
+    /// destination is read in the sender's mode, 8 bits (ICR[63:56]) in xAPIC mode, 32 (ICR[63:32]) in x2APIC mode.
+    /// </summary>
+    public static InterruptMessage FromIcr(Icr icr, LocalApic sender)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        return new(
+            icr.Vector, icr.DeliveryMode, icr.DestinationMode, sender.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination,
+            icr.TriggerMode, icr.Level, icr.Shorthand, InterruptSource.Ipi, sender.VcpuId);
+    }
+
+    /// <summary>A SELF_IPI write's message (x2APIC register 0x3F0): fixed, edge, to the sender itself.</summary>
+    public static InterruptMessage SelfIpi(byte vector, LocalApic sender)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        return new(vector, DeliveryMode.Fixed, DestinationMode.Physical, sender.X2ApicId, TriggerMode.Edge, true, DestinationShorthand.Self, InterruptSource.Ipi, sender.VcpuId);
+    }
+
+    /// <summary>The physical broadcast destination: 0xFF in xAPIC mode, 0xFFFFFFFF in x2APIC mode (SDM 11.6.2.1, 11.12.9).</summary>
+    public static uint BroadcastDestination(bool x2Apic) => x2Apic ? 0xFFFF_FFFFu : 0xFFu;
+
     /// <summary>A fixed, edge, physical message from a device, the common case in tests.</summary>
     public static InterruptMessage Fixed(byte vector, uint destination = 0, TriggerMode trigger = TriggerMode.Edge) =>
         new(vector, DeliveryMode.Fixed, DestinationMode.Physical, destination, trigger, true, DestinationShorthand.None, InterruptSource.Msi, -1);

@@ -2,7 +2,7 @@ using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Text;
 
-namespace VirtualApic.Registers;
+namespace VirtualApic.Cli.Decoding;
 
 /// <summary>One field of a decoded register value.</summary>
 /// <param name="Name">

@@ -2,8 +2,9 @@ using System.Collections.Frozen;
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using VirtualApic.Registers;
 
-namespace VirtualApic.Registers;
+namespace VirtualApic.Cli.Decoding;
 
 /// <summary>
 /// Takes a register value apart field by field, for people reading traces (<c>vapic decode KIND

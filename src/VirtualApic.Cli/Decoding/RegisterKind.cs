@@ -1,4 +1,4 @@
-namespace VirtualApic.Registers;
+namespace VirtualApic.Cli.Decoding;
 
 /// <summary>The register layouts that <see cref="RegisterDecoder"/> can take apart field by field.</summary>
 public enum RegisterKind : byte

@@ -1,0 +1,48 @@
+namespace VirtualApic.Assist;
+
+/// <summary>Exit counts of one vCPU, by reason (the <c>perf kvm stat</c> view).</summary>
+public sealed class ExitStatistics
+{
+    private static readonly string[] Names =
+        ["msr-read", "msr-write", "apic-access", "apic-write", "eoi-induced", "avic-noaccel", "avic-incomplete-ipi", "hlt"];
+
+    private readonly long[] _counts = new long[Names.Length];
+
+    /// <summary>Every reason, in enum order.</summary>
+    public static IReadOnlyList<ExitReason> Reasons { get; } = Enum.GetValues<ExitReason>();
+
+    /// <summary>The name of a reason as scenarios and reports spell it (<c>avic-noaccel</c>).</summary>
+    public static string NameOf(ExitReason reason) => Names[(int)reason];
+
+    /// <summary>Parses a reason name.</summary>
+    public static bool TryParse(string name, out ExitReason reason)
+    {
+        int i = Array.FindIndex(Names, n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
+        reason = i < 0 ? default : (ExitReason)i;
+        return i >= 0;
+    }
+
+    /// <summary>The count for one reason.</summary>
+    public long this[ExitReason reason] => Volatile.Read(ref _counts[(int)reason]);
+
+    /// <summary>The total of all reasons.</summary>
+    public long Total
+    {
+        get
+        {
+            long t = 0;
+            for (int i = 0; i < _counts.Length; i++)
+            {
+                t += Volatile.Read(ref _counts[i]);
+            }
+
+            return t;
+        }
+    }
+
+    /// <summary>Counts one exit. Only the vCPU's own thread exits, so a plain increment is enough.</summary>
+    public void Count(ExitReason reason) => _counts[(int)reason]++;
+
+    /// <summary>Zeroes every count.</summary>
+    public void Clear() => Array.Clear(_counts);
+}

@@ -1,0 +1,35 @@
+using VirtualApic.Core;
+
+namespace VirtualApic.Assist;
+
+/// <summary>
+/// The VM as a hardware-assist model (and the hypervisor's policy) may see it: the vCPUs' APICs and
+/// run states, the APIC bus's destination rule and the map facts that inhibit acceleration. The
+/// models never see the VM itself; the fabric implements this.
+/// </summary>
+public interface IVcpuPeers
+{
+    /// <summary>The number of vCPUs.</summary>
+    int Count { get; }
+
+    /// <summary>The local APIC of vCPU <paramref name="index"/>.</summary>
+    LocalApic Apic(int index);
+
+    /// <summary>Whether vCPU <paramref name="index"/> runs in guest mode (loaded, not blocking, not waiting for SIPI).</summary>
+    bool IsInGuestMode(int index);
+
+    /// <summary>Whether vCPU <paramref name="index"/> blocks in HLT or has started its wait sequence (<c>Vcpu.PrepareToWait</c>).</summary>
+    bool IsBlocked(int index);
+
+    /// <summary>Whether <paramref name="message"/> addresses <paramref name="target"/> (the APIC bus's rule, KVM <c>kvm_apic_match_dest</c>).</summary>
+    bool MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender);
+
+    /// <summary>An xAPIC ID differs from its vCPU index.</summary>
+    bool ApicIdModified { get; }
+
+    /// <summary>Two APICs share a physical ID.</summary>
+    bool PhysicalIdAliased { get; }
+
+    /// <summary>Logical IDs are not 1:1 with APICs, or logical modes are mixed.</summary>
+    bool LogicalIdAliased { get; }
+}
