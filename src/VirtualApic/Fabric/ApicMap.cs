@@ -60,7 +60,16 @@ public sealed class ApicMap
     public int MaxId => _physical.Length - 1;
 
     /// <summary>Builds the map from the APICs' current registers. O(number of vCPUs).</summary>
-    public static ApicMap Build(IReadOnlyList<LocalApic> apics)
+    public static ApicMap Build(IReadOnlyList<LocalApic> apics) => Build(apics, use32BitIds: false);
+
+    /// <summary>
+    /// Builds the map; with <paramref name="use32BitIds"/> (KVM <c>x2apic_format</c>,
+    /// <see cref="X2ApicApiFlags.Use32BitIds"/>) physical slots are filed as KVM's
+    /// <c>kvm_recalculate_phys_map</c> does then: by x2APIC ID for an APIC in x2APIC mode or with an ID
+    /// above 255 (the hotplug rule of <c>kvm_apic_match_physical_addr</c>), by xAPIC ID only into a free
+    /// slot, so an aliased xAPIC ID is ignored instead of disabling the fast path.
+    /// </summary>
+    public static ApicMap Build(IReadOnlyList<LocalApic> apics, bool use32BitIds)
     {
         ArgumentNullException.ThrowIfNull(apics);
         int maxId = 255;
@@ -88,16 +97,33 @@ public sealed class ApicMap
                 map.HasHighXApicIds |= apic.VcpuId > 0xFF;
             }
 
-            if (map._physicalCount[key] == 0)
+            if (use32BitIds)
             {
-                map._physical[key] = apic;
+                if (x2 || apic.X2ApicId > 0xFF)
+                {
+                    map._physical[apic.X2ApicId] = apic;
+                    map._physicalCount[apic.X2ApicId] = 1;
+                }
+
+                if (!x2 && map._physicalCount[apic.XApicId] == 0)
+                {
+                    map._physical[apic.XApicId] = apic;
+                    map._physicalCount[apic.XApicId] = 1;
+                }
             }
             else
             {
-                map.PhysicalIdAliased = true;
-            }
+                if (map._physicalCount[key] == 0)
+                {
+                    map._physical[key] = apic;
+                }
+                else
+                {
+                    map.PhysicalIdAliased = true;
+                }
 
-            map._physicalCount[key] = (byte)Math.Min(255, map._physicalCount[key] + 1);
+                map._physicalCount[key] = (byte)Math.Min(255, map._physicalCount[key] + 1);
+            }
 
             // Logical contributors: software-enabled APICs with a non-zero LDR.
             uint ldr = apic.Ldr;

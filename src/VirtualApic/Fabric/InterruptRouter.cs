@@ -13,19 +13,32 @@ public sealed class InterruptRouter
 {
     private readonly LocalApic[] _apics;
     private readonly ApicProfile _profile;
+    private readonly bool _deviceBroadcastQuirk;
+    private readonly bool _use32BitIds;
     private readonly Lock _rebuildLock = new();
     private volatile ApicMap _map;
     private volatile bool _dirty;
 
     /// <summary>Creates a router over the VM's APICs (index = vCPU index).</summary>
     public InterruptRouter(LocalApic[] apics, ApicProfile profile)
+        : this(apics, profile, X2ApicApiFlags.None)
+    {
+    }
+
+    /// <summary>Creates a router over the VM's APICs (index = vCPU index) with the VMM's <c>KVM_CAP_X2APIC_API</c> flags.</summary>
+    public InterruptRouter(LocalApic[] apics, ApicProfile profile, X2ApicApiFlags x2ApicApi)
     {
         ArgumentNullException.ThrowIfNull(apics);
         ArgumentNullException.ThrowIfNull(profile);
         _apics = apics;
         _profile = profile;
-        _map = ApicMap.Build(apics);
+        _deviceBroadcastQuirk = profile.DeviceBroadcastQuirk && (x2ApicApi & X2ApicApiFlags.DisableBroadcastQuirk) == 0;
+        _use32BitIds = (x2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
+        _map = ApicMap.Build(apics, _use32BitIds);
     }
+
+    /// <summary>Whether the map files APICs as KVM does with <see cref="X2ApicApiFlags.Use32BitIds"/>.</summary>
+    public bool Uses32BitIds => _use32BitIds;
 
     /// <summary>Number of map rebuilds so far.</summary>
     public long MapRebuilds { get; private set; }
@@ -55,7 +68,7 @@ public sealed class InterruptRouter
                     if (_dirty)
                     {
                         _dirty = false;
-                        _map = ApicMap.Build(_apics);
+                        _map = ApicMap.Build(_apics, _use32BitIds);
                         MapRebuilds++;
                     }
                 }
@@ -101,7 +114,7 @@ public sealed class InterruptRouter
             return m.Destination == (source.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu);
         }
 
-        if (_profile.DeviceBroadcastQuirk && device)
+        if (_deviceBroadcastQuirk && device)
         {
             return m.Destination == 0xFF;
         }
@@ -316,7 +329,7 @@ public sealed class InterruptRouter
         uint mda = m.Destination;
 
         // KVM's broadcast quirk (kvm_apic_mda): a device's 0xFF reaches x2APIC-mode targets as 0xFFFFFFFF.
-        if (_profile.DeviceBroadcastQuirk && m.Source is InterruptSource.IoApic or InterruptSource.Msi
+        if (_deviceBroadcastQuirk && m.Source is InterruptSource.IoApic or InterruptSource.Msi
             && mda == 0xFF && target.IsX2Apic)
         {
             mda = 0xFFFF_FFFF;

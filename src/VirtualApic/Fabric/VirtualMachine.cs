@@ -39,7 +39,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
             apics[i] = vcpu.Apic;
         }
 
-        Router = new InterruptRouter(apics, options.Profile);
+        Router = new InterruptRouter(apics, options.Profile, options.X2ApicApi);
         IoApic = new IoApic(this, Clock, new IoApicOptions { Version = (IoApicVersion)options.IoApicVersion });
         Pic.Raised += KickAll;
         Accelerator = options.Accel switch
@@ -108,12 +108,13 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     /// <summary>Delivers an MSI write (KVM <c>kvm_set_msi</c>). Returns the number of APICs that accepted it, -1 for none.</summary>
     public int DeliverMsi(ulong address, uint data)
     {
-        if (!Msi.IsMsiAddress(address))
+        bool use32BitIds = (Options.X2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
+        if (!Msi.IsMsiAddress(address, use32BitIds))
         {
             return -1;
         }
 
-        var message = Msi.Decode(address, data, Options.ExtendedDestinationId);
+        var message = Msi.Decode(address, data, Options.ExtendedDestinationId, use32BitIds);
         return Router.Deliver(message, source: null);
     }
 
