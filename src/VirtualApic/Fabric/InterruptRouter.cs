@@ -34,8 +34,11 @@ public sealed class InterruptRouter
         _profile = profile;
         _deviceBroadcastQuirk = profile.DeviceBroadcastQuirk && (x2ApicApi & X2ApicApiFlags.DisableBroadcastQuirk) == 0;
         _use32BitIds = (x2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
-        _map = ApicMap.Build(apics, _use32BitIds);
+        _map = ApicMap.Build(apics, _use32BitIds, profile.LogicalMapShortcuts);
     }
+
+    /// <summary>Whether the map follows KVM's logical map (the profile switch <c>LogicalMapShortcuts</c>).</summary>
+    public bool LogicalMapShortcuts => _profile.LogicalMapShortcuts;
 
     /// <summary>Whether the map files APICs as KVM does with <see cref="X2ApicApiFlags.Use32BitIds"/>.</summary>
     public bool Uses32BitIds => _use32BitIds;
@@ -68,7 +71,7 @@ public sealed class InterruptRouter
                     if (_dirty)
                     {
                         _dirty = false;
-                        _map = ApicMap.Build(_apics, _use32BitIds);
+                        _map = ApicMap.Build(_apics, _use32BitIds, _profile.LogicalMapShortcuts);
                         MapRebuilds++;
                     }
                 }
@@ -309,6 +312,39 @@ public sealed class InterruptRouter
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Whether <see cref="Deliver"/> would hand a fixed <paramref name="m"/> to <paramref name="target"/>:
+    /// the logical map's answer where the fast path answers (KVM's map may differ from
+    /// <c>kvm_apic_match_logical_addr</c>, see the profile switch <c>LogicalMapShortcuts</c>), else
+    /// <see cref="MatchesDestination"/>. The hardware models ask this, so that their targets are the
+    /// emulated path's.
+    /// </summary>
+    public bool Reaches(LocalApic target, in InterruptMessage m, LocalApic? source)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (m.Shorthand == DestinationShorthand.None && m.DestinationMode == DestinationMode.Logical && !IsBroadcast(m, source)
+            && !(_profile.LogicalEventsReachDisabledApics && m.DeliveryMode is not (DeliveryMode.Fixed or DeliveryMode.LowestPriority)))
+        {
+            var map = Map;
+            if (map.TryGetLogical(m.Destination, out int cluster, out ushort mask))
+            {
+                while (mask != 0)
+                {
+                    int bit = BitOperations.TrailingZeroCount(mask);
+                    mask &= (ushort)(mask - 1);
+                    if (ReferenceEquals(map.LogicalMember(cluster, bit), target))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+        }
+
+        return MatchesDestination(target, m, source);
     }
 
     /// <summary>Whether <paramref name="target"/> is addressed by the message (KVM <c>kvm_apic_match_dest</c>).</summary>

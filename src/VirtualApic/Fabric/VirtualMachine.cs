@@ -228,7 +228,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
 
     /// <inheritdoc/>
     bool IVcpuPeers.MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender) =>
-        Router.MatchesDestination(target, message, sender);
+        Router.Reaches(target, message, sender);
 
     /// <inheritdoc/>
     bool IVcpuPeers.ApicIdModified => Router.Map.ApicIdModified;
