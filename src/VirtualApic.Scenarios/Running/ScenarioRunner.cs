@@ -156,6 +156,7 @@ public static class ScenarioRunner
                 MaxPhysAddr = o.MaxPhyAddr,
                 IoApicVersion = o.IoApicVersion,
                 ExtendedDestinationId = o.ExtDestId,
+                SplitIrqchip = o.SplitIrqchip,
                 X2ApicApi = (o.X2Apic32BitIds ? Fabric.X2ApicApiFlags.Use32BitIds : Fabric.X2ApicApiFlags.None)
                     | (o.X2ApicBroadcastQuirk ? Fabric.X2ApicApiFlags.None : Fabric.X2ApicApiFlags.DisableBroadcastQuirk),
                 ApsWaitForSipi = o.ApState == ApStartState.WaitForSipi,

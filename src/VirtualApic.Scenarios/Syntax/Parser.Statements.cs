@@ -35,6 +35,7 @@ internal sealed partial class Parser
         ApState,
         X2Apic32BitIds,
         X2ApicBroadcastQuirk,
+        SplitIrqchip,
     }
 
     private enum CpuOp
@@ -92,7 +93,8 @@ internal sealed partial class Parser
         ("bus-mhz", VmOption.BusMhz), ("x2apic", VmOption.X2Apic), ("tsc-deadline", VmOption.TscDeadline),
         ("cmci", VmOption.Cmci), ("maxphyaddr", VmOption.MaxPhyAddr), ("ioapic-version", VmOption.IoApicVersion),
         ("ext-dest-id", VmOption.ExtDestId), ("ap-state", VmOption.ApState),
-        ("x2apic-32bit-ids", VmOption.X2Apic32BitIds), ("x2apic-broadcast-quirk", VmOption.X2ApicBroadcastQuirk));
+        ("x2apic-32bit-ids", VmOption.X2Apic32BitIds), ("x2apic-broadcast-quirk", VmOption.X2ApicBroadcastQuirk),
+        ("split-irqchip", VmOption.SplitIrqchip));
 
     private static readonly KeywordTable<CpuOp> CpuOps = new(
         ("wrmsr", CpuOp.Wrmsr), ("rdmsr", CpuOp.Rdmsr), ("mmio-write", CpuOp.MmioWrite), ("mmio-read", CpuOp.MmioRead),
@@ -197,7 +199,7 @@ internal sealed partial class Parser
 
     private const string VmUsage = "vm [cpus=N] [accel=KIND] [profile=kvm|architectural] [tsc-khz=N] [bus-mhz=N] [x2apic=on|off] "
         + "[tsc-deadline=on|off] [cmci=on|off] [maxphyaddr=N] [ioapic-version=0x11|0x20] [ext-dest-id=on|off] [ap-state=running|wait-for-sipi] "
-        + "[x2apic-32bit-ids=on|off] [x2apic-broadcast-quirk=on|off]";
+        + "[x2apic-32bit-ids=on|off] [x2apic-broadcast-quirk=on|off] [split-irqchip=on|off]";
 
     /// <summary>The <c>vm</c> line: sets <see cref="_vm"/>; it is not a statement of the list.</summary>
     private Statement? ParseVm(Token first)
@@ -240,6 +242,7 @@ internal sealed partial class Parser
                 VmOption.ExtDestId => options with { ExtDestId = Choice(OptionValue(key, "ext-dest-id=on|off"), OnOff, "ext-dest-id value") },
                 VmOption.X2Apic32BitIds => options with { X2Apic32BitIds = Choice(OptionValue(key, "x2apic-32bit-ids=on|off"), OnOff, "x2apic-32bit-ids value") },
                 VmOption.X2ApicBroadcastQuirk => options with { X2ApicBroadcastQuirk = Choice(OptionValue(key, "x2apic-broadcast-quirk=on|off"), OnOff, "x2apic-broadcast-quirk value") },
+                VmOption.SplitIrqchip => options with { SplitIrqchip = Choice(OptionValue(key, "split-irqchip=on|off"), OnOff, "split-irqchip value") },
                 VmOption.ApState => options with { ApState = Choice(OptionValue(key, "ap-state=running|wait-for-sipi"), ApStates, "ap-state") },
                 _ => throw new InvalidOperationException($"unhandled vm option {option}"),
             };

@@ -56,6 +56,13 @@ public sealed record VmOptions
     /// </summary>
     public bool X2ApicBroadcastQuirk { get; init; } = true;
 
+    /// <summary>
+    /// <c>split-irqchip=on|off</c>: the IOAPIC is the VMM's (<c>KVM_CAP_SPLIT_IRQCHIP</c>): EOIs of
+    /// IOAPIC-handled vectors exit (<c>ioapic-eoi</c>), and with <c>ext-dest-id=on</c> a route's
+    /// destination bits 14:8 travel in entry bits 55:49. Default off.
+    /// </summary>
+    public bool SplitIrqchip { get; init; }
+
     /// <summary><c>ap-state=running|wait-for-sipi</c>: where vCPUs 1..N-1 start. Default <c>running</c>.</summary>
     public ApStartState ApState { get; init; } = ApStartState.Running;
 }

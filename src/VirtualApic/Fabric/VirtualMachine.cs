@@ -40,7 +40,11 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         }
 
         Router = new InterruptRouter(apics, options.Profile, options.X2ApicApi);
-        IoApic = new IoApic(this, Clock, new IoApicOptions { Version = (IoApicVersion)options.IoApicVersion });
+        IoApic = new IoApic(this, Clock, new IoApicOptions
+        {
+            Version = (IoApicVersion)options.IoApicVersion,
+            ExtendedDestinationId = options.SplitIrqchip && options.ExtendedDestinationId,
+        });
         Pic.Raised += KickAll;
         Accelerator = options.Accel switch
         {
@@ -127,8 +131,17 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     public void SendIpi(LocalApic source, in InterruptMessage message) => Router.Deliver(message, source);
 
     /// <inheritdoc/>
-    public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger) =>
+    public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger)
+    {
+        if (Options.SplitIrqchip)
+        {
+            // KVM kvm_ioapic_send_eoi with irqchip_split: the vector is in the EOI-exit set (the
+            // caller checked), so the vCPU exits to the VMM, whose IOAPIC then ends the interrupt.
+            _vcpus[source.VcpuId].Dispatcher.IoApicEoiExit(vector);
+        }
+
         IoApic.OnLocalEoi(source.VcpuId, vector, trigger, directedEoi: source.SuppressEoiBroadcast);
+    }
 
     /// <inheritdoc/>
     public void ApicMapChanged(LocalApic source)
@@ -185,7 +198,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
                     continue;
                 }
 
-                var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
+                var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.DestinationId(IoApic.ExtendedDestinationId), TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
                 // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
                 // set survives a snapshot restore or migration, which starts from an empty one.
                 bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector);

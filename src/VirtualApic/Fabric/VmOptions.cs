@@ -55,6 +55,14 @@ public sealed record VmOptions
     /// <summary>The <c>KVM_CAP_X2APIC_API</c> flags the VMM enabled (none by default, as in KVM).</summary>
     public X2ApicApiFlags X2ApicApi { get; init; }
 
+    /// <summary>
+    /// The IOAPIC is the VMM's, not KVM's (<c>KVM_CAP_SPLIT_IRQCHIP</c>): an EOI of an IOAPIC-handled
+    /// vector exits to the VMM (<see cref="Assist.ExitReason.IoApicEoi"/>), and with
+    /// <see cref="ExtendedDestinationId"/> the redirection entries' bits 55:49 are destination bits
+    /// 14:8 (QEMU's IOAPIC, Linux <c>virt_destid_8_14</c>). QEMU's IOAPIC is version 0x20.
+    /// </summary>
+    public bool SplitIrqchip { get; init; }
+
     /// <summary>APs start waiting for INIT-SIPI instead of running.</summary>
     public bool ApsWaitForSipi { get; init; }
 

@@ -219,7 +219,7 @@ public class ParserErrorTests
         { "vm cpus", "t.vapic:1:4: option `cpus` needs a value: cpus=N" },
         { "vm cpus=", "t.vapic:1:9: missing the value of `cpus`; usage: cpus=N" },
         { "vm cpus=4 CPUS=2", "t.vapic:1:11: duplicate option `CPUS`" },
-        { "vm frob=1", "t.vapic:1:4: unknown vm option `frob`; expected cpus, accel, profile, tsc-khz, bus-mhz, x2apic, tsc-deadline, cmci, maxphyaddr, ioapic-version, ext-dest-id, ap-state, x2apic-32bit-ids or x2apic-broadcast-quirk" },
+        { "vm frob=1", "t.vapic:1:4: unknown vm option `frob`; expected cpus, accel, profile, tsc-khz, bus-mhz, x2apic, tsc-deadline, cmci, maxphyaddr, ioapic-version, ext-dest-id, ap-state, x2apic-32bit-ids, x2apic-broadcast-quirk or split-irqchip" },
         { "vm = 5", "t.vapic:1:4: expected a vm option such as cpus=N, found `=`; usage: " + VmUsage },
         { "vm accel=foo", "t.vapic:1:10: unknown accel `foo`; expected none, apicv, avic or x2avic" },
         { "vm profile=qemu", "t.vapic:1:12: unknown profile `qemu`; expected kvm or architectural" },
@@ -245,7 +245,7 @@ public class ParserErrorTests
 
     private const string VmUsage = "vm [cpus=N] [accel=KIND] [profile=kvm|architectural] [tsc-khz=N] [bus-mhz=N] [x2apic=on|off] "
         + "[tsc-deadline=on|off] [cmci=on|off] [maxphyaddr=N] [ioapic-version=0x11|0x20] [ext-dest-id=on|off] [ap-state=running|wait-for-sipi] "
-        + "[x2apic-32bit-ids=on|off] [x2apic-broadcast-quirk=on|off]";
+        + "[x2apic-32bit-ids=on|off] [x2apic-broadcast-quirk=on|off] [split-irqchip=on|off]";
 
     [Theory]
     [MemberData(nameof(StatementErrors))]
