@@ -266,6 +266,9 @@ public static class ScenarioRunner
                 case TakeStatement s:
                     Observe(s, s.Cpu, Result.Of(cpu.Take()));
                     break;
+                case KickCpuStatement s:
+                    Observe(s, s.Cpu, Result.Of(unchecked((ulong)cpu.Hypercall(Vcpu.KvmHcKickCpu, 0, s.ApicId))));
+                    break;
                 case RdtscStatement s:
                     Observe(s, s.Cpu, Result.Of(cpu.Rdtsc()));
                     break;

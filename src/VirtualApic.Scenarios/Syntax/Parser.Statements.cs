@@ -60,6 +60,7 @@ internal sealed partial class Parser
         Cpuid,
         Lint0,
         Lint1,
+        KickCpu,
     }
 
     private enum IpiOption
@@ -101,7 +102,7 @@ internal sealed partial class Parser
         ("write", CpuOp.Write), ("read", CpuOp.Read), ("eoi", CpuOp.Eoi), ("ipi", CpuOp.Ipi), ("sti", CpuOp.Sti),
         ("cli", CpuOp.Cli), ("take", CpuOp.Take), ("iret", CpuOp.Iret), ("hlt", CpuOp.Hlt), ("rdtsc", CpuOp.Rdtsc),
         ("host-wrmsr", CpuOp.HostWrmsr), ("wrcr8", CpuOp.Wrcr8), ("rdcr8", CpuOp.Rdcr8), ("cpuid", CpuOp.Cpuid),
-        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1));
+        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu));
 
     private static readonly KeywordTable<AccelKind> Accels = new(
         ("none", AccelKind.None), ("apicv", AccelKind.Apicv), ("avic", AccelKind.Avic), ("x2avic", AccelKind.X2Avic));
@@ -342,6 +343,13 @@ internal sealed partial class Parser
             case CpuOp.Hlt:
                 EndWithoutExpectation("hlt", "cpuN hlt");
                 return new HltStatement(Source(), cpu);
+            case CpuOp.KickCpu:
+                {
+                    const string usage = "cpuN kick-cpu APICID";
+                    uint apicId = TakeUInt32("APICID", usage);
+                    return new KickCpuStatement(Source(), cpu, apicId, TakeExpectation(Observes.Value, "kick-cpu", usage));
+                }
+
             case CpuOp.Rdtsc:
                 return new RdtscStatement(Source(), cpu, TakeExpectation(Observes.Value, "rdtsc", "cpuN rdtsc"));
             case CpuOp.HostWrmsr:

@@ -25,4 +25,6 @@ public enum ExitReason : byte
     /// <c>KVM_REQ_IOAPIC_EOI_EXIT</c>). A userspace exit, after any VM exit that carried the EOI.
     /// </summary>
     IoApicEoi,
+    /// <summary>VMCALL/VMMCALL: a KVM hypercall (<c>kvm_emulate_hypercall</c>).</summary>
+    Hypercall,
 }

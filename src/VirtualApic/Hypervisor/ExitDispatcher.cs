@@ -98,6 +98,9 @@ public sealed class ExitDispatcher
         }
     }
 
+    /// <summary>VMCALL: always an exit; <paramref name="nr"/> is the hypercall number (RAX).</summary>
+    public void Hypercall(ulong nr) => Record(ApicExit.FaultLike(ExitReason.Hypercall, (int)Math.Min(nr, int.MaxValue)));
+
     /// <summary>HLT: always an exit (the vCPU blocks in the hypervisor).</summary>
     public void Hlt() => Record(ApicExit.FaultLike(ExitReason.Hlt, 0));
 

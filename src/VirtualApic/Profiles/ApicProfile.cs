@@ -40,6 +40,7 @@ public sealed record ApicProfile
         LogicalEventsReachDisabledApics = false,
         LogicalMapShortcuts = true,
         X2ApicReservedBitsFault = false,
+        RemoteReadUnhalts = true,
     };
 
     /// <summary>The Intel SDM / AMD APM behaviour.</summary>
@@ -59,6 +60,7 @@ public sealed record ApicProfile
         LogicalEventsReachDisabledApics = true,
         LogicalMapShortcuts = false,
         X2ApicReservedBitsFault = true,
+        RemoteReadUnhalts = false,
     };
 
     /// <summary>The profile's name as the scenario language spells it.</summary>
@@ -112,6 +114,12 @@ public sealed record ApicProfile
 
     /// <summary>A WRMSR that sets reserved bits of an x2APIC register raises #GP instead of being masked.</summary>
     public required bool X2ApicReservedBitsFault { get; init; }
+
+    /// <summary>
+    /// A remote-read message (delivery mode 011b) makes a halted target runnable with no interrupt:
+    /// KVM's PV unhalt (<c>KVM_HC_KICK_CPU</c>, <c>__apic_accept_irq</c> <c>APIC_DM_REMRD</c>).
+    /// </summary>
+    public required bool RemoteReadUnhalts { get; init; }
 
     /// <summary>Looks a profile up by name (<c>kvm</c> or <c>architectural</c>, case-insensitive).</summary>
     public static bool TryParse(string name, out ApicProfile profile)

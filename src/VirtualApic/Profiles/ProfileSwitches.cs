@@ -65,5 +65,9 @@ public static class ProfileSwitches
             "a WRMSR setting reserved bits of an x2APIC register (TPR, SVR, the LVTs, TDCR) keeps the writable bits, no fault",
             "a WRMSR setting reserved bits of an x2APIC register raises #GP(0)",
             "SDM vol. 3A 11.12.1.3 (Reserved Bit Checking); KVM lapic.c kvm_lapic_reg_write (masks, faults only for ICR, SELF_IPI, ESR and the upper 32 bits)"),
+        new(nameof(ApicProfile.RemoteReadUnhalts),
+            "a remote-read message (delivery mode 011b, what KVM_HC_KICK_CPU sends) makes a halted target runnable, with no interrupt: KVM's PV unhalt",
+            "delivery mode 011b is reserved; such a message is ignored",
+            "SDM vol. 3A 11.6.1 (Interrupt Command Register, delivery mode 011 reserved); KVM lapic.c __apic_accept_irq (APIC_DM_REMRD), x86.c kvm_pv_kick_cpu_op; Documentation/virt/kvm/x86/hypercalls.rst (KVM_HC_KICK_CPU)"),
     ];
 }

@@ -143,6 +143,16 @@ public class ProfileSwitchTests
             bool lint0 = apic.TryWriteX2ApicMsr(0x835, 0x1_0000 | (1u << 20));
             return $"tpr {tpr} {Hex(apic.Read(ApicOffset.Tpr))} tdcr {tdcr} {Hex(apic.Read(ApicOffset.Tdcr))} lint0 {lint0}";
         }, "tpr True 20 tdcr True b lint0 True", "tpr False 0 tdcr False 0 lint0 False"),
+
+        [nameof(ApicProfile.RemoteReadUnhalts)] = (p =>
+        {
+            // KVM_HC_KICK_CPU from vCPU 0 to halted vCPU 1, then vCPU 1 looks for work.
+            using var vm = new VirtualApic.Fabric.VirtualMachine(new VirtualApic.Fabric.VmOptions { Cpus = 2, Profile = p });
+            vm.Vcpus[1].Hlt();
+            long result = vm.Vcpus[0].Hypercall(Vcpu.KvmHcKickCpu, 0, 1);
+            var e = vm.Vcpus[1].Take();
+            return $"{result} {e.Kind} {vm.Vcpus[1].State}";
+        }, "0 None Running", "0 None Halted"),
     };
 
     public static TheoryData<string> Switches()
