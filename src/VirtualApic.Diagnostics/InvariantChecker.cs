@@ -103,7 +103,7 @@ public static class InvariantChecker
     {
         var current = vm.Router.Map;
         var apics = vm.Vcpus.Select(v => v.Apic).ToArray();
-        var fresh = ApicMap.Build(apics);
+        var fresh = ApicMap.Build(apics, vm.Router.Uses32BitIds, vm.Router.LogicalMapShortcuts);
         if (current.LogicalMode != fresh.LogicalMode || current.PhysicalIdAliased != fresh.PhysicalIdAliased
             || current.ApicIdModified != fresh.ApicIdModified || current.MaxId != fresh.MaxId)
         {

@@ -161,6 +161,9 @@ public static class ScenarioRunner
                 MaxPhysAddr = o.MaxPhyAddr,
                 IoApicVersion = o.IoApicVersion,
                 ExtendedDestinationId = o.ExtDestId,
+                SplitIrqchip = o.SplitIrqchip,
+                X2ApicApi = (o.X2Apic32BitIds ? Fabric.X2ApicApiFlags.Use32BitIds : Fabric.X2ApicApiFlags.None)
+                    | (o.X2ApicBroadcastQuirk ? Fabric.X2ApicApiFlags.None : Fabric.X2ApicApiFlags.DisableBroadcastQuirk),
                 ApsWaitForSipi = o.ApState == ApStartState.WaitForSipi,
             });
             Attach(vm);
@@ -277,6 +280,9 @@ public static class ScenarioRunner
                         break;
                     }
 
+                case KickCpuStatement s:
+                    Observe(s, s.Cpu, Result.Of(unchecked((ulong)cpu.Hypercall(Vcpu.KvmHcKickCpu, 0, s.ApicId))));
+                    break;
                 case RdtscStatement s:
                     Observe(s, s.Cpu, Result.Of(cpu.Rdtsc()));
                     break;

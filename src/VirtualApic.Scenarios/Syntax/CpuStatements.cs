@@ -118,6 +118,18 @@ public sealed record HltStatement(SourceLine Source, int Cpu)
 public sealed record TakeStatement(SourceLine Source, int Cpu, Expectation? Expect)
     : CpuStatement(Source, Cpu), IObservingStatement;
 
+/// <summary>
+/// <c>cpuN kick-cpu APICID</c>: the guest's <c>KVM_HC_KICK_CPU</c> hypercall (a <c>vmcall</c> exit): a
+/// remote-read message to APIC ID <c>APICID</c> that wakes a halted vCPU there (KVM's PV unhalt,
+/// profile switch <c>RemoteReadUnhalts</c>). Observes the hypercall's result, 0.
+/// </summary>
+/// <param name="Source">Where the statement is written.</param>
+/// <param name="Cpu">The vCPU index (<c>cpuN</c>), below the <c>vm</c> line's <c>cpus</c>.</param>
+/// <param name="ApicId">The target APIC ID (RBX of the hypercall).</param>
+/// <param name="Expect">The expectation on the observation, or <c>null</c> to only record it.</param>
+public sealed record KickCpuStatement(SourceLine Source, int Cpu, uint ApicId, Expectation? Expect)
+    : CpuStatement(Source, Cpu), IObservingStatement;
+
 /// <summary><c>cpuN rdtsc</c>: observes the TSC.</summary>
 /// <param name="Source">Where the statement is written.</param>
 /// <param name="Cpu">The vCPU index (<c>cpuN</c>), below the <c>vm</c> line's <c>cpus</c>.</param>

@@ -34,6 +34,9 @@ internal sealed partial class Parser
         IoApicVersion,
         ExtDestId,
         ApState,
+        X2Apic32BitIds,
+        X2ApicBroadcastQuirk,
+        SplitIrqchip,
     }
 
     private enum CpuOp
@@ -58,6 +61,7 @@ internal sealed partial class Parser
         Cpuid,
         Lint0,
         Lint1,
+        KickCpu,
     }
 
     private enum IpiOption
@@ -91,14 +95,16 @@ internal sealed partial class Parser
         ("cpus", VmOption.Cpus), ("accel", VmOption.Accel), ("profile", VmOption.Profile), ("tsc-khz", VmOption.TscKhz),
         ("bus-mhz", VmOption.BusMhz), ("x2apic", VmOption.X2Apic), ("tsc-deadline", VmOption.TscDeadline),
         ("cmci", VmOption.Cmci), ("maxphyaddr", VmOption.MaxPhyAddr), ("ioapic-version", VmOption.IoApicVersion),
-        ("ext-dest-id", VmOption.ExtDestId), ("ap-state", VmOption.ApState));
+        ("ext-dest-id", VmOption.ExtDestId), ("ap-state", VmOption.ApState),
+        ("x2apic-32bit-ids", VmOption.X2Apic32BitIds), ("x2apic-broadcast-quirk", VmOption.X2ApicBroadcastQuirk),
+        ("split-irqchip", VmOption.SplitIrqchip));
 
     private static readonly KeywordTable<CpuOp> CpuOps = new(
         ("wrmsr", CpuOp.Wrmsr), ("rdmsr", CpuOp.Rdmsr), ("mmio-write", CpuOp.MmioWrite), ("mmio-read", CpuOp.MmioRead),
         ("write", CpuOp.Write), ("read", CpuOp.Read), ("eoi", CpuOp.Eoi), ("ipi", CpuOp.Ipi), ("sti", CpuOp.Sti),
         ("cli", CpuOp.Cli), ("take", CpuOp.Take), ("iret", CpuOp.Iret), ("hlt", CpuOp.Hlt), ("rdtsc", CpuOp.Rdtsc),
         ("host-wrmsr", CpuOp.HostWrmsr), ("wrcr8", CpuOp.Wrcr8), ("rdcr8", CpuOp.Rdcr8), ("cpuid", CpuOp.Cpuid),
-        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1));
+        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu));
 
     private static readonly KeywordTable<AccelKind> Accels = new(
         ("none", AccelKind.None), ("apicv", AccelKind.Apicv), ("avic", AccelKind.Avic), ("x2avic", AccelKind.X2Avic));
@@ -196,7 +202,8 @@ internal sealed partial class Parser
     // ---- vm ------------------------------------------------------------------------------------
 
     private const string VmUsage = "vm [cpus=N] [accel=KIND] [profile=kvm|architectural] [tsc-khz=N] [bus-mhz=N] [x2apic=on|off] "
-        + "[tsc-deadline=on|off] [cmci=on|off] [maxphyaddr=N] [ioapic-version=0x11|0x20] [ext-dest-id=on|off] [ap-state=running|wait-for-sipi]";
+        + "[tsc-deadline=on|off] [cmci=on|off] [maxphyaddr=N] [ioapic-version=0x11|0x20] [ext-dest-id=on|off] [ap-state=running|wait-for-sipi] "
+        + "[x2apic-32bit-ids=on|off] [x2apic-broadcast-quirk=on|off] [split-irqchip=on|off]";
 
     /// <summary>The <c>vm</c> line: sets <see cref="_vm"/>; it is not a statement of the list.</summary>
     private Statement? ParseVm(Token first)
@@ -237,6 +244,9 @@ internal sealed partial class Parser
                 VmOption.MaxPhyAddr => options with { MaxPhyAddr = (int)Ranged(OptionValue(key, "maxphyaddr=N"), "maxphyaddr", VmUsage, 32, 52, "32..52") },
                 VmOption.IoApicVersion => options with { IoApicVersion = IoApicVersion(OptionValue(key, "ioapic-version=0x11|0x20")) },
                 VmOption.ExtDestId => options with { ExtDestId = Choice(OptionValue(key, "ext-dest-id=on|off"), OnOff, "ext-dest-id value") },
+                VmOption.X2Apic32BitIds => options with { X2Apic32BitIds = Choice(OptionValue(key, "x2apic-32bit-ids=on|off"), OnOff, "x2apic-32bit-ids value") },
+                VmOption.X2ApicBroadcastQuirk => options with { X2ApicBroadcastQuirk = Choice(OptionValue(key, "x2apic-broadcast-quirk=on|off"), OnOff, "x2apic-broadcast-quirk value") },
+                VmOption.SplitIrqchip => options with { SplitIrqchip = Choice(OptionValue(key, "split-irqchip=on|off"), OnOff, "split-irqchip value") },
                 VmOption.ApState => options with { ApState = Choice(OptionValue(key, "ap-state=running|wait-for-sipi"), ApStates, "ap-state") },
                 _ => throw new InvalidOperationException($"unhandled vm option {option}"),
             };
@@ -336,6 +346,13 @@ internal sealed partial class Parser
             case CpuOp.Hlt:
                 EndWithoutExpectation("hlt", "cpuN hlt");
                 return new HltStatement(Source(), cpu);
+            case CpuOp.KickCpu:
+                {
+                    const string usage = "cpuN kick-cpu APICID";
+                    uint apicId = TakeUInt32("APICID", usage);
+                    return new KickCpuStatement(Source(), cpu, apicId, TakeExpectation(Observes.Value, "kick-cpu", usage));
+                }
+
             case CpuOp.Rdtsc:
                 return new RdtscStatement(Source(), cpu, TakeExpectation(Observes.Value, "rdtsc", "cpuN rdtsc"));
             case CpuOp.HostWrmsr:

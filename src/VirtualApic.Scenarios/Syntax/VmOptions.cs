@@ -43,6 +43,26 @@ public sealed record VmOptions
     /// <summary><c>ext-dest-id=on|off</c>: MSI address bits 11:5 extend the destination to 15 bits. Default off.</summary>
     public bool ExtDestId { get; init; }
 
+    /// <summary>
+    /// <c>x2apic-32bit-ids=on|off</c>: the VMM enabled <c>KVM_X2APIC_API_USE_32BIT_IDS</c>: MSI address
+    /// bits 63:40 carry destination bits 31:8, and the physical map ignores truncated xAPIC aliases. Default off.
+    /// </summary>
+    public bool X2Apic32BitIds { get; init; }
+
+    /// <summary>
+    /// <c>x2apic-broadcast-quirk=on|off</c>: off is <c>KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK</c> (a device's
+    /// destination 0xFF stops being a broadcast to x2APIC-mode targets). Default on (KVM's default; the
+    /// architectural profile has no quirk either way).
+    /// </summary>
+    public bool X2ApicBroadcastQuirk { get; init; } = true;
+
+    /// <summary>
+    /// <c>split-irqchip=on|off</c>: the IOAPIC is the VMM's (<c>KVM_CAP_SPLIT_IRQCHIP</c>): EOIs of
+    /// IOAPIC-handled vectors exit (<c>ioapic-eoi</c>), and with <c>ext-dest-id=on</c> a route's
+    /// destination bits 14:8 travel in entry bits 55:49. Default off.
+    /// </summary>
+    public bool SplitIrqchip { get; init; }
+
     /// <summary><c>ap-state=running|wait-for-sipi</c>: where vCPUs 1..N-1 start. Default <c>running</c>.</summary>
     public ApStartState ApState { get; init; } = ApStartState.Running;
 }

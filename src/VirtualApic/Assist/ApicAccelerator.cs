@@ -51,7 +51,7 @@ public abstract class ApicAccelerator
             ApicOffset.Icr => (value & Icr.X2ApicReservedBits) != 0,
             ApicOffset.SelfIpi => (value & ~0xFFul) != 0,
             ApicOffset.Eoi => (value >> 32) != 0 || (value != 0 && apic.Config.Profile.X2ApicEoiNonZeroFaults),
-            _ => (value >> 32) != 0,
+            _ => (value >> 32) != 0 || apic.X2ApicWriteSetsReservedBits(offset, (uint)value),
         };
     }
 }

@@ -395,12 +395,9 @@ public sealed class AvicModel : HardwareAssist
                     return false;
                 }
 
-                // Only an x2APIC-mode target has the derived logical ID; an xAPIC-mode vCPU in a
-                // mixed VM is not addressed (as emulation's LDR match says).
-                if (Peers.Apic((int)id).IsX2Apic)
-                {
-                    targets[count++] = (int)id;
-                }
+                // The table knows no modes: an xAPIC-mode vCPU in the slot is a candidate too; the
+                // caller keeps the targets the emulated path reaches (IVcpuPeers.MatchesDestination).
+                targets[count++] = (int)id;
             }
 
             return true;

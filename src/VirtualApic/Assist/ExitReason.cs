@@ -19,4 +19,12 @@ public enum ExitReason : byte
     AvicIncompleteIpi,
     /// <summary>HLT.</summary>
     Hlt,
+    /// <summary>
+    /// <c>KVM_EXIT_IOAPIC_EOI</c> with a split irqchip: an EOI of a vector in the vCPU's EOI-exit set
+    /// (the IOAPIC-handled vectors) goes to the VMM's IOAPIC (KVM lapic.c <c>kvm_ioapic_send_eoi</c>,
+    /// <c>KVM_REQ_IOAPIC_EOI_EXIT</c>). A userspace exit, after any VM exit that carried the EOI.
+    /// </summary>
+    IoApicEoi,
+    /// <summary>VMCALL/VMMCALL: a KVM hypercall (<c>kvm_emulate_hypercall</c>).</summary>
+    Hypercall,
 }

@@ -4,7 +4,7 @@ namespace VirtualApic.Assist;
 public sealed class ExitStatistics
 {
     private static readonly string[] Names =
-        ["msr-read", "msr-write", "apic-access", "apic-write", "eoi-induced", "avic-noaccel", "avic-incomplete-ipi", "hlt"];
+        ["msr-read", "msr-write", "apic-access", "apic-write", "eoi-induced", "avic-noaccel", "avic-incomplete-ipi", "hlt", "ioapic-eoi", "vmcall"];
 
     private readonly long[] _counts = new long[Names.Length];
 

@@ -21,7 +21,11 @@ public interface IVcpuPeers
     /// <summary>Whether vCPU <paramref name="index"/> blocks in HLT or has started its wait sequence (<c>Vcpu.PrepareToWait</c>).</summary>
     bool IsBlocked(int index);
 
-    /// <summary>Whether <paramref name="message"/> addresses <paramref name="target"/> (the APIC bus's rule, KVM <c>kvm_apic_match_dest</c>).</summary>
+    /// <summary>
+    /// Whether the emulated APIC bus delivers <paramref name="message"/> to <paramref name="target"/>: KVM's
+    /// logical map where its fast path answers, <c>kvm_apic_match_dest</c> otherwise; hardware models keep
+    /// to these targets so that guests cannot tell backends apart.
+    /// </summary>
     bool MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender);
 
     /// <summary>An xAPIC ID differs from its vCPU index.</summary>

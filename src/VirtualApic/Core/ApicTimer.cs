@@ -413,7 +413,9 @@ public sealed class ApicTimer
     /// <summary>
     /// Restarts the timer from a TMCCT value, the way KVM does after KVM_SET_LAPIC when only the
     /// register image is known: 0 makes a periodic timer restart a full period and a one-shot fire at
-    /// once (KVM commit 8e6ed96cdd50); a count above TMICT is clamped to TMICT.
+    /// once (KVM commit 8e6ed96cdd50); otherwise the remaining time is TMCCT's, capped at the period
+    /// (KVM <c>set_target_expiration</c> compares in ns with the period after the periodic clamp, so a
+    /// clamped periodic timer, whose TMCCT may exceed TMICT, keeps its longer remaining time).
     /// </summary>
     internal void RestartFromCurrentCount(uint tmcct)
     {
@@ -440,9 +442,11 @@ public sealed class ApicTimer
         PeriodNs = CountToNs(tmict, DivideCount);
         ClampPeriod();
         long now = Clock.NowNs;
+        // A bare image carries no target: KVM set_target_expiration caps the remaining time at the
+        // (clamped) period, so a clamped periodic timer keeps its longer remaining time.
         long target = tmcct == 0
             ? (Mode == TimerMode.Periodic ? SaturatingAdd(now, PeriodNs) : now)
-            : SaturatingAdd(now, CountToNs(Math.Min(tmcct, tmict), DivideCount));
+            : SaturatingAdd(now, Math.Min(CountToNs(tmcct, DivideCount), PeriodNs));
         ArmAt(target);
     }
 }

@@ -17,6 +17,14 @@ public interface IApicCpu
 
     /// <summary>A start-up IPI was accepted; it takes effect only on a vCPU waiting for SIPI.</summary>
     void OnSipi(byte vector);
+
+    /// <summary>
+    /// A remote-read message was accepted, which KVM reuses as its PV unhalt (<c>pv_unhalted</c>,
+    /// <c>KVM_HC_KICK_CPU</c>): a halted vCPU becomes runnable without an interrupt. Ignored by default.
+    /// </summary>
+    void OnPvUnhalt()
+    {
+    }
 }
 
 /// <summary>An <see cref="IApicCpu"/> that drops every event, for a local APIC used on its own.</summary>

@@ -436,12 +436,39 @@ public sealed partial class LocalApic
             return WriteX2ApicIcr(value);
         }
 
-        if ((value >> 32) != 0)
+        if ((value >> 32) != 0 || X2ApicWriteSetsReservedBits(offset, (uint)value))
         {
             return false;
         }
 
         return WriteRegister(offset, (uint)value);
+    }
+
+    /// <summary>
+    /// Under the profile switch <c>X2ApicReservedBitsFault</c>, whether a WRMSR of <paramref name="value"/>
+    /// to the x2APIC register at <paramref name="offset"/> sets bits the register reserves, so the
+    /// WRMSR raises #GP (SDM vol. 3A 11.12.1.3); KVM masks them instead. ICR, SELF_IPI, EOI and ESR
+    /// fault by their own rules and are not checked here.
+    /// </summary>
+    public bool X2ApicWriteSetsReservedBits(int offset, uint value)
+    {
+        if (!Config.Profile.X2ApicReservedBitsFault)
+        {
+            return false;
+        }
+
+        uint writable = offset switch
+        {
+            ApicOffset.Tpr => 0xFF,
+            ApicOffset.Svr => 0x3FF | (Config.DirectedEoiSupported ? SvrSuppressEoiBroadcast : 0),
+            ApicOffset.LvtTimer => ApicRegisterTable.LvtMask | _timerModeMask,
+            ApicOffset.LvtThermal or ApicOffset.LvtPmc or ApicOffset.LvtCmci => ApicRegisterTable.LvtMask | ApicRegisterTable.LvtModeMask,
+            ApicOffset.LvtLint0 or ApicOffset.LvtLint1 => ApicRegisterTable.LintMask,
+            ApicOffset.LvtError => ApicRegisterTable.LvtMask,
+            ApicOffset.Tdcr => 0xB,
+            _ => uint.MaxValue,
+        };
+        return (value & ~writable) != 0;
     }
 
     /// <summary>

@@ -264,8 +264,14 @@ public sealed partial class LocalApic
                 Cpu.OnSipi(message.Vector);
                 Host.Kick(this);
                 return true;
+            case DeliveryMode.RemoteRead when Config.Profile.RemoteReadUnhalts:
+                // KVM __apic_accept_irq(APIC_DM_REMRD): the PV unhalt of KVM_HC_KICK_CPU.
+                Cpu.OnPvUnhalt();
+                Host.Kick(this);
+                return true;
             default:
-                // Remote read and ExtINT: ExtINT arrives through the PIC path (LINT0), never as a message.
+                // Remote read (reserved since the P6, SDM 11.6.1) and ExtINT: ExtINT arrives through the
+                // PIC path (LINT0), never as a message.
                 return false;
         }
     }

@@ -69,6 +69,8 @@ public enum PendingEvents : byte
     Sipi = 8,
     /// <summary>The 8259 has an interrupt this vCPU would take through LINT0.</summary>
     ExtInt = 16,
+    /// <summary>A PV unhalt (KVM <c>pv_unhalted</c>): the next HLT completes at once, a halted vCPU is runnable.</summary>
+    PvUnhalt = 32,
 }
 
 /// <summary>An external 8259-style interrupt controller wired to LINT0 (virtual-wire mode).</summary>

@@ -202,7 +202,40 @@ public sealed class Vcpu : IApicCpu, IDisposable
         Interlocked.Or(ref _pending, (int)PendingEvents.Sipi);
     }
 
+    /// <inheritdoc/>
+    public void OnPvUnhalt() => Interlocked.Or(ref _pending, (int)PendingEvents.PvUnhalt);
+
+    // KVM vcpu->arch.pv.pv_unhalted (PendingEvents.PvUnhalt): consumed by HLT or a halted Take.
+    private bool ConsumePvUnhalt() => (Interlocked.And(ref _pending, ~(int)PendingEvents.PvUnhalt) & (int)PendingEvents.PvUnhalt) != 0;
+
     // ------------------------------------------------------------------ guest actions
+
+    /// <summary>KVM_HC_KICK_CPU, the hypercall number in RAX (Documentation/virt/kvm/x86/hypercalls.rst).</summary>
+    public const ulong KvmHcKickCpu = 5;
+
+    /// <summary>KVM's -KVM_ENOSYS, the result of an unknown hypercall.</summary>
+    public const long KvmEnosys = -1000;
+
+    /// <summary>
+    /// VMCALL (an exit on every backend). <see cref="KvmHcKickCpu"/> (a0 flags, a1 APIC ID) sends a
+    /// physical remote-read message to the APIC ID, which wakes a halted vCPU there (KVM
+    /// <c>kvm_pv_kick_cpu_op</c>; the guest is assumed to have KVM_FEATURE_PV_UNHALT) and returns 0;
+    /// any other number returns -KVM_ENOSYS.
+    /// </summary>
+    public long Hypercall(ulong nr, ulong a0, ulong a1)
+    {
+        _ = a0;
+        Dispatcher.Hypercall(nr);
+        if (nr != KvmHcKickCpu)
+        {
+            return KvmEnosys;
+        }
+
+        var kick = new InterruptMessage(0, DeliveryMode.RemoteRead, DestinationMode.Physical, (uint)a1, TriggerMode.Edge, false,
+            DestinationShorthand.None, InterruptSource.Ipi, Index);
+        Apic.Host.SendIpi(Apic, kick);
+        return 0;
+    }
 
     /// <summary>STI.</summary>
     public void Sti()
@@ -218,6 +251,11 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public void Hlt()
     {
         Dispatcher.Hlt();
+        if (ConsumePvUnhalt())
+        {
+            return; // a kick that came first: the HLT completes at once (kvm_vcpu_has_events)
+        }
+
         Interlocked.Exchange(ref _waiting, 1); // a halted vCPU waits for a kick
         if (State == VcpuRunState.Running)
         {
@@ -270,6 +308,10 @@ public sealed class Vcpu : IApicCpu, IDisposable
         if (taken.Kind != GuestEventKind.None && State == VcpuRunState.Halted)
         {
             State = VcpuRunState.Running;
+        }
+        else if (State == VcpuRunState.Halted && ConsumePvUnhalt())
+        {
+            State = VcpuRunState.Running; // PV unhalt: runnable with no event (KVM vcpu_block)
         }
 
         if (State != before || unblocked)
@@ -624,7 +666,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
         InterruptFlag = state.InterruptFlag;
         _nmiBlocked = state.NmiBlocked;
         Volatile.Write(ref _nmiQueued, state.NmiQueued);
-        Volatile.Write(ref _pending, (int)(state.Pending & (PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi)));
+        Volatile.Write(ref _pending, (int)(state.Pending & (PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi | PendingEvents.PvUnhalt)));
         _sipiVector = state.SipiVector;
         _handlers.Clear();
         foreach (var h in state.HandlerStack)

@@ -153,10 +153,17 @@ public sealed class IoApic
         _sink = sink;
         _clock = clock;
         Version = options.Version;
+        ExtendedDestinationId = options.ExtendedDestinationId;
+        _extendedDestinationId = options.ExtendedDestinationId;
         BaseAddress = options.BaseAddress;
         _delayedInjection = new ClockTimer(clock, OnDelayedInjection);
         _entries.AsSpan().Fill(RedirectionEntry.ResetValue);
     }
+
+    /// <summary>Whether redirection-entry bits 55:49 are destination bits 14:8 (<see cref="IoApicOptions.ExtendedDestinationId"/>).</summary>
+    public bool ExtendedDestinationId { get; }
+
+    private readonly bool _extendedDestinationId;
 
     /// <summary>The version this IOAPIC reports; 0x20 also has the EOI register.</summary>
     public IoApicVersion Version { get; }
@@ -737,7 +744,7 @@ public sealed class IoApic
             entry.Vector,
             entry.DeliveryMode,
             entry.DestinationMode,
-            entry.Destination,
+            entry.DestinationId(_extendedDestinationId),
             entry.TriggerMode,
             Level: true,
             DestinationShorthand.None,

@@ -24,6 +24,12 @@ public sealed record IoApicOptions
     public IoApicVersion Version { get; init; } = IoApicVersion.Version11;
 
     /// <summary>
+    /// Redirection-entry bits 55:49 are destination bits 14:8 (a VMM's IOAPIC with the extended
+    /// destination ID, Linux <c>virt_destid_8_14</c>); KVM's in-kernel IOAPIC uses bits 63:56 only.
+    /// </summary>
+    public bool ExtendedDestinationId { get; init; }
+
+    /// <summary>
     /// The guest-physical base of the 256-byte register window; must be 256-byte aligned.
     /// Default <see cref="IoApic.DefaultBaseAddress"/>.
     /// </summary>

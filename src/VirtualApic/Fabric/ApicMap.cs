@@ -33,6 +33,7 @@ public sealed class ApicMap
     // Logical targets: xAPIC flat uses 8 slots (one per LDR bit); xAPIC cluster 15 x 4;
     // x2APIC reuses the physical table (cluster c, bit b is x2APIC ID 16c + b).
     private readonly LocalApic?[] _logical;
+    private bool _shortcuts;
 
     private ApicMap(int physicalSize, int logicalSize)
     {
@@ -60,7 +61,18 @@ public sealed class ApicMap
     public int MaxId => _physical.Length - 1;
 
     /// <summary>Builds the map from the APICs' current registers. O(number of vCPUs).</summary>
-    public static ApicMap Build(IReadOnlyList<LocalApic> apics)
+    public static ApicMap Build(IReadOnlyList<LocalApic> apics) => Build(apics, use32BitIds: false, logicalMapShortcuts: true);
+
+    /// <summary>
+    /// Builds the map; with <paramref name="use32BitIds"/> (KVM <c>x2apic_format</c>,
+    /// <see cref="X2ApicApiFlags.Use32BitIds"/>) physical slots are filed as KVM's
+    /// <c>kvm_recalculate_phys_map</c> does then: by x2APIC ID for an APIC in x2APIC mode or with an ID
+    /// above 255 (the hotplug rule of <c>kvm_apic_match_physical_addr</c>), by xAPIC ID only into a free
+    /// slot, so an aliased xAPIC ID is ignored instead of disabling the fast path. With
+    /// <paramref name="logicalMapShortcuts"/> (the profile switch of that name) the logical map is KVM's:
+    /// every DFR that is not flat is cluster, and an x2APIC logical member is whoever holds the slot.
+    /// </summary>
+    public static ApicMap Build(IReadOnlyList<LocalApic> apics, bool use32BitIds, bool logicalMapShortcuts)
     {
         ArgumentNullException.ThrowIfNull(apics);
         int maxId = 255;
@@ -69,7 +81,7 @@ public sealed class ApicMap
             maxId = Math.Max(maxId, (int)apics[i].X2ApicId);
         }
 
-        var map = new ApicMap(maxId + 1, 15 * 4);
+        var map = new ApicMap(maxId + 1, 15 * 4) { _shortcuts = logicalMapShortcuts };
         var mode = LogicalMapMode.None;
         bool logicalBroken = false;
         for (int i = 0; i < apics.Count; i++)
@@ -88,16 +100,33 @@ public sealed class ApicMap
                 map.HasHighXApicIds |= apic.VcpuId > 0xFF;
             }
 
-            if (map._physicalCount[key] == 0)
+            if (use32BitIds)
             {
-                map._physical[key] = apic;
+                if (x2 || apic.X2ApicId > 0xFF)
+                {
+                    map._physical[apic.X2ApicId] = apic;
+                    map._physicalCount[apic.X2ApicId] = 1;
+                }
+
+                if (!x2 && map._physicalCount[apic.XApicId] == 0)
+                {
+                    map._physical[apic.XApicId] = apic;
+                    map._physicalCount[apic.XApicId] = 1;
+                }
             }
             else
             {
-                map.PhysicalIdAliased = true;
-            }
+                if (map._physicalCount[key] == 0)
+                {
+                    map._physical[key] = apic;
+                }
+                else
+                {
+                    map.PhysicalIdAliased = true;
+                }
 
-            map._physicalCount[key] = (byte)Math.Min(255, map._physicalCount[key] + 1);
+                map._physicalCount[key] = (byte)Math.Min(255, map._physicalCount[key] + 1);
+            }
 
             // Logical contributors: software-enabled APICs with a non-zero LDR.
             uint ldr = apic.Ldr;
@@ -108,7 +137,7 @@ public sealed class ApicMap
 
             var own = x2 ? LogicalMapMode.X2Apic
                 : apic.Dfr == 0xFFFF_FFFF ? LogicalMapMode.XApicFlat
-                : apic.Dfr == 0x0FFF_FFFF ? LogicalMapMode.XApicCluster
+                : apic.Dfr == 0x0FFF_FFFF || logicalMapShortcuts ? LogicalMapMode.XApicCluster
                 : LogicalMapMode.Disabled;
             if (mode == LogicalMapMode.None)
             {
@@ -205,11 +234,12 @@ public sealed class ApicMap
                 long id = ((long)cluster << 4) + bit;
                 var apic = id < _physical.Length ? _physical[id] : null;
 
-                // The slot holds the APIC with that physical ID; it is a logical target only if it is
-                // in x2APIC mode (its LDR is derived from that ID). Software-disabled APICs stay
-                // targets: they still accept NMI, SMI, INIT and SIPI (SDM 11.4.7.2) and drop fixed
-                // vectors themselves; lowest-priority arbitration skips them.
-                return apic is { IsX2Apic: true } && _physicalCount[id] == 1 ? apic : null;
+                // The slot holds the APIC with that physical ID. Architecturally it is a logical target
+                // only in x2APIC mode (its LDR is derived from that ID); KVM delivers to whoever holds
+                // the slot (kvm_apic_map_get_logical_dest), as x2AVIC's physical ID table does.
+                // Software-disabled APICs stay targets: they still accept NMI, SMI, INIT and SIPI
+                // (SDM 11.4.7.2) and drop fixed vectors themselves; lowest-priority arbitration skips them.
+                return apic is not null && (_shortcuts || apic.IsX2Apic) && _physicalCount[id] == 1 ? apic : null;
             case LogicalMapMode.XApicFlat:
                 return _logical[bit];
             case LogicalMapMode.XApicCluster:

@@ -13,19 +13,35 @@ public sealed class InterruptRouter
 {
     private readonly LocalApic[] _apics;
     private readonly ApicProfile _profile;
+    private readonly bool _deviceBroadcastQuirk;
+    private readonly bool _use32BitIds;
     private readonly Lock _rebuildLock = new();
     private volatile ApicMap _map;
     private volatile bool _dirty;
 
     /// <summary>Creates a router over the VM's APICs (index = vCPU index).</summary>
     public InterruptRouter(LocalApic[] apics, ApicProfile profile)
+        : this(apics, profile, X2ApicApiFlags.None)
+    {
+    }
+
+    /// <summary>Creates a router over the VM's APICs (index = vCPU index) with the VMM's <c>KVM_CAP_X2APIC_API</c> flags.</summary>
+    public InterruptRouter(LocalApic[] apics, ApicProfile profile, X2ApicApiFlags x2ApicApi)
     {
         ArgumentNullException.ThrowIfNull(apics);
         ArgumentNullException.ThrowIfNull(profile);
         _apics = apics;
         _profile = profile;
-        _map = ApicMap.Build(apics);
+        _deviceBroadcastQuirk = profile.DeviceBroadcastQuirk && (x2ApicApi & X2ApicApiFlags.DisableBroadcastQuirk) == 0;
+        _use32BitIds = (x2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
+        _map = ApicMap.Build(apics, _use32BitIds, profile.LogicalMapShortcuts);
     }
+
+    /// <summary>Whether the map follows KVM's logical map (the profile switch <c>LogicalMapShortcuts</c>).</summary>
+    public bool LogicalMapShortcuts => _profile.LogicalMapShortcuts;
+
+    /// <summary>Whether the map files APICs as KVM does with <see cref="X2ApicApiFlags.Use32BitIds"/>.</summary>
+    public bool Uses32BitIds => _use32BitIds;
 
     /// <summary>Number of map rebuilds so far.</summary>
     public long MapRebuilds { get; private set; }
@@ -55,7 +71,7 @@ public sealed class InterruptRouter
                     if (_dirty)
                     {
                         _dirty = false;
-                        _map = ApicMap.Build(_apics);
+                        _map = ApicMap.Build(_apics, _use32BitIds, _profile.LogicalMapShortcuts);
                         MapRebuilds++;
                     }
                 }
@@ -101,7 +117,7 @@ public sealed class InterruptRouter
             return m.Destination == (source.IsX2Apic ? 0xFFFF_FFFFu : 0xFFu);
         }
 
-        if (_profile.DeviceBroadcastQuirk && device)
+        if (_deviceBroadcastQuirk && device)
         {
             return m.Destination == 0xFF;
         }
@@ -298,6 +314,39 @@ public sealed class InterruptRouter
         return result;
     }
 
+    /// <summary>
+    /// Whether <see cref="Deliver"/> would hand a fixed <paramref name="m"/> to <paramref name="target"/>:
+    /// the logical map's answer where the fast path answers (KVM's map may differ from
+    /// <c>kvm_apic_match_logical_addr</c>, see the profile switch <c>LogicalMapShortcuts</c>), else
+    /// <see cref="MatchesDestination"/>. The hardware models ask this, so that their targets are the
+    /// emulated path's.
+    /// </summary>
+    public bool Reaches(LocalApic target, in InterruptMessage m, LocalApic? source)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (m.Shorthand == DestinationShorthand.None && m.DestinationMode == DestinationMode.Logical && !IsBroadcast(m, source)
+            && !(_profile.LogicalEventsReachDisabledApics && m.DeliveryMode is not (DeliveryMode.Fixed or DeliveryMode.LowestPriority)))
+        {
+            var map = Map;
+            if (map.TryGetLogical(m.Destination, out int cluster, out ushort mask))
+            {
+                while (mask != 0)
+                {
+                    int bit = BitOperations.TrailingZeroCount(mask);
+                    mask &= (ushort)(mask - 1);
+                    if (ReferenceEquals(map.LogicalMember(cluster, bit), target))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+        }
+
+        return MatchesDestination(target, m, source);
+    }
+
     /// <summary>Whether <paramref name="target"/> is addressed by the message (KVM <c>kvm_apic_match_dest</c>).</summary>
     public bool MatchesDestination(LocalApic target, in InterruptMessage m, LocalApic? source)
     {
@@ -316,7 +365,7 @@ public sealed class InterruptRouter
         uint mda = m.Destination;
 
         // KVM's broadcast quirk (kvm_apic_mda): a device's 0xFF reaches x2APIC-mode targets as 0xFFFFFFFF.
-        if (_profile.DeviceBroadcastQuirk && m.Source is InterruptSource.IoApic or InterruptSource.Msi
+        if (_deviceBroadcastQuirk && m.Source is InterruptSource.IoApic or InterruptSource.Msi
             && mda == 0xFF && target.IsX2Apic)
         {
             mda = 0xFFFF_FFFF;

@@ -39,8 +39,12 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
             apics[i] = vcpu.Apic;
         }
 
-        Router = new InterruptRouter(apics, options.Profile);
-        IoApic = new IoApic(this, Clock, new IoApicOptions { Version = (IoApicVersion)options.IoApicVersion });
+        Router = new InterruptRouter(apics, options.Profile, options.X2ApicApi);
+        IoApic = new IoApic(this, Clock, new IoApicOptions
+        {
+            Version = (IoApicVersion)options.IoApicVersion,
+            ExtendedDestinationId = options.SplitIrqchip && options.ExtendedDestinationId,
+        });
         Pic.Raised += KickAll;
         Accelerator = options.Accel switch
         {
@@ -114,12 +118,13 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     /// <summary>Delivers an MSI write (KVM <c>kvm_set_msi</c>). Returns the number of APICs that accepted it, -1 for none.</summary>
     public int DeliverMsi(ulong address, uint data)
     {
-        if (!Msi.IsMsiAddress(address))
+        bool use32BitIds = (Options.X2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
+        if (!Msi.IsMsiAddress(address, use32BitIds))
         {
             return -1;
         }
 
-        var message = Msi.Decode(address, data, Options.ExtendedDestinationId);
+        var message = Msi.Decode(address, data, Options.ExtendedDestinationId, use32BitIds);
         return Router.Deliver(message, source: null);
     }
 
@@ -132,8 +137,17 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     public void SendIpi(LocalApic source, in InterruptMessage message) => Router.Deliver(message, source);
 
     /// <inheritdoc/>
-    public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger) =>
+    public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger)
+    {
+        if (Options.SplitIrqchip)
+        {
+            // KVM kvm_ioapic_send_eoi with irqchip_split: the vector is in the EOI-exit set (the
+            // caller checked), so the vCPU exits to the VMM, whose IOAPIC then ends the interrupt.
+            _vcpus[source.VcpuId].Dispatcher.IoApicEoiExit(vector);
+        }
+
         IoApic.OnLocalEoi(source.VcpuId, vector, trigger, directedEoi: source.SuppressEoiBroadcast);
+    }
 
     /// <inheritdoc/>
     public void ApicMapChanged(LocalApic source)
@@ -274,7 +288,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
                 continue;
             }
 
-            var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.Destination, TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
+            var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.DestinationId(IoApic.ExtendedDestinationId), TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
             // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
             // set survives a snapshot restore or migration, which starts from an empty one. KVM's
             // vcpu_scan_ioapic syncs the PIR into the IRR first, so a vector still posted counts too
@@ -329,7 +343,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
 
     /// <inheritdoc/>
     bool IVcpuPeers.MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender) =>
-        Router.MatchesDestination(target, message, sender);
+        Router.Reaches(target, message, sender);
 
     /// <inheritdoc/>
     bool IVcpuPeers.ApicIdModified => Router.Map.ApicIdModified;

@@ -52,6 +52,17 @@ public sealed record VmOptions
     /// <summary>MSI address bits 11:5 extend the destination ID to 15 bits.</summary>
     public bool ExtendedDestinationId { get; init; }
 
+    /// <summary>The <c>KVM_CAP_X2APIC_API</c> flags the VMM enabled (none by default, as in KVM).</summary>
+    public X2ApicApiFlags X2ApicApi { get; init; }
+
+    /// <summary>
+    /// The IOAPIC is the VMM's, not KVM's (<c>KVM_CAP_SPLIT_IRQCHIP</c>): an EOI of an IOAPIC-handled
+    /// vector exits to the VMM (<see cref="Assist.ExitReason.IoApicEoi"/>), and with
+    /// <see cref="ExtendedDestinationId"/> the redirection entries' bits 55:49 are destination bits
+    /// 14:8 (QEMU's IOAPIC, Linux <c>virt_destid_8_14</c>). QEMU's IOAPIC is version 0x20.
+    /// </summary>
+    public bool SplitIrqchip { get; init; }
+
     /// <summary>APs start waiting for INIT-SIPI instead of running.</summary>
     public bool ApsWaitForSipi { get; init; }
 
@@ -70,6 +81,11 @@ public sealed record VmOptions
         if (IoApicVersion is not (0x11 or 0x20))
         {
             throw new ArgumentException($"ioapic-version must be 0x11 or 0x20, got 0x{IoApicVersion:x}", nameof(IoApicVersion));
+        }
+
+        if ((X2ApicApi & ~(X2ApicApiFlags.Use32BitIds | X2ApicApiFlags.DisableBroadcastQuirk)) != 0)
+        {
+            throw new ArgumentException($"x2apic-api has unknown flags 0x{(int)X2ApicApi:x}", nameof(X2ApicApi));
         }
 
         ToApicConfig().Validate();

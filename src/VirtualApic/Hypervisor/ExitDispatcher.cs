@@ -98,8 +98,17 @@ public sealed class ExitDispatcher
         }
     }
 
+    /// <summary>VMCALL: always an exit; <paramref name="nr"/> is the hypercall number (RAX).</summary>
+    public void Hypercall(ulong nr) => Record(ApicExit.FaultLike(ExitReason.Hypercall, (int)Math.Min(nr, int.MaxValue)));
+
     /// <summary>HLT: always an exit (the vCPU blocks in the hypervisor).</summary>
     public void Hlt() => Record(ApicExit.FaultLike(ExitReason.Hlt, 0));
+
+    /// <summary>
+    /// A split irqchip's <c>KVM_EXIT_IOAPIC_EOI</c> for <paramref name="vector"/>: counted and traced
+    /// like every exit; the caller then hands the EOI to the VMM's IOAPIC. The vCPU's own thread.
+    /// </summary>
+    public void IoApicEoiExit(byte vector) => Record(ApicExit.TrapLikeExit(ExitReason.IoApicEoi, vector));
 
     private void Record(in ApicExit exit)
     {

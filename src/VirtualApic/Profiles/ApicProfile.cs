@@ -38,6 +38,9 @@ public sealed record ApicProfile
         HardwareDisableResetsApic = false,
         Lint0ExtIntAtReset = true,
         LogicalEventsReachDisabledApics = false,
+        LogicalMapShortcuts = true,
+        X2ApicReservedBitsFault = false,
+        RemoteReadUnhalts = true,
     };
 
     /// <summary>The Intel SDM / AMD APM behaviour.</summary>
@@ -55,6 +58,9 @@ public sealed record ApicProfile
         HardwareDisableResetsApic = true,
         Lint0ExtIntAtReset = false,
         LogicalEventsReachDisabledApics = true,
+        LogicalMapShortcuts = false,
+        X2ApicReservedBitsFault = true,
+        RemoteReadUnhalts = false,
     };
 
     /// <summary>The profile's name as the scenario language spells it.</summary>
@@ -98,6 +104,22 @@ public sealed record ApicProfile
     /// the destination names; KVM's logical map holds software-enabled APICs only.
     /// </summary>
     public required bool LogicalEventsReachDisabledApics { get; init; }
+
+    /// <summary>
+    /// The logical fast path follows KVM's map: an x2APIC logical destination reaches whatever APIC
+    /// holds the physical slot it names (even one in xAPIC mode), and every xAPIC DFR model that is
+    /// not flat is filed as cluster (KVM <c>kvm_apic_map_get_logical_dest</c>, <c>kvm_recalculate_logical_map</c>).
+    /// </summary>
+    public required bool LogicalMapShortcuts { get; init; }
+
+    /// <summary>A WRMSR that sets reserved bits of an x2APIC register raises #GP instead of being masked.</summary>
+    public required bool X2ApicReservedBitsFault { get; init; }
+
+    /// <summary>
+    /// A remote-read message (delivery mode 011b) makes a halted target runnable with no interrupt:
+    /// KVM's PV unhalt (<c>KVM_HC_KICK_CPU</c>, <c>__apic_accept_irq</c> <c>APIC_DM_REMRD</c>).
+    /// </summary>
+    public required bool RemoteReadUnhalts { get; init; }
 
     /// <summary>Looks a profile up by name (<c>kvm</c> or <c>architectural</c>, case-insensitive).</summary>
     public static bool TryParse(string name, out ApicProfile profile)

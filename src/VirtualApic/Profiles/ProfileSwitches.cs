@@ -57,5 +57,17 @@ public static class ProfileSwitches
             "an xAPIC logical NMI/SMI/INIT/SIPI never reaches a software-disabled APIC: the logical map holds software-enabled APICs only",
             "a software-disabled APIC still accepts NMI, SMI, INIT and SIPI, whatever the destination mode",
             "SDM vol. 3A 11.4.7.2 (Local APIC State After It Has Been Software Disabled); KVM lapic.c kvm_recalculate_logical_map (skips !kvm_apic_sw_enabled)"),
+        new(nameof(ApicProfile.LogicalMapShortcuts),
+            "the logical fast path resolves an x2APIC logical destination through the physical map slot, reaching an xAPIC-mode APIC there, and files every DFR model that is not flat as cluster",
+            "a logical destination reaches an APIC only through its own LDR in its own mode; a reserved DFR model matches nothing",
+            "SDM vol. 3A 11.6.2.2 (Logical Destination Mode), 11.12.10.2 (Deriving Logical x2APIC ID); KVM lapic.c kvm_apic_map_get_logical_dest, kvm_recalculate_logical_map, kvm_apic_match_logical_addr"),
+        new(nameof(ApicProfile.X2ApicReservedBitsFault),
+            "a WRMSR setting reserved bits of an x2APIC register (TPR, SVR, the LVTs, TDCR) keeps the writable bits, no fault",
+            "a WRMSR setting reserved bits of an x2APIC register raises #GP(0)",
+            "SDM vol. 3A 11.12.1.3 (Reserved Bit Checking); KVM lapic.c kvm_lapic_reg_write (masks, faults only for ICR, SELF_IPI, ESR and the upper 32 bits)"),
+        new(nameof(ApicProfile.RemoteReadUnhalts),
+            "a remote-read message (delivery mode 011b, what KVM_HC_KICK_CPU sends) makes a halted target runnable, with no interrupt: KVM's PV unhalt",
+            "delivery mode 011b is reserved; such a message is ignored",
+            "SDM vol. 3A 11.6.1 (Interrupt Command Register, delivery mode 011 reserved); KVM lapic.c __apic_accept_irq (APIC_DM_REMRD), x86.c kvm_pv_kick_cpu_op; Documentation/virt/kvm/x86/hypercalls.rst (KVM_HC_KICK_CPU)"),
     ];
 }

@@ -62,6 +62,13 @@ public readonly record struct RedirectionEntry(ulong Raw)
     /// <summary>Bits 55:48, stored as written and not interpreted (see the type's remarks).</summary>
     public byte ExtendedDestination => (byte)(Raw >> 48);
 
+    /// <summary>
+    /// The destination an IOAPIC sends: bits 63:56, and with <paramref name="extended"/> bits 55:49 as
+    /// destination bits 14:8 (Linux <c>virt_destid_8_14</c>; QEMU's IOAPIC shifts bits 63:48 into MSI
+    /// address bits 19:4, which the extended destination ID reads as a 15-bit ID).
+    /// </summary>
+    public uint DestinationId(bool extended) => extended ? Destination | ((uint)(Raw >> 49) & 0x7F) << 8 : Destination;
+
     /// <summary>The destination, bits 63:56: an APIC ID (physical) or a logical mask (logical).</summary>
     public byte Destination => (byte)(Raw >> 56);
 

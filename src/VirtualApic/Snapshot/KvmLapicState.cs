@@ -17,7 +17,8 @@ public static class KvmLapicState
     /// <summary>
     /// KVM_GET_LAPIC: posted vectors folded into IRR, TMCCT replaced by the live count, and in
     /// x2APIC mode the ID slot in the 32-bit (<paramref name="x2ApicFormat"/>) or legacy
-    /// <c>id &lt;&lt; 24</c> form and the ICR always split into ICR (0x300) + ICR2 (0x310).
+    /// <c>id &lt;&lt; 24</c> form and the ICR always split into ICR (0x300) + ICR2 (0x310), the 64-bit
+    /// (Intel) layout keeping its high half at 0x304 as well.
     /// </summary>
     public static byte[] Capture(LocalApic apic, bool x2ApicFormat = true)
     {
@@ -31,7 +32,9 @@ public static class KvmLapicState
             Put(image, ApicOffset.Id, x2ApicFormat ? apic.X2ApicId : apic.X2ApicId << 24);
             ulong icr = apic.ReadX2ApicIcr();
             Put(image, ApicOffset.Icr, (uint)icr);
-            Put(image, ApicOffset.Icr + 4, 0);
+            // KVM kvm_apic_state_fixup (get): ICR2 gets the high half; a 64-bit ICR (not split)
+            // keeps it at 0x304 too, since the image is a copy of the register page.
+            Put(image, ApicOffset.Icr + 4, apic.Config.X2ApicIcrSplit ? 0 : (uint)(icr >> 32));
             Put(image, ApicOffset.Icr2, (uint)(icr >> 32));
         }
 
@@ -72,6 +75,12 @@ public static class KvmLapicState
                 // Intel keeps the x2APIC ICR as one 64-bit value at 0x300; ICR2 keeps the high half
                 // too (see LocalApic.StoreX2ApicIcr: the layouts agree on what xAPIC mode sees).
                 Put(copy, ApicOffset.Icr + 4, Get(copy, ApicOffset.Icr2));
+            }
+            else
+            {
+                // The split (AMD) layout keeps nothing at 0x304; an image from a 64-bit ICR has the
+                // high half there too (see Capture), which ICR2 already carries.
+                Put(copy, ApicOffset.Icr + 4, 0);
             }
         }
 

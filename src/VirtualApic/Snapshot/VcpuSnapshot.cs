@@ -235,7 +235,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
         at = r.Position;
         byte pending = r.U8("events.pending");
-        if ((pending & ~(int)(PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi)) != 0)
+        if ((pending & ~(int)(PendingEvents.Smi | PendingEvents.Init | PendingEvents.Sipi | PendingEvents.PvUnhalt)) != 0)
         {
             throw Malformed("events.pending", at, $"unknown pending events 0x{pending:x}");
         }

@@ -70,12 +70,24 @@ public class AcceptanceTests
     [Theory]
     [InlineData(DeliveryMode.RemoteRead)]
     [InlineData(DeliveryMode.ExtInt)]
-    public void Remote_read_and_extint_messages_are_not_accepted(DeliveryMode mode)
+    public void Remote_read_and_extint_messages_are_not_accepted_architecturally(DeliveryMode mode)
     {
-        var apic = TestApic.Create();
+        var apic = TestApic.Create(config: new ApicConfig { Profile = ApicProfile.Architectural });
         Assert.False(apic.AcceptInterrupt(Message(mode, 0x40)));
         Assert.Equal(-1, apic.HighestIrr);
         Assert.Equal(0, apic.Host().Kicks);
+    }
+
+    [Fact]
+    public void Under_kvm_a_remote_read_message_is_a_pv_unhalt_and_an_extint_message_is_not_accepted()
+    {
+        // KVM __apic_accept_irq: APIC_DM_REMRD sets pv_unhalted and kicks; no vector is queued.
+        var apic = TestApic.Create();
+        Assert.True(apic.AcceptInterrupt(Message(DeliveryMode.RemoteRead, 0x40)));
+        Assert.Equal(-1, apic.HighestIrr);
+        Assert.Equal(1, apic.Host().Kicks);
+        Assert.False(apic.AcceptInterrupt(Message(DeliveryMode.ExtInt, 0x40)));
+        Assert.Equal(1, apic.Host().Kicks);
     }
 
     [Theory]

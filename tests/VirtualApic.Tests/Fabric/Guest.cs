@@ -20,13 +20,15 @@ internal static class Guest
     public const int Icr = 0x300, Icr2 = 0x310, Lint0 = 0x350, Lint1 = 0x360;
 
     /// <summary>Creates a VM and brings every vCPU into the same mode with its APIC software-enabled.</summary>
-    public static VirtualMachine Vm(int cpus, bool x2Apic, ApicProfile? profile = null, bool extendedDestinationId = false)
+    public static VirtualMachine Vm(
+        int cpus, bool x2Apic, ApicProfile? profile = null, bool extendedDestinationId = false, X2ApicApiFlags x2ApicApi = X2ApicApiFlags.None)
     {
         var vm = new VirtualMachine(new VmOptions
         {
             Cpus = cpus,
             Profile = profile ?? ApicProfile.Kvm,
             ExtendedDestinationId = extendedDestinationId,
+            X2ApicApi = x2ApicApi,
         });
         foreach (var v in vm.Vcpus)
         {

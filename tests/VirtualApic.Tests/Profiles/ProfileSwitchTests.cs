@@ -110,6 +110,49 @@ public class ProfileSwitchTests
             vm.Vcpus[0].MmioWrite(0xFEE0_0300, 0x4C00, 4);
             return vm.Vcpus[1].NmiQueued == 1 ? "nmi" : "none";
         }, "none", "nmi"),
+
+        [nameof(ApicProfile.LogicalMapShortcuts)] = (p =>
+        {
+            // x2APIC logical cluster 0 bit 0 names physical slot 0, held by xAPIC-mode vCPU 0 (LDR 0).
+            using var mixed = new VirtualApic.Fabric.VirtualMachine(new VirtualApic.Fabric.VmOptions { Cpus = 2, Profile = p });
+            mixed.Vcpus[0].MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+            Assert.True(mixed.Vcpus[1].TryWriteMsr(0x1B, 0xFEE0_0C00));
+            Assert.True(mixed.Vcpus[1].TryWriteMsr(0x80F, 0x1FF));
+            Assert.True(mixed.Vcpus[1].TryWriteMsr(0x830, (1ul << 32) | 0x851));
+            bool slot = mixed.Vcpus[0].Apic.Page.TestVector(ApicOffset.Irr, 0x51);
+
+            // vCPU 1's DFR model 0101b is reserved; vCPU 0 is in cluster mode.
+            using var dfr = new VirtualApic.Fabric.VirtualMachine(new VirtualApic.Fabric.VmOptions { Cpus = 2, Profile = p });
+            dfr.Vcpus[0].MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+            dfr.Vcpus[1].MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+            dfr.Vcpus[0].MmioWrite(0xFEE0_00E0, 0x0FFF_FFFF, 4);
+            dfr.Vcpus[1].MmioWrite(0xFEE0_00E0, 0x5FFF_FFFF, 4);
+            dfr.Vcpus[0].MmioWrite(0xFEE0_00D0, 0x1100_0000, 4);
+            dfr.Vcpus[1].MmioWrite(0xFEE0_00D0, 0x2100_0000, 4);
+            dfr.Vcpus[0].MmioWrite(0xFEE0_0310, 0x2100_0000, 4);
+            dfr.Vcpus[0].MmioWrite(0xFEE0_0300, 0x852, 4);
+            bool reserved = dfr.Vcpus[1].Apic.Page.TestVector(ApicOffset.Irr, 0x52);
+            return $"x2-slot {slot} dfr-reserved {reserved}";
+        }, "x2-slot True dfr-reserved True", "x2-slot False dfr-reserved False"),
+
+        [nameof(ApicProfile.X2ApicReservedBitsFault)] = (p =>
+        {
+            var apic = Apic(p, ApicMode.X2Apic);
+            bool tpr = apic.TryWriteX2ApicMsr(0x808, 0x120);
+            bool tdcr = apic.TryWriteX2ApicMsr(0x83E, 0xF);
+            bool lint0 = apic.TryWriteX2ApicMsr(0x835, 0x1_0000 | (1u << 20));
+            return $"tpr {tpr} {Hex(apic.Read(ApicOffset.Tpr))} tdcr {tdcr} {Hex(apic.Read(ApicOffset.Tdcr))} lint0 {lint0}";
+        }, "tpr True 20 tdcr True b lint0 True", "tpr False 0 tdcr False 0 lint0 False"),
+
+        [nameof(ApicProfile.RemoteReadUnhalts)] = (p =>
+        {
+            // KVM_HC_KICK_CPU from vCPU 0 to halted vCPU 1, then vCPU 1 looks for work.
+            using var vm = new VirtualApic.Fabric.VirtualMachine(new VirtualApic.Fabric.VmOptions { Cpus = 2, Profile = p });
+            vm.Vcpus[1].Hlt();
+            long result = vm.Vcpus[0].Hypercall(Vcpu.KvmHcKickCpu, 0, 1);
+            var e = vm.Vcpus[1].Take();
+            return $"{result} {e.Kind} {vm.Vcpus[1].State}";
+        }, "0 None Running", "0 None Halted"),
     };
 
     public static TheoryData<string> Switches()

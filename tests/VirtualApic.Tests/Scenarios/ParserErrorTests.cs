@@ -30,7 +30,7 @@ public class ParserErrorTests
         { "cpu99999999999 sti", "t.vapic:2:1: `cpu99999999999` does not exist: the vm has 4 vCPUs (cpu0..cpu3)" },
         { "cpu0 sti == ok", "t.vapic:2:10: `sti` observes nothing, so it takes no expectation" },
         { "cpu0 sti extra", "t.vapic:2:10: unexpected `extra`; usage: cpuN sti" },
-        { "cpu0 frob", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1" },
+        { "cpu0 frob", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
         { "frob", "t.vapic:2:1: unknown statement `frob`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump" },
         { "== 5", "t.vapic:2:1: expected a statement, found `==`" },
         { "cpu0 mmio-write 0xfee00080 0x100 size=1", "t.vapic:2:28: VALUE 0x100 does not fit in 1 byte" },
@@ -60,7 +60,7 @@ public class ParserErrorTests
         { "cpu0 cpuid 1 0 foo", "t.vapic:2:16: unknown CPUID output register `foo`; expected eax, ebx, ecx or edx" },
         { "cpu0 cpuid 1 foo", "t.vapic:2:14: expected SUBLEAF or eax, ebx, ecx or edx, found `foo`; usage: cpuN cpuid LEAF [SUBLEAF] eax|ebx|ecx|edx" },
         { "cpu0 cpuid 1 eax == 0x1_0000_0000", "t.vapic:2:21: `== 0x1_0000_0000` can never match: `cpuid` observes at most 0xffffffff" },
-        { "cpu0 lint2 assert", "t.vapic:2:6: unknown vCPU operation `lint2`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1" },
+        { "cpu0 lint2 assert", "t.vapic:2:6: unknown vCPU operation `lint2`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
         { "cpu0 lint0 up", "t.vapic:2:12: unknown lint0 action `up`; expected assert, deassert or pulse" },
         { "ioapic route 24 vector=1", "t.vapic:2:14: IOAPIC pin 24 is out of range 0..23 (the IOAPIC has 24 pins)" },
         { "ioapic route 1", "t.vapic:2:15: missing vector=V; usage: ioapic route PIN vector=V [dest=ID] [logical] [trigger=edge|level] [polarity=high|low] [mode=fixed|lowest|smi|nmi|init|extint] [masked]" },
@@ -201,7 +201,7 @@ public class ParserErrorTests
         { "cpu0 sti\rcpu0 cli", "t.vapic:2:9: control character U+000D is not allowed" },
         { "cpu0\u00a0sti", "t.vapic:2:5: unexpected character U+00A0: only ASCII may appear outside comments" },
         { "cpu0 sti\u200b", "t.vapic:2:9: unexpected character U+200B: only ASCII may appear outside comments" },
-        { "cpu0 sti # \u00e9t\u00e9 \t\u2014 non-ASCII comments are fine\ncpu0 frob", "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1" },
+        { "cpu0 sti # \u00e9t\u00e9 \t\u2014 non-ASCII comments are fine\ncpu0 frob", "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
     };
 
     /// <summary>Errors that are about the file as a whole or the <c>vm</c> line.</summary>
@@ -219,7 +219,7 @@ public class ParserErrorTests
         { "vm cpus", "t.vapic:1:4: option `cpus` needs a value: cpus=N" },
         { "vm cpus=", "t.vapic:1:9: missing the value of `cpus`; usage: cpus=N" },
         { "vm cpus=4 CPUS=2", "t.vapic:1:11: duplicate option `CPUS`" },
-        { "vm frob=1", "t.vapic:1:4: unknown vm option `frob`; expected cpus, accel, profile, tsc-khz, bus-mhz, x2apic, tsc-deadline, cmci, maxphyaddr, ioapic-version, ext-dest-id or ap-state" },
+        { "vm frob=1", "t.vapic:1:4: unknown vm option `frob`; expected cpus, accel, profile, tsc-khz, bus-mhz, x2apic, tsc-deadline, cmci, maxphyaddr, ioapic-version, ext-dest-id, ap-state, x2apic-32bit-ids, x2apic-broadcast-quirk or split-irqchip" },
         { "vm = 5", "t.vapic:1:4: expected a vm option such as cpus=N, found `=`; usage: " + VmUsage },
         { "vm accel=foo", "t.vapic:1:10: unknown accel `foo`; expected none, apicv, avic or x2avic" },
         { "vm profile=qemu", "t.vapic:1:12: unknown profile `qemu`; expected kvm or architectural" },
@@ -240,11 +240,12 @@ public class ParserErrorTests
         { "vm\nioapic route 1 vector=1 dest=0x8000", "t.vapic:2:30: dest 0x8000 is out of range 0..0xff (8 bits; 15 with ext-dest-id=on)" },
         { "vm ext-dest-id=on\nioapic route 1 vector=1 dest=0x8000", "t.vapic:2:30: dest 0x8000 is out of range 0..0x7fff (15 bits with ext-dest-id=on)" },
         { "vm\nrestore a\nsnapshot a\nrestore a", "t.vapic:2:9: no snapshot `a` to restore: no earlier `snapshot a`" },
-        { "vm\r\ncpu0 frob\r\n", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1" },
+        { "vm\r\ncpu0 frob\r\n", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
     };
 
     private const string VmUsage = "vm [cpus=N] [accel=KIND] [profile=kvm|architectural] [tsc-khz=N] [bus-mhz=N] [x2apic=on|off] "
-        + "[tsc-deadline=on|off] [cmci=on|off] [maxphyaddr=N] [ioapic-version=0x11|0x20] [ext-dest-id=on|off] [ap-state=running|wait-for-sipi]";
+        + "[tsc-deadline=on|off] [cmci=on|off] [maxphyaddr=N] [ioapic-version=0x11|0x20] [ext-dest-id=on|off] [ap-state=running|wait-for-sipi] "
+        + "[x2apic-32bit-ids=on|off] [x2apic-broadcast-quirk=on|off] [split-irqchip=on|off]";
 
     [Theory]
     [MemberData(nameof(StatementErrors))]
@@ -292,7 +293,7 @@ public class ParserErrorTests
         var errors = ScenarioAssert.Fails("vm cpus=2\ncpu0 frob\ncpu0 sti\ncpu2 sti\nadvance 5\ncpu0 wrmsr FOO 1 == nmi\n");
         Assert.Equal(
             [
-                "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1",
+                "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu",
                 "t.vapic:4:1: `cpu2` does not exist: the vm has 2 vCPUs (cpu0..cpu1)",
                 "t.vapic:5:9: bad duration `5`: a duration needs a unit: ns, us or ms (for example 250us)",
                 "t.vapic:6:12: unknown MSR `FOO`; expected a number, APIC_BASE, TSC_DEADLINE or X2APIC_<REG>",

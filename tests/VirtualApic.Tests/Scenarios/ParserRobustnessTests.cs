@@ -35,6 +35,7 @@ public class ParserRobustnessTests
         cpu1 cli
         cpu2 hlt
         cpu2 rdtsc
+        cpu2 kick-cpu 1 == 0
         cpu3 host-wrmsr APIC_BASE 0xfee00c00 == ok
         cpu3 wrcr8 2
         cpu3 rdcr8 == 2
@@ -159,7 +160,7 @@ public class ParserRobustnessTests
     [
         "vm", "cpus=4", "accel=avic", "cpu0", "cpu1", "cpu4", "cpu", "cpu00", "wrmsr", "rdmsr", "mmio-write", "mmio-read",
         "write", "read", "eoi", "ipi", "sti", "cli", "take", "iret", "hlt", "rdtsc", "host-wrmsr", "wrcr8", "rdcr8",
-        "cpuid", "lint0", "lint1", "assert", "deassert", "pulse", "ioapic", "route", "irq", "msi", "advance", "pic",
+        "cpuid", "lint0", "lint1", "kick-cpu", "assert", "deassert", "pulse", "ioapic", "route", "irq", "msi", "advance", "pic",
         "raise", "lower", "expect", "irr", "isr", "tmr", "has", "lacks", "empty", "reg", "pending", "mode", "state",
         "if", "exits", "line", "remote-irr", "entry", "pin", "vm", "running", "dead", "snapshot", "restore", "migrate",
         "accel", "dest", "logical", "shorthand", "level", "trigger", "polarity", "masked", "vector", "size", "nmi",
@@ -296,7 +297,7 @@ public class ParserRobustnessTests
         Assert.Equal(
             [
                 $"t.vapic:2:{ScenarioParser.MaxLineLength + 1}: line is longer than {ScenarioParser.MaxLineLength} characters",
-                "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0 or lint1",
+                "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu",
             ],
             errors);
     }

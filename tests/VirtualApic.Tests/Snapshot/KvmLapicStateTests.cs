@@ -128,7 +128,7 @@ public class KvmLapicStateTests
         byte[] image = KvmLapicState.Capture(source);
 
         Assert.Equal(0x000C_4040u, Get(image, ApicOffset.Icr));
-        Assert.Equal(0u, Get(image, ApicOffset.Icr + 4));
+        Assert.Equal(sourceSplit ? 0u : 0x0001_2345u, Get(image, ApicOffset.Icr + 4)); // kvm_apic_state_fixup leaves 0x304
         Assert.Equal(0x0001_2345u, Get(image, ApicOffset.Icr2));
 
         var target = TestApic.Create(ApicMode.X2Apic, new ApicConfig { X2ApicIcrSplit = targetSplit });
@@ -295,5 +295,31 @@ public class KvmLapicStateTests
         KvmLapicState.Apply(apic, image);
         clock.Advance(200 + 2000 + 2000);
         Assert.Equal(3, apic.Timer.Expirations);
+    }
+
+    [Fact]
+    public void A_bare_image_of_a_clamped_periodic_timer_keeps_its_remaining_time()
+    {
+        // TMICT 1000 at 1000 MHz, divider 1: a 1 us period, clamped to 200 us under the kvm profile.
+        // 50 us in, TMCCT is 150000 counts, above TMICT; KVM's set_target_expiration compares it in ns
+        // with the clamped period and keeps 150 us, where clamping the count to TMICT would give 1 us.
+        var clock = new VirtualClock();
+        var source = TestApic.Create(clock: clock);
+        source.Host().Loopback = false;
+        Assert.True(source.Write(ApicOffset.LvtTimer, 0x2_0040));
+        Assert.True(source.Write(ApicOffset.Tdcr, 0xB));
+        Assert.True(source.Write(ApicOffset.Tmict, 1000));
+        Assert.Equal(200_000, source.Timer.PeriodNs);
+        clock.Advance(50_000);
+        byte[] image = KvmLapicState.Capture(source);
+        Assert.Equal(150_000u, Get(image, ApicOffset.Tmcct));
+
+        var target = TestApic.Create(clock: clock);
+        KvmLapicState.Apply(target, image);
+        Assert.Equal(clock.NowNs + 150_000, target.Timer.TargetNs);
+        clock.Advance(149_999);
+        Assert.Equal(0, target.Timer.Expirations);
+        clock.Advance(1);
+        Assert.Equal(1, target.Timer.Expirations);
     }
 }

@@ -1,0 +1,76 @@
+using VirtualApic.Assist;
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Tests.Fabric;
+
+/// <summary>
+/// A VMM-side IOAPIC (KVM_CAP_SPLIT_IRQCHIP) in a 288-vCPU x2APIC VM with KVM_X2APIC_API_USE_32BIT_IDS:
+/// level interrupts and MSIs reach vCPUs above 255 (the IOAPIC's extended destination in entry
+/// bits 55:49, Linux virt_destid_8_14; MSI address-hi), and their EOIs exit to the VMM
+/// (KVM_EXIT_IOAPIC_EOI, kvm_ioapic_send_eoi) once each, under every backend.
+/// </summary>
+public class SplitIrqchipTests
+{
+    public static TheoryData<AccelKind> Backends() => [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
+
+    private static VirtualMachine Vm(AccelKind accel, bool split)
+    {
+        var vm = new VirtualMachine(new VmOptions
+        {
+            Cpus = 288,
+            Accel = accel,
+            IoApicVersion = 0x20,
+            ExtendedDestinationId = true,
+            SplitIrqchip = split,
+            X2ApicApi = X2ApicApiFlags.Use32BitIds | X2ApicApiFlags.DisableBroadcastQuirk,
+        });
+        foreach (var v in vm.Vcpus)
+        {
+            v.EnterX2Apic();
+            v.SoftwareEnable();
+        }
+
+        return vm;
+    }
+
+    // Destination 287 = 0x11F: bits 7:0 (0x1F) in entry bits 63:56, bits 14:8 (0x1) in entry bits 55:49.
+    private static RedirectionEntry LevelTo287(byte vector) =>
+        new(RedirectionEntry.Create(vector, trigger: TriggerMode.Level, destination: 0x1F).Raw | (1ul << 49));
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Level_ioapic_interrupt_reaches_vcpu_287_and_its_eoi_exits_to_the_vmm(AccelKind accel)
+    {
+        using var vm = Vm(accel, split: true);
+        vm.IoApic.WriteEntry(7, LevelTo287(0x61));
+        for (int round = 1; round <= 2; round++)
+        {
+            vm.IoApic.SetLine(7, true);
+            vm.IoApic.SetLine(7, false); // Remote IRR holds the entry until the EOI
+            Assert.True(vm.IoApic.GetRemoteIrr(7));
+            Assert.Equal([287], Guest.Receivers(vm, 0x61)); // taken and EOIed
+            Assert.False(vm.IoApic.GetRemoteIrr(7));
+            Assert.Equal(round, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
+        }
+
+        // An edge MSI to vCPU 287 through address-hi: no EOI exit, since the vector is not IOAPIC-handled.
+        Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress32(287), 0x62));
+        Assert.Equal([287], Guest.Receivers(vm, 0x62));
+        Assert.Equal(2, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
+        Assert.Equal(0, vm.Vcpus[0].Exits[ExitReason.IoApicEoi]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void The_in_kernel_ioapic_delivers_to_the_8_bit_destination_and_its_eois_do_not_exit(AccelKind accel)
+    {
+        using var vm = Vm(accel, split: false);
+        vm.IoApic.WriteEntry(7, LevelTo287(0x61));
+        vm.IoApic.SetLine(7, true);
+        vm.IoApic.SetLine(7, false);
+        Assert.Equal([0x1F], Guest.Receivers(vm, 0x61));
+        Assert.False(vm.IoApic.GetRemoteIrr(7));
+        Assert.Equal(0, vm.Vcpus[0x1F].Exits[ExitReason.IoApicEoi]);
+    }
+}
