@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Cli;
 
 /// <summary>Where a command writes, and whether a person is watching (a terminal, not a pipe or a CI log).</summary>

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Cli.Decoding;
 
 /// <summary>The register layouts that <see cref="RegisterDecoder"/> can take apart field by field.</summary>

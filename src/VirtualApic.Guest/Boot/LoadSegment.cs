@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Guest.Boot;
 
 /// <summary>One PT_LOAD program header of an image: <see cref="FileSize"/> bytes copied from

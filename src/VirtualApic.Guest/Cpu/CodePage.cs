@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Guest.Cpu;
 
 /// <summary>The decoded instructions of one physical 4 KiB page for one code size, indexed by the offset of

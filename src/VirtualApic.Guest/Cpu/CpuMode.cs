@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Guest.Cpu;
 
 /// <summary>The CPU's operating mode, as decided by CR0.PE, EFER.LMA and the CS descriptor cache.</summary>

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Guest.Platform;
 
 /// <summary>The CPU vendor CPUID reports; kvm-unit-tests picks VMCALL or VMMCALL and its PMU path from it.</summary>

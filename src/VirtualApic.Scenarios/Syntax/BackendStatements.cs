@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Scenarios.Syntax;
 
 /// <summary><c>snapshot NAME</c>: saves the whole VM under NAME (names compare case-insensitively; a later snapshot of the same name replaces it).</summary>

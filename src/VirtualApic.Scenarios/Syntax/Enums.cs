@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 // The backends, CPUID registers and vCPU run states are the library's own types
 // (VirtualApic.Fabric.AccelKind, VirtualApic.Cpu.CpuidRegister, VirtualApic.Cpu.VcpuRunState).
 global using AccelKind = VirtualApic.Fabric.AccelKind;

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Scenarios.Syntax;
 
 /// <summary>Expectations at the end of observing statements: <c>== V</c>, <c>&amp; M == V</c>, <c>!gp</c>.</summary>

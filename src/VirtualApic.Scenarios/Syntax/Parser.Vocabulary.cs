@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Scenarios.Syntax;
 
 /// <summary>Every keyword the parser knows, by where it may appear: docs/scenario-format.md is checked against it.</summary>

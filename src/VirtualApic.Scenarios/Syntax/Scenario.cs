@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Scenarios.Syntax;
 
 /// <summary>A parsed <c>.vapic</c> file: the VM it runs on and its statements in file order.</summary>

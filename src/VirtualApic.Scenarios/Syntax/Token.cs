@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Scenarios.Syntax;
 
 /// <summary>The kinds of token on a statement line.</summary>

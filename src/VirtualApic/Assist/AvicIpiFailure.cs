@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Assist;
 
 /// <summary>The cause of an AVIC_INCOMPLETE_IPI exit, EXITINFO2[63:32] (APM vol. 2 15.29.9.1).</summary>

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Assist;
 
 /// <summary>Why a guest access left "hardware" for the hypervisor (a VM exit).</summary>

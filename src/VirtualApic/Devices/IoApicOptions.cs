@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Devices;
 
 /// <summary>The IOAPIC version reported in bits 7:0 of the version register (index 0x01).</summary>

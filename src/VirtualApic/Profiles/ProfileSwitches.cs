@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Profiles;
 
 /// <summary>One documented difference between the <c>kvm</c> and <c>architectural</c> profiles.</summary>

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Registers;
 
 /// <summary>An IA32_APIC_BASE (MSR 0x1B) value (SDM 11.4.4, figure 11-5; 11.12.1).</summary>

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Registers;
 
 /// <summary>The 3-bit delivery mode of an ICR, LVT entry, redirection entry or MSI (SDM 11.6.1).</summary>

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
 namespace VirtualApic.Registers;
 
 /// <summary>A local vector table entry (SDM 11.5.1, figure 11-8).</summary>
