@@ -526,6 +526,15 @@ public static class ThreadedStress
                 }
 
                 vcpu.Hlt();
+                if (_stop || _pause)
+                {
+                    // The VMM's own last check, after PrepareToWait: a stop or pause requested before
+                    // it had its kick reset by it (PrepareToWait clears the wake-up), so waiting now
+                    // would sleep through the request. Any request after this read kicks again.
+                    vcpu.SetRunState(VcpuRunState.Running);
+                    continue;
+                }
+
                 Volatile.Write(ref _blockedSince[self], Math.Max(1, Stopwatch.GetTimestamp()));
                 vcpu.WaitForKick(Timeout.InfiniteTimeSpan);
                 Volatile.Write(ref _blockedSince[self], 0);
