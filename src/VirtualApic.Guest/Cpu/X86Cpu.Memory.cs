@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace VirtualApic.Guest.Cpu;
 
@@ -53,19 +54,22 @@ public sealed partial class X86Cpu
 
     // ---- data reads and writes at the current privilege level ----
 
+    // A little-endian load of 1, 2, 4 or 8 bytes of RAM, all inside one page.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong ReadRam(int p, int size) => size switch
+    {
+        1 => _ram[p],
+        2 => BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(_ram, p, 2)),
+        4 => BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_ram, p, 4)),
+        _ => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_ram, p, 8)),
+    };
+
     private ulong ReadMem(ulong linear, int size)
     {
         int i = (int)(linear >> 12) & (TlbSize - 1);
         if (_tlbRead[i] == (linear >> 12) + 1 && (int)(linear & 0xFFF) <= PhysicalMemory.PageSize - size)
         {
-            int p = (int)(_tlbPhys[i] | (linear & 0xFFF));
-            return size switch
-            {
-                1 => _ram[p],
-                2 => BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(_ram, p, 2)),
-                4 => BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_ram, p, 4)),
-                _ => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_ram, p, 8)),
-            };
+            return ReadRam((int)(_tlbPhys[i] | (linear & 0xFFF)), size);
         }
 
         return ReadSlow(linear, size, _cpl == 3);
@@ -104,14 +108,7 @@ public sealed partial class X86Cpu
         int i = (int)(linear >> 12) & (TlbSize - 1);
         if (_tlbWrite[i] == (linear >> 12) + 1 && (int)(linear & 0xFFF) <= PhysicalMemory.PageSize - size)
         {
-            int p = (int)(_tlbPhys[i] | (linear & 0xFFF));
-            return size switch
-            {
-                1 => _ram[p],
-                2 => BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(_ram, p, 2)),
-                4 => BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_ram, p, 4)),
-                _ => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_ram, p, 8)),
-            };
+            return ReadRam((int)(_tlbPhys[i] | (linear & 0xFFF)), size);
         }
 
         ProbeWrite(linear, size);
@@ -187,14 +184,7 @@ public sealed partial class X86Cpu
     {
         if (pa < _ramSize && pa + (ulong)size <= _ramSize && !_host.IsMmioPage(pa))
         {
-            int p = (int)pa;
-            return size switch
-            {
-                1 => _ram[p],
-                2 => BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(_ram, p, 2)),
-                4 => BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_ram, p, 4)),
-                _ => BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_ram, p, 8)),
-            };
+            return ReadRam((int)pa, size);
         }
 
         ulong v;
