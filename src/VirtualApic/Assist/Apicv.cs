@@ -121,8 +121,14 @@ public sealed class ApicvModel : HardwareAssist
                 return ApicExit.Completed;
             case ApicOffset.Eoi:
                 return VirtualizeEoi(apic);
+            case ApicOffset.SelfIpi when value < 16:
+                // An illegal vector is not virtualized: the value lands in the virtual-APIC page and a
+                // trap-like APIC-write exit follows (SDM vol. 3C 30.5, WRMSR to 83FH), so the emulated
+                // write reports it as the sender would (ESR send illegal vector, SDM 11.5.3).
+                apic.Page.Write(ApicOffset.SelfIpi, (uint)value);
+                return ApicExit.TrapLikeExit(ExitReason.ApicWrite, ApicOffset.SelfIpi);
             case ApicOffset.SelfIpi:
-                // Self-IPI virtualization: the vector goes straight into the virtual IRR.
+                // Self-IPI virtualization (SDM vol. 3C 30.1.5): the vector goes straight into the virtual IRR.
                 apic.AcceptInterrupt(InterruptMessage.SelfIpi((byte)value, apic));
                 return ApicExit.Completed;
             default:

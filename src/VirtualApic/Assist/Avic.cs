@@ -196,6 +196,11 @@ public sealed class AvicModel : HardwareAssist
                 return ApicExit.Completed;
             case ApicOffset.Eoi:
                 return AcceleratedEoi(apic, (uint)value);
+            case ApicOffset.SelfIpi when value < 16:
+                // The APM does not say what x2AVIC does with an illegal SELF_IPI vector; the model leaves
+                // it to the hypervisor (as a non-accelerated MSR write), so the guest sees what emulation
+                // gives it: the vector accepted under KVM, ESR send illegal vector under the SDM.
+                return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
             case ApicOffset.SelfIpi:
                 apic.AcceptInterrupt(InterruptMessage.SelfIpi((byte)value, apic));
                 return ApicExit.Completed;

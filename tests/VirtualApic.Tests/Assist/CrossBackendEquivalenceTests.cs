@@ -213,8 +213,6 @@ public class CrossBackendEquivalenceTests
                     string actual = Run(accel, profile, program);
                     if (actual != expected)
                     {
-                        File.WriteAllText("/tmp/cb-none.txt", expected);
-                        File.WriteAllText("/tmp/cb-other.txt", actual);
                         var e = expected.Split('\n');
                         var a = actual.Split('\n');
                         int i = 0;
