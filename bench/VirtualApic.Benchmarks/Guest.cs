@@ -20,14 +20,10 @@ internal static class Guest
     /// <summary>ICR shorthand "all excluding self" (bits 19:18 = 11b).</summary>
     public const ulong IcrAllExcludingSelf = 3ul << 18;
 
-    public static AccelKind ParseAccel(string name) => name switch
-    {
-        "none" => AccelKind.None,
-        "apicv" => AccelKind.Apicv,
-        "avic" => AccelKind.Avic,
-        "x2avic" => AccelKind.X2Avic,
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "accel must be none, apicv, avic or x2avic"),
-    };
+    public static AccelKind ParseAccel(string name) =>
+        AccelNames.TryParse(name, out var kind)
+            ? kind
+            : throw new ArgumentOutOfRangeException(nameof(name), name, "accel must be one of " + string.Join(", ", AccelNames.Names));
 
     /// <summary>Switches a vCPU to x2APIC mode (WRMSR IA32_APIC_BASE) and software-enables it (SVR 0x1FF), IF=1.</summary>
     public static void EnterX2Apic(Vcpu vcpu)

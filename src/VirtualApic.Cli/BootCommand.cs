@@ -74,8 +74,8 @@ internal static class BootCommand
 
     internal static Option<string> AccelOption()
     {
-        var accel = new Option<string>("--accel") { Description = "Backend: none, apicv, avic, x2avic or all", DefaultValueFactory = _ => "none" };
-        accel.AcceptOnlyFromAmong("none", "apicv", "avic", "x2avic", "all");
+        var accel = new Option<string>("--accel") { Description = $"Backend: {string.Join(", ", AccelNames.Names)} or all", DefaultValueFactory = _ => "none" };
+        accel.AcceptOnlyFromAmong([.. AccelNames.Names, "all"]);
         return accel;
     }
 
@@ -89,14 +89,10 @@ internal static class BootCommand
     internal static ApicProfile ParseProfile(string? name) =>
         name is not null && ApicProfile.TryParse(name, out var p) ? p : ApicProfile.Kvm;
 
-    internal static IReadOnlyList<AccelKind> Backends(string? accel) => accel?.ToLowerInvariant() switch
-    {
-        "all" => KutRunner.AllBackends,
-        "apicv" => [AccelKind.Apicv],
-        "avic" => [AccelKind.Avic],
-        "x2avic" => [AccelKind.X2Avic],
-        _ => [AccelKind.None],
-    };
+    internal static IReadOnlyList<AccelKind> Backends(string? accel) =>
+        string.Equals(accel, "all", StringComparison.OrdinalIgnoreCase) ? AccelNames.All
+        : AccelNames.TryParse(accel, out var kind) ? [kind]
+        : [AccelKind.None];
 
     internal static void PrintStats(IReadOnlyList<KutRun> runs, TextWriter stdout)
     {

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Assist;
+using VirtualApic.Fabric;
 
 namespace VirtualApic.Cli;
 
@@ -29,5 +30,5 @@ internal static class KvmExitNames
 
     /// <summary>The name <c>perf kvm stat</c> shows for <paramref name="reason"/> under <paramref name="backend"/>.</summary>
     public static string Of(ExitReason reason, string backend) =>
-        backend is "avic" or "x2avic" ? Table[reason].Svm : Table[reason].Vmx;
+        AccelNames.TryParse(backend, out var kind) && AccelNames.IsSvm(kind) ? Table[reason].Svm : Table[reason].Vmx;
 }

@@ -61,8 +61,8 @@ public static class Program
         var (stdout, stderr) = (terminal.Out, terminal.Error);
 
         var files = new Argument<string[]>("FILE_OR_DIR") { Arity = ArgumentArity.OneOrMore, Description = "Scenario files, or directories searched recursively for *.vapic" };
-        var accel = new Option<string>("--accel") { Description = "Backend: none, apicv, avic, x2avic or all (default: the vm line's accel=)" };
-        accel.AcceptOnlyFromAmong("none", "apicv", "avic", "x2avic", "all");
+        var accel = new Option<string>("--accel") { Description = $"Backend: {string.Join(", ", AccelNames.Names)} or all (default: the vm line's accel=)" };
+        accel.AcceptOnlyFromAmong([.. AccelNames.Names, "all"]);
         var profile = new Option<string>("--profile") { Description = "Profile: kvm or architectural (default: the vm line's profile=)" };
         profile.AcceptOnlyFromAmong("kvm", "architectural");
         var log = new Option<bool>("--log") { Description = "Print the observation log" };
@@ -103,8 +103,8 @@ public static class Program
 
         var dumpFile = new Argument<string>("FILE") { Description = "A scenario; its final state is printed" };
         var dumpCpu = new Option<int?>("--cpu") { Description = "Only this vCPU's APIC (default: every APIC and the IOAPIC)" };
-        var dumpAccel = new Option<string>("--accel") { Description = "Backend: none, apicv, avic or x2avic (default: the vm line's accel=)" };
-        dumpAccel.AcceptOnlyFromAmong("none", "apicv", "avic", "x2avic");
+        var dumpAccel = new Option<string>("--accel") { Description = $"Backend: {string.Join(", ", AccelNames.Names)} (default: the vm line's accel=)" };
+        dumpAccel.AcceptOnlyFromAmong([.. AccelNames.Names]);
         var dump = new Command("dump", "Run a scenario and print its APICs and IOAPIC as QEMU's info lapic / info pic do") { dumpFile, dumpCpu, dumpAccel };
         dump.SetAction(p => DumpState(p.GetValue(dumpFile) ?? "", p.GetValue(dumpCpu), p.GetValue(dumpAccel), stdout, stderr));
 
@@ -192,14 +192,7 @@ public static class Program
             return ExitUsage;
         }
 
-        AccelKind? accel = accelName switch
-        {
-            "none" => AccelKind.None,
-            "apicv" => AccelKind.Apicv,
-            "avic" => AccelKind.Avic,
-            "x2avic" => AccelKind.X2Avic,
-            _ => null,
-        };
+        AccelKind? accel = AccelNames.TryParse(accelName, out var named) ? named : null;
         var result = ScenarioRunner.Run(parsed.Scenario, accel, profileOverride: null);
         foreach (var failure in result.Failures)
         {
@@ -219,14 +212,7 @@ public static class Program
 
     private static int RunScenarios(RunOptions options, TextWriter stdout, TextWriter stderr)
     {
-        AccelKind? accel = options.Accel?.ToLowerInvariant() switch
-        {
-            null or "all" => null,
-            "none" => AccelKind.None,
-            "apicv" => AccelKind.Apicv,
-            "avic" => AccelKind.Avic,
-            _ => AccelKind.X2Avic,
-        };
+        AccelKind? accel = AccelNames.TryParse(options.Accel, out var named) ? named : null; // "all" and no --accel: null
         bool all = string.Equals(options.Accel, "all", StringComparison.OrdinalIgnoreCase);
         ApicProfile? profile = options.Profile is { } name && ApicProfile.TryParse(name, out var p) ? p : null;
 
@@ -527,7 +513,7 @@ public static class Program
     /// </summary>
     private static void PrintStats(List<ExitCount> exits, HashSet<string> backendsRun, TextWriter stdout)
     {
-        foreach (var backend in ScenarioRunner.AllBackends.Select(ScenarioRunner.NameOf).Where(backendsRun.Contains))
+        foreach (var backend in AccelNames.All.Select(AccelNames.Format).Where(backendsRun.Contains))
         {
             var rows = ExitStatistics.Reasons
                 .Select(r => (Reason: r, Count: exits.Where(e => e.Backend == backend && e.Reason == ExitStatistics.NameOf(r)).Sum(e => e.Count)))

@@ -12,9 +12,6 @@ namespace VirtualApic.Guest.Kut;
 /// <summary>Runs kvm-unit-tests binaries as unittests.cfg describes them, under one or more backends.</summary>
 public static class KutRunner
 {
-    /// <summary>Every backend, in report order.</summary>
-    public static IReadOnlyList<AccelKind> AllBackends { get; } = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
-
     /// <summary>The machine options a section implies.</summary>
     /// <exception cref="FormatException">The section's <c>-cpu</c> is not modelled.</exception>
     public static GuestMachineOptions OptionsFor(KutSection section, AccelKind accel, ApicProfile? profile = null, IReadOnlyList<string>? environment = null)

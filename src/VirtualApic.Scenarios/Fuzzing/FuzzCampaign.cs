@@ -8,6 +8,7 @@ using VirtualApic.Diagnostics;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
+using VirtualApic.Fabric;
 
 namespace VirtualApic.Scenarios.Fuzzing;
 
@@ -98,8 +99,6 @@ public sealed record FuzzSummary(int Programs, long Steps, TimeSpan Elapsed, IRe
 /// </summary>
 public static class FuzzCampaign
 {
-    private static readonly AccelKind[] Backends = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
-
     /// <summary>Runs a campaign; <paramref name="progress"/> hears after each program.</summary>
     public static FuzzSummary Run(FuzzOptions options, Action<int, long, int>? progress = null) =>
         Run(options, progress, onFinding: null, CancellationToken.None);
@@ -204,7 +203,7 @@ public static class FuzzCampaign
         List<string>? reference = null;
         ScenarioResult? referenceResult = null;
         var coverage = new ProgramCoverage();
-        foreach (var backend in Backends)
+        foreach (var backend in AccelNames.All)
         {
             var run = RunObserved(scenario, backend, profile, perturbAt: -1, perturb: null, ref coverage);
             steps += run.Steps;
@@ -229,7 +228,7 @@ public static class FuzzCampaign
         if (variant is { } m && reference is not null && referenceResult is not null && scenario.Statements.Count > 0)
         {
             int at = m.Step % scenario.Statements.Count;
-            var backend = Backends[m.Backend % Backends.Length];
+            var backend = AccelNames.All[m.Backend % AccelNames.All.Count];
             var perturb = PerturbationOf(m.Kind);
             var unused = new ProgramCoverage();
             var run = RunObserved(scenario, backend, profile, at, perturb, ref unused);
@@ -332,7 +331,7 @@ public static class FuzzCampaign
             string? first = broken.Count > 0 ? broken[0] : lost.Count > 0 ? lost[0] : null;
             if (first is not null)
             {
-                violation = string.Create(CultureInfo.InvariantCulture, $"line {statement.Source.Line} ({statement.Source.Text}) under {ScenarioRunner.NameOf(backend)}: {first}");
+                violation = string.Create(CultureInfo.InvariantCulture, $"line {statement.Source.Line} ({statement.Source.Text}) under {AccelNames.Format(backend)}: {first}");
             }
         });
 

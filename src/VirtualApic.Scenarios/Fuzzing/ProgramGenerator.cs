@@ -3,6 +3,7 @@
 
 using System.Globalization;
 using System.Text;
+using VirtualApic.Fabric;
 
 namespace VirtualApic.Scenarios.Fuzzing;
 
@@ -24,8 +25,6 @@ public sealed class ProgramGenerator
         "LVT_CMCI", "ICR", "ICR2", "LVT_TIMER", "LVT_THERMAL", "LVT_PMC", "LVT_LINT0", "LVT_LINT1", "LVT_ERROR", "TMICT",
         "TMCCT", "TDCR", "SELF_IPI", "0x40", "0x3f0", "0x400",
     ];
-
-    private static readonly string[] Backends = ["none", "apicv", "avic", "x2avic"];
 
     private readonly Random _random;
     private readonly int _cpus;
@@ -380,7 +379,7 @@ public sealed class ProgramGenerator
 
                 break;
             case 27:
-                Line($"migrate accel={Backends[_random.Next(Backends.Length)]}");
+                Line($"migrate accel={AccelNames.Names[_random.Next(AccelNames.Names.Count)]}");
                 break;
             case 28:
                 Line($"cpu{c} {(Chance(2) ? "rdtsc" : "cpuid 1 edx")}");

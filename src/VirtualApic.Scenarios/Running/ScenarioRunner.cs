@@ -17,19 +17,6 @@ namespace VirtualApic.Scenarios.Running;
 /// <summary>Runs parsed scenarios against <see cref="Fabric.VirtualMachine"/> and compares backends.</summary>
 public static class ScenarioRunner
 {
-    /// <summary>Every backend, in the order <see cref="RunAll"/> runs them.</summary>
-    public static IReadOnlyList<AccelKind> AllBackends { get; } = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
-
-    /// <summary>The scenario-language name of a backend.</summary>
-    public static string NameOf(AccelKind kind) => kind switch
-    {
-        AccelKind.None => "none",
-        AccelKind.Apicv => "apicv",
-        AccelKind.Avic => "avic",
-        AccelKind.X2Avic => "x2avic",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-    };
-
     /// <summary>Runs <paramref name="scenario"/> once.</summary>
     /// <param name="scenario">The parsed scenario.</param>
     /// <param name="accelOverride">The backend to use instead of the <c>vm</c> line's <c>accel=</c>.</param>
@@ -41,7 +28,7 @@ public static class ScenarioRunner
     public static ScenarioResult Run(Scenario scenario, AccelKind? accelOverride, ApicProfile? profileOverride, IVmTracer? tracer = null, Action<Fabric.VirtualMachine, Statement>? afterStep = null)
     {
         ArgumentNullException.ThrowIfNull(scenario);
-        using var run = new Runner(scenario, accelOverride ?? scenario.Vm.Accel, profileOverride ?? ProfileOf(scenario.Vm.Profile), tracer) { AfterStep = afterStep };
+        using var run = new Runner(scenario, accelOverride ?? scenario.Vm.Accel, profileOverride ?? scenario.Vm.Profile, tracer) { AfterStep = afterStep };
         return run.Execute();
     }
 
@@ -56,23 +43,20 @@ public static class ScenarioRunner
     public static CrossBackendResult RunAll(Scenario scenario, ApicProfile? profileOverride, IVmTracer? tracer = null)
     {
         ArgumentNullException.ThrowIfNull(scenario);
-        var profile = profileOverride ?? ProfileOf(scenario.Vm.Profile);
-        var results = AllBackends.Select(kind => Run(scenario, kind, profile, tracer)).ToArray();
+        var profile = profileOverride ?? scenario.Vm.Profile;
+        var results = Fabric.AccelNames.All.Select(kind => Run(scenario, kind, profile, tracer)).ToArray();
         var divergences = new List<Divergence>();
         for (int i = 1; i < results.Length; i++)
         {
             if (LogComparer.FirstDifference(results[0].Log, results[i].Log) is { } diff)
             {
-                var known = KnownDivergences.Explain(scenario, profile, AllBackends[i], diff.Line);
+                var known = KnownDivergences.Explain(scenario, profile, Fabric.AccelNames.All[i], diff.Line);
                 divergences.Add(new Divergence(results[0].Backend, results[i].Backend, diff, known));
             }
         }
 
         return new CrossBackendResult(results, divergences);
     }
-
-    /// <summary>The library profile of a <c>profile=</c> value.</summary>
-    public static ApicProfile ProfileOf(ProfileKind kind) => kind == ProfileKind.Architectural ? ApicProfile.Architectural : ApicProfile.Kvm;
 
     private sealed class Runner : IDisposable
     {
@@ -97,7 +81,7 @@ public static class ScenarioRunner
             _tracer = tracer;
             _scenarioTracer = tracer as IScenarioTracer;
             _accel = accel;
-            _backend = NameOf(accel);
+            _backend = Fabric.AccelNames.Format(accel);
             _vm = Build(accel);
         }
 
@@ -150,25 +134,8 @@ public static class ScenarioRunner
 
         private Fabric.VirtualMachine Build(AccelKind accel)
         {
-            var o = _scenario.Vm;
-            var vm = new Fabric.VirtualMachine(new Fabric.VmOptions
-            {
-                Cpus = o.Cpus,
-                Accel = accel,
-                Profile = _profile,
-                TscKhz = o.TscKhz,
-                BusMhz = o.BusMhz,
-                X2Apic = o.X2Apic,
-                TscDeadline = o.TscDeadline,
-                Cmci = o.Cmci,
-                MaxPhysAddr = o.MaxPhyAddr,
-                IoApicVersion = o.IoApicVersion,
-                ExtendedDestinationId = o.ExtDestId,
-                SplitIrqchip = o.SplitIrqchip,
-                X2ApicApi = (o.X2Apic32BitIds ? Fabric.X2ApicApiFlags.Use32BitIds : Fabric.X2ApicApiFlags.None)
-                    | (o.X2ApicBroadcastQuirk ? Fabric.X2ApicApiFlags.None : Fabric.X2ApicApiFlags.DisableBroadcastQuirk),
-                ApsWaitForSipi = o.ApState == ApStartState.WaitForSipi,
-            });
+            // The vm line's options, with the run's backend and profile (either may be overridden).
+            var vm = new Fabric.VirtualMachine(_scenario.Vm with { Accel = accel, Profile = _profile });
             Attach(vm);
             return vm;
         }
@@ -179,7 +146,7 @@ public static class ScenarioRunner
 
         private void CollectExits(Fabric.VirtualMachine vm, AccelKind accel)
         {
-            string name = NameOf(accel);
+            string name = Fabric.AccelNames.Format(accel);
             foreach (var v in vm.Vcpus)
             {
                 foreach (var reason in ExitStatistics.Reasons)
@@ -573,7 +540,7 @@ public static class ScenarioRunner
 
                         if ((ulong)count != p.Count)
                         {
-                            Fail(p, $"expected cpu{p.Cpu} exits{(p.Reason is null ? "" : " " + p.Reason)} == {p.Count} under {NameOf(_accel)}, observed {count}");
+                            Fail(p, $"expected cpu{p.Cpu} exits{(p.Reason is null ? "" : " " + p.Reason)} == {p.Count} under {Fabric.AccelNames.Format(_accel)}, observed {count}");
                         }
 
                         break;

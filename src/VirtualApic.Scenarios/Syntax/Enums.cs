@@ -1,31 +1,14 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-// The backends, CPUID registers and vCPU run states are the library's own types
-// (VirtualApic.Fabric.AccelKind, VirtualApic.Cpu.CpuidRegister, VirtualApic.Cpu.VcpuRunState).
+// The backends, the VM options, CPUID registers and vCPU run states are the library's own types
+// (VirtualApic.Fabric.AccelKind and VmOptions, VirtualApic.Cpu.CpuidRegister, VirtualApic.Cpu.VcpuRunState).
 global using AccelKind = VirtualApic.Fabric.AccelKind;
+global using VmOptions = VirtualApic.Fabric.VmOptions;
 global using CpuidRegister = VirtualApic.Cpu.CpuidRegister;
 global using VcpuRunState = VirtualApic.Cpu.VcpuRunState;
 
 namespace VirtualApic.Scenarios.Syntax;
-
-/// <summary>Whose behaviour the model follows (<c>profile=</c>).</summary>
-public enum ProfileKind : byte
-{
-    /// <summary><c>kvm</c>: as Linux KVM does, including where it departs from the manuals.</summary>
-    Kvm = 0,
-    /// <summary><c>architectural</c>: as the Intel SDM and AMD APM say.</summary>
-    Architectural = 1,
-}
-
-/// <summary>Where the application processors start (<c>ap-state=</c>).</summary>
-public enum ApStartState : byte
-{
-    /// <summary><c>running</c>: already brought up.</summary>
-    Running = 0,
-    /// <summary><c>wait-for-sipi</c>: waiting for INIT-SIPI, as on a real machine.</summary>
-    WaitForSipi = 1,
-}
 
 /// <summary>What a statement does to an interrupt input line (<c>irq PIN ...</c>, <c>cpuN lint0 ...</c>).</summary>
 public enum LineAction : byte

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Text;
+using VirtualApic.Fabric;
 
 namespace VirtualApic.Scenarios.Syntax;
 
@@ -45,24 +46,10 @@ public readonly record struct AccelFilter(byte Bits)
         {
             if (Contains(kind))
             {
-                text.Append(text.Length == 0 ? "" : ",").Append(ScenarioText.Of(kind));
+                text.Append(text.Length == 0 ? "" : ",").Append(AccelNames.Format(kind));
             }
         }
 
         return text.ToString();
     }
-}
-
-/// <summary>The scenario-language spelling of the syntax enums.</summary>
-internal static class ScenarioText
-{
-    /// <summary>The <c>accel=</c> word for <paramref name="kind"/>.</summary>
-    public static string Of(AccelKind kind) => kind switch
-    {
-        AccelKind.None => "none",
-        AccelKind.Apicv => "apicv",
-        AccelKind.Avic => "avic",
-        AccelKind.X2Avic => "x2avic",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-    };
 }

@@ -1,6 +1,8 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using VirtualApic.Fabric;
+using VirtualApic.Profiles;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Scenarios.Syntax;
@@ -109,16 +111,15 @@ internal sealed partial class Parser
         ("host-wrmsr", CpuOp.HostWrmsr), ("wrcr8", CpuOp.Wrcr8), ("rdcr8", CpuOp.Rdcr8), ("cpuid", CpuOp.Cpuid),
         ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu));
 
-    private static readonly KeywordTable<AccelKind> Accels = new(
-        ("none", AccelKind.None), ("apicv", AccelKind.Apicv), ("avic", AccelKind.Avic), ("x2avic", AccelKind.X2Avic));
+    private static readonly KeywordTable<AccelKind> Accels = new([.. AccelNames.All.Select(k => (AccelNames.Format(k), k))]);
 
-    private static readonly KeywordTable<ProfileKind> Profiles = new(
-        ("kvm", ProfileKind.Kvm), ("architectural", ProfileKind.Architectural));
+    private static readonly KeywordTable<ApicProfile> Profiles = new(
+        (ApicProfile.Kvm.Name, ApicProfile.Kvm), (ApicProfile.Architectural.Name, ApicProfile.Architectural));
 
     private static readonly KeywordTable<bool> OnOff = new(("on", true), ("off", false));
 
-    private static readonly KeywordTable<ApStartState> ApStates = new(
-        ("running", ApStartState.Running), ("wait-for-sipi", ApStartState.WaitForSipi));
+    // ap-state: whether the APs wait for INIT-SIPI (VmOptions.ApsWaitForSipi).
+    private static readonly KeywordTable<bool> ApStates = new(("running", false), ("wait-for-sipi", true));
 
     private static readonly KeywordTable<IpiOption> IpiOptions = new(
         ("dest", IpiOption.Dest), ("mode", IpiOption.Mode), ("logical", IpiOption.Logical),
@@ -239,18 +240,18 @@ internal sealed partial class Parser
                 VmOption.Cpus => options with { Cpus = (int)Ranged(OptionValue(key, "cpus=N"), "cpus", VmUsage, 1, VmOptions.MaxCpus, $"1..{VmOptions.MaxCpus}") },
                 VmOption.Accel => options with { Accel = Choice(OptionValue(key, "accel=none|apicv|avic|x2avic"), Accels, "accel") },
                 VmOption.Profile => options with { Profile = Choice(OptionValue(key, "profile=kvm|architectural"), Profiles, "profile") },
-                VmOption.TscKhz => options with { TscKhz = (uint)Ranged(OptionValue(key, "tsc-khz=N"), "tsc-khz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
-                VmOption.BusMhz => options with { BusMhz = (uint)Ranged(OptionValue(key, "bus-mhz=N"), "bus-mhz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
+                VmOption.TscKhz => options with { TscKhz = (long)Ranged(OptionValue(key, "tsc-khz=N"), "tsc-khz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
+                VmOption.BusMhz => options with { BusMhz = (long)Ranged(OptionValue(key, "bus-mhz=N"), "bus-mhz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
                 VmOption.X2Apic => options with { X2Apic = Choice(OptionValue(key, "x2apic=on|off"), OnOff, "x2apic value") },
                 VmOption.TscDeadline => options with { TscDeadline = Choice(OptionValue(key, "tsc-deadline=on|off"), OnOff, "tsc-deadline value") },
                 VmOption.Cmci => options with { Cmci = Choice(OptionValue(key, "cmci=on|off"), OnOff, "cmci value") },
-                VmOption.MaxPhyAddr => options with { MaxPhyAddr = (int)Ranged(OptionValue(key, "maxphyaddr=N"), "maxphyaddr", VmUsage, 32, 52, "32..52") },
+                VmOption.MaxPhyAddr => options with { MaxPhysAddr = (int)Ranged(OptionValue(key, "maxphyaddr=N"), "maxphyaddr", VmUsage, 32, 52, "32..52") },
                 VmOption.IoApicVersion => options with { IoApicVersion = IoApicVersion(OptionValue(key, "ioapic-version=0x11|0x20")) },
-                VmOption.ExtDestId => options with { ExtDestId = Choice(OptionValue(key, "ext-dest-id=on|off"), OnOff, "ext-dest-id value") },
-                VmOption.X2Apic32BitIds => options with { X2Apic32BitIds = Choice(OptionValue(key, "x2apic-32bit-ids=on|off"), OnOff, "x2apic-32bit-ids value") },
-                VmOption.X2ApicBroadcastQuirk => options with { X2ApicBroadcastQuirk = Choice(OptionValue(key, "x2apic-broadcast-quirk=on|off"), OnOff, "x2apic-broadcast-quirk value") },
+                VmOption.ExtDestId => options with { ExtendedDestinationId = Choice(OptionValue(key, "ext-dest-id=on|off"), OnOff, "ext-dest-id value") },
+                VmOption.X2Apic32BitIds => options with { X2ApicApi = With(options.X2ApicApi, X2ApicApiFlags.Use32BitIds, Choice(OptionValue(key, "x2apic-32bit-ids=on|off"), OnOff, "x2apic-32bit-ids value")) },
+                VmOption.X2ApicBroadcastQuirk => options with { X2ApicApi = With(options.X2ApicApi, X2ApicApiFlags.DisableBroadcastQuirk, !Choice(OptionValue(key, "x2apic-broadcast-quirk=on|off"), OnOff, "x2apic-broadcast-quirk value")) },
                 VmOption.SplitIrqchip => options with { SplitIrqchip = Choice(OptionValue(key, "split-irqchip=on|off"), OnOff, "split-irqchip value") },
-                VmOption.ApState => options with { ApState = Choice(OptionValue(key, "ap-state=running|wait-for-sipi"), ApStates, "ap-state") },
+                VmOption.ApState => options with { ApsWaitForSipi = Choice(OptionValue(key, "ap-state=running|wait-for-sipi"), ApStates, "ap-state") },
                 _ => throw new InvalidOperationException($"unhandled vm option {option}"),
             };
         }
@@ -259,6 +260,8 @@ internal sealed partial class Parser
         _vmSource = Source();
         return null;
     }
+
+    private static X2ApicApiFlags With(X2ApicApiFlags flags, X2ApicApiFlags flag, bool on) => on ? flags | flag : flags & ~flag;
 
     private byte IoApicVersion(Token token)
     {
@@ -526,7 +529,7 @@ internal sealed partial class Parser
         var mode = DeliveryMode.Fixed;
         bool masked = false;
         uint seen = 0;
-        bool extended = _vm?.ExtDestId ?? false;
+        bool extended = _vm?.ExtendedDestinationId ?? false;
         while (!AtEnd && !AtExpectation)
         {
             var key = _tokens[_cursor++];

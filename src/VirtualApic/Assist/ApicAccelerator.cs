@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
-using VirtualApic.Registers;
 
 namespace VirtualApic.Assist;
 
@@ -40,21 +39,5 @@ public abstract class ApicAccelerator
     /// <summary>vCPU <paramref name="vcpu"/>'s run state changed (IsRunning, the notification vector).</summary>
     public virtual void OnRunStateChanged(int vcpu)
     {
-    }
-
-    /// <summary>
-    /// The x2APIC write checks that hardware makes before a pass-through WRMSR lands (bits 63:32,
-    /// the register's reserved bits): the same rules as emulation, so a guest cannot tell the paths apart.
-    /// </summary>
-    protected static bool X2ApicWriteFaults(LocalApic apic, int offset, ulong value)
-    {
-        ArgumentNullException.ThrowIfNull(apic);
-        return offset switch
-        {
-            ApicOffset.Icr => (value & Icr.X2ApicReservedBits) != 0,
-            ApicOffset.SelfIpi => (value & ~0xFFul) != 0,
-            ApicOffset.Eoi => (value >> 32) != 0 || (value != 0 && apic.Config.Profile.X2ApicEoiNonZeroFaults),
-            _ => (value >> 32) != 0 || apic.X2ApicWriteSetsReservedBits(offset, (uint)value),
-        };
     }
 }

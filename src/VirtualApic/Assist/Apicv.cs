@@ -87,9 +87,11 @@ public sealed class ApicvModel : HardwareAssist
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
 
-        // KVM's MSR bitmap: readable registers pass through except TMCCT; the rest is intercepted
-        // so it can #GP (KVM 02efd818a6c0, c39857ce8daa).
-        if (!IsActive || !apic.IsX2Apic || offset == ApicOffset.Tmcct || !apic.IsReadable(offset))
+        // KVM's MSR bitmap (the table's ApicvMsr column): readable registers pass through except
+        // TMCCT; the rest is intercepted so it can #GP (KVM 02efd818a6c0, c39857ce8daa).
+        if (!IsActive || !apic.IsX2Apic
+            || ApicRegisterTable.Handling(AssistPath.ApicvMsr, offset, write: false) != AssistAccess.Accelerated
+            || !apic.IsReadable(offset))
         {
             value = 0;
             return ApicExit.FaultLike(ExitReason.MsrRead, (int)msr);
@@ -104,12 +106,13 @@ public sealed class ApicvModel : HardwareAssist
     {
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
-        if (!IsActive || !apic.IsX2Apic || offset is not (ApicOffset.Tpr or ApicOffset.Eoi or ApicOffset.SelfIpi or ApicOffset.Icr))
+        if (!IsActive || !apic.IsX2Apic
+            || ApicRegisterTable.Handling(AssistPath.ApicvMsr, offset, write: true) == AssistAccess.FaultLike)
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }
 
-        if (X2ApicWriteFaults(apic, offset, value))
+        if (apic.X2ApicWriteFaults(offset, value))
         {
             return ApicExit.GeneralProtection; // raised by the processor
         }
@@ -141,29 +144,13 @@ public sealed class ApicvModel : HardwareAssist
 
     // ---------------------------------------------------------------- xAPIC (APIC-access page)
 
-    private static bool IsVirtualizedRead(int offset) => (offset & ~0xF) switch
-    {
-        ApicOffset.Id or ApicOffset.Version or ApicOffset.Tpr or ApicOffset.Ldr or ApicOffset.Dfr or ApicOffset.Svr
-            or ApicOffset.Esr or ApicOffset.Icr or ApicOffset.Icr2 or ApicOffset.Tmict or ApicOffset.Tdcr => true,
-        >= ApicOffset.Isr and < ApicOffset.Esr => true,
-        >= ApicOffset.LvtTimer and <= ApicOffset.LvtError => true,
-        _ => false,
-    };
-
-    private static bool IsVirtualizedWrite(int offset) => offset switch
-    {
-        ApicOffset.Id or ApicOffset.Tpr or ApicOffset.Eoi or ApicOffset.Ldr or ApicOffset.Dfr or ApicOffset.Svr
-            or ApicOffset.Esr or ApicOffset.Icr or ApicOffset.Icr2 or ApicOffset.Tmict or ApicOffset.Tdcr => true,
-        >= ApicOffset.LvtTimer and <= ApicOffset.LvtError => true,
-        _ => false,
-    };
-
     /// <inheritdoc/>
     public override ApicExit ReadMmio(LocalApic apic, int offset, int size, out ulong value)
     {
         ArgumentNullException.ThrowIfNull(apic);
         if (!IsActive || apic.IsX2Apic || !apic.IsHardwareEnabled || size > 4 || (offset & 0xF) + size > 4
-            || !IsVirtualizedRead(offset) || !apic.IsReadable(offset))
+            || ApicRegisterTable.Handling(AssistPath.ApicvMmio, offset, write: false) != AssistAccess.Accelerated
+            || !apic.IsReadable(offset))
         {
             value = 0;
             return ApicExit.FaultLike(ExitReason.ApicAccess, offset);
@@ -180,12 +167,22 @@ public sealed class ApicvModel : HardwareAssist
     public override ApicExit WriteMmio(LocalApic apic, int offset, uint value, int size)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        if (!IsActive || apic.IsX2Apic || !apic.IsHardwareEnabled || size != 4 || (offset & 0xF) != 0 || !IsVirtualizedWrite(offset))
+        if (!IsActive || apic.IsX2Apic || !apic.IsHardwareEnabled || size != 4 || (offset & 0xF) != 0)
         {
             return ApicExit.FaultLike(ExitReason.ApicAccess, offset);
         }
 
         // The store lands in the virtual-APIC page, then APIC-write emulation (SDM 30.4.3).
+        switch (ApicRegisterTable.Handling(AssistPath.ApicvMmio, offset, write: true))
+        {
+            case AssistAccess.FaultLike:
+                return ApicExit.FaultLike(ExitReason.ApicAccess, offset);
+            case AssistAccess.TrapLike:
+                apic.Page.Write(offset, value);
+                return ApicExit.TrapLikeExit(ExitReason.ApicWrite, offset);
+        }
+
+        // TPR, EOI and IPI virtualization: the processor completes the write itself.
         switch (offset)
         {
             case ApicOffset.Tpr:
@@ -204,8 +201,7 @@ public sealed class ApicvModel : HardwareAssist
                 apic.Page.Write(ApicOffset.Icr, value);
                 return VirtualizeIcrWrite(apic, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
             default:
-                apic.Page.Write(offset, value);
-                return ApicExit.TrapLikeExit(ExitReason.ApicWrite, offset);
+                return ApicExit.FaultLike(ExitReason.ApicAccess, offset); // the table marks no other write accelerated
         }
     }
 

@@ -162,7 +162,10 @@ public sealed class AvicModel : HardwareAssist
     {
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
-        if (!Accelerates(apic) || !apic.IsX2Apic || offset == ApicOffset.Tmcct || !apic.IsReadable(offset))
+        // The table's X2AvicMsr column: the readable set passes through except TMCCT.
+        if (!Accelerates(apic) || !apic.IsX2Apic
+            || ApicRegisterTable.Handling(AssistPath.X2AvicMsr, offset, write: false) != AssistAccess.Accelerated
+            || !apic.IsReadable(offset))
         {
             value = 0;
             return ApicExit.FaultLike(ExitReason.MsrRead, (int)msr);
@@ -178,13 +181,14 @@ public sealed class AvicModel : HardwareAssist
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
 
-        // KVM passes writes through only for TPR, EOI, SELF_IPI and ICR (avic_set_x2apic_msr_interception).
-        if (!Accelerates(apic) || !apic.IsX2Apic || offset is not (ApicOffset.Tpr or ApicOffset.Eoi or ApicOffset.SelfIpi or ApicOffset.Icr))
+        // KVM passes writes through only for TPR, EOI, SELF_IPI and ICR (the table's X2AvicMsr column).
+        if (!Accelerates(apic) || !apic.IsX2Apic
+            || ApicRegisterTable.Handling(AssistPath.X2AvicMsr, offset, write: true) == AssistAccess.FaultLike)
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }
 
-        if (X2ApicWriteFaults(apic, offset, value))
+        if (apic.X2ApicWriteFaults(offset, value))
         {
             return ApicExit.GeneralProtection;
         }
@@ -214,29 +218,13 @@ public sealed class AvicModel : HardwareAssist
 
     // ---------------------------------------------------------------- xAVIC MMIO
 
-    private static bool IsAcceleratedRead(int offset) => (offset & ~0xF) switch
-    {
-        ApicOffset.Id or ApicOffset.Version or ApicOffset.Tpr or ApicOffset.Ppr or ApicOffset.Ldr or ApicOffset.Dfr
-            or ApicOffset.Svr or ApicOffset.Esr or ApicOffset.Icr or ApicOffset.Icr2 or ApicOffset.Tmict or ApicOffset.Tdcr => true,
-        >= ApicOffset.Isr and < ApicOffset.Esr => true,
-        >= ApicOffset.LvtTimer and <= ApicOffset.LvtError => true,
-        _ => false,
-    };
-
-    /// <summary>The offsets whose writes are trap-like AVIC_NOACCEL exits (KVM <c>is_avic_unaccelerated_access_trap</c>).</summary>
-    public static bool IsTrapOffset(int offset) => offset switch
-    {
-        ApicOffset.Id or ApicOffset.Eoi or ApicOffset.Rrd or ApicOffset.Ldr or ApicOffset.Dfr or ApicOffset.Svr
-            or ApicOffset.Esr or ApicOffset.Icr or ApicOffset.Tmict or ApicOffset.Tdcr => true,
-        >= ApicOffset.LvtTimer and <= ApicOffset.LvtError => (offset & 0xF) == 0,
-        _ => false,
-    };
-
     /// <inheritdoc/>
     public override ApicExit ReadMmio(LocalApic apic, int offset, int size, out ulong value)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        if (!Accelerates(apic) || apic.IsX2Apic || size != 4 || (offset & 0xF) != 0 || !IsAcceleratedRead(offset) || !apic.IsReadable(offset))
+        if (!Accelerates(apic) || apic.IsX2Apic || size != 4 || (offset & 0xF) != 0
+            || ApicRegisterTable.Handling(AssistPath.AvicMmio, offset, write: false) != AssistAccess.Accelerated
+            || !apic.IsReadable(offset))
         {
             // Fault-like AVIC_NOACCEL (e.g. TMCCT, reserved offsets): RIP not advanced, the
             // instruction is emulated. Inactive AVIC or the MMIO hole: a nested page fault instead.
@@ -257,6 +245,19 @@ public sealed class AvicModel : HardwareAssist
             return ApicExit.FaultLike(Accelerates(apic) && !apic.IsX2Apic ? ExitReason.AvicNoAccel : ExitReason.ApicAccess, offset);
         }
 
+        switch (ApicRegisterTable.Handling(AssistPath.AvicMmio, offset, write: true))
+        {
+            case AssistAccess.FaultLike:
+                return ApicExit.FaultLike(ExitReason.AvicNoAccel, offset);
+            case AssistAccess.TrapLike:
+                // The store is already in the backing page, RIP has advanced. LDR and DFR writes also
+                // move the logical table entry (avic_handle_ldr_update / dfr_update): the map-change
+                // notification of the replayed write rebuilds the table from the registers.
+                apic.Page.Write(offset, value);
+                return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, offset);
+        }
+
+        // Accelerated (TPR, ICR2) or virtualized (EOI, ICR) in hardware.
         switch (offset)
         {
             case ApicOffset.Tpr:
@@ -272,16 +273,7 @@ public sealed class AvicModel : HardwareAssist
                 apic.Page.Write(ApicOffset.Icr, value);
                 return HardwareIpi(apic, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
             default:
-                if (!IsTrapOffset(offset))
-                {
-                    return ApicExit.FaultLike(ExitReason.AvicNoAccel, offset);
-                }
-
-                // Trap-like: the store is already in the backing page, RIP has advanced. LDR and DFR
-                // writes also move the logical table entry (avic_handle_ldr_update / dfr_update): the
-                // map-change notification of the replayed write rebuilds the table from the registers.
-                apic.Page.Write(offset, value);
-                return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, offset);
+                return ApicExit.FaultLike(ExitReason.AvicNoAccel, offset); // the table marks no other write accelerated
         }
     }
 

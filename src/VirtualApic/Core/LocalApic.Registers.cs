@@ -7,29 +7,11 @@ namespace VirtualApic.Core;
 
 public sealed partial class LocalApic
 {
-    private static (ulong XApic, ulong X2Apic) ReadableMasks(bool cmci)
-    {
-        ulong x = 0, x2 = 0;
-        foreach (var row in ApicRegisterTable.Rows)
-        {
-            if (row.Offset == ApicOffset.LvtCmci && !cmci)
-            {
-                continue;
-            }
-
-            if ((row.XApic & RegisterAccess.Read) != 0)
-            {
-                x |= 1ul << (row.Offset >> 4);
-            }
-
-            if ((row.X2Apic & RegisterAccess.Read) != 0)
-            {
-                x2 |= 1ul << (row.Offset >> 4);
-            }
-        }
-
-        return (x, x2);
-    }
+    private static RegisterFeatures FeaturesOf(ApicConfig config) =>
+        (config.CmciSupported ? RegisterFeatures.Cmci : 0)
+        | (config.DirectedEoiSupported ? RegisterFeatures.DirectedEoi : 0)
+        | (config.TscDeadlineSupported ? RegisterFeatures.TscDeadline : 0)
+        | (config.Profile.LvtStatusBitsWritable ? RegisterFeatures.LvtStatusWritable : 0);
 
     /// <summary>
     /// Whether the register at <paramref name="offset"/> is readable in the current mode (KVM
@@ -105,161 +87,89 @@ public sealed partial class LocalApic
         return Math.Max(tpr & 0xF0, Math.Max((uint)irrv & 0xF0, (uint)isrv & 0xF0));
     }
 
+    /// <summary>Whether the register at <paramref name="offset"/> is writable in the current mode (the table's access column).</summary>
+    private bool IsWritable(int offset) =>
+        (uint)offset <= 0x3F0 && (offset & 0xF) == 0
+        && ((IsX2Apic ? _writableX2Apic : _writableXApic) & (1ul << (offset >> 4))) != 0;
+
     /// <summary>
     /// Writes a register with its architectural side effects (KVM <c>kvm_lapic_reg_write</c>). The
     /// offset must be 16-byte aligned. Returns false when the write fails (#GP through an x2APIC
     /// MSR; ignored through MMIO). In x2APIC mode the ICR goes through <see cref="WriteX2ApicIcr"/>.
     /// </summary>
+    /// <remarks>
+    /// Every rule that is data comes from <see cref="ApicRegisterTable"/>: whether the register is
+    /// writable in the mode, which bits #GP in x2APIC mode, which bits the write keeps. The switch
+    /// is over the side effects only. A trap-like replay calls this with the value already in the
+    /// page; each effect that needs the old value reads the shadow its row names
+    /// (<see cref="ReplayShadow"/>), never the page.
+    /// </remarks>
     public bool WriteRegister(int offset, uint value)
     {
         bool x2 = IsX2Apic;
-        bool ok = true;
-        switch (offset)
-        {
-            case ApicOffset.Id:
-                if (x2)
-                {
-                    ok = false; // the x2APIC ID is read-only
-                }
-                else
-                {
-                    SetXApicId(value >> 24);
-                }
-
-                break;
-            case ApicOffset.Tpr:
-                SetTpr(value & 0xFF);
-                break;
-            case ApicOffset.Eoi:
-                if (x2 && value != 0 && Config.Profile.X2ApicEoiNonZeroFaults)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    EndOfInterrupt();
-                }
-
-                break;
-            case ApicOffset.Ldr:
-                if (x2)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    Page.Write(ApicOffset.Ldr, value & 0xFF00_0000);
-                    Host.ApicMapChanged(this);
-                }
-
-                break;
-            case ApicOffset.Dfr:
-                if (x2)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    Page.Write(ApicOffset.Dfr, value | 0x0FFF_FFFF);
-                    Host.ApicMapChanged(this);
-                }
-
-                break;
-            case ApicOffset.Svr:
-                WriteSvr(value);
-                break;
-            case ApicOffset.Esr:
-                if (x2 && value != 0)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    // SDM 11.5.3: a write latches the errors detected since the last write; senders'
-                    // threads may be adding receive errors, hence the exchange.
-                    Page.Write(ApicOffset.Esr, Interlocked.Exchange(ref _esrPending, 0));
-                }
-
-                break;
-            case ApicOffset.Icr:
-                if (x2)
-                {
-                    ok = WriteX2ApicIcr(value | ((ulong)ReadX2ApicIcrHigh() << 32)); // 64-bit callers use WriteX2ApicIcr
-                }
-                else
-                {
-                    value &= ~Icr.BusyBit; // KVM has no delay: BUSY always reads 0
-                    SendIpi(new Icr(value | ((ulong)Page.Read(ApicOffset.Icr2) << 32)));
-                    Page.Write(ApicOffset.Icr, value);
-                }
-
-                break;
-            case ApicOffset.Icr2:
-                if (x2)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
-                }
-
-                break;
-            case ApicOffset.LvtTimer:
-                WriteLvt(offset, (value & ApicRegisterTable.LvtMask) | (value & _timerModeMask));
-                Timer.OnLvtWritten();
-                break;
-            case ApicOffset.LvtThermal:
-            case ApicOffset.LvtPmc:
-                WriteLvt(offset, value & (ApicRegisterTable.LvtMask | ApicRegisterTable.LvtModeMask));
-                break;
-            case ApicOffset.LvtCmci:
-                if (_lvtCount < 7)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    WriteLvt(offset, value & (ApicRegisterTable.LvtMask | ApicRegisterTable.LvtModeMask));
-                }
-
-                break;
-            case ApicOffset.LvtLint0:
-            case ApicOffset.LvtLint1:
-                WriteLvt(offset, value & ApicRegisterTable.LintMask);
-                break;
-            case ApicOffset.LvtError:
-                WriteLvt(offset, value & ApicRegisterTable.LvtMask);
-                break;
-            case ApicOffset.Tmict:
-                Timer.WriteInitialCount(value);
-                break;
-            case ApicOffset.Tdcr:
-                Timer.WriteDivideConfiguration(value & 0xB);
-                break;
-            case ApicOffset.SelfIpi:
-                if (!x2 || (value & ~0xFFu) != 0)
-                {
-                    ok = false;
-                }
-                else
-                {
-                    // SELF_IPI leaves the ICR untouched (KVM commit d22a81b304a2).
-                    SendIpi(Icr.Create((byte)value, shorthand: DestinationShorthand.Self));
-                }
-
-                break;
-            default:
-                ok = false;
-                break;
-        }
-
-        if (!ok)
+        if (!IsWritable(offset) || (x2 && X2ApicWriteFaults(offset, value)))
         {
             RecordIllegalRegister(offset);
+            return false;
         }
 
-        return ok;
+        uint kept = ApicRegisterTable.Masked(offset, value, _registerFeatures);
+        switch (ApicRegisterTable.EffectOf(offset))
+        {
+            case WriteEffect.Store:
+                Page.Write(offset, kept);
+                break;
+            case WriteEffect.Remap:
+                Page.Write(offset, kept); // the map still routes by the old value until rebuilt (ReplayShadow.ApicMap)
+                Host.ApicMapChanged(this);
+                break;
+            case WriteEffect.Priority:
+                SetTpr(kept);
+                break;
+            case WriteEffect.Eoi:
+                EndOfInterrupt();
+                break;
+            case WriteEffect.SoftwareEnable:
+                WriteSvr(kept);
+                break;
+            case WriteEffect.LatchErrors:
+                // SDM 11.5.3: a write latches the errors detected since the last write; senders'
+                // threads may be adding receive errors, hence the exchange.
+                Page.Write(ApicOffset.Esr, Interlocked.Exchange(ref _esrPending, 0));
+                break;
+            case WriteEffect.SendIpi:
+                if (x2)
+                {
+                    // 64-bit callers use WriteX2ApicIcr; a 32-bit write keeps the stored high half.
+                    return WriteX2ApicIcr(kept | ((ulong)ReadX2ApicIcrHigh() << 32));
+                }
+
+                SendIpi(new Icr(kept | ((ulong)Page.Read(ApicOffset.Icr2) << 32))); // BUSY is clear: KVM has no delay
+                Page.Write(ApicOffset.Icr, kept);
+                break;
+            case WriteEffect.Lvt:
+                WriteLvt(offset, kept);
+                break;
+            case WriteEffect.LvtTimer:
+                WriteLvt(offset, kept);
+                Timer.OnLvtWritten(); // compares with the timer's latched mode (ReplayShadow.Timer)
+                break;
+            case WriteEffect.TimerCount:
+                Timer.WriteInitialCount(kept);
+                break;
+            case WriteEffect.TimerDivide:
+                Timer.WriteDivideConfiguration(kept);
+                break;
+            case WriteEffect.SelfIpi:
+                // SELF_IPI leaves the ICR untouched (KVM commit d22a81b304a2).
+                SendIpi(Icr.Create((byte)kept, shorthand: DestinationShorthand.Self));
+                break;
+            default:
+                RecordIllegalRegister(offset);
+                return false;
+        }
+
+        return true;
     }
 
     private void RecordIllegalRegister(int offset)
@@ -280,15 +190,12 @@ public sealed partial class LocalApic
             value |= Lvt.MaskedBit; // SDM 11.4.7.2: the mask bits cannot be cleared while SW-disabled
         }
 
-        if (!Config.Profile.LvtStatusBitsWritable)
+        // Without RegisterFeatures.LvtStatusWritable the table's mask has dropped the status bits the
+        // APIC owns; the LINT remote IRR comes from its shadow (ReplayShadow.LvtStatus), not the page,
+        // which a trap-like write has already overwritten.
+        if (!Config.Profile.LvtStatusBitsWritable && LintRemoteIrr(offset))
         {
-            // Delivery status and remote IRR are read-only status bits that the APIC owns. They are
-            // kept outside the page because a trap-like write has already overwritten it.
-            value &= ~(Lvt.DeliveryStatusBit | Lvt.RemoteIrrBit);
-            if (LintRemoteIrr(offset))
-            {
-                value |= Lvt.RemoteIrrBit;
-            }
+            value |= Lvt.RemoteIrrBit;
         }
 
         Page.Write(offset, value);
@@ -296,11 +203,10 @@ public sealed partial class LocalApic
 
     private void WriteSvr(uint value)
     {
-        uint mask = 0x3FF | (Config.DirectedEoiSupported ? SvrSuppressEoiBroadcast : 0);
-        // Compare with the cached enable bit, not the page: after a trap-like write the page
-        // already holds the new value (KVM keeps apic->sw_enabled for the same reason).
+        // Compare with the shadowed enable bit, not the page: after a trap-like write the page
+        // already holds the new value (ReplayShadow.SoftwareEnable; KVM keeps apic->sw_enabled).
         bool wasEnabled = _softwareEnabled;
-        Page.Write(ApicOffset.Svr, value & mask);
+        Page.Write(ApicOffset.Svr, value);
         bool enabled = IsSoftwareEnabled;
         _softwareEnabled = enabled;
         if (!enabled)
@@ -439,7 +345,7 @@ public sealed partial class LocalApic
             return WriteX2ApicIcr(value);
         }
 
-        if ((value >> 32) != 0 || X2ApicWriteSetsReservedBits(offset, (uint)value))
+        if ((value >> 32) != 0)
         {
             return false;
         }
@@ -448,30 +354,22 @@ public sealed partial class LocalApic
     }
 
     /// <summary>
-    /// Under the profile switch <c>X2ApicReservedBitsFault</c>, whether a WRMSR of <paramref name="value"/>
-    /// to the x2APIC register at <paramref name="offset"/> sets bits the register reserves, so the
-    /// WRMSR raises #GP (SDM vol. 3A 11.12.1.3); KVM masks them instead. ICR, SELF_IPI, EOI and ESR
-    /// fault by their own rules and are not checked here.
+    /// Whether a WRMSR of <paramref name="value"/> to the x2APIC register at <paramref name="offset"/>
+    /// raises #GP for the value alone (SDM vol. 3A 11.12.1.3), by the row's
+    /// <see cref="X2ApicReservedRule"/>. The hardware assists make the same check before a
+    /// pass-through write lands, so a guest cannot tell the paths apart.
     /// </summary>
-    public bool X2ApicWriteSetsReservedBits(int offset, uint value)
+    internal bool X2ApicWriteFaults(int offset, ulong value)
     {
-        if (!Config.Profile.X2ApicReservedBitsFault)
+        ref readonly var rule = ref ApicRegisterTable.Rule(offset);
+        return rule.X2ApicReserved switch
         {
-            return false;
-        }
-
-        uint writable = offset switch
-        {
-            ApicOffset.Tpr => 0xFF,
-            ApicOffset.Svr => 0x3FF | (Config.DirectedEoiSupported ? SvrSuppressEoiBroadcast : 0),
-            ApicOffset.LvtTimer => ApicRegisterTable.LvtMask | _timerModeMask,
-            ApicOffset.LvtThermal or ApicOffset.LvtPmc or ApicOffset.LvtCmci => ApicRegisterTable.LvtMask | ApicRegisterTable.LvtModeMask,
-            ApicOffset.LvtLint0 or ApicOffset.LvtLint1 => ApicRegisterTable.LintMask,
-            ApicOffset.LvtError => ApicRegisterTable.LvtMask,
-            ApicOffset.Tdcr => 0xB,
-            _ => uint.MaxValue,
+            X2ApicReservedRule.Icr => (value & Icr.X2ApicReservedBits) != 0,
+            X2ApicReservedRule.MustBeZero => (value & ~(ulong)rule.WriteMask) != 0,
+            X2ApicReservedRule.EoiMustBeZero => (value >> 32) != 0 || (value != 0 && Config.Profile.X2ApicEoiNonZeroFaults),
+            _ => (value >> 32) != 0
+                || (Config.Profile.X2ApicReservedBitsFault && ((uint)value & ~rule.DefinedBitsFor(_registerFeatures)) != 0),
         };
-        return (value & ~writable) != 0;
     }
 
     /// <summary>

@@ -21,9 +21,12 @@ namespace VirtualApic.Core;
 /// </remarks>
 public sealed partial class LocalApic
 {
+    // The register table's answers for this APIC's CPUID and profile, computed once.
+    private readonly RegisterFeatures _registerFeatures;
     private readonly ulong _readableXApic;
     private readonly ulong _readableX2Apic;
-    private readonly uint _timerModeMask;
+    private readonly ulong _writableXApic;
+    private readonly ulong _writableX2Apic;
     private readonly int _lvtCount;
 
     private ulong _apicBase;
@@ -35,7 +38,8 @@ public sealed partial class LocalApic
     private int _isrCount;
     private int _highestIsr = -1;
 
-    // SVR bit 8 as last processed by a write, for change detection (see WriteSvr).
+    // SVR bit 8 as last processed by a write, for change detection: the ReplayShadow.SoftwareEnable
+    // shadow (a trap-like SVR write has already put the new value in the page; see WriteSvr).
     private bool _softwareEnabled;
 
     // ESR errors detected since the last ESR write (architectural profile only; SDM 11.5.3).
@@ -68,8 +72,11 @@ public sealed partial class LocalApic
         Config = config;
         Clock = clock;
         _lvtCount = config.CmciSupported ? 7 : 6;
-        _timerModeMask = config.TscDeadlineSupported ? ApicRegisterTable.TimerModeMask : 1u << 17;
-        (_readableXApic, _readableX2Apic) = ReadableMasks(config.CmciSupported);
+        _registerFeatures = FeaturesOf(config);
+        _readableXApic = ApicRegisterTable.AccessMask(x2Apic: false, RegisterAccess.Read, _registerFeatures);
+        _readableX2Apic = ApicRegisterTable.AccessMask(x2Apic: true, RegisterAccess.Read, _registerFeatures);
+        _writableXApic = ApicRegisterTable.AccessMask(x2Apic: false, RegisterAccess.Write, _registerFeatures);
+        _writableX2Apic = ApicRegisterTable.AccessMask(x2Apic: true, RegisterAccess.Write, _registerFeatures);
         Timer = new ApicTimer(this);
         Reset();
     }

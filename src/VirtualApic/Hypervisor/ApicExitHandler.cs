@@ -72,6 +72,8 @@ public static class ApicExitHandler
     /// for the write-only EOI, and KVM killed the VM. The x2APIC ICR is one 64-bit value, split on AMD
     /// (ICR + ICR2, KVM commit 73b42dc69be8), and a BUSY bit the guest set is cleared (629d3698f695).
     /// The result of the replayed write is ignored, as KVM ignores it: the write has already happened.
+    /// Because the page already holds the new value, every write effect that needs the old one reads
+    /// the shadow its register-table row names (<see cref="ReplayShadow"/>), never the page.
     /// </remarks>
     public static void HandleTrapLikeWrite(LocalApic apic, int offset)
     {

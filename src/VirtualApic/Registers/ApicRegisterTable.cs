@@ -3,33 +3,31 @@
 
 namespace VirtualApic.Registers;
 
-/// <summary>How a register can be accessed in one mode.</summary>
-[Flags]
-public enum RegisterAccess : byte
-{
-    /// <summary>Absent: reads and writes fail (#GP through an MSR, dropped through MMIO).</summary>
-    None = 0,
-    /// <summary>Readable.</summary>
-    Read = 1,
-    /// <summary>Writable.</summary>
-    Write = 2,
-    /// <summary>Readable and writable.</summary>
-    ReadWrite = Read | Write,
-}
-
-/// <summary>One row of the register table: a 16-byte slot of the APIC page and its rules per mode.</summary>
-/// <param name="Offset">The page offset.</param>
-/// <param name="Name">The register name (<see cref="ApicRegisterNames"/>).</param>
-/// <param name="XApic">Access through MMIO in xAPIC mode.</param>
-/// <param name="X2Apic">Access through MSR <c>0x800 + Offset/16</c> in x2APIC mode.</param>
-/// <param name="WriteMask">The bits a write keeps, before mode-dependent adjustments made by the write handler.</param>
-public readonly record struct RegisterRule(int Offset, string Name, RegisterAccess XApic, RegisterAccess X2Apic, uint WriteMask);
-
 /// <summary>
-/// The local APIC register map, one row per register, with KVM's access rules (lapic.c
-/// <c>kvm_lapic_readable_reg_mask</c> and <c>kvm_lapic_reg_write</c>; SDM vol. 3A tables 11-1 and
-/// 11-6). The write side effects live in <c>LocalApic.WriteRegister</c>.
+/// The local APIC register table: one row per register, the single source of the register rules.
+/// Architectural columns follow KVM (lapic.c <c>kvm_lapic_readable_reg_mask</c>,
+/// <c>kvm_lapic_reg_write</c>; SDM vol. 3A tables 11-1 and 11-6). The assist columns say what AMD
+/// AVIC/x2AVIC and Intel APICv do with a guest access, before any hypervisor runs. The side effects
+/// themselves live in <c>LocalApic.WriteRegister</c>, which switches on <see cref="WriteEffect"/>.
 /// </summary>
+/// <remarks>
+/// <para>Assist columns, with their sources:</para>
+/// <list type="bullet">
+/// <item>AVIC MMIO: reads of the backing-page registers are served without an exit; TMCCT, APR,
+/// LVT CMCI and the reserved offsets fault (AVIC_NOACCEL, fault-like). Writes: TPR and ICR2 complete;
+/// EOI is accelerated unless the in-service vector is level-triggered (APM vol. 2 15.29.9.2); the ICR
+/// sends in hardware or exits AVIC_INCOMPLETE_IPI (15.29.9.1); the offsets of KVM
+/// <c>is_avic_unaccelerated_access_trap</c> trap; everything else faults.</item>
+/// <item>x2AVIC and APICv MSRs: KVM passes reads of the readable set through except TMCCT (computed;
+/// x2AVIC hardware faults it, VMX intercepts it, KVM 02efd818a6c0), and writes only for TPR, EOI, ICR
+/// and SELF_IPI (KVM <c>avic_set_x2apic_msr_interception</c>, <c>vmx_update_msr_bitmap_x2apic</c>).</item>
+/// <item>APICv MMIO: SDM 30.4.2 lists the virtualized reads (PPR, APR, TMCCT and CMCI are not among
+/// them); SDM 30.4.3.1 the virtualized writes, of which TPR, EOI and ICR are emulated by the
+/// processor (30.4.3.2, with virtual-interrupt delivery and IPI virtualization; ICR2 then clears
+/// bits 23:0 without an exit) and the others end in an APIC-write VM exit (30.4.3.3).</item>
+/// </list>
+/// <para>Lookups index static arrays by <c>offset &gt;&gt; 4</c>: constant time, no allocation.</para>
+/// </remarks>
 public static class ApicRegisterTable
 {
     /// <summary>LVT bits kept by every LVT write: vector, delivery status, mask (KVM <c>LVT_MASK</c>).</summary>
@@ -44,71 +42,168 @@ public static class ApicRegisterTable
     private const RegisterAccess R = RegisterAccess.Read;
     private const RegisterAccess W = RegisterAccess.Write;
     private const RegisterAccess RW = RegisterAccess.ReadWrite;
-    private const RegisterAccess None = RegisterAccess.None;
+    private const RegisterAccess No = RegisterAccess.None;
+
+    private const uint DeliveryStatus = 1u << 12;
+    private const uint RemoteIrr = 1u << 14;
+
+    // Assist cells: (read, write). F fault-like, A accelerated, T trap-like, V virtualized.
+    private static readonly AssistHandling FF = new(AssistAccess.FaultLike, AssistAccess.FaultLike);
+    private static readonly AssistHandling AF = new(AssistAccess.Accelerated, AssistAccess.FaultLike);
+    private static readonly AssistHandling AA = new(AssistAccess.Accelerated, AssistAccess.Accelerated);
+    private static readonly AssistHandling AT = new(AssistAccess.Accelerated, AssistAccess.TrapLike);
+    private static readonly AssistHandling AV = new(AssistAccess.Accelerated, AssistAccess.Virtualized);
+    private static readonly AssistHandling FT = new(AssistAccess.FaultLike, AssistAccess.TrapLike);
+    private static readonly AssistHandling FV = new(AssistAccess.FaultLike, AssistAccess.Virtualized);
+
+    private static readonly RegisterRule[] RowArray = BuildRows();
+    private static readonly RegisterRule[] Slots = BuildSlots();
 
     /// <summary>Every architectural register, in page order. CMCI is listed; its presence is a VM option.</summary>
-    public static IReadOnlyList<RegisterRule> Rows { get; } = BuildRows();
-
-    private static readonly RegisterRule?[] BySlot = BuildSlots();
+    public static IReadOnlyList<RegisterRule> Rows => RowArray;
 
     /// <summary>The rule for the 16-byte slot holding <paramref name="offset"/>, or null for a reserved slot.</summary>
     public static RegisterRule? Find(int offset) =>
-        (uint)offset < 0x400 ? BySlot[offset >> 4] : null;
+        (uint)offset < 0x400 && Slots[offset >> 4].Name.Length != 0 ? Slots[offset >> 4] : null;
+
+    /// <summary>
+    /// The row of the slot holding <paramref name="offset"/> (0x000-0x3FF); a reserved slot has an
+    /// empty name, no access, no effect and fault-like assist cells.
+    /// </summary>
+    public static ref readonly RegisterRule Rule(int offset) => ref Slots[(offset >> 4) & 0x3F];
+
+    /// <summary>The effect of a write to the register at <paramref name="offset"/> (0x000-0x3FF).</summary>
+    public static WriteEffect EffectOf(int offset) => Slots[(offset >> 4) & 0x3F].Effect;
+
+    /// <summary>The bits a write to <paramref name="offset"/> (0x000-0x3FF) keeps with <paramref name="features"/>.</summary>
+    public static uint WriteMask(int offset, RegisterFeatures features) => Slots[(offset >> 4) & 0x3F].WriteMaskFor(features);
+
+    /// <summary>
+    /// The value a write of <paramref name="value"/> to <paramref name="offset"/> (0x000-0x3FF) leaves
+    /// before its side effect runs: the kept bits plus the forced ones.
+    /// </summary>
+    public static uint Masked(int offset, uint value, RegisterFeatures features)
+    {
+        ref readonly var rule = ref Slots[(offset >> 4) & 0x3F];
+        return (value & rule.WriteMaskFor(features)) | rule.ForcedOnes;
+    }
+
+    /// <summary>What the assist's hardware does with a read or a write at <paramref name="offset"/>; offsets past 0x3FF fault.</summary>
+    public static AssistAccess Handling(AssistPath path, int offset, bool write)
+    {
+        if ((uint)offset >= 0x400)
+        {
+            return AssistAccess.FaultLike;
+        }
+
+        var cell = Slots[offset >> 4].Handling(path);
+        return write ? cell.Write : cell.Read;
+    }
+
+    /// <summary>
+    /// One bit per slot (bit n for offset n * 0x10) of the registers present with
+    /// <paramref name="features"/> whose access in the mode includes <paramref name="access"/>
+    /// (KVM <c>APIC_REG_MASK</c> sets).
+    /// </summary>
+    public static ulong AccessMask(bool x2Apic, RegisterAccess access, RegisterFeatures features)
+    {
+        ulong mask = 0;
+        foreach (var row in RowArray)
+        {
+            if (row.IsPresent(features) && ((x2Apic ? row.X2Apic : row.XApic) & access) == access)
+            {
+                mask |= 1ul << (row.Offset >> 4);
+            }
+        }
+
+        return mask;
+    }
+
+    private static RegisterRule Row(
+        int offset, string name, RegisterAccess xApic, RegisterAccess x2Apic, uint mask, WriteEffect effect,
+        ReplayShadow shadow, AssistHandling avic, AssistHandling x2Avic, AssistHandling apicv, AssistHandling apicvX2) =>
+        new(offset, name, xApic, x2Apic, mask, effect)
+        {
+            Shadow = shadow,
+            AvicMmio = avic,
+            X2AvicMsr = x2Avic,
+            ApicvMmio = apicv,
+            ApicvMsr = apicvX2,
+        };
+
+    private static RegisterRule Lvt(int offset, string name, uint mask, WriteEffect effect = WriteEffect.Lvt) =>
+        Row(offset, name, RW, RW, mask, effect, ReplayShadow.LvtStatus, AT, AF, AT, AF) with { StatusBits = mask & (DeliveryStatus | RemoteIrr) };
 
     private static RegisterRule[] BuildRows()
     {
+        // The APICv EOI read cell is the SDM's (30.4.2 virtualizes reads of 0B0H); the model still
+        // faults it, because EOI is not readable (kvm_lapic_readable_reg_mask) on any path.
         var rows = new List<RegisterRule>
         {
-            new(ApicOffset.Id, "ID", RW, R, 0xFF00_0000),
-            new(ApicOffset.Version, "VER", R, R, 0),
-            new(ApicOffset.Tpr, "TPR", RW, RW, 0xFF),
-            new(ApicOffset.Apr, "APR", R, None, 0),
-            new(ApicOffset.Ppr, "PPR", R, R, 0),
-            new(ApicOffset.Eoi, "EOI", W, W, 0),
-            new(ApicOffset.Rrd, "RRD", None, None, 0),
-            new(ApicOffset.Ldr, "LDR", RW, R, 0xFF00_0000),
-            new(ApicOffset.Dfr, "DFR", RW, None, 0xF000_0000),
-            new(ApicOffset.Svr, "SVR", RW, RW, 0x13FF),
+            //  offset             name    xAPIC x2APIC write mask   effect                       old value on replay         AVIC x2AVIC APICv APICv-x2
+            Row(ApicOffset.Id,      "ID",  RW,   R,     0xFF00_0000, WriteEffect.Remap,           ReplayShadow.ApicMap,        AT,  AF,    AT,   AF),
+            Row(ApicOffset.Version, "VER", R,    R,     0,           WriteEffect.None,            ReplayShadow.None,           AF,  AF,    AF,   AF),
+            Row(ApicOffset.Tpr,     "TPR", RW,   RW,    0xFF,        WriteEffect.Priority,        ReplayShadow.None,           AA,  AA,    AA,   AA),
+            Row(ApicOffset.Apr,     "APR", R,    No,    0,           WriteEffect.None,            ReplayShadow.None,           FF,  FF,    FF,   FF),
+            Row(ApicOffset.Ppr,     "PPR", R,    R,     0,           WriteEffect.None,            ReplayShadow.None,           AF,  AF,    FF,   AF),
+            Row(ApicOffset.Eoi,     "EOI", W,    W,     0,           WriteEffect.Eoi,             ReplayShadow.None,           FV,  FV,    AV,   FV)
+                with { X2ApicReserved = X2ApicReservedRule.EoiMustBeZero },
+            Row(ApicOffset.Rrd,     "RRD", No,   No,    0,           WriteEffect.None,            ReplayShadow.None,           FT,  FF,    FF,   FF),
+            Row(ApicOffset.Ldr,     "LDR", RW,   R,     0xFF00_0000, WriteEffect.Remap,           ReplayShadow.ApicMap,        AT,  AF,    AT,   AF),
+            Row(ApicOffset.Dfr,     "DFR", RW,   No,    0xF000_0000, WriteEffect.Remap,           ReplayShadow.ApicMap,        AT,  FF,    AT,   FF)
+                with { ForcedOnes = 0x0FFF_FFFF },
+            Row(ApicOffset.Svr,     "SVR", RW,   RW,    0x13FF,      WriteEffect.SoftwareEnable,  ReplayShadow.SoftwareEnable, AT,  AF,    AT,   AF)
+                with { OptionalBits = 0x1000, OptionalBitsNeed = RegisterFeatures.DirectedEoi },
         };
         for (int i = 0; i < 8; i++)
         {
-            rows.Add(new(ApicOffset.Isr + (i << 4), $"ISR{i}", R, R, 0));
+            rows.Add(Row(ApicOffset.Isr + (i << 4), $"ISR{i}", R, R, 0, WriteEffect.None, ReplayShadow.None, AF, AF, AF, AF));
         }
 
         for (int i = 0; i < 8; i++)
         {
-            rows.Add(new(ApicOffset.Tmr + (i << 4), $"TMR{i}", R, R, 0));
+            rows.Add(Row(ApicOffset.Tmr + (i << 4), $"TMR{i}", R, R, 0, WriteEffect.None, ReplayShadow.None, AF, AF, AF, AF));
         }
 
         for (int i = 0; i < 8; i++)
         {
-            rows.Add(new(ApicOffset.Irr + (i << 4), $"IRR{i}", R, R, 0));
+            rows.Add(Row(ApicOffset.Irr + (i << 4), $"IRR{i}", R, R, 0, WriteEffect.None, ReplayShadow.None, AF, AF, AF, AF));
         }
 
         rows.AddRange(
         [
-            new(ApicOffset.Esr, "ESR", RW, RW, 0),
-            new(ApicOffset.LvtCmci, "LVT_CMCI", RW, RW, LvtMask | LvtModeMask),
-            new(ApicOffset.Icr, "ICR", RW, RW, 0xFFFF_FFFF),
-            new(ApicOffset.Icr2, "ICR2", RW, None, 0xFF00_0000),
-            new(ApicOffset.LvtTimer, "LVT_TIMER", RW, RW, LvtMask | TimerModeMask),
-            new(ApicOffset.LvtThermal, "LVT_THERMAL", RW, RW, LvtMask | LvtModeMask),
-            new(ApicOffset.LvtPmc, "LVT_PMC", RW, RW, LvtMask | LvtModeMask),
-            new(ApicOffset.LvtLint0, "LVT_LINT0", RW, RW, LintMask),
-            new(ApicOffset.LvtLint1, "LVT_LINT1", RW, RW, LintMask),
-            new(ApicOffset.LvtError, "LVT_ERROR", RW, RW, LvtMask),
-            new(ApicOffset.Tmict, "TMICT", RW, RW, 0xFFFF_FFFF),
-            new(ApicOffset.Tmcct, "TMCCT", R, R, 0),
-            new(ApicOffset.Tdcr, "TDCR", RW, RW, 0xB),
-            new(ApicOffset.SelfIpi, "SELF_IPI", None, W, 0xFF),
+            //  offset              name        xAPIC x2APIC write mask   effect                   old value on replay      AVIC x2AVIC APICv APICv-x2
+            Row(ApicOffset.Esr,     "ESR",      RW,   RW,    0,           WriteEffect.LatchErrors, ReplayShadow.ErrorLatch, AT,  AF,    AT,   AF)
+                with { X2ApicReserved = X2ApicReservedRule.MustBeZero },
+            Lvt(ApicOffset.LvtCmci, "LVT_CMCI", LvtMask | LvtModeMask) with { Requires = RegisterFeatures.Cmci, AvicMmio = FF, ApicvMmio = FF },
+            Row(ApicOffset.Icr,     "ICR",      RW,   RW,    ~Icr.BusyBit, WriteEffect.SendIpi,    ReplayShadow.None,       AV,  AV,    AV,   AV)
+                with { X2ApicReserved = X2ApicReservedRule.Icr },
+            Row(ApicOffset.Icr2,    "ICR2",     RW,   No,    0xFF00_0000, WriteEffect.Store,       ReplayShadow.None,       AA,  FF,    AA,   FF),
+            Lvt(ApicOffset.LvtTimer, "LVT_TIMER", LvtMask | TimerModeMask, WriteEffect.LvtTimer)
+                with { Shadow = ReplayShadow.Timer, OptionalBits = 1u << 18, OptionalBitsNeed = RegisterFeatures.TscDeadline },
+            Lvt(ApicOffset.LvtThermal, "LVT_THERMAL", LvtMask | LvtModeMask),
+            Lvt(ApicOffset.LvtPmc,  "LVT_PMC",  LvtMask | LvtModeMask),
+            Lvt(ApicOffset.LvtLint0, "LVT_LINT0", LintMask),
+            Lvt(ApicOffset.LvtLint1, "LVT_LINT1", LintMask),
+            Lvt(ApicOffset.LvtError, "LVT_ERROR", LvtMask),
+            Row(ApicOffset.Tmict,   "TMICT",    RW,   RW,    0xFFFF_FFFF, WriteEffect.TimerCount,  ReplayShadow.Timer,      AT,  AF,    AT,   AF),
+            Row(ApicOffset.Tmcct,   "TMCCT",    R,    R,     0,           WriteEffect.None,        ReplayShadow.None,       FF,  FF,    FF,   FF),
+            Row(ApicOffset.Tdcr,    "TDCR",     RW,   RW,    0xB,         WriteEffect.TimerDivide, ReplayShadow.Timer,      AT,  AF,    AT,   AF),
+            Row(ApicOffset.SelfIpi, "SELF_IPI", No,   W,     0xFF,        WriteEffect.SelfIpi,     ReplayShadow.None,       FF,  FV,    FF,   FV)
+                with { X2ApicReserved = X2ApicReservedRule.MustBeZero },
         ]);
         return [.. rows];
     }
 
-    private static RegisterRule?[] BuildSlots()
+    private static RegisterRule[] BuildSlots()
     {
-        var slots = new RegisterRule?[0x40];
-        foreach (var row in Rows)
+        var slots = new RegisterRule[0x40];
+        for (int i = 0; i < slots.Length; i++)
+        {
+            slots[i] = new RegisterRule(i << 4, string.Empty, No, No, 0, WriteEffect.None);
+        }
+
+        foreach (var row in RowArray)
         {
             slots[row.Offset >> 4] = row;
         }

@@ -26,7 +26,7 @@ public class KutConformanceTests
         Assert.NotNull(section);
         var image = MultibootImage.FromFile(Path.Combine(dir, section.File));
 
-        var runs = KutRunner.Run(section.Name, image, KutRunner.OptionsFor(section, Fabric.AccelKind.None), KutRunner.AllBackends);
+        var runs = KutRunner.Run(section.Name, image, KutRunner.OptionsFor(section, Fabric.AccelKind.None), Fabric.AccelNames.All);
 
         foreach (var run in runs)
         {

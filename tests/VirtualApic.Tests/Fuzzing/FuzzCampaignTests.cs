@@ -92,7 +92,7 @@ public class ProfileCrossCheckTests
             string program = new ProgramGenerator(seed, 3, architectural: true).Next(60);
             var parsed = VirtualApic.Scenarios.Syntax.ScenarioParser.Parse(program, "p.vapic");
             Assert.True(parsed.Succeeded);
-            foreach (var accel in VirtualApic.Scenarios.Running.ScenarioRunner.AllBackends)
+            foreach (var accel in VirtualApic.Fabric.AccelNames.All)
             {
                 var a = VirtualApic.Scenarios.Running.ScenarioRunner.Run(parsed.Scenario, accel, ApicProfile.Architectural);
                 var b = VirtualApic.Scenarios.Running.ScenarioRunner.Run(parsed.Scenario, accel, renamed);

@@ -42,7 +42,7 @@ public sealed class BundledScenarioTests
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
 
         var all = ScenarioRunner.RunAll(parsed.Scenario, profileOverride: null);
-        Assert.Equal(ScenarioRunner.AllBackends.Count, all.Results.Count);
+        Assert.Equal(VirtualApic.Fabric.AccelNames.All.Count, all.Results.Count);
         foreach (var result in all.Results)
         {
             Assert.True(
@@ -77,7 +77,7 @@ public sealed class BundledScenarioTests
         string text = File.ReadAllText(Path.Combine(ScenarioRoot, "found", file));
         var parsed = ScenarioParser.Parse(text, file);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
-        var profile = ScenarioRunner.ProfileOf(parsed.Scenario.Vm.Profile);
+        var profile = parsed.Scenario.Vm.Profile;
 
         var (steps, finding) = FuzzCampaign.Check(text, profile);
 

@@ -26,7 +26,7 @@ public sealed class TraceEquivalenceTests
 
         List<(int Vcpu, int Vector)>? referenceDeliveries = null;
         List<(int Vcpu, int Vector)>? referenceEois = null;
-        foreach (var backend in ScenarioRunner.AllBackends)
+        foreach (var backend in VirtualApic.Fabric.AccelNames.All)
         {
             var tracer = new RecordingTracer();
             var result = ScenarioRunner.Run(parsed.Scenario, backend, profileOverride: null, tracer);

@@ -34,7 +34,7 @@ public sealed class TraceExitAgreementTests
     {
         var parsed = ScenarioParser.Parse(File.ReadAllText(Repo.PathOf(file)), file);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
-        foreach (var accel in ScenarioRunner.AllBackends)
+        foreach (var accel in VirtualApic.Fabric.AccelNames.All)
         {
             var tracer = new RecordingTracer();
             var result = ScenarioRunner.Run(parsed.Scenario, accel, null, tracer);

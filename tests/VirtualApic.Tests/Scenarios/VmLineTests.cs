@@ -1,8 +1,9 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using AccelKind = VirtualApic.Fabric.AccelKind;
 using VirtualApic.Cpu;
+using VirtualApic.Fabric;
+using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Syntax;
 
 namespace VirtualApic.Tests.Scenarios;
@@ -16,16 +17,19 @@ public class VmLineTests
         var vm = ScenarioAssert.Parses("vm\n").Vm;
         Assert.Equal(1, vm.Cpus);
         Assert.Equal(AccelKind.None, vm.Accel);
-        Assert.Equal(ProfileKind.Kvm, vm.Profile);
-        Assert.Equal(2_000_000u, vm.TscKhz);
-        Assert.Equal(1000u, vm.BusMhz);
+        Assert.Equal(ApicProfile.Kvm, vm.Profile);
+        Assert.Equal(2_000_000, vm.TscKhz);
+        Assert.Equal(1000, vm.BusMhz);
         Assert.True(vm.X2Apic);
         Assert.True(vm.TscDeadline);
         Assert.False(vm.Cmci);
-        Assert.Equal(46, vm.MaxPhyAddr);
+        Assert.Equal(46, vm.MaxPhysAddr);
         Assert.Equal(0x11, vm.IoApicVersion);
-        Assert.False(vm.ExtDestId);
-        Assert.Equal(ApStartState.Running, vm.ApState);
+        Assert.False(vm.ExtendedDestinationId);
+        Assert.Equal(X2ApicApiFlags.None, vm.X2ApicApi);
+        Assert.False(vm.SplitIrqchip);
+        Assert.False(vm.ApsWaitForSipi);
+        Assert.Equal(new VmOptions(), vm);
     }
 
     [Fact]
@@ -46,8 +50,8 @@ public class VmLineTests
         { "accel=apicv", new VmOptions { Accel = AccelKind.Apicv } },
         { "accel=avic", new VmOptions { Accel = AccelKind.Avic } },
         { "accel=x2avic", new VmOptions { Accel = AccelKind.X2Avic } },
-        { "profile=kvm", new VmOptions { Profile = ProfileKind.Kvm } },
-        { "profile=architectural", new VmOptions { Profile = ProfileKind.Architectural } },
+        { "profile=kvm", new VmOptions { Profile = ApicProfile.Kvm } },
+        { "profile=architectural", new VmOptions { Profile = ApicProfile.Architectural } },
         { "tsc-khz=1", new VmOptions { TscKhz = 1 } },
         { "tsc-khz=4294967295", new VmOptions { TscKhz = uint.MaxValue } },
         { "bus-mhz=100", new VmOptions { BusMhz = 100 } },
@@ -55,21 +59,26 @@ public class VmLineTests
         { "x2apic=on", new VmOptions { X2Apic = true } },
         { "tsc-deadline=off", new VmOptions { TscDeadline = false } },
         { "cmci=on", new VmOptions { Cmci = true } },
-        { "maxphyaddr=32", new VmOptions { MaxPhyAddr = 32 } },
-        { "maxphyaddr=52", new VmOptions { MaxPhyAddr = 52 } },
+        { "maxphyaddr=32", new VmOptions { MaxPhysAddr = 32 } },
+        { "maxphyaddr=52", new VmOptions { MaxPhysAddr = 52 } },
         { "ioapic-version=0x20", new VmOptions { IoApicVersion = 0x20 } },
         { "ioapic-version=17", new VmOptions { IoApicVersion = 0x11 } },
-        { "ext-dest-id=on", new VmOptions { ExtDestId = true } },
-        { "ap-state=wait-for-sipi", new VmOptions { ApState = ApStartState.WaitForSipi } },
-        { "ap-state=running", new VmOptions { ApState = ApStartState.Running } },
-        { "CPUS=2 ACCEL=X2AVIC Profile=Architectural", new VmOptions { Cpus = 2, Accel = AccelKind.X2Avic, Profile = ProfileKind.Architectural } },
+        { "ext-dest-id=on", new VmOptions { ExtendedDestinationId = true } },
+        { "ap-state=wait-for-sipi", new VmOptions { ApsWaitForSipi = true } },
+        { "ap-state=running", new VmOptions { ApsWaitForSipi = false } },
+        { "x2apic-32bit-ids=on", new VmOptions { X2ApicApi = X2ApicApiFlags.Use32BitIds } },
+        { "x2apic-broadcast-quirk=off", new VmOptions { X2ApicApi = X2ApicApiFlags.DisableBroadcastQuirk } },
+        { "x2apic-broadcast-quirk=on x2apic-32bit-ids=off", new VmOptions() },
+        { "x2apic-32bit-ids=on x2apic-broadcast-quirk=off", new VmOptions { X2ApicApi = X2ApicApiFlags.Use32BitIds | X2ApicApiFlags.DisableBroadcastQuirk } },
+        { "split-irqchip=on", new VmOptions { SplitIrqchip = true } },
+        { "CPUS=2 ACCEL=X2AVIC Profile=Architectural", new VmOptions { Cpus = 2, Accel = AccelKind.X2Avic, Profile = ApicProfile.Architectural } },
         {
             "ap-state=wait-for-sipi ext-dest-id=on ioapic-version=0x20 maxphyaddr=39 cmci=on tsc-deadline=off x2apic=off bus-mhz=25 tsc-khz=3_000_000 profile=architectural accel=apicv cpus=300",
             new VmOptions
             {
-                Cpus = 300, Accel = AccelKind.Apicv, Profile = ProfileKind.Architectural, TscKhz = 3_000_000, BusMhz = 25,
-                X2Apic = false, TscDeadline = false, Cmci = true, MaxPhyAddr = 39, IoApicVersion = 0x20, ExtDestId = true,
-                ApState = ApStartState.WaitForSipi,
+                Cpus = 300, Accel = AccelKind.Apicv, Profile = ApicProfile.Architectural, TscKhz = 3_000_000, BusMhz = 25,
+                X2Apic = false, TscDeadline = false, Cmci = true, MaxPhysAddr = 39, IoApicVersion = 0x20, ExtendedDestinationId = true,
+                ApsWaitForSipi = true,
             }
         },
     };
