@@ -25,7 +25,7 @@ public sealed partial class LocalApic
     /// 4 bytes inside one dword, readable registers only. Returns false on failure (#GP through an
     /// MSR; an MMIO read is ignored).
     /// </summary>
-    public bool TryReadRegister(int offset, int length, out uint value)
+    internal bool TryReadRegister(int offset, int length, out uint value)
     {
         value = 0;
         int alignment = offset & 0xF;
@@ -250,7 +250,7 @@ public sealed partial class LocalApic
     /// 64-bit value at 0x300 on Intel. The Intel layout also mirrors the high half into ICR2, so that
     /// leaving x2APIC mode shows the same ICR2 whatever the layout (a guest must not tell them apart).
     /// </summary>
-    public void StoreX2ApicIcr(ulong value)
+    internal void StoreX2ApicIcr(ulong value)
     {
         if (!Config.X2ApicIcrSplit)
         {
@@ -265,7 +265,7 @@ public sealed partial class LocalApic
     /// A 64-bit x2APIC ICR write (KVM <c>kvm_x2apic_icr_write</c>): the reserved bits #GP
     /// (commit 71bf395a276f), BUSY is cleared, the IPI is sent, the value is stored. Returns false on #GP.
     /// </summary>
-    public bool WriteX2ApicIcr(ulong value)
+    internal bool WriteX2ApicIcr(ulong value)
     {
         if ((value & Icr.X2ApicReservedBits) != 0)
         {
@@ -282,7 +282,7 @@ public sealed partial class LocalApic
     /// Sends the IPI an ICR value describes (KVM <c>kvm_apic_send_ipi</c>), with the destination read in
     /// the sender's mode. Used by ICR writes and by a hypervisor emulating an IPI the hardware gave up on.
     /// </summary>
-    public void SendIpi(Icr icr)
+    internal void SendIpi(Icr icr)
     {
         var mode = icr.DeliveryMode;
         if (icr.Vector < 16 && mode is DeliveryMode.Fixed or DeliveryMode.LowestPriority
@@ -487,5 +487,5 @@ public sealed partial class LocalApic
     public static uint X2ApicLdr(uint x2ApicId) => ((x2ApicId >> 4) << 16) | (1u << (int)(x2ApicId & 0xF));
 
     /// <summary>Raised after EN or EXTD changed (a hardware assist switches between xAPIC and x2APIC handling).</summary>
-    public event Action<LocalApic>? ModeChanged;
+    internal event Action<LocalApic>? ModeChanged;
 }

@@ -46,11 +46,10 @@ public sealed partial class LocalApic
     private uint _esrPending;
 
     /// <summary>Errors detected since the last ESR write, which the next ESR write latches (snapshots carry them).</summary>
-    public uint EsrPending
+    internal uint EsrPending
     {
         get => Volatile.Read(ref _esrPending);
-
-        internal set => _esrPending = value & 0xEF;
+        set => _esrPending = value & 0xEF;
     }
 
     // Vectors whose EOI must reach the IOAPIC (KVM ioapic_handled_vectors), kept by the fabric.
@@ -85,13 +84,13 @@ public sealed partial class LocalApic
     public int VcpuId { get; }
 
     /// <summary>Whether this APIC belongs to the vCPU that is the BSP at RESET.</summary>
-    public bool IsResetBsp { get; }
+    internal bool IsResetBsp { get; }
 
     /// <summary>The VM's configuration.</summary>
     public ApicConfig Config { get; }
 
     /// <summary>The VM's virtual clock.</summary>
-    public VirtualClock Clock { get; }
+    internal VirtualClock Clock { get; }
 
     /// <summary>The register page: the single source of truth, shared with a hardware assist.</summary>
     public ApicPage Page { get; } = new();
@@ -100,16 +99,16 @@ public sealed partial class LocalApic
     public ApicTimer Timer { get; }
 
     /// <summary>Where IPIs, IOAPIC EOIs, map changes and kicks go. Set by the fabric before use.</summary>
-    public IApicHost Host { get; set; } = StandaloneApicHost.Instance;
+    internal IApicHost Host { get; set; } = StandaloneApicHost.Instance;
 
     /// <summary>Where NMI, SMI, INIT and SIPI go. Set by the owning vCPU before use.</summary>
-    public IApicCpu Cpu { get; set; } = NullApicCpu.Instance;
+    internal IApicCpu Cpu { get; set; } = NullApicCpu.Instance;
 
     /// <summary>
     /// How fixed vectors reach this APIC: into the IRR directly, or through a hardware assist's
     /// posted-interrupt descriptor. Set by the backend; <see cref="DirectIrrDelivery"/> by default.
     /// </summary>
-    public IVectorDelivery Delivery { get; set; } = DirectIrrDelivery.Instance;
+    internal IVectorDelivery Delivery { get; set; } = DirectIrrDelivery.Instance;
 
     /// <summary>The IA32_APIC_BASE value.</summary>
     public ulong ApicBaseMsr => _apicBase;
@@ -130,7 +129,7 @@ public sealed partial class LocalApic
     public bool IsSoftwareEnabled => (Page.Read(ApicOffset.Svr) & SvrEnable) != 0;
 
     /// <summary>Hardware- and software-enabled: the APIC accepts fixed interrupts.</summary>
-    public bool IsEnabled => IsHardwareEnabled && IsSoftwareEnabled;
+    internal bool IsEnabled => IsHardwareEnabled && IsSoftwareEnabled;
 
     /// <summary>The APIC ID as the current mode sees it: 8 bits in xAPIC mode, 32 in x2APIC mode.</summary>
     public uint ApicId => IsX2Apic ? Page.Read(ApicOffset.Id) : Page.Read(ApicOffset.Id) >> 24;
@@ -145,7 +144,7 @@ public sealed partial class LocalApic
     public uint Ldr => Page.Read(ApicOffset.Ldr);
 
     /// <summary>The destination format register.</summary>
-    public uint Dfr => Page.Read(ApicOffset.Dfr);
+    internal uint Dfr => Page.Read(ApicOffset.Dfr);
 
     /// <summary>The task priority register.</summary>
     public uint Tpr => Page.Read(ApicOffset.Tpr);
@@ -157,7 +156,7 @@ public sealed partial class LocalApic
     /// The vectors whose EOI must be forwarded to the IOAPIC (KVM <c>ioapic_handled_vectors</c>;
     /// under APICv, the EOI-exit bitmap). Kept by the fabric as redirection entries change.
     /// </summary>
-    public Span<ulong> IoApicHandledVectors => _ioapicHandled;
+    internal Span<ulong> IoApicHandledVectors => _ioapicHandled;
 
     /// <summary>The number of in-service vectors (derived cache, see <see cref="RefreshIsrCache"/>).</summary>
     public int IsrCount => _isrCount;
@@ -166,13 +165,13 @@ public sealed partial class LocalApic
     private const uint SvrSuppressEoiBroadcast = 1u << 12;
 
     /// <summary>The LVR value KVM computes (<c>kvm_apic_set_version</c>): version 0x14, max LVT entry, directed-EOI bit.</summary>
-    public uint VersionValue => 0x14u | ((uint)(_lvtCount - 1) << 16) | (Config.DirectedEoiSupported ? 1u << 24 : 0);
+    internal uint VersionValue => 0x14u | ((uint)(_lvtCount - 1) << 16) | (Config.DirectedEoiSupported ? 1u << 24 : 0);
 
     /// <summary>Puts the APIC in its RESET state (KVM <c>kvm_lapic_reset(init_event=false)</c>).</summary>
     public void Reset() => ResetCore(initEvent: false);
 
     /// <summary>The APIC part of INIT (KVM <c>kvm_lapic_reset(init_event=true)</c>): keeps APIC_BASE and the ID.</summary>
-    public void InitReset() => ResetCore(initEvent: true);
+    internal void InitReset() => ResetCore(initEvent: true);
 
     private void ResetCore(bool initEvent)
     {
@@ -355,7 +354,7 @@ public sealed partial class LocalApic
 
     /// <summary>Sets an IRR bit and kicks the owner: the plain (emulated) delivery. Safe from any thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SetIrrAndKick(int vector)
+    internal void SetIrrAndKick(int vector)
     {
         SetIrr(vector);
         Host.Kick(this);
@@ -378,14 +377,14 @@ public sealed partial class LocalApic
     /// and EOI (as the threading contract says anyway), and other threads' deliveries go through
     /// the inbox. Call it on the vCPU's thread before it runs; <see cref="UnbindOwner"/> undoes it.
     /// </summary>
-    public void BindOwnerToCurrentThread()
+    internal void BindOwnerToCurrentThread()
     {
         Volatile.Write(ref _ownerThread, Environment.CurrentManagedThreadId);
         MergeInbox();
     }
 
     /// <summary>Returns to unbound mode (every IRR update locked), after folding in the inbox.</summary>
-    public void UnbindOwner()
+    internal void UnbindOwner()
     {
         MergeInbox();
         Volatile.Write(ref _ownerThread, 0);
@@ -395,14 +394,14 @@ public sealed partial class LocalApic
     private bool OnOwnerThread() => _ownerThread != 0 && _ownerThread == Environment.CurrentManagedThreadId;
 
     /// <summary>Whether the IRR is bound (<see cref="BindOwnerToCurrentThread"/>) to the calling thread.</summary>
-    public bool IsOwnerThread => OnOwnerThread();
+    internal bool IsOwnerThread => OnOwnerThread();
 
     /// <summary>
     /// Sets an IRR bit from any thread, as the IRR's current ownership requires (no kick). Hardware
     /// models that write a target's IRR (AVIC's IPI path) use this too.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SetIrr(int vector)
+    internal void SetIrr(int vector)
     {
         if ((uint)vector > 255)
         {
@@ -429,7 +428,7 @@ public sealed partial class LocalApic
     }
 
     /// <summary>ORs 32 vector bits into IRR dword <paramref name="index"/> (0-7), as <see cref="SetIrr"/> does for one.</summary>
-    public void OrIrrWord(int index, uint bits)
+    internal void OrIrrWord(int index, uint bits)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)index, 7u, nameof(index));
         if (bits == 0)
@@ -515,7 +514,7 @@ public sealed partial class LocalApic
     /// the hardware assist's posted vectors. Owner thread (or a paused vCPU).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SyncIrr()
+    internal void SyncIrr()
     {
         if (Volatile.Read(ref _requests) != 0)
         {
@@ -629,7 +628,7 @@ public sealed partial class LocalApic
     /// (saves the second IRR scan of <see cref="Acknowledge()"/>). Returns false, changing nothing,
     /// when the vector is not pending above PPR.
     /// </summary>
-    public bool Acknowledge(int vector)
+    internal bool Acknowledge(int vector)
     {
         if ((uint)vector > 0xFF || (uint)(vector & 0xF0) <= Page.Read(ApicOffset.Ppr)
             || !TestAndClearIrr(vector))
@@ -673,7 +672,7 @@ public sealed partial class LocalApic
     /// The ISR/PPR half of an EOI, as EOI virtualization does it in hardware (SDM 30.1.4, APM
     /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector or -1.
     /// </summary>
-    public int ClearHighestIsr()
+    internal int ClearHighestIsr()
     {
         if ((Volatile.Read(ref _requests) & ReqScanIoApic) != 0)
         {
@@ -697,7 +696,7 @@ public sealed partial class LocalApic
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
-    public bool IsIoApicHandled(int vector)
+    internal bool IsIoApicHandled(int vector)
     {
         if ((uint)vector > 255)
         {
@@ -711,7 +710,7 @@ public sealed partial class LocalApic
     /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
     /// <c>kvm_apic_set_eoi_accelerated</c>, the APICv EOI-induced exit).
     /// </summary>
-    public void ForwardEoi(int vector)
+    internal void ForwardEoi(int vector)
     {
 
         if (Config.Profile.LvtStatusBitsWritable is false)
@@ -727,10 +726,10 @@ public sealed partial class LocalApic
     }
 
     /// <summary>Whether SVR bit 12 (suppress EOI broadcast, directed EOI) is set.</summary>
-    public bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
+    internal bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
 
     /// <summary>Recomputes PPR from TPR and the highest ISR vector (SDM 11.8.3.1; KVM <c>__apic_update_ppr</c>).</summary>
-    public void UpdatePpr()
+    internal void UpdatePpr()
     {
         uint tpr = Page.Read(ApicOffset.Tpr);
         int isrv = HighestIsr;
@@ -754,14 +753,14 @@ public sealed partial class LocalApic
     /// vectors in at its next evaluation. Any thread: an inhibit toggle on one vCPU's thread must not
     /// touch the others' owner-only state (KVM raises KVM_REQ_APICV_UPDATE for the same reason).
     /// </summary>
-    public void RequestRefresh() => Interlocked.Or(ref _requests, ReqRefresh);
+    internal void RequestRefresh() => Interlocked.Or(ref _requests, ReqRefresh);
 
     /// <summary>
     /// Asks the owning vCPU to rebuild its set of IOAPIC-handled vectors on its own thread before it
     /// next evaluates or EOIs (KVM <c>KVM_REQ_SCAN_IOAPIC</c>, <c>vcpu_scan_ioapic</c>). Any thread;
     /// the caller kicks.
     /// </summary>
-    public void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
+    internal void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
 
     /// <summary>Whether an IOAPIC-handled scan request is still owed (inspection only).</summary>
     internal bool IoApicScanRequested => (Volatile.Read(ref _requests) & ReqScanIoApic) != 0;
@@ -796,7 +795,7 @@ public sealed partial class LocalApic
     /// Re-derives the ISR caches from the page after something other than this class changed the ISR
     /// (a hardware assist's virtual EOI, a restore, an inhibit toggle; KVM commit 97a71c444a14).
     /// </summary>
-    public void RefreshIsrCache()
+    internal void RefreshIsrCache()
     {
         _isrCount = Page.CountVectors(ApicOffset.Isr);
         _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
@@ -804,14 +803,14 @@ public sealed partial class LocalApic
     }
 
     /// <summary>Sets TPR (the CR8 path writes bits 7:4) and recomputes PPR.</summary>
-    public void SetTpr(uint tpr)
+    internal void SetTpr(uint tpr)
     {
         Page.Write(ApicOffset.Tpr, tpr & 0xFF);
         UpdatePpr();
     }
 
     /// <summary>Marks or unmarks <paramref name="vector"/> as one whose EOI the IOAPIC needs.</summary>
-    public void SetIoApicHandled(int vector, bool handled)
+    internal void SetIoApicHandled(int vector, bool handled)
     {
         if ((uint)vector > 255)
         {
@@ -830,7 +829,7 @@ public sealed partial class LocalApic
     }
 
     /// <summary>Whether the physical destination <paramref name="destination"/> names this APIC (no aliasing rules).</summary>
-    public bool MatchesPhysical(uint destination) =>
+    internal bool MatchesPhysical(uint destination) =>
         IsX2Apic || destination > 0xFF ? destination == X2ApicId : destination == XApicId;
 
     // ---------------------------------------------------------------------------------------
@@ -841,7 +840,7 @@ public sealed partial class LocalApic
     /// Delivers the interrupt that the LVT entry at <paramref name="lvtOffset"/> describes, if the
     /// APIC is hardware-enabled and the entry unmasked. Returns whether it was accepted.
     /// </summary>
-    public bool DeliverLocal(int lvtOffset)
+    internal bool DeliverLocal(int lvtOffset)
     {
         uint lvt = Page.Read(lvtOffset);
         if (!IsHardwareEnabled || (lvt & Lvt.MaskedBit) != 0)
