@@ -7,11 +7,18 @@ using VirtualApic.Fabric;
 
 namespace VirtualApic.Cli;
 
-/// <summary><c>vapic stress</c>: the threaded exactly-once test under each backend, for as long as asked.</summary>
+/// <summary>
+/// <c>vapic stress</c>: the threaded exactly-once test under each backend, for as long as asked.
+/// Ctrl-C (the token) ends the backend that is running as its duration would (sources stop, what is
+/// in flight is taken, every thread joined), prints its counts and the summary, and runs no further
+/// backend; the exit code is then 130, or 1 if something was lost, duplicated or stalled.
+/// </summary>
 internal static class StressCommand
 {
-    public static int Execute(string duration, int cpus, string accel, int devices, bool bind, TextWriter stdout, TextWriter stderr)
+    public static int Execute(string duration, int cpus, string accel, int devices, bool bind, Terminal console, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(console);
+        var (stdout, stderr) = (console.Out, console.Error);
         if (!FuzzCommand.TryParseDuration(duration, out var d))
         {
             stderr.WriteLine($"vapic stress: bad --duration '{duration}' (e.g. 2s, 1m)");
@@ -34,8 +41,15 @@ internal static class StressCommand
         }
 
         bool ok = true;
+        int run = 0;
         foreach (var backend in backends)
         {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            run++;
             stdout.WriteLine($"{Name(backend)} ({(bind ? "bound" : "unbound")} IRR), {cpus} vCPUs, {devices} MSI devices, timers, IOAPIC level pins, ID/LDR churn, snapshots:");
             var r = ThreadedStress.Run(new StressOptions
             {
@@ -46,15 +60,17 @@ internal static class StressCommand
                 BindVcpuThreads = bind,
                 Progress = p => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {p.Elapsed.TotalSeconds,6:F1}s  {string.Join("  ", p.Sources.Select(s => $"{Label(s.Source)} {s.Taken}/{s.Sent}"))}  stalls {p.Stalls}  snapshots {p.Snapshots}")),
-            });
+            }, cancellationToken);
             stdout.WriteLine("  source   sent          taken         lost  duplicated");
             foreach (var s in r.Sources)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Label(s.Source),-8} {s.Sent,-13} {s.Taken,-13} {s.Lost,-5} {s.Duplicated}"));
             }
 
+            // Interrupted before anything was sent is not a failure: there is nothing to check.
+            bool passed = r.Passed || (r.Interrupted && r.Sent == 0 && r.Lost == 0 && r.Duplicated == 0 && r.Stalls.Count == 0 && r.Errors.Count == 0);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  stalls {r.Stalls.Count}, exceptions {r.Errors.Count}, inhibit toggles {r.InhibitToggles}, snapshots {r.Snapshots}, {r.Elapsed.TotalSeconds:F1} s: {(r.Passed ? "ok" : "FAILED")}"));
+                $"  stalls {r.Stalls.Count}, exceptions {r.Errors.Count}, inhibit toggles {r.InhibitToggles}, snapshots {r.Snapshots}, {r.Elapsed.TotalSeconds:F1} s{(r.Interrupted ? " (interrupted)" : "")}: {(passed ? "ok" : "FAILED")}"));
             foreach (var e in r.Stalls.Concat(r.Errors))
             {
                 stdout.WriteLine("  " + e);
@@ -62,14 +78,21 @@ internal static class StressCommand
 
             if (r.Sent == 0)
             {
-                stdout.WriteLine("  nothing was sent");
+                stdout.WriteLine(r.Interrupted ? "  nothing was sent before the interrupt" : "  nothing was sent");
             }
 
-            ok &= r.Passed;
+            ok &= passed;
+        }
+
+        bool interrupted = cancellationToken.IsCancellationRequested;
+        if (interrupted)
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"stress: interrupted; {run} of {backends.Length} backend(s) run, the last one stopped early"));
         }
 
         stdout.WriteLine(ok ? "stress: every interrupt sent was taken exactly once, no stall" : "stress: FAILED");
-        return ok ? 0 : 1;
+        return !ok ? Program.ExitFail : interrupted ? Program.ExitInterrupted : Program.ExitPass;
     }
 
     private static string Name(AccelKind kind) => kind switch

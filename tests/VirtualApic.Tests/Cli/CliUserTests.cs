@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using VirtualApic.Cli;
@@ -177,5 +178,105 @@ public sealed partial class CliUserTests : IDisposable
         var summary = Regex.Match(output, @"fuzz: (\d+) programs, \d+ steps, 0 findings");
         Assert.True(summary.Success, output);
         Assert.InRange(int.Parse(summary.Groups[1].Value, CultureInfo.InvariantCulture), 1, 100_000);
+    }
+
+    [Fact]
+    public void Stress_stopped_by_the_token_prints_the_counts_so_far_and_the_summary_and_exits_130()
+    {
+        using var stop = new CancellationTokenSource();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        stop.CancelAfter(TimeSpan.FromSeconds(1));
+        int code = Program.Run(["stress", "--duration", "60s", "--cpus", "2", "--devices", "1"], new Terminal(stdout, stderr, Interactive: false), stop.Token);
+        string output = stdout.ToString();
+        Assert.True(code == Program.ExitInterrupted, output + stderr);
+        // The first backend ended early but whole (its table and verdict), and no other backend ran.
+        Assert.StartsWith("none (unbound IRR), 2 vCPUs, 1 MSI devices", output, StringComparison.Ordinal);
+        Assert.Contains("  source   sent          taken         lost  duplicated", output, StringComparison.Ordinal);
+        Assert.Matches(@"\(interrupted\): ok\n", output.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("apicv (", output, StringComparison.Ordinal);
+        Assert.Contains("stress: interrupted; 1 of 4 backend(s) run, the last one stopped early", output, StringComparison.Ordinal);
+        Assert.EndsWith("stress: every interrupt sent was taken exactly once, no stall\n", output.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The real Ctrl-C: SIGINT sent with <c>kill -INT</c> to a <c>vapic stress</c> child process (never to
+    /// this test process: under xunit v3 it is a child of the runner, whose stdin and stdout are the
+    /// runner's message channel, so the child gets its own redirected stdin, stdout and stderr too).
+    /// </summary>
+    [Fact]
+    public void Sigint_ends_a_vapic_stress_process_with_the_summary_and_exit_130()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGINT through kill -INT is POSIX");
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "vapic.dll"), "stress", "--duration", "60s", "--accel", "none", "--cpus", "2", "--devices", "1"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        var lines = new List<string>();
+        using var progress = new SemaphoreSlim(0);
+        using var child = new Process { StartInfo = psi };
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (lines)
+            {
+                lines.Add(e.Data);
+            }
+
+            if (Regex.IsMatch(e.Data, @"^\s+\d+\.\ds  ipi \d+/\d+"))
+            {
+                progress.Release();
+            }
+        };
+        var stderr = new System.Text.StringBuilder();
+        child.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+            }
+        };
+        Assert.True(child.Start());
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+        try
+        {
+            // A progress line means Main installed its handler and the run is sending.
+            Assert.True(progress.Wait(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken), "no progress line from vapic stress\n" + stderr);
+            using (var kill = Process.Start("kill", ["-INT", child.Id.ToString(CultureInfo.InvariantCulture)]))
+            {
+                kill.WaitForExit();
+                Assert.Equal(0, kill.ExitCode);
+            }
+
+            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(60)), "vapic stress did not end after SIGINT");
+            child.WaitForExit(); // the redirected streams are drained
+        }
+        finally
+        {
+            if (!child.HasExited)
+            {
+                child.Kill(entireProcessTree: true);
+            }
+        }
+
+        string output;
+        lock (lines)
+        {
+            output = string.Join("\n", lines);
+        }
+
+        Assert.True(child.ExitCode == Program.ExitInterrupted, $"exit {child.ExitCode}\n{output}\n{stderr}");
+        Assert.Contains("(interrupted): ok", output, StringComparison.Ordinal);
+        Assert.Contains("stress: interrupted; 1 of 1 backend(s) run, the last one stopped early", output, StringComparison.Ordinal);
+        Assert.EndsWith("stress: every interrupt sent was taken exactly once, no stall", output, StringComparison.Ordinal);
     }
 }
