@@ -207,8 +207,29 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void Sigint_ends_a_vapic_stress_process_with_the_summary_and_exit_130()
     {
+        var (code, output, stderr) = InterruptVapic(@"^\s+\d+\.\ds  ipi \d+/\d+", "stress", "--duration", "60s", "--accel", "none", "--cpus", "2", "--devices", "1");
+        Assert.True(code == Program.ExitInterrupted, $"exit {code}\n{output}\n{stderr}");
+        Assert.Contains("(interrupted): ok", output, StringComparison.Ordinal);
+        Assert.Contains("stress: interrupted; 1 of 1 backend(s) run, the last one stopped early", output, StringComparison.Ordinal);
+        Assert.EndsWith("stress: every interrupt sent was taken exactly once, no stall", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The issue's own check: SIGINT halfway through <c>vapic fuzz --duration 60s</c> (a child process, as above).</summary>
+    [Fact]
+    public void Sigint_ends_a_vapic_fuzz_process_with_the_summary_and_exit_130()
+    {
+        // Without a terminal, fuzz prints a progress line every ten seconds: the first one says it is under way.
+        var (code, output, stderr) = InterruptVapic(@"^  fuzz: \d+s, \d+ programs", "fuzz", "--duration", "60s", "--out", Path.Combine(_dir, "findings"));
+        Assert.True(code == Program.ExitInterrupted, $"exit {code}\n{output}\n{stderr}");
+        Assert.Contains("fuzz: interrupted; every finding so far is written", output, StringComparison.Ordinal);
+        Assert.Matches(@"fuzz: [1-9]\d* programs, \d+ steps, 0 findings", output);
+    }
+
+    /// <summary>Starts <c>dotnet vapic.dll ARGS</c>, waits for a stdout line matching <paramref name="underWay"/>, sends it SIGINT, returns how it ended.</summary>
+    private static (int Code, string Output, string Error) InterruptVapic(string underWay, params string[] args)
+    {
         Assert.SkipUnless(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGINT through kill -INT is POSIX");
-        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "vapic.dll"), "stress", "--duration", "60s", "--accel", "none", "--cpus", "2", "--devices", "1"])
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "vapic.dll"), .. args])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -231,7 +252,7 @@ public sealed partial class CliUserTests : IDisposable
                 lines.Add(e.Data);
             }
 
-            if (Regex.IsMatch(e.Data, @"^\s+\d+\.\ds  ipi \d+/\d+"))
+            if (Regex.IsMatch(e.Data, underWay))
             {
                 progress.Release();
             }
@@ -245,19 +266,20 @@ public sealed partial class CliUserTests : IDisposable
             }
         };
         Assert.True(child.Start());
+        child.StandardInput.Close();
         child.BeginOutputReadLine();
         child.BeginErrorReadLine();
         try
         {
-            // A progress line means Main installed its handler and the run is sending.
-            Assert.True(progress.Wait(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken), "no progress line from vapic stress\n" + stderr);
+            // The line means Main installed its Ctrl-C handler and the command is under way.
+            Assert.True(progress.Wait(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken), $"no progress line from vapic {args[0]}\n{stderr}");
             using (var kill = Process.Start("kill", ["-INT", child.Id.ToString(CultureInfo.InvariantCulture)]))
             {
                 kill.WaitForExit();
                 Assert.Equal(0, kill.ExitCode);
             }
 
-            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(60)), "vapic stress did not end after SIGINT");
+            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(60)), $"vapic {args[0]} did not end after SIGINT");
             child.WaitForExit(); // the redirected streams are drained
         }
         finally
@@ -268,15 +290,12 @@ public sealed partial class CliUserTests : IDisposable
             }
         }
 
-        string output;
         lock (lines)
         {
-            output = string.Join("\n", lines);
+            lock (stderr)
+            {
+                return (child.ExitCode, string.Join("\n", lines), stderr.ToString());
+            }
         }
-
-        Assert.True(child.ExitCode == Program.ExitInterrupted, $"exit {child.ExitCode}\n{output}\n{stderr}");
-        Assert.Contains("(interrupted): ok", output, StringComparison.Ordinal);
-        Assert.Contains("stress: interrupted; 1 of 1 backend(s) run, the last one stopped early", output, StringComparison.Ordinal);
-        Assert.EndsWith("stress: every interrupt sent was taken exactly once, no stall", output, StringComparison.Ordinal);
     }
 }
