@@ -12,7 +12,7 @@
 # variants: median over its runs for the median column, minimum for the minimum column), bhyve's
 # figure divided by the 8 ns floor it was measured against, and issue 16's target.
 #
-# The full run (default --job short: about 60 cases, each in its own process) takes 20-40 minutes
+# The full run (default --job short: 32 cases, each in its own process) takes 15-30 minutes
 # and means something only on a quiet machine (docs/performance.md). --quick runs the same cases
 # in-process with one warm-up and three 50 ms iterations and a shorter floor: a few minutes, to
 # prove the script end to end; its figures are noise.

@@ -273,10 +273,19 @@ public sealed partial class CliUserTests : IDisposable
         {
             // The line means Main installed its Ctrl-C handler and the command is under way.
             Assert.True(progress.Wait(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken), $"no progress line from vapic {args[0]}\n{stderr}");
-            using (var kill = Process.Start("kill", ["-INT", child.Id.ToString(CultureInfo.InvariantCulture)]))
+            // kill gets its own streams too, and a positive pid: the signal reaches the child alone.
+            var killInfo = new ProcessStartInfo("kill", ["-INT", child.Id.ToString(CultureInfo.InvariantCulture)])
             {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using (var kill = Process.Start(killInfo)!)
+            {
+                string killError = kill.StandardError.ReadToEnd();
                 kill.WaitForExit();
-                Assert.Equal(0, kill.ExitCode);
+                Assert.True(kill.ExitCode == 0, killError);
             }
 
             Assert.True(child.WaitForExit(TimeSpan.FromSeconds(60)), $"vapic {args[0]} did not end after SIGINT");
