@@ -50,6 +50,7 @@ internal static class StressCommand
             }
 
             run++;
+            var progress = new ProgressLine(console);
             stdout.WriteLine($"{Name(backend)} ({(bind ? "bound" : "unbound")} IRR), {cpus} vCPUs, {devices} MSI devices, timers, IOAPIC level pins, ID/LDR churn, snapshots:");
             var r = ThreadedStress.Run(new StressOptions
             {
@@ -58,9 +59,9 @@ internal static class StressCommand
                 Duration = d,
                 DeviceThreads = devices,
                 BindVcpuThreads = bind,
-                Progress = p => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {p.Elapsed.TotalSeconds,6:F1}s  {string.Join("  ", p.Sources.Select(s => $"{Label(s.Source)} {s.Taken}/{s.Sent}"))}  stalls {p.Stalls}  snapshots {p.Snapshots}")),
+                Progress = progress.Report,
             }, cancellationToken);
+            progress.Clear();
             stdout.WriteLine("  source   sent          taken         lost  duplicated");
             foreach (var s in r.Sources)
             {
@@ -93,6 +94,51 @@ internal static class StressCommand
 
         stdout.WriteLine(ok ? "stress: every interrupt sent was taken exactly once, no stall" : "stress: FAILED");
         return !ok ? Program.ExitFail : interrupted ? Program.ExitInterrupted : Program.ExitPass;
+    }
+
+    /// <summary>
+    /// A backend's progress: on a terminal, one status line on stderr redrawn in place; otherwise
+    /// (CI logs, pipes) a plain line on stdout after the first second, then every ten seconds, so a
+    /// long run neither looks hung nor floods the log. Called from the harness's monitor thread.
+    /// </summary>
+    private sealed class ProgressLine(Terminal console)
+    {
+        private static readonly TimeSpan LogFirst = TimeSpan.FromSeconds(1);
+        private static readonly TimeSpan LogEvery = TimeSpan.FromSeconds(10);
+        private readonly Lock _gate = new();
+        private TimeSpan _next = LogFirst;
+        private int _width;
+
+        public void Report(StressProgress p)
+        {
+            string text = string.Create(CultureInfo.InvariantCulture,
+                $"  {p.Elapsed.TotalSeconds,6:F1}s  {string.Join("  ", p.Sources.Select(s => $"{Label(s.Source)} {s.Taken}/{s.Sent}"))}  stalls {p.Stalls}  snapshots {p.Snapshots}");
+            lock (_gate)
+            {
+                if (console.Interactive)
+                {
+                    console.Error.Write("\r" + text.PadRight(_width));
+                    _width = text.Length;
+                }
+                else if (p.Elapsed >= _next)
+                {
+                    console.Out.WriteLine(text);
+                    _next = p.Elapsed + LogEvery;
+                }
+            }
+        }
+
+        public void Clear()
+        {
+            lock (_gate)
+            {
+                if (console.Interactive && _width > 0)
+                {
+                    console.Error.Write("\r" + new string(' ', _width) + "\r");
+                    _width = 0;
+                }
+            }
+        }
     }
 
     private static string Name(AccelKind kind) => kind switch
