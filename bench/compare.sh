@@ -46,10 +46,9 @@ declare -A classes=(
     [W1]='W1FixedCycle W1Backend' [W2]=W2LevelCycle [W3]=W3IpiUnicast [W4]=W4IpiBroadcast
     [W5]=W5LogicalMulticast [W6]=W6MapRebuild [W7]=W7CrossThread [W8]=W8Timer
 )
-filters=()
-for w in ${WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8}; do
+workloads=(${WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8})
+for w in "${workloads[@]}"; do
     [ -n "${classes[$w]:-}" ] || { echo "compare.sh: unknown workload '$w' (W1..W8)" >&2; exit 2; }
-    for c in ${classes[$w]}; do filters+=("*.$c.*"); done
 done
 
 pin=()
@@ -72,12 +71,23 @@ floor_call=$(awk '/^floor-noinline/ { sub("median=", "", $3); print $3 }' "$work
 floor=$(awk -v a="$floor_inl" -v b="$floor_call" 'BEGIN { print (a < b ? a : b) }')
 floor_min=$(awk '/^floor-/ { sub("min=", "", $4); if (m == "" || $4 < m) m = $4 } END { print m }' "$work/floor.txt")
 
-echo "== W1-W8 under BenchmarkDotNet ($*)"
+echo "== ${workloads[*]} under BenchmarkDotNet ($*)"
 dotnet build "$project" -c Release -nologo -v quiet >/dev/null
-(cd "$project" && "${pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
-    --filter "${filters[@]}" "$@" --artifacts "$work/bdn") \
-    > "$work/bdn.log" 2>&1 || { tail -40 "$work/bdn.log" >&2; exit 1; }
-[ -z "$quick" ] && grep -E '^\|' "$work/bdn.log" || true
+# One BenchmarkDotNet process per workload, so a workload that fails (BenchmarkDotNet refuses an
+# in-process case it finds too slow on a loaded machine, say) costs its own rows only.
+failed=()
+for w in "${workloads[@]}"; do
+    filters=()
+    for c in ${classes[$w]}; do filters+=("*.$c.*"); done
+    echo "   $w: ${classes[$w]}"
+    if ! (cd "$project" && "${pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
+        --filter "${filters[@]}" "$@" --artifacts "$work/bdn-$w") > "$work/bdn-$w.log" 2>&1; then
+        failed+=("$w")
+        echo "   $w FAILED; the end of its log:" >&2
+        tail -15 "$work/bdn-$w.log" >&2
+    fi
+    [ -n "$quick" ] || grep -E '^\|' "$work/bdn-$w.log" || true
+done
 
 # The semicolon CSV (units in the header, plain numbers in the cells): Method, the [Params] columns,
 # Median [ns], Min [ns]. One line per case: workload, label, median, min.
@@ -89,12 +99,12 @@ extract() { # file workload
           gsub(/,/, "", $h["Median [ns]"]); gsub(/,/, "", $h["Min [ns]"])
           print w ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] }' "$1"
 }
-results=$(for f in "$work"/bdn/results/*-report.csv; do
+results=$(for f in "$work"/bdn-*/results/*-report.csv; do
     [ -f "$f" ] || continue
     class=$(basename "$f" -report.csv); class=${class##*.}
     extract "$f" "${class:0:2}"
 done | sort -t';' -k1,1 -s)
-[ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (see $work/bdn.log with KEEP=1)" >&2; exit 1; }
+[ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (KEEP=1 keeps $work and its logs)" >&2; exit 1; }
 
 echo
 echo "== ratios to the C floor of this run (floor median = min(inline $floor_inl, noinline $floor_call) = $floor ns; floor min = $floor_min ns)"
@@ -124,3 +134,7 @@ while IFS=';' read -r w label median min; do
                  verdict = (t == "-") ? "" : (m / f <= t ? "met" : "over")
                  printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %7s %s\n", w, l, m, m / f, n, n / fn, bh, tg, verdict }'
 done <<< "$results"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "compare.sh: no figures for ${failed[*]} (BenchmarkDotNet failed; KEEP=1 keeps the logs)" >&2
+    exit 1
+fi
