@@ -96,7 +96,8 @@ extract() { # file workload
         { label = $h["Method"]
           n = split("Accel Irr Bound Cpus Members Senders", p, " ")
           for (k = 1; k <= n; k++) if (p[k] in h) label = label " " tolower(p[k]) "=" $h[p[k]]
-          gsub(/,/, "", $h["Median [ns]"]); gsub(/,/, "", $h["Min [ns]"])
+          # Figures of 1000 ns and more carry a thousands separator and come quoted: "1,234.5".
+          gsub(/[",]/, "", $h["Median [ns]"]); gsub(/[",]/, "", $h["Min [ns]"])
           print w ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] }' "$1"
 }
 results=$(for f in "$work"/bdn-*/results/*-report.csv; do
@@ -110,6 +111,7 @@ echo
 echo "== ratios to the C floor of this run (floor median = min(inline $floor_inl, noinline $floor_call) = $floor ns; floor min = $floor_min ns)"
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
 printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "target" ""
+na=()
 while IFS=';' read -r w label median min; do
     [ -n "$label" ] || continue
     bhyve=-
@@ -128,12 +130,22 @@ while IFS=';' read -r w label median min; do
         W4) case $label in TakeEoi*) bhyve=20; target=2.3 ;; esac ;;
         W5) bhyve=29; target=3.4 ;;
     esac
+    if [ "$median" = NA ] || [ -z "$median" ]; then
+        # BenchmarkDotNet writes NA when the case threw (a [GlobalSetup] check failed, say).
+        printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "$w" "$label" NA - NA - - - "FAILED (its log: KEEP=1)"
+        na+=("$w $label")
+        continue
+    fi
     awk -v w="$w" -v l="$label" -v m="$median" -v f="$floor" -v n="$min" -v fn="$floor_min" -v b="$bhyve" -v t="$target" \
         'BEGIN { bh = (b == "-") ? "-" : sprintf("%.2fx", b / 8)
                  tg = (t == "-") ? "-" : sprintf("%.2fx", t)
                  verdict = (t == "-") ? "" : (m / f <= t ? "met" : "over")
                  printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %7s %s\n", w, l, m, m / f, n, n / fn, bh, tg, verdict }'
 done <<< "$results"
+if [ ${#na[@]} -gt 0 ]; then
+    echo "compare.sh: ${#na[@]} case(s) threw and have no figure: ${na[*]}" >&2
+    exit 1
+fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "compare.sh: no figures for ${failed[*]} (BenchmarkDotNet failed; KEEP=1 keeps the logs)" >&2
     exit 1
