@@ -16,7 +16,7 @@ namespace VirtualApic.Cli;
 internal static class FuzzCommand
 {
     /// <summary>Exit code of a campaign stopped by Ctrl-C without findings (128 + SIGINT, as shells report it).</summary>
-    public const int ExitInterrupted = 130;
+    public const int ExitInterrupted = Program.ExitInterrupted;
 
     public static int Execute(int seed, int iterations, string? duration, int cpus, string profileName, string outDir, TextWriter stdout, TextWriter stderr) =>
         Execute(seed, iterations, duration, cpus, profileName, outDir, new Terminal(stdout, stderr, Interactive: false), CancellationToken.None);

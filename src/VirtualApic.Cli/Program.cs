@@ -29,10 +29,15 @@ public static class Program
     /// <summary>Exit code: a usage, file or parse error.</summary>
     public const int ExitUsage = 2;
 
+    /// <summary>Exit code: <c>fuzz</c> or <c>stress</c> stopped by Ctrl-C with nothing found (128 + SIGINT, as shells report it).</summary>
+    public const int ExitInterrupted = 130;
+
     /// <summary>Runs the command line; returns the process exit code. Ctrl-C stops a long command cleanly.</summary>
     public static int Main(string[] args)
     {
-        using var stop = new CancellationTokenSource();
+        // Lives as long as the process (not disposed): a Ctrl-C arriving while Main returns must not
+        // meet a disposed source on the signal thread.
+        var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
             // The first Ctrl-C asks the command to finish what it has and print its summary; a second one kills.
@@ -99,7 +104,7 @@ public static class Program
         var devices = new Option<int>("--devices") { Description = "Device threads sending MSIs (0-16)", DefaultValueFactory = _ => 2 };
         var bind = new Option<bool>("--bind") { Description = "Bind each vCPU's IRR to its thread (plain owner updates, an inbox for other threads)" };
         var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices, bind };
-        stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), p.GetValue(bind), stdout, stderr));
+        stress.SetAction(p => StressCommand.Execute(p.GetValue(stressDuration) ?? "2s", p.GetValue(stressCpus), p.GetValue(stressAccel) ?? "all", p.GetValue(devices), p.GetValue(bind), terminal, stop));
 
         var dumpFile = new Argument<string>("FILE") { Description = "A scenario; its final state is printed" };
         var dumpCpu = new Option<int?>("--cpu") { Description = "Only this vCPU's APIC (default: every APIC and the IOAPIC)" };

@@ -93,6 +93,11 @@ public sealed record StressProgress(TimeSpan Elapsed, IReadOnlyList<SourceCounts
 /// <param name="InhibitToggles">How often the assist was deactivated or reactivated.</param>
 /// <param name="Snapshots">Snapshot/restore cycles of the running VM.</param>
 /// <param name="Elapsed">Wall time.</param>
+/// <remarks>
+/// A run stopped early by its cancellation token is still whole: the sources stopped, every interrupt
+/// in flight was drained and every thread joined, so its counts are exact; <see cref="Interrupted"/>
+/// says it ran shorter than asked.
+/// </remarks>
 public sealed record StressResult(
     string Backend, bool Bound, IReadOnlyList<SourceCounts> Sources, IReadOnlyList<string> Stalls, IReadOnlyList<string> Errors,
     int InhibitToggles, int Snapshots, TimeSpan Elapsed)
@@ -111,6 +116,9 @@ public sealed record StressResult(
 
     /// <summary>The counts of <paramref name="source"/>.</summary>
     public SourceCounts this[StressSource source] => Sources.First(s => s.Source == source);
+
+    /// <summary>The run was stopped by its cancellation token before its duration was up.</summary>
+    public bool Interrupted { get; init; }
 
     /// <summary>Something was sent, nothing lost, duplicated or stalled, no exception.</summary>
     public bool Passed => Sent > 0 && Lost == 0 && Duplicated == 0 && Stalls.Count == 0 && Errors.Count == 0;
@@ -135,9 +143,20 @@ public static class ThreadedStress
     private const long TimerPeriodNs = 300_000;
     private const long ClockStepNs = 100_000;
 
-    /// <summary>Runs the harness.</summary>
+    /// <summary>Runs the harness for <see cref="StressOptions.Duration"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Options out of range.</exception>
-    public static StressResult Run(StressOptions options)
+    public static StressResult Run(StressOptions options) => Run(options, CancellationToken.None);
+
+    /// <summary>
+    /// Runs the harness until <see cref="StressOptions.Duration"/> is up or <paramref name="cancellationToken"/>
+    /// is cancelled, whichever comes first. A cancelled run ends as a timed-out one does (the sources
+    /// stop, what is in flight is taken, every thread is joined) and returns its counts with
+    /// <see cref="StressResult.Interrupted"/> set; it does not throw.
+    /// </summary>
+    /// <param name="options">The run's options.</param>
+    /// <param name="cancellationToken">Stops the sending early (Ctrl-C in <c>vapic stress</c>).</param>
+    /// <exception cref="ArgumentOutOfRangeException">Options out of range.</exception>
+    public static StressResult Run(StressOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Cpus is < 2 or > 64 || options.DeviceThreads is < 0 or > 16 || options.IoApicPins is < 0 or > 24)
@@ -146,7 +165,7 @@ public static class ThreadedStress
         }
 
         using var harness = new Harness(options);
-        return harness.Execute();
+        return harness.Execute(cancellationToken);
     }
 
     private sealed class Harness : IDisposable
@@ -216,7 +235,7 @@ public static class ThreadedStress
 
         private int Snapshots => Volatile.Read(ref _snapshots);
 
-        public StressResult Execute()
+        public StressResult Execute(CancellationToken cancellationToken)
         {
             var threads = new List<Thread>();
             for (int c = 0; c < _cpus; c++)
@@ -246,9 +265,16 @@ public static class ThreadedStress
             var deadline = _wall.Elapsed + _o.Duration;
             var nextSnapshot = _wall.Elapsed + (_o.SnapshotInterval > TimeSpan.Zero ? _o.SnapshotInterval : TimeSpan.MaxValue / 2);
             var nextProgress = _wall.Elapsed + _o.ProgressInterval;
+            bool interrupted = false;
             while (_wall.Elapsed < deadline)
             {
-                Thread.Sleep(10);
+                // Wakes at once when cancelled; then the run ends exactly as a timed-out one does.
+                if (cancellationToken.WaitHandle.WaitOne(10))
+                {
+                    interrupted = true;
+                    break;
+                }
+
                 if (_wall.Elapsed >= nextSnapshot)
                 {
                     Guard("snapshot", SnapshotAndRestore);
@@ -302,7 +328,7 @@ public static class ThreadedStress
             {
                 lock (_stalls)
                 {
-                    var result = new StressResult(_vm.Accelerator.Name, _o.BindVcpuThreads, Counts(final: true), [.. _stalls], [.. _errors], toggles, Snapshots, _wall.Elapsed);
+                    var result = new StressResult(_vm.Accelerator.Name, _o.BindVcpuThreads, Counts(final: true), [.. _stalls], [.. _errors], toggles, Snapshots, _wall.Elapsed) { Interrupted = interrupted };
                     _o.Progress?.Invoke(new StressProgress(result.Elapsed, result.Sources, result.Stalls.Count, result.Snapshots));
                     return result;
                 }

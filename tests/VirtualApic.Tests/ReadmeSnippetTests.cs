@@ -17,13 +17,16 @@ public partial class ReadmeSnippetTests
     [GeneratedRegex(@"## Using the library\s*```csharp\r?\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex ReadmeBlock();
 
+    /// <summary>The README's "Using the library" C# block, as a reader copies it.</summary>
+    internal static string ReadmeSnippet() => ReadmeBlock().Match(Repo.Read("README.md")).Groups[1].Value;
+
     [GeneratedRegex(@"// README begin\r?\n(.*?)\s*// README end", RegexOptions.Singleline)]
     private static partial Regex SourceBlock();
 
     [Fact]
     public void The_readme_snippet_is_the_code_this_test_compiles()
     {
-        string readme = ReadmeBlock().Match(Repo.Read("README.md")).Groups[1].Value;
+        string readme = ReadmeSnippet();
         string source = SourceBlock().Match(File.ReadAllText(ThisFile())).Groups[1].Value;
         Assert.False(string.IsNullOrWhiteSpace(source));
         // The snippet's `using VirtualApic.Fabric;` is this file's using; the body is indented here.

@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using VirtualApic.Cli;
@@ -177,5 +178,137 @@ public sealed partial class CliUserTests : IDisposable
         var summary = Regex.Match(output, @"fuzz: (\d+) programs, \d+ steps, 0 findings");
         Assert.True(summary.Success, output);
         Assert.InRange(int.Parse(summary.Groups[1].Value, CultureInfo.InvariantCulture), 1, 100_000);
+    }
+
+    [Fact]
+    public void Stress_stopped_by_the_token_prints_the_counts_so_far_and_the_summary_and_exits_130()
+    {
+        using var stop = new CancellationTokenSource();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        stop.CancelAfter(TimeSpan.FromSeconds(1));
+        int code = Program.Run(["stress", "--duration", "60s", "--cpus", "2", "--devices", "1"], new Terminal(stdout, stderr, Interactive: false), stop.Token);
+        string output = stdout.ToString();
+        Assert.True(code == Program.ExitInterrupted, output + stderr);
+        // The first backend ended early but whole (its table and verdict), and no other backend ran.
+        Assert.StartsWith("none (unbound IRR), 2 vCPUs, 1 MSI devices", output, StringComparison.Ordinal);
+        Assert.Contains("  source   sent          taken         lost  duplicated", output, StringComparison.Ordinal);
+        Assert.Matches(@"\(interrupted\): ok\n", output.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("apicv (", output, StringComparison.Ordinal);
+        Assert.Contains("stress: interrupted; 1 of 4 backend(s) run, the last one stopped early", output, StringComparison.Ordinal);
+        Assert.EndsWith("stress: every interrupt sent was taken exactly once, no stall\n", output.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The real Ctrl-C: SIGINT sent with <c>kill -INT</c> to a <c>vapic stress</c> child process (never to
+    /// this test process: under xunit v3 it is a child of the runner, whose stdin and stdout are the
+    /// runner's message channel, so the child gets its own redirected stdin, stdout and stderr too).
+    /// </summary>
+    [Fact]
+    public void Sigint_ends_a_vapic_stress_process_with_the_summary_and_exit_130()
+    {
+        var (code, output, stderr) = InterruptVapic(@"^\s+\d+\.\ds  ipi \d+/\d+", "stress", "--duration", "60s", "--accel", "none", "--cpus", "2", "--devices", "1");
+        Assert.True(code == Program.ExitInterrupted, $"exit {code}\n{output}\n{stderr}");
+        Assert.Contains("(interrupted): ok", output, StringComparison.Ordinal);
+        Assert.Contains("stress: interrupted; 1 of 1 backend(s) run, the last one stopped early", output, StringComparison.Ordinal);
+        Assert.EndsWith("stress: every interrupt sent was taken exactly once, no stall", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The issue's own check: SIGINT halfway through <c>vapic fuzz --duration 60s</c> (a child process, as above).</summary>
+    [Fact]
+    public void Sigint_ends_a_vapic_fuzz_process_with_the_summary_and_exit_130()
+    {
+        // Without a terminal, fuzz prints a progress line every ten seconds: the first one says it is under way.
+        var (code, output, stderr) = InterruptVapic(@"^  fuzz: \d+s, \d+ programs", "fuzz", "--duration", "60s", "--out", Path.Combine(_dir, "findings"));
+        Assert.True(code == Program.ExitInterrupted, $"exit {code}\n{output}\n{stderr}");
+        Assert.Contains("fuzz: interrupted; every finding so far is written", output, StringComparison.Ordinal);
+        Assert.Matches(@"fuzz: [1-9]\d* programs, \d+ steps, 0 findings", output);
+    }
+
+    /// <summary>Starts <c>dotnet vapic.dll ARGS</c>, waits for a stdout line matching <paramref name="underWay"/>, sends it SIGINT, returns how it ended.</summary>
+    private static (int Code, string Output, string Error) InterruptVapic(string underWay, params string[] args)
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "SIGINT through kill -INT, and GNU env's --default-signal");
+        // A process started as a background job of a non-interactive shell (a CI runner, `cmd &` in a
+        // script) inherits SIGINT ignored, and its children do too: then .NET installs no handler
+        // and kill -INT does nothing (seen here: the child ran its whole 60 s). vapic is rightly deaf
+        // to Ctrl-C in that case, so the child starts with SIGINT's default disposition restored.
+        var psi = new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", Path.Combine(AppContext.BaseDirectory, "vapic.dll"), .. args])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        var lines = new List<string>();
+        using var progress = new SemaphoreSlim(0);
+        using var child = new Process { StartInfo = psi };
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (lines)
+            {
+                lines.Add(e.Data);
+            }
+
+            if (Regex.IsMatch(e.Data, underWay))
+            {
+                progress.Release();
+            }
+        };
+        var stderr = new System.Text.StringBuilder();
+        child.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+            }
+        };
+        Assert.True(child.Start());
+        child.StandardInput.Close();
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+        try
+        {
+            // The line means Main installed its Ctrl-C handler and the command is under way.
+            Assert.True(progress.Wait(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken), $"no progress line from vapic {args[0]}\n{stderr}");
+            // kill gets its own streams too, and a positive pid: the signal reaches the child alone.
+            var killInfo = new ProcessStartInfo("kill", ["-INT", child.Id.ToString(CultureInfo.InvariantCulture)])
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using (var kill = Process.Start(killInfo)!)
+            {
+                string killError = kill.StandardError.ReadToEnd();
+                kill.WaitForExit();
+                Assert.True(kill.ExitCode == 0, killError);
+            }
+
+            Assert.True(child.WaitForExit(TimeSpan.FromSeconds(60)), $"vapic {args[0]} did not end after SIGINT");
+            child.WaitForExit(); // the redirected streams are drained
+        }
+        finally
+        {
+            if (!child.HasExited)
+            {
+                child.Kill(entireProcessTree: true);
+            }
+        }
+
+        lock (lines)
+        {
+            lock (stderr)
+            {
+                return (child.ExitCode, string.Join("\n", lines), stderr.ToString());
+            }
+        }
     }
 }

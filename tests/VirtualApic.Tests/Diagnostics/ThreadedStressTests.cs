@@ -38,7 +38,7 @@ public class ThreadedStressTests
                     progress.Add(p);
                 }
             },
-        });
+        }, TestContext.Current.CancellationToken);
 
         Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
         Assert.True(result.Stalls.Count == 0, string.Join("\n", result.Stalls));
@@ -71,9 +71,56 @@ public class ThreadedStressTests
             ToggleInhibits = true, // the only worker has nobody to send IPIs to
             SnapshotInterval = TimeSpan.Zero,
             Duration = TimeSpan.FromMilliseconds(100),
-        });
+        }, TestContext.Current.CancellationToken);
 
         Assert.Equal(0, result.Sent);
         Assert.False(result.Passed);
+    }
+
+    [Fact]
+    public void A_cancelled_run_stops_early_drains_and_joins_every_thread_and_keeps_exact_counts()
+    {
+        using var stop = new CancellationTokenSource();
+        int reports = 0;
+        var result = ThreadedStress.Run(
+            new StressOptions
+            {
+                Cpus = 3,
+                Accel = AccelKind.X2Avic,
+                Duration = TimeSpan.FromMinutes(10),
+                DeviceThreads = 1,
+                IoApicPins = 2,
+                ProgressInterval = TimeSpan.FromMilliseconds(100),
+                // Cancelled from the harness's own monitor thread once something is under way, so the
+                // cancellation lands mid-run however slowly a loaded machine starts the threads.
+                Progress = p =>
+                {
+                    if (Interlocked.Increment(ref reports) >= 3 && p.Sources.Sum(s => s.Sent) > 0)
+                    {
+                        stop.Cancel();
+                    }
+                },
+            },
+            stop.Token);
+
+        Assert.True(result.Interrupted);
+        Assert.InRange(result.Elapsed, TimeSpan.Zero, TimeSpan.FromMinutes(2));
+        // Every thread stopped within its join (a thread still running would be an error here) and the
+        // drain left nothing in flight: the counts are as exact as a run that used its whole duration.
+        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
+        Assert.True(result.Stalls.Count == 0, string.Join("\n", result.Stalls));
+        Assert.True(result.Sent > 0);
+        Assert.Equal(0, result.Lost);
+        Assert.Equal(result.Sent, result.Received);
+        Assert.True(result.Passed);
+    }
+
+    [Fact]
+    public void A_run_not_cancelled_is_not_interrupted()
+    {
+        using var stop = new CancellationTokenSource();
+        var result = ThreadedStress.Run(new StressOptions { Cpus = 2, DeviceThreads = 1, IoApicPins = 0, Duration = TimeSpan.FromMilliseconds(200) }, stop.Token);
+        Assert.False(result.Interrupted);
+        Assert.True(result.Elapsed >= TimeSpan.FromMilliseconds(200));
     }
 }
