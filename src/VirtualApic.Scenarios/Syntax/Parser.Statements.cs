@@ -65,6 +65,7 @@ internal sealed partial class Parser
         Lint0,
         Lint1,
         KickCpu,
+        PvEoi,
     }
 
     private enum IpiOption
@@ -107,7 +108,10 @@ internal sealed partial class Parser
         ("write", CpuOp.Write), ("read", CpuOp.Read), ("eoi", CpuOp.Eoi), ("ipi", CpuOp.Ipi), ("sti", CpuOp.Sti),
         ("cli", CpuOp.Cli), ("take", CpuOp.Take), ("iret", CpuOp.Iret), ("hlt", CpuOp.Hlt), ("rdtsc", CpuOp.Rdtsc),
         ("host-wrmsr", CpuOp.HostWrmsr), ("wrcr8", CpuOp.Wrcr8), ("rdcr8", CpuOp.Rdcr8), ("cpuid", CpuOp.Cpuid),
-        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu));
+        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu), ("pv-eoi", CpuOp.PvEoi));
+
+    private static readonly KeywordTable<PvEoiAction> PvEoiActions = new(
+        ("enable", PvEoiAction.Enable), ("disable", PvEoiAction.Disable), ("eoi", PvEoiAction.Eoi));
 
     private static readonly KeywordTable<AccelKind> Accels = new(
         ("none", AccelKind.None), ("apicv", AccelKind.Apicv), ("avic", AccelKind.Avic), ("x2avic", AccelKind.X2Avic));
@@ -354,6 +358,14 @@ internal sealed partial class Parser
                     const string usage = "cpuN kick-cpu APICID";
                     uint apicId = TakeUInt32("APICID", usage);
                     return new KickCpuStatement(Source(), cpu, apicId, TakeExpectation(Observes.Value, "kick-cpu", usage));
+                }
+
+            case CpuOp.PvEoi:
+                {
+                    const string usage = "cpuN pv-eoi enable ADDR|disable|eoi";
+                    var action = TakeChoice(PvEoiActions, "PV EOI action", usage);
+                    ulong address = action == PvEoiAction.Enable ? TakeNumber("ADDR", usage) : 0;
+                    return new PvEoiStatement(Source(), cpu, action, address, TakeExpectation(Observes.OkOrFault, "pv-eoi", usage));
                 }
 
             case CpuOp.Rdtsc:

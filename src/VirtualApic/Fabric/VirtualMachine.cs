@@ -5,6 +5,7 @@ using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Devices;
+using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -90,6 +91,26 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     }
 
     private IVmTracer? _tracer;
+
+    /// <summary>
+    /// Guest RAM as KVM reaches it, for its paravirtual interfaces (the PV EOI flag,
+    /// <see cref="Vcpu.PvEoi"/>); provided by the embedder, none by default (enabling PV EOI then
+    /// fails with #GP). Set it before the run starts.
+    /// </summary>
+    public IGuestMemory? GuestMemory
+    {
+        get => _guestMemory;
+        set
+        {
+            _guestMemory = value;
+            foreach (var v in _vcpus)
+            {
+                v.PvEoi.Memory = value;
+            }
+        }
+    }
+
+    private IGuestMemory? _guestMemory;
 
     /// <summary>The options the VM was built with.</summary>
     public VmOptions Options { get; }

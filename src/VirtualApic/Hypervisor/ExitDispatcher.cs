@@ -26,7 +26,11 @@ public sealed class ExitDispatcher
         ArgumentNullException.ThrowIfNull(exits);
         _apic = apic;
         Exits = exits;
+        PvEoi = new PvEoi(apic);
     }
+
+    /// <summary>KVM's paravirtual EOI for this vCPU (<c>MSR_KVM_PV_EOI_EN</c>).</summary>
+    public PvEoi PvEoi { get; }
 
     /// <summary>The hardware-assist model the accesses meet first.</summary>
     public ApicAccelerator Accelerator { get; set; } = new EmulatedApic();
@@ -78,6 +82,13 @@ public sealed class ExitDispatcher
         return HandleWriteExit(ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr), value, 8, msr);
     }
 
+    /// <summary>A guest RDMSR of MSR_KVM_PV_EOI_EN: always intercepted; returns what was written.</summary>
+    public ulong ReadPvEoiMsr()
+    {
+        Record(ApicExit.FaultLike(ExitReason.MsrRead, unchecked((int)PvEoi.Msr)));
+        return PvEoi.MsrValue;
+    }
+
     /// <summary>A guest load of <paramref name="size"/> bytes at <paramref name="offset"/> in the APIC window.</summary>
     public ulong ReadMmio(int offset, int size)
     {
@@ -117,6 +128,12 @@ public sealed class ExitDispatcher
     {
         Exits.Count(exit.Reason);
         Tracer?.OnExit(_apic.VcpuId, exit.Reason, exit.Info, exit.TrapLike);
+
+        // KVM vcpu_enter_guest: kvm_lapic_sync_from_vapic right after the exit, before its handler.
+        if (PvEoi.Pending)
+        {
+            PvEoi.SyncFromGuest();
+        }
     }
 
     private bool HandleWriteExit(in ApicExit exit, ulong value, int size, uint msr)
@@ -124,6 +141,8 @@ public sealed class ExitDispatcher
         Record(exit);
         switch (exit.Reason)
         {
+            case ExitReason.MsrWrite when msr == PvEoi.Msr:
+                return PvEoi.TryWriteMsr(value); // x86.c kvm_set_msr_common, MSR_KVM_PV_EOI_EN
             case ExitReason.MsrWrite:
                 return ApicExitHandler.EmulateMsrWrite(_apic, msr, value);
             case ExitReason.EoiInduced:
