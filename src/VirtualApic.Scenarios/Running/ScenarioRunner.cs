@@ -87,6 +87,7 @@ public static class ScenarioRunner
         private readonly Dictionary<string, Fabric.VmSnapshot> _snapshots = new(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<string, SparseGuestMemory> _memorySnapshots = new(StringComparer.OrdinalIgnoreCase);
         private readonly SparseGuestMemory _memory = new();
+        private readonly SortedDictionary<int, (ulong Address, uint Data)> _routes = [];
         private readonly Dictionary<(string Backend, int Cpu, ExitReason Reason), long> _exits = [];
         private AccelKind _accel;
         private Fabric.VirtualMachine _vm;
@@ -181,6 +182,10 @@ public static class ScenarioRunner
         {
             vm.Tracer = _tracer;
             vm.GuestMemory = _memory; // the VM's RAM outlives a migration, as a VMM's does
+            foreach (var (gsi, route) in _routes)
+            {
+                vm.SetMsiRoute(gsi, route.Address, route.Data); // so does its GSI routing table
+            }
         }
 
         private void CollectExits(Fabric.VirtualMachine vm, AccelKind accel)
@@ -422,6 +427,23 @@ public static class ScenarioRunner
                     break;
                 case MsiStatement s:
                     _vm.DeliverMsi(s.Address, s.Data);
+                    Note(s, null);
+                    break;
+                case MsiRouteStatement s:
+                    try
+                    {
+                        _vm.SetMsiRoute(s.Gsi, s.Address, s.Data);
+                        _routes[s.Gsi] = (s.Address, s.Data);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        Fail(s, ex.Message); // the VMM's KVM_SET_GSI_ROUTING fails (-EINVAL); the VM runs on
+                    }
+
+                    Note(s, null);
+                    break;
+                case GsiStatement s:
+                    _vm.SignalGsi(s.Gsi);
                     Note(s, null);
                     break;
                 case AdvanceStatement s:

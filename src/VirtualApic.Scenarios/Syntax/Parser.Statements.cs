@@ -14,6 +14,8 @@ internal sealed partial class Parser
         IoApic,
         Irq,
         Msi,
+        MsiRoute,
+        Gsi,
         Advance,
         Pic,
         Expect,
@@ -91,7 +93,7 @@ internal sealed partial class Parser
 
     private static readonly KeywordTable<TopLevel> Statements = new(
         ("vm", TopLevel.Vm), ("ioapic", TopLevel.IoApic), ("irq", TopLevel.Irq), ("msi", TopLevel.Msi),
-        ("advance", TopLevel.Advance), ("pic", TopLevel.Pic), ("expect", TopLevel.Expect),
+        ("msi-route", TopLevel.MsiRoute), ("gsi", TopLevel.Gsi), ("advance", TopLevel.Advance), ("pic", TopLevel.Pic), ("expect", TopLevel.Expect),
         ("snapshot", TopLevel.Snapshot), ("restore", TopLevel.Restore), ("migrate", TopLevel.Migrate),
         ("dump", TopLevel.Dump));
 
@@ -191,6 +193,8 @@ internal sealed partial class Parser
             TopLevel.IoApic => ParseIoApic(),
             TopLevel.Irq => ParseIrq(),
             TopLevel.Msi => ParseMsi(),
+            TopLevel.MsiRoute => ParseMsiRoute(),
+            TopLevel.Gsi => ParseGsi(),
             TopLevel.Advance => ParseAdvance(),
             TopLevel.Pic => ParsePic(),
             TopLevel.Expect => ParseProbe(),
@@ -603,6 +607,24 @@ internal sealed partial class Parser
         uint data = TakeUInt32("DATA", usage);
         EndWithoutExpectation("msi", usage);
         return new MsiStatement(Source(), address, data);
+    }
+
+    private MsiRouteStatement ParseMsiRoute()
+    {
+        const string usage = "msi-route GSI ADDR DATA";
+        int gsi = (int)TakeRanged("GSI", usage, 0, 4095, "0..4095");
+        ulong address = TakeNumber("ADDR", usage);
+        uint data = TakeUInt32("DATA", usage);
+        EndWithoutExpectation("msi-route", usage);
+        return new MsiRouteStatement(Source(), gsi, address, data);
+    }
+
+    private GsiStatement ParseGsi()
+    {
+        const string usage = "gsi GSI";
+        int gsi = (int)TakeRanged("GSI", usage, 0, 4095, "0..4095");
+        EndWithoutExpectation("gsi", usage);
+        return new GsiStatement(Source(), gsi);
     }
 
     private AdvanceStatement ParseAdvance()

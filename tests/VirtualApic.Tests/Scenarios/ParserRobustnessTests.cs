@@ -52,6 +52,8 @@ public class ParserRobustnessTests
         ioapic route 10 vector=0x51 dest=1 trigger=level polarity=low mode=lowest masked
         irq 10 assert
         msi 0xfee00000 0x4051
+        msi-route 5 0xfee00000 0xc052
+        gsi 5
         advance 250us
         pic raise 0x20
         pic lower
