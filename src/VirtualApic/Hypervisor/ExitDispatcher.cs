@@ -47,6 +47,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest RDMSR of an APIC MSR: an x2APIC register (through the assist), APIC_BASE or TSC_DEADLINE (always intercepted). False for #GP.</summary>
     public bool ReadMsr(uint msr, out ulong value)
     {
+        SyncPvEoiBeforeHardwareAccess();
         if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
         {
             var exit = Accelerator.ReadX2ApicMsr(_apic, msr, out value);
@@ -68,6 +69,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest WRMSR: an x2APIC register (through the assist) or any other MSR (always intercepted). False for #GP.</summary>
     public bool WriteMsr(uint msr, ulong value)
     {
+        SyncPvEoiBeforeHardwareAccess();
         if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
         {
             var exit = Accelerator.WriteX2ApicMsr(_apic, msr, value);
@@ -92,6 +94,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest load of <paramref name="size"/> bytes at <paramref name="offset"/> in the APIC window.</summary>
     public ulong ReadMmio(int offset, int size)
     {
+        SyncPvEoiBeforeHardwareAccess();
         var exit = Accelerator.ReadMmio(_apic, offset, size, out ulong value);
         if (!exit.IsExit)
         {
@@ -105,6 +108,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest store of <paramref name="size"/> bytes at <paramref name="offset"/> in the APIC window.</summary>
     public void WriteMmio(int offset, uint value, int size)
     {
+        SyncPvEoiBeforeHardwareAccess();
         var exit = Accelerator.WriteMmio(_apic, offset, value, size);
         if (exit.IsExit)
         {
@@ -123,6 +127,19 @@ public sealed class ExitDispatcher
     /// like every exit; the caller then hands the EOI to the VMM's IOAPIC. The vCPU's own thread.
     /// </summary>
     public void IoApicEoiExit(byte vector) => Record(ApicExit.TrapLikeExit(ExitReason.IoApicEoi, vector));
+
+    // Not KVM: a flag armed while the assist was inhibited (or restored from a snapshot) may still be
+    // pending when the assist is active, and then the guest's APIC accesses need not exit. The model
+    // looks at the flag before such an access, so that a PV EOI the guest made is complete before
+    // it can read the APIC: guests see the same ISR and PPR under every backend
+    // (docs/known-divergences.md). Under `none` and an inhibited assist every access exits anyway.
+    private void SyncPvEoiBeforeHardwareAccess()
+    {
+        if (PvEoi.Pending && Accelerator.IsActive)
+        {
+            PvEoi.SyncFromGuest();
+        }
+    }
 
     private void Record(in ApicExit exit)
     {

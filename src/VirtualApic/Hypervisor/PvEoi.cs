@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
+using VirtualApic.Registers;
 
 namespace VirtualApic.Hypervisor;
 
@@ -161,6 +162,13 @@ public sealed class PvEoi
 
         int isr = _apic.HighestIsr;
         if (isr < 0 || _apic.HighestIrr >= 0 || _apic.IsIoApicHandled(isr))
+        {
+            return;
+        }
+
+        // Not KVM: where the profile gives a level LINT entry a Remote IRR that the EOI clears (SDM
+        // 11.5.1; KVM has none), a level vector's EOI has a local effect too, so it is never deferred.
+        if (!_apic.Config.Profile.LvtStatusBitsWritable && _apic.Page.TestVector(ApicOffset.Tmr, isr))
         {
             return;
         }
