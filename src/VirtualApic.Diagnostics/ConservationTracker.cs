@@ -45,6 +45,7 @@ public sealed class ConservationTracker
     private uint[][] _pending = [];
     private uint[][] _inService = [];
     private bool[] _initPending = [];
+    private long[] _pvEois = [];
 
     /// <summary>Vectors that newly became pending, per vector.</summary>
     public long[] Arrived { get; } = new long[256];
@@ -72,6 +73,7 @@ public sealed class ConservationTracker
         var pending = new uint[n][];
         var inService = new uint[n][];
         var initPending = new bool[n];
+        var pvEois = new long[n];
         for (int c = 0; c < n; c++)
         {
             var vcpu = vm.Vcpus[c];
@@ -84,26 +86,33 @@ public sealed class ConservationTracker
             }
 
             initPending[c] = (vcpu.PendingEvents & PendingEvents.Init) != 0;
+            pvEois[c] = vcpu.PvEoi.Eois;
             if (!fresh)
             {
                 // A vCPU that held an INIT may have taken it in this step: its APIC was reset.
                 var own = _initPending[c] ? license | StepLicense.MayResetApic : license;
-                Compare(vcpu, _pending[c], _inService[c], pending[c], inService[c], own, problems);
+
+                // A PV EOI the guest made earlier, which KVM performed at an exit in this step, is
+                // an EOI too: it cleared the highest in service before any EOI the step itself made.
+                int deferred = (int)Math.Clamp(pvEois[c] - _pvEois[c], 0, 8);
+                Compare(vcpu, _pending[c], _inService[c], pending[c], inService[c], own, deferred, problems);
             }
         }
 
         _pending = pending;
         _inService = inService;
         _initPending = initPending;
+        _pvEois = pvEois;
         return problems;
     }
 
-    private void Compare(Vcpu vcpu, uint[] p0, uint[] s0, uint[] p1, uint[] s1, StepLicense license, List<string> problems)
+    private void Compare(Vcpu vcpu, uint[] p0, uint[] s0, uint[] p1, uint[] s1, StepLicense license, int deferredEois, List<string> problems)
     {
         bool mayReset = (license & StepLicense.MayResetApic) != 0;
         int taken = 0;
         int completed = 0;
         int highestBefore = Highest(s0);
+        var mayLeave = HighestOf(s0, 1 + deferredEois);
         for (int i = 0; i < 8; i++)
         {
             uint newlyInService = s1[i] & ~s0[i];
@@ -142,7 +151,7 @@ public sealed class ConservationTracker
                 else
                 {
                     Count(Completed, i, leftService);
-                    uint expected = highestBefore >= 0 && (highestBefore >> 5) == i ? 1u << highestBefore : 0;
+                    uint expected = mayLeave[i];
                     if ((leftService & ~expected) != 0)
                     {
                         Report(problems, vcpu, string.Create(CultureInfo.InvariantCulture, $"vector(s) {Vectors(i, leftService & ~expected)} left service but an EOI clears only the highest in service (0x{Math.Max(highestBefore, 0):x2})"));
@@ -156,10 +165,29 @@ public sealed class ConservationTracker
             Report(problems, vcpu, string.Create(CultureInfo.InvariantCulture, $"{taken} vectors entered service in one step"));
         }
 
-        if (completed > 1 && !mayReset)
+        if (completed > 1 + deferredEois && !mayReset)
         {
             Report(problems, vcpu, string.Create(CultureInfo.InvariantCulture, $"{completed} vectors left service in one step"));
         }
+    }
+
+    // The k highest vectors of a set, as a set (the EOI order of k EOIs).
+    private static uint[] HighestOf(uint[] words, int k)
+    {
+        var top = new uint[8];
+        for (int i = 7; i >= 0 && k > 0; i--)
+        {
+            uint w = words[i];
+            while (w != 0 && k > 0)
+            {
+                int b = 31 - BitOperations.LeadingZeroCount(w);
+                top[i] |= 1u << b;
+                w &= ~(1u << b);
+                k--;
+            }
+        }
+
+        return top;
     }
 
     private static int Highest(uint[] words)

@@ -3,6 +3,7 @@
 
 using System.Diagnostics;
 using System.Globalization;
+using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Diagnostics;
 using VirtualApic.Profiles;
@@ -56,6 +57,13 @@ public sealed record FuzzOptions
 
     /// <summary>Stop at the first finding.</summary>
     public bool StopOnFirst { get; init; }
+
+    /// <summary>
+    /// Weave in issue 15's configurations and statements (split irqchip, X2APIC_API flags, PV EOI,
+    /// PV unhalt, MSI routes; <see cref="ProgramGenerator"/>). Off by default until the bound-IRR
+    /// timer divergence they expose is fixed (docs/reliability.md).
+    /// </summary>
+    public bool KvmConfigurations { get; init; }
 }
 
 /// <summary>The outcome of a campaign.</summary>
@@ -83,9 +91,21 @@ public sealed record FuzzSummary(int Programs, long Steps, TimeSpan Elapsed, IRe
     /// <summary>Programs that snapshotted or migrated with vectors still posted (PIR or inbox).</summary>
     public int SnapshotWithPosted { get; init; }
 
+    /// <summary>Programs whose VM used a split irqchip, 32-bit x2APIC IDs or the broadcast quirk off.</summary>
+    public int KvmConfig { get; init; }
+
+    /// <summary>Programs in which KVM armed a PV EOI flag.</summary>
+    public int PvEoiArmed { get; init; }
+
+    /// <summary>Programs in which an EOI exited to the VMM (split irqchip).</summary>
+    public int VmmEoi { get; init; }
+
+    /// <summary>Programs that made the PV unhalt hypercall.</summary>
+    public int Kicked { get; init; }
+
     /// <summary>The coverage figures as percentages of the programs run, one line.</summary>
     public string CoverageLine => Programs == 0 ? "coverage: no programs" : string.Create(CultureInfo.InvariantCulture,
-        $"coverage: {100.0 * TookVector / Programs:F1}% took a vector, {100.0 * LevelEoi / Programs:F1}% completed a level EOI, {100.0 * TookNmi / Programs:F1}% took an NMI, {100.0 * SnapshotWithPosted / Programs:F1}% snapshotted with posted vectors outstanding");
+        $"coverage: {100.0 * TookVector / Programs:F1}% took a vector, {100.0 * LevelEoi / Programs:F1}% completed a level EOI, {100.0 * TookNmi / Programs:F1}% took an NMI, {100.0 * SnapshotWithPosted / Programs:F1}% snapshotted with posted vectors outstanding, {100.0 * KvmConfig / Programs:F1}% ran a KVM configuration (split irqchip, 32-bit IDs, quirk off), {100.0 * PvEoiArmed / Programs:F1}% armed a PV EOI flag, {100.0 * VmmEoi / Programs:F1}% exited to the VMM on an EOI, {100.0 * Kicked / Programs:F1}% kicked a vCPU");
 
     /// <summary>Steps per second.</summary>
     public double StepsPerSecond => Elapsed.TotalSeconds > 0 ? Steps / Elapsed.TotalSeconds : 0;
@@ -121,7 +141,7 @@ public static class FuzzCampaign
         var findings = new List<FuzzFinding>();
         long steps = 0;
         int programs = 0;
-        int tookVector = 0, levelEoi = 0, tookNmi = 0, snapshotPosted = 0;
+        int tookVector = 0, levelEoi = 0, tookNmi = 0, snapshotPosted = 0, kvmConfig = 0, pvEoiArmed = 0, vmmEoi = 0, kicked = 0;
         TimeSpan? firstAt = null;
         int? firstProgram = null;
         for (int i = 0; i < options.Iterations; i++)
@@ -132,7 +152,7 @@ public static class FuzzCampaign
             }
 
             int seed = unchecked(options.Seed + i);
-            string text = new ProgramGenerator(seed, options.Cpus, architectural).Next(options.Statements);
+            string text = new ProgramGenerator(seed, options.Cpus, architectural, options.KvmConfigurations).Next(options.Statements);
             programs++;
             var pick = new Random(seed ^ 0x5BD1E995);
             var variant = new MetamorphicVariant((MetamorphicKind)pick.Next(2), pick.Next(options.Statements + options.Cpus), pick.Next(4));
@@ -142,6 +162,10 @@ public static class FuzzCampaign
             levelEoi += outcome.Coverage.LevelEoi ? 1 : 0;
             tookNmi += outcome.Coverage.TookNmi ? 1 : 0;
             snapshotPosted += outcome.Coverage.SnapshotWithPosted ? 1 : 0;
+            kvmConfig += outcome.Coverage.KvmConfig ? 1 : 0;
+            pvEoiArmed += outcome.Coverage.PvEoiArmed ? 1 : 0;
+            vmmEoi += outcome.Coverage.VmmEoi ? 1 : 0;
+            kicked += outcome.Coverage.Kicked ? 1 : 0;
             if (outcome.Finding is { } finding)
             {
                 firstAt ??= clock.Elapsed;
@@ -173,6 +197,10 @@ public static class FuzzCampaign
             LevelEoi = levelEoi,
             TookNmi = tookNmi,
             SnapshotWithPosted = snapshotPosted,
+            KvmConfig = kvmConfig,
+            PvEoiArmed = pvEoiArmed,
+            VmmEoi = vmmEoi,
+            Kicked = kicked,
         };
     }
 
@@ -313,6 +341,16 @@ public static class FuzzCampaign
                 cov = cov with { TookNmi = true };
             }
 
+            if (!cov.PvEoiArmed && vm.Vcpus.Any(v => v.PvEoi.Pending))
+            {
+                cov = cov with { PvEoiArmed = true };
+            }
+
+            if (!cov.VmmEoi && vm.Vcpus.Any(v => v.Exits[ExitReason.IoApicEoi] > 0))
+            {
+                cov = cov with { VmmEoi = true };
+            }
+
             if (violation is not null)
             {
                 return;
@@ -339,6 +377,13 @@ public static class FuzzCampaign
         {
             cov = cov with { TookVector = true };
         }
+
+        var o = scenario.Vm;
+        cov = cov with
+        {
+            KvmConfig = cov.KvmConfig || o.SplitIrqchip || o.X2Apic32BitIds || !o.X2ApicBroadcastQuirk,
+            Kicked = cov.Kicked || scenario.Statements.Any(s => s is KickCpuStatement),
+        };
 
         coverage = cov;
         if (result.Dead)

@@ -27,6 +27,13 @@ public sealed class ProgramGenerator
     ];
 
     private readonly Random _random;
+
+    // Issue 15's configurations and statements (split irqchip, X2APIC_API flags, PV EOI, PV unhalt,
+    // MSI routes) draw from a stream of their own, so the programs of a seed are the earlier ones
+    // with these woven in.
+    private readonly Random _extra;
+    private readonly HashSet<int> _pvEoi = [];
+    private readonly bool _kvmConfigurations;
     private readonly int _cpus;
     private readonly bool _architectural;
     private readonly StringBuilder _text = new();
@@ -40,11 +47,15 @@ public sealed class ProgramGenerator
     /// <param name="seed">The seed: the same seed gives the same programs.</param>
     /// <param name="cpus">vCPUs per program (1-8).</param>
     /// <param name="architectural">Generate for the architectural profile (no KVM-divergent IPIs to avoid).</param>
-    public ProgramGenerator(int seed, int cpus, bool architectural)
+    /// <param name="kvmConfigurations">Weave in issue 15's VM options and statements: split irqchip,
+    /// 32-bit x2APIC IDs, the broadcast quirk off, PV EOI, PV unhalt (<c>kick-cpu</c>), MSI routes.</param>
+    public ProgramGenerator(int seed, int cpus, bool architectural, bool kvmConfigurations = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 8);
         _random = new Random(seed);
+        _extra = new Random(unchecked(seed ^ 0x2F0E_1D15));
+        _kvmConfigurations = kvmConfigurations;
         _cpus = cpus;
         _architectural = architectural;
     }
@@ -55,6 +66,7 @@ public sealed class ProgramGenerator
         _text.Clear();
         _chains.Clear();
         _snapshots = 0;
+        _pvEoi.Clear();
 
         // One program in 100 is a large x2APIC VM (IDs above 255 need x2APIC mode and, for the
         // IOAPIC and MSIs, ext-dest-id); only a handful of its vCPUs take part, to keep it cheap.
@@ -63,7 +75,10 @@ public sealed class ProgramGenerator
         _extDestId = big || Chance(8);
         _active = big ? [0, 1, 255, _vmCpus - 1] : [.. Enumerable.Range(0, _cpus)];
         bool waitForSipi = big ? Chance(2) : Chance(16);
-        Line($"vm cpus={_vmCpus} profile={(_architectural ? "architectural" : "kvm")} tsc-deadline={(Chance(8) ? "off" : "on")} cmci={(Chance(4) ? "on" : "off")} ioapic-version={(Chance(4) ? "0x11" : "0x20")}{(_extDestId ? " ext-dest-id=on" : string.Empty)}{(waitForSipi ? " ap-state=wait-for-sipi" : string.Empty)}");
+        string kvmConfig = !_kvmConfigurations ? string.Empty : (_extra.Next(5) == 0 ? " split-irqchip=on" : string.Empty)
+            + (_extra.Next(6) == 0 ? " x2apic-32bit-ids=on" : string.Empty)
+            + (_extra.Next(6) == 0 ? " x2apic-broadcast-quirk=off" : string.Empty);
+        Line($"vm cpus={_vmCpus} profile={(_architectural ? "architectural" : "kvm")} tsc-deadline={(Chance(8) ? "off" : "on")} cmci={(Chance(4) ? "on" : "off")} ioapic-version={(Chance(4) ? "0x11" : "0x20")}{(_extDestId ? " ext-dest-id=on" : string.Empty)}{(waitForSipi ? " ap-state=wait-for-sipi" : string.Empty)}{kvmConfig}");
 
         foreach (int c in _active)
         {
@@ -85,6 +100,13 @@ public sealed class ProgramGenerator
             {
                 Line($"cpu{c} write SVR 0x1ff");
             }
+
+            // A Linux guest enables PV EOI on every vCPU, each with its own flag word.
+            if (_kvmConfigurations && _extra.Next(3) == 0)
+            {
+                Line($"cpu{c} pv-eoi enable {Hex(PvEoiFlag(c))}");
+                _pvEoi.Add(c);
+            }
         }
 
         int chains = Chance(8) ? 0 : _random.Next(1, 4);
@@ -95,6 +117,11 @@ public sealed class ProgramGenerator
 
         for (int i = 0; i < statements; i++)
         {
+            if (_kvmConfigurations && _extra.Next(10) == 0)
+            {
+                Extra();
+            }
+
             var open = _chains.Where(q => q.Count > 0).ToList();
             if (open.Count > 0 && _random.Next(100) < 55)
             {
@@ -200,6 +227,69 @@ public sealed class ProgramGenerator
         }
 
         return q;
+    }
+
+    private static ulong PvEoiFlag(int c) => 0x1000ul + ((ulong)c * 64);
+
+    private int ExtraCpu() => _active[_extra.Next(_active.Length)];
+
+    // One of issue 15's guest or VMM actions, from the extra stream.
+    private void Extra()
+    {
+        int c = ExtraCpu();
+        byte v = (byte)_extra.Next(0x20, 0xF0);
+        switch (_extra.Next(9))
+        {
+            case 0:
+            case 1:
+                Line($"cpu{c} pv-eoi eoi");
+                break;
+            case 2:
+                {
+                    // Enable (again), disable, or a value KVM refuses: bit 1 set, or not RAM.
+                    string what = _extra.Next(4) switch
+                    {
+                        0 => "disable",
+                        1 => $"enable {Hex(PvEoiFlag(c) | 2)}",
+                        2 => "enable 0xfee00000",
+                        _ => $"enable {Hex(PvEoiFlag(c))}",
+                    };
+                    Line($"cpu{c} pv-eoi {what}");
+                    break;
+                }
+
+            case 3:
+                Line($"cpu{c} kick-cpu {ExtraCpu()}");
+                break;
+            case 4:
+                {
+                    // The halt-and-kick of a PV spinlock.
+                    int other = ExtraCpu();
+                    Line($"cpu{other} hlt");
+                    Line($"cpu{c} kick-cpu {other}");
+                    break;
+                }
+
+            case 5:
+                Line($"msi-route {_extra.Next(32)} {Hex(MsiAddress(ExtraCpu()))} {Hex(v | (_extra.Next(2) == 0 ? 0xC000u : 0))}");
+                break;
+            case 6:
+                Line($"gsi {_extra.Next(32)}");
+                break;
+            default:
+                {
+                    // A level MSI route at a reserved IOAPIC GSI taken and ended with a PV EOI where enabled:
+                    // with a split irqchip its EOI exits to the VMM.
+                    int gsi = _extra.Next(24);
+                    Line($"msi-route {gsi} {Hex(MsiAddress(c))} {Hex(v | 0xC000u)}");
+                    Line($"gsi {gsi}");
+                    Line($"cpu{c} sti");
+                    Line($"cpu{c} take");
+                    Line(_pvEoi.Contains(c) ? $"cpu{c} pv-eoi eoi" : $"cpu{c} eoi");
+                    Line($"cpu{c} iret");
+                    break;
+                }
+        }
     }
 
     // The destination that names vCPU c physically: its index, which is its APIC ID unless the

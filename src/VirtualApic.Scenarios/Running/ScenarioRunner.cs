@@ -69,6 +69,9 @@ public static class ScenarioRunner
         private readonly List<ScenarioFailure> _failures = [];
         private readonly List<string> _dumps = [];
         private readonly Dictionary<string, Fabric.VmSnapshot> _snapshots = new(StringComparer.OrdinalIgnoreCase);
+        private readonly Dictionary<string, SparseGuestMemory> _memorySnapshots = new(StringComparer.OrdinalIgnoreCase);
+        private readonly SparseGuestMemory _memory = new();
+        private readonly SortedDictionary<int, (ulong Address, uint Data)> _routes = [];
         private readonly Dictionary<(string Backend, int Cpu, ExitReason Reason), long> _exits = [];
         private AccelKind _accel;
         private Fabric.VirtualMachine _vm;
@@ -142,7 +145,15 @@ public static class ScenarioRunner
 
         // Every VM the runner builds or restores reports to the run's tracer (the core's deliveries
         // and EOIs, the dispatcher's exits).
-        private void Attach(Fabric.VirtualMachine vm) => vm.Tracer = _tracer;
+        private void Attach(Fabric.VirtualMachine vm)
+        {
+            vm.Tracer = _tracer;
+            vm.GuestMemory = _memory; // the VM's RAM outlives a migration, as a VMM's does
+            foreach (var (gsi, route) in _routes)
+            {
+                vm.SetMsiRoute(gsi, route.Address, route.Data); // so does its GSI routing table
+            }
+        }
 
         private void CollectExits(Fabric.VirtualMachine vm, AccelKind accel)
         {
@@ -250,6 +261,9 @@ public static class ScenarioRunner
                         break;
                     }
 
+                case PvEoiStatement s:
+                    Observe(s, s.Cpu, PvEoi(cpu, s));
+                    break;
                 case KickCpuStatement s:
                     Observe(s, s.Cpu, Result.Of(unchecked((ulong)cpu.Hypercall(Vcpu.KvmHcKickCpu, 0, s.ApicId))));
                     break;
@@ -310,6 +324,31 @@ public static class ScenarioRunner
             return Result.Of(cpu.MmioRead(cpu.Apic.BaseAddress + (ulong)offset, 4));
         }
 
+        // Linux's side of PV EOI: kvm_guest_cpu_init writes the MSR; kvm_guest_apic_eoi_write clears
+        // the flag with a locked bit test-and-reset (guest memory, no exit) and writes the EOI
+        // register only when the flag was not set.
+        private Result PvEoi(Vcpu cpu, PvEoiStatement s)
+        {
+            switch (s.Action)
+            {
+                case PvEoiAction.Enable:
+                    return Result.OkOrGp(cpu.TryWriteMsr(VirtualApic.Hypervisor.PvEoi.Msr, s.Address | VirtualApic.Hypervisor.PvEoi.EnableBit));
+                case PvEoiAction.Disable:
+                    return Result.OkOrGp(cpu.TryWriteMsr(VirtualApic.Hypervisor.PvEoi.Msr, 0));
+                default:
+                    Span<byte> flag = stackalloc byte[1];
+                    ulong address = cpu.PvEoi.Address;
+                    if (cpu.PvEoi.Enabled && _memory.TryRead(address, flag) && (flag[0] & VirtualApic.Hypervisor.PvEoi.FlagBit) != 0)
+                    {
+                        flag[0] &= unchecked((byte)~VirtualApic.Hypervisor.PvEoi.FlagBit);
+                        _memory.TryWrite(address, flag);
+                        return Result.Ok;
+                    }
+
+                    return WriteRegister(cpu, ApicOffset.Eoi, 0);
+            }
+        }
+
         private static Result SendIpi(Vcpu cpu, IpiStatement s)
         {
             bool x2 = cpu.Apic.IsX2Apic;
@@ -357,6 +396,23 @@ public static class ScenarioRunner
                     _vm.DeliverMsi(s.Address, s.Data);
                     Note(s, null);
                     break;
+                case MsiRouteStatement s:
+                    try
+                    {
+                        _vm.SetMsiRoute(s.Gsi, s.Address, s.Data);
+                        _routes[s.Gsi] = (s.Address, s.Data);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        Fail(s, ex.Message); // the VMM's KVM_SET_GSI_ROUTING fails (-EINVAL); the VM runs on
+                    }
+
+                    Note(s, null);
+                    break;
+                case GsiStatement s:
+                    _vm.SignalGsi(s.Gsi);
+                    Note(s, null);
+                    break;
                 case AdvanceStatement s:
                     _vm.Clock.Advance(s.Nanoseconds);
                     Note(s, null);
@@ -371,11 +427,13 @@ public static class ScenarioRunner
                     break;
                 case SnapshotStatement s:
                     _snapshots[s.Name] = Fabric.VmSnapshot.Capture(_vm);
+                    _memorySnapshots[s.Name] = _memory.Clone();
                     Note(s, null);
                     break;
                 case RestoreStatement s:
                     if (_snapshots.TryGetValue(s.Name, out var snapshot))
                     {
+                        _memory.CopyFrom(_memorySnapshots[s.Name]); // RAM first, as a VMM restores it
                         snapshot.Restore(_vm);
                         _scenarioTracer?.OnStateReplaced();
                     }
@@ -541,6 +599,22 @@ public static class ScenarioRunner
                         if ((ulong)count != p.Count)
                         {
                             Fail(p, $"expected cpu{p.Cpu} exits{(p.Reason is null ? "" : " " + p.Reason)} == {p.Count} under {Fabric.AccelNames.Format(_accel)}, observed {count}");
+                        }
+
+                        break;
+                    }
+
+                case ExpectPvEoiProbe p:
+                    {
+                        if (!p.Accels.Contains(_accel))
+                        {
+                            break;
+                        }
+
+                        bool set = _vm.Vcpus[p.Cpu].PvEoi.ReadFlag();
+                        if (set != p.Set)
+                        {
+                            Fail(p, $"expected cpu{p.Cpu} pv-eoi == {(p.Set ? 1 : 0)} under {NameOf(_accel)}, observed {(set ? 1 : 0)}");
                         }
 
                         break;

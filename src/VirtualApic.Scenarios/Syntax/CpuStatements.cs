@@ -133,6 +133,21 @@ public sealed record TakeStatement(SourceLine Source, int Cpu, Expectation? Expe
 public sealed record KickCpuStatement(SourceLine Source, int Cpu, uint ApicId, Expectation? Expect)
     : CpuStatement(Source, Cpu), IObservingStatement;
 
+/// <summary>
+/// <c>cpuN pv-eoi enable ADDR|disable|eoi</c>: KVM's paravirtual EOI as a Linux guest uses it.
+/// <c>enable ADDR</c> writes MSR_KVM_PV_EOI_EN (0x4b564d04) with ADDR | 1 and <c>disable</c> with 0
+/// (observe <c>ok</c> or <c>#GP</c>); <c>eoi</c> is Linux <c>kvm_guest_apic_eoi_write</c>: clear bit 0 of the
+/// guest's flag if set (no exit, KVM completes the EOI later), else write the EOI register through
+/// the current mode (observes <c>ok</c> or <c>#GP</c> like <c>eoi</c>).
+/// </summary>
+/// <param name="Source">Where the statement is written.</param>
+/// <param name="Cpu">The vCPU index (<c>cpuN</c>), below the <c>vm</c> line's <c>cpus</c>.</param>
+/// <param name="Action">What the guest does.</param>
+/// <param name="Address">The flag's guest-physical address for <see cref="PvEoiAction.Enable"/>, else 0.</param>
+/// <param name="Expect">The expectation on the observation, or <c>null</c> to only record it.</param>
+public sealed record PvEoiStatement(SourceLine Source, int Cpu, PvEoiAction Action, ulong Address, Expectation? Expect)
+    : CpuStatement(Source, Cpu), IObservingStatement;
+
 /// <summary><c>cpuN rdtsc</c>: observes the TSC.</summary>
 /// <param name="Source">Where the statement is written.</param>
 /// <param name="Cpu">The vCPU index (<c>cpuN</c>), below the <c>vm</c> line's <c>cpus</c>.</param>

@@ -39,6 +39,24 @@ public sealed record IoApicRouteStatement(SourceLine Source, int Pin, byte Vecto
 public sealed record IrqStatement(SourceLine Source, int Pin, LineAction Action)
     : Statement(Source);
 
+/// <summary>
+/// <c>msi-route GSI ADDR DATA</c>: the VMM sets GSI's MSI route (a KVM_IRQ_ROUTING_MSI entry of
+/// KVM_SET_GSI_ROUTING); with <c>split-irqchip=on</c> a level-triggered route (DATA bit 15) at a GSI
+/// below 24 puts its vector in the EOI-exit set of the vCPUs it addresses. Observes nothing.
+/// </summary>
+/// <param name="Source">Where the statement is written.</param>
+/// <param name="Gsi">The GSI, 0..4095.</param>
+/// <param name="Address">The MSI address.</param>
+/// <param name="Data">The 32-bit MSI data.</param>
+public sealed record MsiRouteStatement(SourceLine Source, int Gsi, ulong Address, uint Data)
+    : Statement(Source);
+
+/// <summary><c>gsi GSI</c>: the VMM raises GSI (KVM_IRQ_LINE, an irqfd): its MSI route is delivered. Observes nothing.</summary>
+/// <param name="Source">Where the statement is written.</param>
+/// <param name="Gsi">The GSI, 0..4095.</param>
+public sealed record GsiStatement(SourceLine Source, int Gsi)
+    : Statement(Source);
+
 /// <summary><c>msi ADDR DATA</c>: a device's MSI write in the x86 address/data format; observes nothing.</summary>
 /// <param name="Source">Where the statement is written.</param>
 /// <param name="Address">The MSI address.</param>

@@ -75,3 +75,16 @@ public enum VmRunState : byte
     /// <summary><c>dead</c>: the hypervisor killed the VM.</summary>
     Dead = 1,
 }
+
+/// <summary>What a <see cref="PvEoiStatement"/> does.</summary>
+public enum PvEoiAction : byte
+{
+    /// <summary><c>enable ADDR</c>: WRMSR MSR_KVM_PV_EOI_EN, ADDR | 1.</summary>
+    Enable = 0,
+
+    /// <summary><c>disable</c>: WRMSR MSR_KVM_PV_EOI_EN, 0.</summary>
+    Disable = 1,
+
+    /// <summary><c>eoi</c>: the guest's PV EOI (clear the flag, else an EOI register write).</summary>
+    Eoi = 2,
+}

@@ -19,6 +19,7 @@ internal sealed partial class Parser
         State,
         If,
         Exits,
+        PvEoi,
     }
 
     private enum PinProbe
@@ -33,7 +34,7 @@ internal sealed partial class Parser
     private static readonly KeywordTable<CpuProbe> CpuProbes = new(
         ("irr", CpuProbe.Irr), ("isr", CpuProbe.Isr), ("tmr", CpuProbe.Tmr), ("reg", CpuProbe.Reg),
         ("pending", CpuProbe.Pending), ("mode", CpuProbe.Mode), ("state", CpuProbe.State), ("if", CpuProbe.If),
-        ("exits", CpuProbe.Exits));
+        ("exits", CpuProbe.Exits), ("pv-eoi", CpuProbe.PvEoi));
 
     private static readonly KeywordTable<PinProbe> PinProbes = new(
         ("line", PinProbe.Line), ("remote-irr", PinProbe.RemoteIrr), ("entry", PinProbe.Entry));
@@ -73,7 +74,7 @@ internal sealed partial class Parser
         }
         else if (accels is not null)
         {
-            throw At(accelToken, "`accel=` only applies to `exits` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N");
+            throw At(accelToken, "`accel=` only applies to `exits` and `pv-eoi` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N");
         }
         else if (Is(subject, "vm"))
         {
@@ -95,16 +96,30 @@ internal sealed partial class Parser
 
     private Probe ParseCpuProbe(int cpu, AccelFilter? accels, Token accelToken)
     {
-        const string usage = "expect cpuN irr|isr|tmr|reg|pending|mode|state|if ...";
+        const string usage = "expect cpuN irr|isr|tmr|reg|pending|mode|state|if|pv-eoi ...";
         var what = TakeChoice(CpuProbes, "vCPU probe", usage);
         if (what == CpuProbe.Exits)
         {
             return ParseExitsProbe(cpu, accels);
         }
 
+        if (what == CpuProbe.PvEoi)
+        {
+            const string pvUsage = "expect accel=KIND[,KIND...] cpuN pv-eoi == 0|1";
+            if (accels is not { } filter)
+            {
+                throw At(_tokens[_cursor - 1], $"the PV EOI flag differs by backend: a `pv-eoi` probe must name its backends; usage: {pvUsage}");
+            }
+
+            TakeEqualEqual(pvUsage);
+            bool set = TakeBit("flag", pvUsage);
+            ExpectEnd(pvUsage);
+            return new ExpectPvEoiProbe(default, cpu, filter, set);
+        }
+
         if (accels is not null)
         {
-            throw At(accelToken, "`accel=` only applies to `exits` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N");
+            throw At(accelToken, "`accel=` only applies to `exits` and `pv-eoi` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N");
         }
 
         switch (what)

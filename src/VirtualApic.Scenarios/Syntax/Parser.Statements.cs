@@ -16,6 +16,8 @@ internal sealed partial class Parser
         IoApic,
         Irq,
         Msi,
+        MsiRoute,
+        Gsi,
         Advance,
         Pic,
         Expect,
@@ -67,6 +69,7 @@ internal sealed partial class Parser
         Lint0,
         Lint1,
         KickCpu,
+        PvEoi,
     }
 
     private enum IpiOption
@@ -92,7 +95,7 @@ internal sealed partial class Parser
 
     private static readonly KeywordTable<TopLevel> Statements = new(
         ("vm", TopLevel.Vm), ("ioapic", TopLevel.IoApic), ("irq", TopLevel.Irq), ("msi", TopLevel.Msi),
-        ("advance", TopLevel.Advance), ("pic", TopLevel.Pic), ("expect", TopLevel.Expect),
+        ("msi-route", TopLevel.MsiRoute), ("gsi", TopLevel.Gsi), ("advance", TopLevel.Advance), ("pic", TopLevel.Pic), ("expect", TopLevel.Expect),
         ("snapshot", TopLevel.Snapshot), ("restore", TopLevel.Restore), ("migrate", TopLevel.Migrate),
         ("dump", TopLevel.Dump));
 
@@ -109,7 +112,10 @@ internal sealed partial class Parser
         ("write", CpuOp.Write), ("read", CpuOp.Read), ("eoi", CpuOp.Eoi), ("ipi", CpuOp.Ipi), ("sti", CpuOp.Sti),
         ("cli", CpuOp.Cli), ("take", CpuOp.Take), ("iret", CpuOp.Iret), ("hlt", CpuOp.Hlt), ("rdtsc", CpuOp.Rdtsc),
         ("host-wrmsr", CpuOp.HostWrmsr), ("wrcr8", CpuOp.Wrcr8), ("rdcr8", CpuOp.Rdcr8), ("cpuid", CpuOp.Cpuid),
-        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu));
+        ("lint0", CpuOp.Lint0), ("lint1", CpuOp.Lint1), ("kick-cpu", CpuOp.KickCpu), ("pv-eoi", CpuOp.PvEoi));
+
+    private static readonly KeywordTable<PvEoiAction> PvEoiActions = new(
+        ("enable", PvEoiAction.Enable), ("disable", PvEoiAction.Disable), ("eoi", PvEoiAction.Eoi));
 
     private static readonly KeywordTable<AccelKind> Accels = new([.. AccelNames.All.Select(k => (AccelNames.Format(k), k))]);
 
@@ -188,6 +194,8 @@ internal sealed partial class Parser
             TopLevel.IoApic => ParseIoApic(),
             TopLevel.Irq => ParseIrq(),
             TopLevel.Msi => ParseMsi(),
+            TopLevel.MsiRoute => ParseMsiRoute(),
+            TopLevel.Gsi => ParseGsi(),
             TopLevel.Advance => ParseAdvance(),
             TopLevel.Pic => ParsePic(),
             TopLevel.Expect => ParseProbe(),
@@ -357,6 +365,14 @@ internal sealed partial class Parser
                     const string usage = "cpuN kick-cpu APICID";
                     uint apicId = TakeUInt32("APICID", usage);
                     return new KickCpuStatement(Source(), cpu, apicId, TakeExpectation(Observes.Value, "kick-cpu", usage));
+                }
+
+            case CpuOp.PvEoi:
+                {
+                    const string usage = "cpuN pv-eoi enable ADDR|disable|eoi";
+                    var action = TakeChoice(PvEoiActions, "PV EOI action", usage);
+                    ulong address = action == PvEoiAction.Enable ? TakeNumber("ADDR", usage) : 0;
+                    return new PvEoiStatement(Source(), cpu, action, address, TakeExpectation(Observes.OkOrFault, "pv-eoi", usage));
                 }
 
             case CpuOp.Rdtsc:
@@ -594,6 +610,24 @@ internal sealed partial class Parser
         uint data = TakeUInt32("DATA", usage);
         EndWithoutExpectation("msi", usage);
         return new MsiStatement(Source(), address, data);
+    }
+
+    private MsiRouteStatement ParseMsiRoute()
+    {
+        const string usage = "msi-route GSI ADDR DATA";
+        int gsi = (int)TakeRanged("GSI", usage, 0, 4095, "0..4095");
+        ulong address = TakeNumber("ADDR", usage);
+        uint data = TakeUInt32("DATA", usage);
+        EndWithoutExpectation("msi-route", usage);
+        return new MsiRouteStatement(Source(), gsi, address, data);
+    }
+
+    private GsiStatement ParseGsi()
+    {
+        const string usage = "gsi GSI";
+        int gsi = (int)TakeRanged("GSI", usage, 0, 4095, "0..4095");
+        EndWithoutExpectation("gsi", usage);
+        return new GsiStatement(Source(), gsi);
     }
 
     private AdvanceStatement ParseAdvance()

@@ -68,6 +68,18 @@ public sealed record ExpectInterruptFlagProbe(SourceLine Source, int Cpu, bool S
 public sealed record ExpectExitsProbe(SourceLine Source, int Cpu, AccelFilter Accels, string? Reason, ulong Count)
     : Probe(Source);
 
+/// <summary>
+/// <c>expect accel=KIND[,KIND...] cpuN pv-eoi == 0|1</c>: bit 0 of vCPU N's PV EOI flag in guest memory
+/// (0 when PV EOI is off); skipped under backends not in <paramref name="Accels"/>, because KVM sets
+/// the flag only on its software injection path (docs/kvm-configurations.md).
+/// </summary>
+/// <param name="Source">Where the statement is written.</param>
+/// <param name="Cpu">The vCPU index (<c>cpuN</c>), below the <c>vm</c> line's <c>cpus</c>.</param>
+/// <param name="Accels">The backends the probe applies to (never empty).</param>
+/// <param name="Set">True for <c>1</c>.</param>
+public sealed record ExpectPvEoiProbe(SourceLine Source, int Cpu, AccelFilter Accels, bool Set)
+    : Probe(Source);
+
 /// <summary><c>expect ioapic pin N line == 0|1</c>: the input level the IOAPIC sees.</summary>
 /// <param name="Source">Where the statement is written.</param>
 /// <param name="Pin">The IOAPIC pin, 0..23.</param>

@@ -16,7 +16,7 @@ namespace VirtualApic.Core;
 /// <para>Threading (docs/threading.md): <see cref="AcceptInterrupt"/> may be called from any thread
 /// (IRR and TMR bits are set atomically, or posted into the inbox of an IRR bound to its vCPU's
 /// thread, and the owner is kicked). Every other member belongs to the vCPU's own thread.</para>
-/// <para>Not modelled: the Hyper-V SynIC and PV EOI, the APIC-access page's TPR-access reporting,
+/// <para>Not modelled here: the Hyper-V SynIC; KVM's PV EOI is the hypervisor's (Hypervisor.PvEoi); the APIC-access page's TPR-access reporting,
 /// SMM's effect on INIT, and the remote-read delivery mode (dropped).</para>
 /// </remarks>
 public sealed partial class LocalApic

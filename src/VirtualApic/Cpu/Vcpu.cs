@@ -67,6 +67,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>The exit pipeline every APIC access, APIC MSR and HLT goes through.</summary>
     internal ExitDispatcher Dispatcher { get; }
 
+    /// <summary>
+    /// KVM's paravirtual EOI (<c>MSR_KVM_PV_EOI_EN</c>, 0x4b564d04): the guest enables it with WRMSR;
+    /// the embedder provides the guest memory its flag lives in (<see cref="PvEoi.Memory"/>).
+    /// </summary>
+    public PvEoi PvEoi => Dispatcher.PvEoi;
+
     /// <summary>Receives this vCPU's exits, deliveries and EOIs, if set.</summary>
     public IVmTracer? Tracer
     {
@@ -299,7 +305,20 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public GuestEvent Take()
     {
         var before = State;
+
+        // Injecting needs an entry, which follows an exit: KVM looks at the PV EOI flag there.
+        if (PvEoi.Pending)
+        {
+            PvEoi.SyncFromGuest();
+        }
+
         var taken = TakeCore();
+        if (taken.Kind == GuestEventKind.Vector && PvEoi.Enabled)
+        {
+            // The software injection path only (KVM apic_sync_pv_eoi_to_guest; see PvEoi).
+            PvEoi.SyncToGuest(Accelerator.IsActive);
+        }
+
         bool unblocked = false;
         if (taken.Kind != GuestEventKind.None && Volatile.Read(ref _waiting) != 0)
         {
@@ -415,6 +434,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     private void DoInit()
     {
         Apic.InitReset();
+        PvEoi.Reset();
         Interlocked.And(ref _pending, ~(int)PendingEvents.Smi);
         Volatile.Write(ref _nmiQueued, 0);
         _nmiBlocked = false;
@@ -502,6 +522,9 @@ public sealed class Vcpu : IApicCpu, IDisposable
             case MsrTsc:
                 value = Rdtsc();
                 return true;
+            case PvEoi.Msr:
+                value = Dispatcher.ReadPvEoiMsr();
+                return true;
             default:
                 value = 0;
                 return false; // an MSR this model does not implement
@@ -523,6 +546,8 @@ public sealed class Vcpu : IApicCpu, IDisposable
                 return true;
             case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
                 return Apic.TryWriteX2ApicMsr(msr, value);
+            case PvEoi.Msr:
+                return PvEoi.TryWriteMsr(value);
             default:
                 return false;
         }
@@ -660,6 +685,13 @@ public sealed class Vcpu : IApicCpu, IDisposable
     public VcpuEventState SaveEvents() => new(
         State, InterruptFlag, _nmiBlocked, NmiQueued, (PendingEvents)Volatile.Read(ref _pending), _sipiVector,
         [.. _handlers.Reverse()], _lint0, _lint1);
+
+    /// <summary>The PV EOI state for snapshots: the MSR value and KVM's host-side pending bit.</summary>
+    public (ulong Msr, bool Pending) SavePvEoi() => (PvEoi.MsrValue, PvEoi.Pending);
+
+    /// <summary>Restores the PV EOI state (the flag itself lives in guest memory, restored with it).</summary>
+    /// <exception cref="ArgumentException">Reserved bit 1 set, or pending while disabled.</exception>
+    public void RestorePvEoi(ulong msr, bool pending) => PvEoi.Restore(msr, pending);
 
     /// <summary>Restores the CPU-side event state.</summary>
     public void RestoreEvents(VcpuEventState state)

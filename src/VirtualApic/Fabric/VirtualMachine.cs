@@ -5,6 +5,7 @@ using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Devices;
+using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -90,6 +91,26 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     }
 
     private IVmTracer? _tracer;
+
+    /// <summary>
+    /// Guest RAM as KVM reaches it, for its paravirtual interfaces (the PV EOI flag,
+    /// <see cref="Vcpu.PvEoi"/>); provided by the embedder, none by default (enabling PV EOI then
+    /// fails with #GP). Set it before the run starts.
+    /// </summary>
+    public IGuestMemory? GuestMemory
+    {
+        get => _guestMemory;
+        set
+        {
+            _guestMemory = value;
+            foreach (var v in _vcpus)
+            {
+                v.PvEoi.Memory = value;
+            }
+        }
+    }
+
+    private IGuestMemory? _guestMemory;
 
     /// <summary>The options the VM was built with.</summary>
     public VmOptions Options { get; }
@@ -292,16 +313,136 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
             }
 
             var m = new InterruptMessage(e.Vector, e.DeliveryMode, e.DestinationMode, e.DestinationId(IoApic.ExtendedDestinationId), TriggerMode.Level, true, DestinationShorthand.None, InterruptSource.IoApic, -1);
-            // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the
-            // set survives a snapshot restore or migration, which starts from an empty one. KVM's
-            // vcpu_scan_ioapic syncs the PIR into the IRR first, so a vector still posted counts too
-            // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the
-            // vCPU took the vector; without this its EOI would never reach the IOAPIC).
-            bool stillPending = apic.Page.TestVector(ApicOffset.Isr, e.Vector) || apic.Page.TestVector(ApicOffset.Irr, e.Vector)
-                || apic.IsInboxed(e.Vector) || (Accelerator is ApicvModel apicv && apicv.Descriptor(apic.VcpuId).TestPir(e.Vector));
-            if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || stillPending)
+            if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || PendingEoi(apic, e.Vector))
             {
                 apic.SetIoApicHandled(e.Vector, true);
+            }
+        }
+
+        if (Options.SplitIrqchip)
+        {
+            ScanMsiRoutes(apic);
+        }
+    }
+
+    // KVM kvm_apic_pending_eoi: in ISR or IRR, whatever the previous scan said, so that the set
+    // survives a snapshot restore or migration, which starts from an empty one. KVM's
+    // vcpu_scan_ioapic syncs the PIR into the IRR first, so a vector still posted counts too
+    // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the vCPU took
+    // the vector; without this its EOI would never reach the IOAPIC).
+    private bool PendingEoi(LocalApic apic, byte vector) =>
+        apic.Page.TestVector(ApicOffset.Isr, vector) || apic.Page.TestVector(ApicOffset.Irr, vector)
+        || apic.IsInboxed(vector) || (Accelerator is ApicvModel apicv && apicv.Descriptor(apic.VcpuId).TestPir(vector));
+
+    // ------------------------------------------------------------------ GSI routing (MSI routes)
+
+    /// <summary>
+    /// GSIs below this are the split irqchip's reserved IOAPIC pins (KVM_CAP_SPLIT_IRQCHIP's argument,
+    /// 24 from QEMU): only MSI routes there are scanned into the EOI-exit set (KVM <c>kvm_scan_ioapic_routes</c>
+    /// walks <c>nr_reserved_ioapic_pins</c> GSIs).
+    /// </summary>
+    public const int ReservedIoApicPins = IoApic.PinCount;
+
+    /// <summary>The number of GSIs a routing table may use (KVM_MAX_IRQ_ROUTES).</summary>
+    public const int MaxGsi = 4096;
+
+    private readonly Lock _routesLock = new();
+    private (int Gsi, ulong Address, uint Data)[] _msiRoutes = [];
+
+    /// <summary>
+    /// Sets the MSI route of <paramref name="gsi"/> (a <c>KVM_IRQ_ROUTING_MSI</c> entry of
+    /// KVM_SET_GSI_ROUTING), replacing any. With a split irqchip, a level-triggered route (data bit 15)
+    /// at a GSI below <see cref="ReservedIoApicPins"/> puts its vector in the EOI-exit set of the vCPUs
+    /// it addresses, so that their EOI exits to the VMM (<c>kvm_scan_ioapic_routes</c>); every vCPU
+    /// rescans before it next evaluates (<c>kvm_arch_irq_routing_update</c>). Any thread.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gsi"/> outside 0..<see cref="MaxGsi"/>-1.</exception>
+    /// <exception cref="ArgumentException">The address is no MSI address for this VM (KVM <c>kvm_msi_route_invalid</c>: -EINVAL).</exception>
+    public void SetMsiRoute(int gsi, ulong address, uint data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(gsi);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(gsi, MaxGsi);
+        if (!Msi.IsMsiAddress(address, (Options.X2ApicApi & X2ApicApiFlags.Use32BitIds) != 0))
+        {
+            throw new ArgumentException($"GSI {gsi}: 0x{address:x} is not an MSI address for this VM", nameof(address));
+        }
+
+        lock (_routesLock)
+        {
+            _msiRoutes = [.. _msiRoutes.Where(r => r.Gsi != gsi), (gsi, address, data)];
+        }
+
+        RequestIoApicScans();
+    }
+
+    /// <summary>Removes the route of <paramref name="gsi"/>; returns whether there was one.</summary>
+    public bool RemoveMsiRoute(int gsi)
+    {
+        bool removed;
+        lock (_routesLock)
+        {
+            var kept = _msiRoutes.Where(r => r.Gsi != gsi).ToArray();
+            removed = kept.Length != _msiRoutes.Length;
+            _msiRoutes = kept;
+        }
+
+        if (removed)
+        {
+            RequestIoApicScans();
+        }
+
+        return removed;
+    }
+
+    /// <summary>The MSI routes, by GSI.</summary>
+    public IReadOnlyList<(int Gsi, ulong Address, uint Data)> MsiRoutes => Volatile.Read(ref _msiRoutes);
+
+    /// <summary>
+    /// Raises <paramref name="gsi"/> (KVM_IRQ_LINE or an irqfd on an MSI route: <c>kvm_set_msi</c> with
+    /// the route's address and data). Returns the number of APICs that accepted it, -1 for none or no
+    /// route. Any thread.
+    /// </summary>
+    public int SignalGsi(int gsi)
+    {
+        foreach (var r in Volatile.Read(ref _msiRoutes))
+        {
+            if (r.Gsi == gsi)
+            {
+                if (_ioapicScanPending)
+                {
+                    // As for an IOAPIC delivery: a level route's vector must be in the set before it can be EOIed.
+                    _ioapicScanPending = false;
+                    RequestIoApicScans();
+                }
+
+                return DeliverMsi(r.Address, r.Data);
+            }
+        }
+
+        return -1;
+    }
+
+    // KVM kvm_scan_ioapic_routes: level-triggered MSI routes at the reserved IOAPIC GSIs whose
+    // destination matches the vCPU (kvm_apic_match_dest) or whose vector it still has pending EOI.
+    private void ScanMsiRoutes(LocalApic apic)
+    {
+        bool use32BitIds = (Options.X2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
+        foreach (var r in Volatile.Read(ref _msiRoutes))
+        {
+            if (r.Gsi >= ReservedIoApicPins)
+            {
+                continue;
+            }
+
+            var m = Msi.Decode(r.Address, r.Data, Options.ExtendedDestinationId, use32BitIds);
+            if (m.TriggerMode != TriggerMode.Level)
+            {
+                continue;
+            }
+
+            if ((apic.IsHardwareEnabled && Router.MatchesDestination(apic, m, null)) || PendingEoi(apic, m.Vector))
+            {
+                apic.SetIoApicHandled(m.Vector, true);
             }
         }
     }

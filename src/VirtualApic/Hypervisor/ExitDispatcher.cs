@@ -26,7 +26,11 @@ public sealed class ExitDispatcher
         ArgumentNullException.ThrowIfNull(exits);
         _apic = apic;
         Exits = exits;
+        PvEoi = new PvEoi(apic);
     }
+
+    /// <summary>KVM's paravirtual EOI for this vCPU (<c>MSR_KVM_PV_EOI_EN</c>).</summary>
+    public PvEoi PvEoi { get; }
 
     /// <summary>The hardware-assist model the accesses meet first.</summary>
     public ApicAccelerator Accelerator { get; set; } = new EmulatedApic();
@@ -43,6 +47,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest RDMSR of an APIC MSR: an x2APIC register (through the assist), APIC_BASE or TSC_DEADLINE (always intercepted). False for #GP.</summary>
     public bool ReadMsr(uint msr, out ulong value)
     {
+        SyncPvEoiBeforeHardwareAccess();
         if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
         {
             var exit = Accelerator.ReadX2ApicMsr(_apic, msr, out value);
@@ -64,6 +69,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest WRMSR: an x2APIC register (through the assist) or any other MSR (always intercepted). False for #GP.</summary>
     public bool WriteMsr(uint msr, ulong value)
     {
+        SyncPvEoiBeforeHardwareAccess();
         if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
         {
             var exit = Accelerator.WriteX2ApicMsr(_apic, msr, value);
@@ -78,9 +84,17 @@ public sealed class ExitDispatcher
         return HandleWriteExit(ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr), value, 8, msr);
     }
 
+    /// <summary>A guest RDMSR of MSR_KVM_PV_EOI_EN: always intercepted; returns what was written.</summary>
+    public ulong ReadPvEoiMsr()
+    {
+        Record(ApicExit.FaultLike(ExitReason.MsrRead, unchecked((int)PvEoi.Msr)));
+        return PvEoi.MsrValue;
+    }
+
     /// <summary>A guest load of <paramref name="size"/> bytes at <paramref name="offset"/> in the APIC window.</summary>
     public ulong ReadMmio(int offset, int size)
     {
+        SyncPvEoiBeforeHardwareAccess();
         var exit = Accelerator.ReadMmio(_apic, offset, size, out ulong value);
         if (!exit.IsExit)
         {
@@ -94,6 +108,7 @@ public sealed class ExitDispatcher
     /// <summary>A guest store of <paramref name="size"/> bytes at <paramref name="offset"/> in the APIC window.</summary>
     public void WriteMmio(int offset, uint value, int size)
     {
+        SyncPvEoiBeforeHardwareAccess();
         var exit = Accelerator.WriteMmio(_apic, offset, value, size);
         if (exit.IsExit)
         {
@@ -113,10 +128,29 @@ public sealed class ExitDispatcher
     /// </summary>
     public void IoApicEoiExit(byte vector) => Record(ApicExit.TrapLikeExit(ExitReason.IoApicEoi, vector));
 
+    // Not KVM: a flag armed while the assist was inhibited (or restored from a snapshot) may still be
+    // pending when the assist is active, and then the guest's APIC accesses need not exit. The model
+    // looks at the flag before such an access, so that a PV EOI the guest made is complete before
+    // it can read the APIC: guests see the same ISR and PPR under every backend
+    // (docs/known-divergences.md). Under `none` and an inhibited assist every access exits anyway.
+    private void SyncPvEoiBeforeHardwareAccess()
+    {
+        if (PvEoi.Pending && Accelerator.IsActive)
+        {
+            PvEoi.SyncFromGuest();
+        }
+    }
+
     private void Record(in ApicExit exit)
     {
         Exits.Count(exit.Reason);
         Tracer?.OnExit(_apic.VcpuId, exit.Reason, exit.Info, exit.TrapLike);
+
+        // KVM vcpu_enter_guest: kvm_lapic_sync_from_vapic right after the exit, before its handler.
+        if (PvEoi.Pending)
+        {
+            PvEoi.SyncFromGuest();
+        }
     }
 
     private bool HandleWriteExit(in ApicExit exit, ulong value, int size, uint msr)
@@ -124,6 +158,8 @@ public sealed class ExitDispatcher
         Record(exit);
         switch (exit.Reason)
         {
+            case ExitReason.MsrWrite when msr == PvEoi.Msr:
+                return PvEoi.TryWriteMsr(value); // x86.c kvm_set_msr_common, MSR_KVM_PV_EOI_EN
             case ExitReason.MsrWrite:
                 return ApicExitHandler.EmulateMsrWrite(_apic, msr, value);
             case ExitReason.EoiInduced:

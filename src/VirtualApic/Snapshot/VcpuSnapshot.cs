@@ -20,8 +20,14 @@ namespace VirtualApic.Snapshot;
 /// <param name="Events">The CPU-side event state.</param>
 public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, ApicTimerState Timer, VcpuEventState Events)
 {
-    /// <summary>The format version <see cref="Serialize"/> writes (2 adds the unlatched ESR errors; 1 is still read).</summary>
-    public const ushort FormatVersion = 2;
+    /// <summary>The format version <see cref="Serialize"/> writes (2 adds the unlatched ESR errors, 3 the PV EOI state; 1 and 2 are still read).</summary>
+    public const ushort FormatVersion = 3;
+
+    /// <summary>MSR_KVM_PV_EOI_EN (0x4b564d04) as the guest last wrote it; 0 when PV EOI is off.</summary>
+    public ulong PvEoiMsr { get; init; }
+
+    /// <summary>KVM's host-side <c>KVM_APIC_PV_EOI_PENDING</c>: the guest's flag was set and not looked at since.</summary>
+    public bool PvEoiPending { get; init; }
 
     /// <summary>
     /// Errors the APIC detected but an ESR write has not latched yet (architectural profile; SDM
@@ -35,10 +41,13 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     public static VcpuSnapshot Capture(Vcpu vcpu)
     {
         ArgumentNullException.ThrowIfNull(vcpu);
+        var (pvEoiMsr, pvEoiPending) = vcpu.SavePvEoi();
         return new VcpuSnapshot(
             vcpu.Index, vcpu.Apic.ApicBaseMsr, KvmLapicState.Capture(vcpu.Apic), vcpu.Apic.Timer.Save(), vcpu.SaveEvents())
         {
             EsrPending = vcpu.Apic.EsrPending,
+            PvEoiMsr = pvEoiMsr,
+            PvEoiPending = pvEoiPending,
         };
     }
 
@@ -59,6 +68,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         KvmLapicState.Apply(vcpu.Apic, LapicImage, x2ApicFormat: true, restoreTimer: Timer);
         vcpu.Apic.EsrPending = EsrPending;
         vcpu.RestoreEvents(Events);
+        vcpu.RestorePvEoi(PvEoiMsr, PvEoiPending);
     }
 
     private void Validate(Vcpu vcpu)
@@ -96,7 +106,19 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         {
             throw new SnapshotFormatException($"vCPU {Index}: event state out of range", 0);
         }
+
+        if (PvEoiProblem(PvEoiMsr, PvEoiPending) is { } problem)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: {problem}", 0);
+        }
     }
+
+    // KVM kvm_lapic_set_pv_eoi refuses bit 1 (the address must be 4-byte aligned); the host-side
+    // pending bit exists only while PV EOI is enabled.
+    private static string? PvEoiProblem(ulong msr, bool pending) =>
+        (msr & 2) != 0 ? $"pv_eoi.msr 0x{msr:x} sets reserved bit 1 (the flag address must be 4-byte aligned)"
+        : pending && (msr & 1) == 0 ? $"pv_eoi.pending is set with PV EOI disabled (pv_eoi.msr 0x{msr:x})"
+        : null;
 
     // The timer state is bounded by what the registers can express, so that no saved state makes the
     // clock do unbounded work (a period the guest could never have programmed, an armed timer with
@@ -131,8 +153,8 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     {
         // magic, version, reserved, index, apic_base, image; timer mode + armed, period, target,
         // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; (v2) unlatched ESR errors;
-        // handler count + list.
-        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4;
+        // (v3) PV EOI MSR and pending bit; handler count + list.
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4 + 8 + 1;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
@@ -153,6 +175,8 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         w.U8(Events.SipiVector);
         w.U8(0);
         w.I32((int)EsrPending);
+        w.U64(PvEoiMsr);
+        w.U8(PvEoiPending ? (byte)1 : (byte)0);
         w.U16((ushort)Events.HandlerStack.Count);
         foreach (var h in Events.HandlerStack)
         {
@@ -173,9 +197,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         }
 
         ushort version = r.U16("version");
-        if (version is not (1 or FormatVersion))
+        if (version is not (1 or 2 or FormatVersion))
         {
-            throw Malformed("version", 8, $"unsupported format version {version} (this build reads 1 and {FormatVersion})");
+            throw Malformed("version", 8, $"unsupported format version {version} (this build reads 1 to {FormatVersion})");
         }
 
         long at = r.Position;
@@ -261,6 +285,19 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             }
         }
 
+        ulong pvEoiMsr = 0;
+        bool pvEoiPending = false;
+        if (version >= 3)
+        {
+            at = r.Position;
+            pvEoiMsr = r.U64("pv_eoi.msr");
+            pvEoiPending = r.Bool("pv_eoi.pending");
+            if (PvEoiProblem(pvEoiMsr, pvEoiPending) is { } problem)
+            {
+                throw Malformed("pv_eoi", at, problem);
+            }
+        }
+
         int count = r.U16("events.handler_count");
         var handlers = new GuestEventKind[count];
         for (int i = 0; i < count; i++)
@@ -285,6 +322,8 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         return new VcpuSnapshot(index, apicBase, image, new ApicTimerState((TimerMode)mode, period, armed, target, deadline), events)
         {
             EsrPending = esrPending,
+            PvEoiMsr = pvEoiMsr,
+            PvEoiPending = pvEoiPending,
         };
     }
 

@@ -76,4 +76,65 @@ public class SplitIrqchipTests
         Assert.False(vm.IoApic.GetRemoteIrr(7));
         Assert.Equal(0, vm.Vcpus[0x1F].Exits[ExitReason.IoApicEoi]);
     }
+
+    // A level-triggered MSI (data bit 15) to vCPU 287 through address-hi (32-bit IDs).
+    private static readonly ulong To287 = Msi.EncodeAddress32(287);
+    private const uint LevelMsi = 0xC000;
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void A_level_msi_route_at_a_reserved_ioapic_gsi_puts_its_vector_in_the_eoi_exit_set(AccelKind accel)
+    {
+        using var vm = Vm(accel, split: true);
+        vm.SetMsiRoute(5, To287, LevelMsi | 0x63);
+
+        Assert.Equal(1, vm.SignalGsi(5));
+        Assert.Equal([287], Guest.Receivers(vm, 0x63));
+
+        Assert.True(vm.Vcpus[287].Apic.IsIoApicHandled(0x63));
+        Assert.Equal(1, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
+        Assert.False(vm.Vcpus[0].Apic.IsIoApicHandled(0x63));
+    }
+
+    [Theory]
+    [InlineData(VirtualMachine.ReservedIoApicPins, LevelMsi | 0x64, true)]   // beyond the reserved pins: not scanned
+    [InlineData(5, 0x64u, true)]                                             // edge
+    [InlineData(5, LevelMsi | 0x64, false)]                                  // in-kernel irqchip: no VMM EOIs
+    public void Other_msi_routes_make_no_eoi_exit(int gsi, uint data, bool split)
+    {
+        using var vm = Vm(AccelKind.None, split);
+        vm.SetMsiRoute(gsi, To287, data);
+
+        Assert.Equal(1, vm.SignalGsi(gsi));
+        Assert.Equal([287], Guest.Receivers(vm, 0x64));
+
+        Assert.False(vm.Vcpus[287].Apic.IsIoApicHandled(0x64));
+        Assert.Equal(0, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
+    }
+
+    [Fact]
+    public void Removing_a_route_takes_its_vector_out_of_the_set_and_its_gsi_delivers_nothing()
+    {
+        using var vm = Vm(AccelKind.None, split: true);
+        vm.SetMsiRoute(5, To287, LevelMsi | 0x63);
+        Assert.Equal(1, vm.SignalGsi(5));
+        Assert.Equal([287], Guest.Receivers(vm, 0x63));
+
+        Assert.True(vm.RemoveMsiRoute(5));
+        Assert.False(vm.RemoveMsiRoute(5));
+        Assert.Equal(-1, vm.SignalGsi(5));
+        vm.Vcpus[287].Take(); // evaluates: the rescan runs
+        Assert.False(vm.Vcpus[287].Apic.IsIoApicHandled(0x63));
+    }
+
+    [Fact]
+    public void Bad_routes_are_refused_naming_the_gsi()
+    {
+        using var vm = Vm(AccelKind.None, split: true);
+        Assert.Throws<ArgumentOutOfRangeException>(() => vm.SetMsiRoute(-1, To287, 0x63));
+        Assert.Throws<ArgumentOutOfRangeException>(() => vm.SetMsiRoute(VirtualMachine.MaxGsi, To287, 0x63));
+        var ex = Assert.Throws<ArgumentException>(() => vm.SetMsiRoute(7, 0xFED0_0000, 0x63));
+        Assert.Contains("GSI 7", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(vm.MsiRoutes);
+    }
 }

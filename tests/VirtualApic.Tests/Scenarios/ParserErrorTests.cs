@@ -33,7 +33,7 @@ public class ParserErrorTests
         { "cpu99999999999 sti", "t.vapic:2:1: `cpu99999999999` does not exist: the vm has 4 vCPUs (cpu0..cpu3)" },
         { "cpu0 sti == ok", "t.vapic:2:10: `sti` observes nothing, so it takes no expectation" },
         { "cpu0 sti extra", "t.vapic:2:10: unexpected `extra`; usage: cpuN sti" },
-        { "cpu0 frob", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
+        { "cpu0 frob", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi" },
         { "frob", "t.vapic:2:1: unknown statement `frob`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump" },
         { "== 5", "t.vapic:2:1: expected a statement, found `==`" },
         { "cpu0 mmio-write 0xfee00080 0x100 size=1", "t.vapic:2:28: VALUE 0x100 does not fit in 1 byte" },
@@ -63,7 +63,7 @@ public class ParserErrorTests
         { "cpu0 cpuid 1 0 foo", "t.vapic:2:16: unknown CPUID output register `foo`; expected eax, ebx, ecx or edx" },
         { "cpu0 cpuid 1 foo", "t.vapic:2:14: expected SUBLEAF or eax, ebx, ecx or edx, found `foo`; usage: cpuN cpuid LEAF [SUBLEAF] eax|ebx|ecx|edx" },
         { "cpu0 cpuid 1 eax == 0x1_0000_0000", "t.vapic:2:21: `== 0x1_0000_0000` can never match: `cpuid` observes at most 0xffffffff" },
-        { "cpu0 lint2 assert", "t.vapic:2:6: unknown vCPU operation `lint2`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
+        { "cpu0 lint2 assert", "t.vapic:2:6: unknown vCPU operation `lint2`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi" },
         { "cpu0 lint0 up", "t.vapic:2:12: unknown lint0 action `up`; expected assert, deassert or pulse" },
         { "ioapic route 24 vector=1", "t.vapic:2:14: IOAPIC pin 24 is out of range 0..23 (the IOAPIC has 24 pins)" },
         { "ioapic route 1", "t.vapic:2:15: missing vector=V; usage: ioapic route PIN vector=V [dest=ID] [logical] [trigger=edge|level] [polarity=high|low] [mode=fixed|lowest|smi|nmi|init|extint] [masked]" },
@@ -94,11 +94,11 @@ public class ParserErrorTests
         { "expect cpu0 state running", "t.vapic:2:19: expected `==`, found `running`; usage: expect cpuN state == running|halted|wait-for-sipi" },
         { "expect cpu0 if == 2", "t.vapic:2:19: IF 2 is out of range 0..1" },
         { "expect cpu0 exits == 0", "t.vapic:2:13: exit counts differ by backend: an `exits` probe must name its backends; usage: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
-        { "expect accel=avic cpu0 irr empty", "t.vapic:2:8: `accel=` only applies to `exits` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
+        { "expect accel=avic cpu0 irr empty", "t.vapic:2:8: `accel=` only applies to `exits` and `pv-eoi` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
         { "expect accel=avic,avic cpu0 exits == 0", "t.vapic:2:19: duplicate backend `avic` in accel=" },
         { "expect accel=avic, cpu0 exits == 0", "t.vapic:2:20: unknown accel `cpu0`; expected none, apicv, avic or x2avic" },
         { "expect accel=avic cpu0 exits 9bad == 0", "t.vapic:2:30: bad exit reason `9bad`: expected a name of letters, digits, `-` and `_` (for example avic-noaccel)" },
-        { "expect accel=avic vm running", "t.vapic:2:8: `accel=` only applies to `exits` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
+        { "expect accel=avic vm running", "t.vapic:2:8: `accel=` only applies to `exits` and `pv-eoi` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
         { "expect vm sleeping", "t.vapic:2:11: unknown vm state `sleeping`; expected running or dead" },
         { "expect ioapic pin 10 line == 2", "t.vapic:2:30: line level 2 is out of range 0..1" },
         { "expect ioapic pin 24 line == 1", "t.vapic:2:19: IOAPIC pin 24 is out of range 0..23 (the IOAPIC has 24 pins)" },
@@ -182,7 +182,7 @@ public class ParserErrorTests
         { "expect cpu0 mode == invalid", "t.vapic:2:21: unknown APIC mode `invalid`; expected disabled, xapic or x2apic" },
         { "expect cpu0 state == sleeping", "t.vapic:2:22: unknown vCPU state `sleeping`; expected running, halted or wait-for-sipi" },
         { "expect cpu0 if == 0x2", "t.vapic:2:19: IF 0x2 is out of range 0..1" },
-        { "expect cpu0 frob", "t.vapic:2:13: unknown vCPU probe `frob`; expected irr, isr, tmr, reg, pending, mode, state, if or exits" },
+        { "expect cpu0 frob", "t.vapic:2:13: unknown vCPU probe `frob`; expected irr, isr, tmr, reg, pending, mode, state, if, exits or pv-eoi" },
         { "expect cpu4 if == 1", "t.vapic:2:8: `cpu4` does not exist: the vm has 4 vCPUs (cpu0..cpu3)" },
         { "expect accel=avic cpu4 exits == 0", "t.vapic:2:19: `cpu4` does not exist: the vm has 4 vCPUs (cpu0..cpu3)" },
         { "expect accel=avic", "t.vapic:2:18: missing cpuN; usage: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
@@ -191,7 +191,7 @@ public class ParserErrorTests
         { "expect accel=avic cpu0 exits == x", "t.vapic:2:33: expected N (a number), found `x`; usage: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
         { "expect accel=avic cpu0 exits a b == 0", "t.vapic:2:32: expected `==`, found `b`; usage: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
         { "expect accel=avic cpu0 exits a!b == 0", "t.vapic:2:30: bad exit reason `a!b`: expected a name of letters, digits, `-` and `_` (for example avic-noaccel)" },
-        { "expect accel=avic ioapic pin 1 line == 1", "t.vapic:2:8: `accel=` only applies to `exits` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
+        { "expect accel=avic ioapic pin 1 line == 1", "t.vapic:2:8: `accel=` only applies to `exits` and `pv-eoi` probes: expect accel=KIND[,KIND...] cpuN exits [REASON] == N" },
         { "expect vm", "t.vapic:2:10: missing vm state; usage: expect vm running|dead" },
         { "expect vm running now", "t.vapic:2:19: unexpected `now`; usage: expect vm running|dead" },
         { "expect ioapic pin", "t.vapic:2:18: missing IOAPIC pin; usage: expect ioapic pin N line|remote-irr|entry ..." },
@@ -204,7 +204,7 @@ public class ParserErrorTests
         { "cpu0 sti\rcpu0 cli", "t.vapic:2:9: control character U+000D is not allowed" },
         { "cpu0\u00a0sti", "t.vapic:2:5: unexpected character U+00A0: only ASCII may appear outside comments" },
         { "cpu0 sti\u200b", "t.vapic:2:9: unexpected character U+200B: only ASCII may appear outside comments" },
-        { "cpu0 sti # \u00e9t\u00e9 \t\u2014 non-ASCII comments are fine\ncpu0 frob", "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
+        { "cpu0 sti # \u00e9t\u00e9 \t\u2014 non-ASCII comments are fine\ncpu0 frob", "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi" },
     };
 
     /// <summary>Errors that are about the file as a whole or the <c>vm</c> line.</summary>
@@ -243,7 +243,7 @@ public class ParserErrorTests
         { "vm\nioapic route 1 vector=1 dest=0x8000", "t.vapic:2:30: dest 0x8000 is out of range 0..0xff (8 bits; 15 with ext-dest-id=on)" },
         { "vm ext-dest-id=on\nioapic route 1 vector=1 dest=0x8000", "t.vapic:2:30: dest 0x8000 is out of range 0..0x7fff (15 bits with ext-dest-id=on)" },
         { "vm\nrestore a\nsnapshot a\nrestore a", "t.vapic:2:9: no snapshot `a` to restore: no earlier `snapshot a`" },
-        { "vm\r\ncpu0 frob\r\n", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu" },
+        { "vm\r\ncpu0 frob\r\n", "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi" },
     };
 
     private const string VmUsage = "vm [cpus=N] [accel=KIND] [profile=kvm|architectural] [tsc-khz=N] [bus-mhz=N] [x2apic=on|off] "
@@ -296,7 +296,7 @@ public class ParserErrorTests
         var errors = ScenarioAssert.Fails("vm cpus=2\ncpu0 frob\ncpu0 sti\ncpu2 sti\nadvance 5\ncpu0 wrmsr FOO 1 == nmi\n");
         Assert.Equal(
             [
-                "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu",
+                "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi",
                 "t.vapic:4:1: `cpu2` does not exist: the vm has 2 vCPUs (cpu0..cpu1)",
                 "t.vapic:5:9: bad duration `5`: a duration needs a unit: ns, us or ms (for example 250us)",
                 "t.vapic:6:12: unknown MSR `FOO`; expected a number, APIC_BASE, TSC_DEADLINE or X2APIC_<REG>",

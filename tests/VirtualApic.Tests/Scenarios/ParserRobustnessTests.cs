@@ -39,6 +39,8 @@ public class ParserRobustnessTests
         cpu2 hlt
         cpu2 rdtsc
         cpu2 kick-cpu 1 == 0
+        cpu2 pv-eoi enable 0x1000 == ok
+        cpu2 pv-eoi eoi
         cpu3 host-wrmsr APIC_BASE 0xfee00c00 == ok
         cpu3 wrcr8 2
         cpu3 rdcr8 == 2
@@ -50,6 +52,8 @@ public class ParserRobustnessTests
         ioapic route 10 vector=0x51 dest=1 trigger=level polarity=low mode=lowest masked
         irq 10 assert
         msi 0xfee00000 0x4051
+        msi-route 5 0xfee00000 0xc052
+        gsi 5
         advance 250us
         pic raise 0x20
         pic lower
@@ -66,6 +70,7 @@ public class ParserRobustnessTests
         expect cpu1 if == 0
         expect accel=avic,x2avic cpu0 exits == 0
         expect accel=x2avic cpu0 exits avic-noaccel == 1
+        expect accel=none,x2avic cpu2 pv-eoi == 0
         migrate accel=apicv
         dump cpu0
         expect vm running
@@ -300,7 +305,7 @@ public class ParserRobustnessTests
         Assert.Equal(
             [
                 $"t.vapic:2:{ScenarioParser.MaxLineLength + 1}: line is longer than {ScenarioParser.MaxLineLength} characters",
-                "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1 or kick-cpu",
+                "t.vapic:3:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi",
             ],
             errors);
     }

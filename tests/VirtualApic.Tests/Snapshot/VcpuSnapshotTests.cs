@@ -212,6 +212,8 @@ public class VcpuSnapshotTests
         Add("events.sipi_vector", 1);
         Add("reserved", 1);
         Add("esr.pending", 4);
+        Add("pv_eoi.msr", 8);
+        Add("pv_eoi.pending", 1);
         Add("events.handler_count", 2);
         for (int i = 0; i < handlers; i++)
         {
@@ -274,7 +276,7 @@ public class VcpuSnapshotTests
 
     [Theory]
     [InlineData((ushort)0)]
-    [InlineData((ushort)3)]
+    [InlineData((ushort)4)]
     [InlineData(ushort.MaxValue)]
     public void An_unknown_version_is_rejected(ushort version)
     {
@@ -303,6 +305,9 @@ public class VcpuSnapshotTests
         { "events.pending", (long)PendingEvents.Nmi, 1 },
         { "events.pending", (long)PendingEvents.ExtInt, 1 },
         { "events.pending", 0x80, 1 },
+        { "pv_eoi.msr", 2, 8 },
+        { "pv_eoi.msr", 0x1003, 8 },
+        { "pv_eoi.pending", 2, 1 },
     };
 
     [Theory]
@@ -342,17 +347,33 @@ public class VcpuSnapshotTests
     }
 
     [Fact]
-    public void A_version_1_snapshot_without_the_esr_field_is_still_read()
+    public void A_version_1_snapshot_without_the_esr_and_pv_eoi_fields_is_still_read()
     {
-        byte[] v2 = ValidBytes();
+        byte[] v3 = ValidBytes();
         int esr = Offset("esr.pending");
-        byte[] v1 = [.. v2.AsSpan(0, esr), .. v2.AsSpan(esr + 4)];
+        byte[] v1 = [.. v3.AsSpan(0, esr), .. v3.AsSpan(esr + 4 + 9)];
         BinaryPrimitives.WriteUInt16LittleEndian(v1.AsSpan(8), 1);
 
         var snapshot = VcpuSnapshot.Deserialize(v1);
 
         Assert.Equal(0u, snapshot.EsrPending);
-        Assert.Equal(VcpuSnapshot.Deserialize(v2).Events.HandlerStack, snapshot.Events.HandlerStack);
+        Assert.Equal(VcpuSnapshot.Deserialize(v3).Events.HandlerStack, snapshot.Events.HandlerStack);
+    }
+
+    [Fact]
+    public void A_version_2_snapshot_without_the_pv_eoi_fields_is_still_read_with_pv_eoi_off()
+    {
+        byte[] v3 = ValidBytes();
+        int pv = Offset("pv_eoi.msr");
+        BinaryPrimitives.WriteUInt64LittleEndian(v3.AsSpan(pv), 0x2001);   // would be enabled in v3
+        byte[] v2 = [.. v3.AsSpan(0, pv), .. v3.AsSpan(pv + 9)];
+        BinaryPrimitives.WriteUInt16LittleEndian(v2.AsSpan(8), 2);
+
+        var snapshot = VcpuSnapshot.Deserialize(v2);
+
+        Assert.Equal(0ul, snapshot.PvEoiMsr);
+        Assert.False(snapshot.PvEoiPending);
+        Assert.Equal(VcpuSnapshot.Deserialize(ValidBytes()).Events.HandlerStack, snapshot.Events.HandlerStack);
     }
 
     [Fact]

@@ -1,0 +1,291 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using VirtualApic.Assist;
+using VirtualApic.Cpu;
+using VirtualApic.Fabric;
+using VirtualApic.Hypervisor;
+using VirtualApic.Registers;
+using VirtualApic.Scenarios.Running;
+using VirtualApic.Snapshot;
+using VirtualApic.Tests.Fabric;
+
+namespace VirtualApic.Tests.Cpu;
+
+/// <summary>
+/// KVM's PV EOI (MSR_KVM_PV_EOI_EN): when the flag is set (arch/x86/kvm/lapic.c
+/// apic_sync_pv_eoi_to_guest), how the guest's cleared flag becomes an EOI at the next exit
+/// (apic_sync_pv_eoi_from_guest), the MSR's rules (kvm_lapic_set_pv_eoi), INIT and snapshots.
+/// </summary>
+public class PvEoiTests
+{
+    private const ulong Flag = 0x2000;
+
+    public static TheoryData<AccelKind> Assists() => [AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
+
+    private static (VirtualMachine Vm, SparseGuestMemory Ram) Vm(AccelKind accel = AccelKind.None, int cpus = 2)
+    {
+        var vm = new VirtualMachine(new VmOptions { Cpus = cpus, Accel = accel, IoApicVersion = 0x20 });
+        var ram = new SparseGuestMemory();
+        vm.GuestMemory = ram;
+        foreach (var v in vm.Vcpus)
+        {
+            v.SoftwareEnable();
+        }
+
+        Assert.True(vm.Vcpus[0].TryWriteMsr(PvEoi.Msr, Flag | PvEoi.EnableBit));
+        return (vm, ram);
+    }
+
+    private static byte FlagByte(SparseGuestMemory ram)
+    {
+        Span<byte> b = stackalloc byte[1];
+        Assert.True(ram.TryRead(Flag, b));
+        return b[0];
+    }
+
+    // Linux kvm_guest_apic_eoi_write: test-and-clear the flag, else the EOI register.
+    private static bool GuestPvEoi(Vcpu v, SparseGuestMemory ram)
+    {
+        if ((FlagByte(ram) & 1) != 0)
+        {
+            Assert.True(ram.TryWrite(Flag, [0]));
+            return true;
+        }
+
+        v.WriteEoi();
+        return false;
+    }
+
+    private static bool InService(Vcpu v, byte vector) => v.Apic.Page.TestVector(ApicOffset.Isr, vector);
+
+    // Any exit: an ISR read through the APIC window (always an exit under `none`).
+    private static void Exit(Vcpu v) => v.MmioRead(0xFEE0_0000ul + ApicOffset.Tpr, 4);
+
+    [Fact]
+    public void An_edge_vector_with_nothing_else_pending_gets_the_flag_at_injection()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        Assert.Equal(0, FlagByte(ram));
+
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+
+        Assert.Equal(1, FlagByte(ram));
+        Assert.True(cpu0.PvEoi.Pending);
+        Assert.True(cpu0.PvEoi.ReadFlag());
+    }
+
+    [Fact]
+    public void A_flag_the_guest_cleared_is_an_eoi_at_the_next_exit_and_the_eoi_itself_costs_no_exit()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        cpu0.StiTake();
+        long exits = cpu0.Exits.Total;
+
+        Assert.True(GuestPvEoi(cpu0, ram));
+
+        Assert.Equal(exits, cpu0.Exits.Total);   // no exit for the EOI
+        Assert.True(InService(cpu0, 0x40));       // KVM has not looked yet
+        Exit(cpu0);
+        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+        Assert.Equal(0u, cpu0.Apic.Ppr);
+    }
+
+    [Fact]
+    public void A_flag_still_set_at_an_exit_is_taken_back_and_the_guest_then_writes_the_eoi_register()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        cpu0.StiTake();
+
+        Exit(cpu0);
+
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.True(InService(cpu0, 0x40));      // no EOI: the guest has not ended it
+        Assert.False(GuestPvEoi(cpu0, ram));     // falls back to the EOI register
+        Assert.False(InService(cpu0, 0x40));
+        Assert.Equal(0, cpu0.PvEoi.Eois);
+    }
+
+    [Fact]
+    public void A_level_triggered_ioapic_vector_never_gets_the_flag_and_its_eoi_reaches_the_ioapic()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.IoApic.WriteEntry(3, new RedirectionEntry(RedirectionEntry.Create(0x50, trigger: TriggerMode.Level, destination: 0).Raw));
+        vm.IoApic.SetLine(3, true);
+        vm.IoApic.SetLine(3, false);
+
+        Assert.Equal(0x50, cpu0.StiTake().Vector);
+
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.False(GuestPvEoi(cpu0, ram));
+        Assert.False(vm.IoApic.GetRemoteIrr(3));
+    }
+
+    [Fact]
+    public void A_lower_vector_still_in_the_irr_keeps_the_flag_clear_until_it_is_injected()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x60, 0);
+        vm.Vcpus[1].SendFixed(0x30, 0);
+
+        Assert.Equal(0x60, cpu0.StiTake().Vector);
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(GuestPvEoi(cpu0, ram));
+        cpu0.Iret();
+
+        Assert.Equal(0x30, cpu0.Take().Vector);
+        Assert.Equal(1, FlagByte(ram));
+    }
+
+    [Fact]
+    public void A_nested_higher_vector_takes_the_flag_over_and_the_outer_vector_ends_with_the_eoi_register()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+        Assert.Equal(1, FlagByte(ram));
+        vm.Vcpus[1].SendFixed(0x70, 0);
+
+        Assert.Equal(0x70, cpu0.StiTake().Vector);
+
+        Assert.Equal(1, FlagByte(ram));           // set again, now for 0x70
+        Assert.True(GuestPvEoi(cpu0, ram));       // ends 0x70 without an exit
+        cpu0.Iret();
+        Assert.True(InService(cpu0, 0x70));
+        Assert.False(GuestPvEoi(cpu0, ram));      // 0x40: the exit completes 0x70 first, then the write ends 0x40
+        Assert.False(InService(cpu0, 0x70));
+        Assert.False(InService(cpu0, 0x40));
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+    }
+
+    [Theory]
+    [MemberData(nameof(Assists))]
+    public void With_virtual_interrupt_delivery_the_flag_is_never_set_and_the_same_vectors_end(AccelKind accel)
+    {
+        var (vm, ram) = Vm(accel);
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(GuestPvEoi(cpu0, ram));
+        Assert.False(InService(cpu0, 0x40));
+    }
+
+    [Fact]
+    public void Rdmsr_returns_what_was_written_and_disabling_keeps_the_address()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out ulong value));
+        Assert.Equal(Flag | 1, value);
+
+        Assert.True(cpu0.TryWriteMsr(PvEoi.Msr, Flag));
+        Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out value));
+        Assert.Equal(Flag, value);
+        Assert.False(cpu0.PvEoi.Enabled);
+
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        cpu0.StiTake();
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(GuestPvEoi(cpu0, ram));
+        Assert.False(InService(cpu0, 0x40));
+    }
+
+    [Theory]
+    [InlineData(Flag | 2 | 1)]              // bit 1: the address is not 4-byte aligned
+    [InlineData(Flag | 2)]                  // even to disable
+    [InlineData(0xFEE0_0000ul | 1)]         // not RAM (the APIC window)
+    [InlineData(0x1_0000_0000_0000ul | 1)]  // beyond RAM
+    public void A_bad_msr_value_is_a_gp_and_changes_nothing(ulong value)
+    {
+        var (vm, _) = Vm();
+        using var __ = vm;
+        var cpu0 = vm.Vcpus[0];
+
+        Assert.False(cpu0.TryWriteMsr(PvEoi.Msr, value));
+
+        Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out ulong now));
+        Assert.Equal(Flag | 1, now);
+    }
+
+    [Fact]
+    public void Without_guest_memory_pv_eoi_cannot_be_enabled()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 1 });
+        Assert.False(vm.Vcpus[0].TryWriteMsr(PvEoi.Msr, Flag | 1));
+        Assert.True(vm.Vcpus[0].TryWriteMsr(PvEoi.Msr, 0));
+    }
+
+    [Fact]
+    public void Init_disables_pv_eoi()
+    {
+        var (vm, _) = Vm();
+        using var __ = vm;
+        var cpu0 = vm.Vcpus[0];
+        cpu0.OnInit();
+        Assert.Equal(GuestEventKind.Init, cpu0.Take().Kind);
+        Assert.False(cpu0.PvEoi.Enabled);
+        Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out ulong value));
+        Assert.Equal(0ul, value);
+    }
+
+    [Fact]
+    public void A_snapshot_with_the_flag_set_round_trips_and_the_restored_vcpu_completes_the_pv_eoi()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        vm.Vcpus[0].StiTake();
+        var bytes = VcpuSnapshot.Capture(vm.Vcpus[0]).Serialize();
+
+        var (copy, copyRam) = Vm();
+        using var __ = copy;
+        copyRam.CopyFrom(ram);
+        var back = VcpuSnapshot.Deserialize(bytes);
+        Assert.Equal(Flag | 1, back.PvEoiMsr);
+        Assert.True(back.PvEoiPending);
+        back.Restore(copy.Vcpus[0]);
+
+        var cpu0 = copy.Vcpus[0];
+        Assert.True(cpu0.PvEoi.Pending);
+        Assert.True(GuestPvEoi(cpu0, copyRam));
+        Exit(cpu0);
+        Assert.False(InService(cpu0, 0x40));
+    }
+
+    [Fact]
+    public void A_snapshot_that_is_pending_with_pv_eoi_disabled_is_refused_before_anything_changes()
+    {
+        var (vm, _) = Vm();
+        using var __ = vm;
+        var snapshot = VcpuSnapshot.Capture(vm.Vcpus[0]) with { PvEoiMsr = Flag, PvEoiPending = true };
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => snapshot.Restore(vm.Vcpus[0]));
+
+        Assert.Contains("pv_eoi.pending", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(Flag | 1, vm.Vcpus[0].PvEoi.MsrValue);
+    }
+}
