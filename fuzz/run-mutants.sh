@@ -16,6 +16,7 @@ fi
 
 results=()
 for patch in "${patches[@]}"; do
+    patch=$(realpath "$patch") # applied from inside the temporary worktree
     name=$(basename "$patch" .patch)
     work=$(mktemp -d "${TMPDIR:-/tmp}/vapic-mutant-$name.XXXXXX")
     git -C "$repo" worktree add --detach --quiet "$work/tree" HEAD
