@@ -16,11 +16,20 @@ fi
 
 results=()
 for patch in "${patches[@]}"; do
+    patch=$(realpath "$patch") # applied from inside the temporary worktree
     name=$(basename "$patch" .patch)
     work=$(mktemp -d "${TMPDIR:-/tmp}/vapic-mutant-$name.XXXXXX")
     git -C "$repo" worktree add --detach --quiet "$work/tree" HEAD
     trap 'git -C "$repo" worktree remove --force "$work/tree" 2>/dev/null || true; rm -rf "$work"' EXIT
-    (cd "$work/tree" && patch -p1 --quiet < "$patch")
+    if ! (cd "$work/tree" && patch -p1 --quiet < "$patch" > "$work/patch.log" 2>&1); then
+        # The library moved under the mutant: regenerate the patch (MutantPatchTests says which).
+        echo "$name: STALE PATCH, does not apply to HEAD"
+        results+=("$name: NOT FOUND (stale patch)")
+        git -C "$repo" worktree remove --force "$work/tree"
+        rm -rf "$work"
+        trap - EXIT
+        continue
+    fi
     echo "== $name: building"
     dotnet build "$work/tree/src/VirtualApic.Cli/VirtualApic.Cli.csproj" -c Release -nologo -v quiet > "$work/build.log" 2>&1 \
         || { echo "$name: build failed (see $work/build.log)"; exit 1; }

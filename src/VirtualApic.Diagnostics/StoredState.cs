@@ -48,6 +48,16 @@ public static class StoredState
         return fixedUnmasked && vector >= 16 && (vector >> 5) == index ? 1u << (vector & 31) : 0;
     }
 
+    /// <summary>
+    /// Timer expiries handed to the owner of <paramref name="vcpu"/>'s bound IRR and not yet injected
+    /// (KVM's <c>lapic_timer.pending</c>): expiries on another thread than a bound owner's.
+    /// </summary>
+    public static int HandedOverTimerExpiries(Vcpu vcpu)
+    {
+        ArgumentNullException.ThrowIfNull(vcpu);
+        return vcpu.Apic.Timer.PendingInjections;
+    }
+
     /// <summary>Dword <paramref name="index"/> (0-7) of the PIR of <paramref name="vcpu"/> (0 without APICv).</summary>
     public static uint PostedWord(VirtualMachine vm, Vcpu vcpu, int index)
     {

@@ -371,6 +371,9 @@ public static class FuzzCampaign
             {
                 violation = string.Create(CultureInfo.InvariantCulture, $"line {statement.Source.Line} ({statement.Source.Text}) under {AccelNames.Format(backend)}: {first}");
             }
+
+            // After the step is observed, the owners of bound IRRs enter the guest before the next one.
+            Metamorphic.EnterBoundOwners(vm);
         });
 
         if (conservation.Taken.Any(n => n > 0))

@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using VirtualApic.Diagnostics;
 using VirtualApic.Fabric;
 using VirtualApic.Snapshot;
 
@@ -50,5 +51,28 @@ public static class Metamorphic
         });
         binder.Start();
         binder.Join();
+    }
+
+    /// <summary>
+    /// What the owner thread of a bound IRR does before it next runs the guest, for every vCPU holding
+    /// timer expiries handed over to its owner: it injects them and folds in what is pending elsewhere
+    /// (KVM <c>vcpu_enter_guest</c>: <c>kvm_inject_apic_timer_irqs</c>, then the PIR sync). With
+    /// <see cref="BindIrrsElsewhere"/> no owner ever runs, so without this an expiry handed over during
+    /// one statement would still wait at the next, and a guest LVT, SVR or IA32_APIC_BASE write there
+    /// would mask, re-vector or drop it, while the unbound run delivered it at expiry. Both are timings
+    /// KVM allows (the guest may write LVTT while the kick is in flight), but the bound/unbound check
+    /// must compare the same timing: an expiry before a statement is delivered before it. Does nothing
+    /// when no IRR is bound (nothing is ever handed over then).
+    /// </summary>
+    public static void EnterBoundOwners(VirtualMachine vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        foreach (var vcpu in vm.Vcpus)
+        {
+            if (StoredState.HandedOverTimerExpiries(vcpu) > 0)
+            {
+                vcpu.Apic.SyncIrr();
+            }
+        }
     }
 }

@@ -267,5 +267,7 @@ public sealed class ApicvModel : HardwareAssist
         public void SyncToIrr(LocalApic apic) => model._pid[apic.VcpuId].SyncTo(apic);
 
         public void Reset(LocalApic apic) => model._pid[apic.VcpuId].Clear();
+
+        public bool HoldsPending(LocalApic apic, int vector) => model._pid[apic.VcpuId].TestPir(vector);
     }
 }

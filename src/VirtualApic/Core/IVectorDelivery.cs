@@ -20,6 +20,13 @@ public interface IVectorDelivery
 
     /// <summary>Drops whatever is posted but not yet in the IRR (RESET, INIT, state restore).</summary>
     void Reset(LocalApic apic);
+
+    /// <summary>
+    /// Whether <paramref name="vector"/> is pending on this path outside the IRR (posted and not yet
+    /// synced): part of the IRR as the guest sees it, for checks made from any thread without
+    /// syncing, such as the focus-processor rule of lowest-priority arbitration.
+    /// </summary>
+    bool HoldsPending(LocalApic apic, int vector) => false;
 }
 
 /// <summary>The emulated path: set the IRR bit atomically, then kick.</summary>

@@ -245,6 +245,7 @@ public sealed class InterruptRouter
 
     // SDM 11.6.2.4: a focus processor (the vector already in its IRR or ISR, focus checking on:
     // SVR bit 9 clear) wins; otherwise the lowest processor priority; ties to the higher APIC ID.
+    // The IRR is the guest's: a vector still posted (APICv PIR) or in a bound IRR's inbox counts.
     private static bool Better(LocalApic candidate, LocalApic? best, byte vector)
     {
         if (best is null)
@@ -265,7 +266,8 @@ public sealed class InterruptRouter
 
     private static bool IsFocus(LocalApic apic, byte vector) =>
         (apic.Page.Read(ApicOffset.Svr) & (1u << 9)) == 0
-        && (apic.Page.TestVector(ApicOffset.Irr, vector) || apic.Page.TestVector(ApicOffset.Isr, vector));
+        && (apic.Page.TestVector(ApicOffset.Irr, vector) || apic.Page.TestVector(ApicOffset.Isr, vector)
+            || apic.IsInboxed(vector) || apic.Delivery.HoldsPending(apic, vector));
 
     private int DeliverSlow(in InterruptMessage m, LocalApic? source)
     {

@@ -1,0 +1,86 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using VirtualApic.Diagnostics;
+using VirtualApic.Fabric;
+using VirtualApic.Profiles;
+using VirtualApic.Registers;
+using VirtualApic.Scenarios.Fuzzing;
+using VirtualApic.Tests.Scenarios;
+
+namespace VirtualApic.Tests.Fuzzing;
+
+/// <summary>
+/// Findings of the fuzzer's metamorphic runs stay fixed: the program runs with the perturbation
+/// inserted after every step, under every backend (Fuzzer_finding_stays_fixed runs none).
+/// </summary>
+public class MetamorphicFindingTests
+{
+    private const string TimerProgram = """
+        vm cpus=2 profile=kvm
+        cpu1 write SVR 0x1ff
+        cpu1 write LVT_TIMER 0x7b
+        cpu1 write TDCR 0xb
+        cpu1 write TMICT 0x1000
+        advance 84us
+
+        """;
+
+    public static TheoryData<string> GuestWritesAfterTheExpiry() => new()
+    {
+        "cpu1 host-wrmsr APIC_BASE 0x0",   // a hardware disable (the fuzzer's finding)
+        "cpu1 write LVT_TIMER 0x1007b",    // masks the timer
+        "cpu1 write LVT_TIMER 0x7c",       // re-vectors it
+        "cpu1 write SVR 0xff",             // software disable masks every LVT
+    };
+
+    [Theory]
+    [MemberData(nameof(GuestWritesAfterTheExpiry))]
+    public void A_timer_expiry_handed_to_a_bound_owner_is_delivered_before_the_next_statement(string nextStatement)
+    {
+        string program = TimerProgram + nextStatement + "\n";
+
+        AssertNoFindingAtAnyStep(program, MetamorphicKind.BindIrrsElsewhere, ApicProfile.Kvm);
+    }
+
+    [Fact]
+    public void The_found_scenario_passes_every_metamorphic_run()
+    {
+        string text = File.ReadAllText(Path.Combine(BundledScenarioTests.FindRepositoryRoot(), "scenarios", "found", "13-timer-expiry-handed-to-a-bound-owner.vapic"));
+
+        AssertNoFindingAtAnyStep(text, MetamorphicKind.BindIrrsElsewhere, ApicProfile.Kvm);
+        AssertNoFindingAtAnyStep(text, MetamorphicKind.BinarySnapshotRoundTrip, ApicProfile.Kvm);
+    }
+
+    [Fact]
+    public void Entering_a_bound_owner_injects_the_expiry_its_timer_handed_over()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        var apic = vm.Vcpus[1].Apic;
+        Assert.True(apic.WriteRegister(ApicOffset.Svr, 0x1FF));
+        Assert.True(apic.WriteRegister(ApicOffset.LvtTimer, 0x7B));
+        Assert.True(apic.WriteRegister(ApicOffset.Tmict, 0x100));
+        Metamorphic.BindIrrsElsewhere(vm);
+
+        vm.Clock.Advance(1_000_000); // expires on this thread, which is not the owner's
+
+        Assert.Equal(1, StoredState.HandedOverTimerExpiries(vm.Vcpus[1]));
+        Metamorphic.EnterBoundOwners(vm);
+        Assert.Equal(0, StoredState.HandedOverTimerExpiries(vm.Vcpus[1]));
+        Assert.True(apic.WriteRegister(ApicOffset.LvtTimer, 0x1007B)); // masking now must not lose it
+        Assert.Equal(1u << (0x7B & 31), StoredState.PendingWord(vm, vm.Vcpus[1], 0x7B >> 5));
+    }
+
+    private static void AssertNoFindingAtAnyStep(string program, MetamorphicKind kind, ApicProfile profile)
+    {
+        int statements = program.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#') && !l.StartsWith("vm ", StringComparison.Ordinal));
+        for (int step = 0; step < statements; step++)
+        {
+            for (int backend = 0; backend < 4; backend++)
+            {
+                var outcome = FuzzCampaign.Evaluate(program, profile, new MetamorphicVariant(kind, step, backend));
+                Assert.True(outcome.Finding is null, $"{kind} after step {step + 1}, backend {backend}: {outcome.Finding?.Kind}: {outcome.Finding?.Description}");
+            }
+        }
+    }
+}
