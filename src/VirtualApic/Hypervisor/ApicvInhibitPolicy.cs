@@ -34,6 +34,7 @@ public sealed class ApicvInhibitPolicy
     private readonly IVcpuPeers _peers;
     private readonly InhibitInputs _inputs;
     private readonly ApicvInhibit _required;
+    private readonly bool _physicalIdTooBig;
     private readonly Lock _gate = new();
     private ApicvInhibit _inhibits;
     private bool _apicBaseModified;
@@ -49,6 +50,7 @@ public sealed class ApicvInhibitPolicy
         _model = model;
         _peers = model.Peers;
         _required = model is AvicModel ? SvmRequired : VmxRequired;
+        _physicalIdTooBig = _peers.Count - 1 > model.MaxPhysicalId; // the vCPU count is fixed
         _inputs = new InhibitInputs(_peers.Count, use32BitIds, logicalMapShortcuts);
     }
 
@@ -152,7 +154,7 @@ public sealed class ApicvInhibitPolicy
         r |= _inputs.PhysicalIdAliased ? ApicvInhibit.PhysicalIdAliased : 0;
         r |= _inputs.LogicalIdAliased ? ApicvInhibit.LogicalIdAliased : 0;
         r |= _apicBaseModified ? ApicvInhibit.ApicBaseModified : 0;
-        r |= _peers.Count - 1 > _model.MaxPhysicalId ? ApicvInhibit.PhysicalIdTooBig : 0;
+        r |= _physicalIdTooBig ? ApicvInhibit.PhysicalIdTooBig : 0;
         return r & _required;
     }
 
