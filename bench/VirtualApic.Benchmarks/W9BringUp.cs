@@ -34,6 +34,12 @@ public class W9BringUp
         {
             _vms[i] = new VirtualMachine(new VmOptions { Cpus = 4096, Accel = Accel });
         }
+
+        // Building four VMs leaves tens of MB of garbage (the previous iteration's VMs too): collect
+        // it here, so that no background collection of the setup's garbage runs during the bring-up.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 
     [IterationCleanup]
