@@ -16,8 +16,9 @@ namespace VirtualApic.Hypervisor;
 /// holds the switch, the delivery paths and the tables (<see cref="HardwareAssist"/>).
 /// </summary>
 /// <remarks>
-/// Threading: any vCPU thread may change its APIC, so each change is counted under one lock; the
-/// change costs O(1) unless the assist toggles (O(vCPUs), as KVM's request to all vCPUs). The kicks
+/// Threading: any vCPU thread may change its APIC, so each change is counted under one lock (skipped
+/// when nothing counted changed and the assist is off); the change costs O(1) unless the assist
+/// toggles (O(vCPUs), as KVM's request to all vCPUs). The kicks
 /// of a toggle are raised after the lock is released, so an embedder's kick handler may take its own
 /// locks or run a vCPU, even one that changes its APIC (docs/threading.md).
 /// </remarks>
@@ -110,6 +111,17 @@ public sealed class ApicvInhibitPolicy
     public void OnApicChanged(LocalApic apic)
     {
         ArgumentNullException.ThrowIfNull(apic);
+
+        // Most changes of a bring-up leave the inputs as they were while the assist is off (an SVR
+        // enable before the LDR is set): nothing the policy keeps can change, so skip the lock. Safe
+        // because only this APIC's thread recounts it, and a toggle to active that races with this
+        // rebuilds the tables from registers this thread has already written.
+        if (!_model.IsActive && _inputs.IsCounted(apic)
+            && (Volatile.Read(ref _apicBaseModified) || !apic.IsHardwareEnabled || apic.BaseAddress == ApicBase.DefaultAddress))
+        {
+            return;
+        }
+
         bool toggled;
         lock (_gate)
         {

@@ -78,6 +78,13 @@ internal sealed class InhibitInputs
         }
     }
 
+    /// <summary>
+    /// Whether what <paramref name="apic"/> contributes now is what is counted (a change of nothing the
+    /// inhibits depend on, such as SVR enable with a zero LDR). Only the APIC's own thread updates its
+    /// contribution, so that thread may ask without the policy's lock.
+    /// </summary>
+    public bool IsCounted(LocalApic apic) => Read(apic).SameAs(_of[apic.VcpuId]);
+
     /// <summary>Recounts what <paramref name="apic"/> contributes from its registers now. O(1).</summary>
     public void Update(LocalApic apic)
     {
@@ -186,5 +193,9 @@ internal sealed class InhibitInputs
         public LogicalKind Logical;
         public int PhysicalId;
         public int Slot;
+
+        public readonly bool SameAs(in Contribution other) =>
+            Present == other.Present && IdModified == other.IdModified && Logical == other.Logical
+            && PhysicalId == other.PhysicalId && Slot == other.Slot;
     }
 }
