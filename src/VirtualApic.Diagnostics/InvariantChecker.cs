@@ -107,6 +107,13 @@ public static class InvariantChecker
         var current = vm.Router.Map;
         var apics = vm.Vcpus.Select(v => v.Apic).ToArray();
         var fresh = ApicMap.Build(apics, vm.Router.Uses32BitIds, vm.Router.LogicalMapShortcuts);
+        if (vm.InhibitPolicy?.Inputs is { } counted
+            && (counted.ApicIdModified != fresh.ApicIdModified || counted.PhysicalIdAliased != fresh.PhysicalIdAliased
+                || counted.LogicalIdAliased != fresh.LogicalIdAliased))
+        {
+            problems.Add($"inhibit inputs counted per change differ from a rebuilt map: id-modified {counted.ApicIdModified}/{fresh.ApicIdModified}, physical aliased {counted.PhysicalIdAliased}/{fresh.PhysicalIdAliased}, logical aliased {counted.LogicalIdAliased}/{fresh.LogicalIdAliased}");
+        }
+
         if (current.LogicalMode != fresh.LogicalMode || current.PhysicalIdAliased != fresh.PhysicalIdAliased
             || current.ApicIdModified != fresh.ApicIdModified || current.MaxId != fresh.MaxId)
         {

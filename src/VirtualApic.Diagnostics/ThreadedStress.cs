@@ -3,7 +3,6 @@
 
 using System.Diagnostics;
 using System.Globalization;
-using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Devices;
@@ -312,7 +311,7 @@ public static class ThreadedStress
             }
 
             watchdog.Join(TimeSpan.FromSeconds(2));
-            int toggles = (_vm.Accelerator as HardwareAssist)?.Toggles ?? 0;
+            int toggles = _vm.InhibitPolicy?.Toggles ?? 0;
             if (_o.Timers)
             {
                 for (int c = 0; c < _cpus; c++)

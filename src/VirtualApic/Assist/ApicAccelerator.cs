@@ -31,11 +31,6 @@ public abstract class ApicAccelerator
     /// <summary>A guest store to the APIC MMIO window.</summary>
     public abstract ApicExit WriteMmio(LocalApic apic, int offset, uint value, int size);
 
-    /// <summary>The VM's APIC map changed (ID, LDR, DFR, SVR, APIC_BASE): re-evaluate inhibits and tables.</summary>
-    public virtual void OnApicMapChanged()
-    {
-    }
-
     /// <summary>vCPU <paramref name="vcpu"/>'s run state changed (IsRunning, the notification vector).</summary>
     public virtual void OnRunStateChanged(int vcpu)
     {

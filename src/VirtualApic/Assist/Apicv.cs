@@ -41,10 +41,6 @@ public sealed class ApicvModel : HardwareAssist
     /// <inheritdoc/>
     public override string Name => "apicv";
 
-    /// <inheritdoc/>
-    protected override ApicvInhibit RelevantInhibits =>
-        ApicvInhibit.ApicIdModified | ApicvInhibit.ApicBaseModified | ApicvInhibit.PhysicalIdAliased;
-
     /// <summary>The posted-interrupt descriptor of vCPU <paramref name="index"/>.</summary>
     public PostedInterruptDescriptor Descriptor(int index) => _pid[index];
 
@@ -63,7 +59,7 @@ public sealed class ApicvModel : HardwareAssist
     }
 
     /// <inheritdoc/>
-    protected override void ConfigureVcpu(LocalApic apic, bool active)
+    public override void ConfigureVcpu(LocalApic apic)
     {
         ArgumentNullException.ThrowIfNull(apic);
         // The posted path stays installed while inhibited: a sender that raced with the toggle may

@@ -27,6 +27,8 @@ public sealed class AvicModel : HardwareAssist
     private readonly ulong[] _physicalTable;
     private readonly Lock[] _runningLocks;
     private readonly uint[] _logicalTable = new uint[256];
+    private readonly int[] _logicalOwner = new int[256];  // the vCPU an entry names, -1 for none
+    private readonly int[] _logicalIndexOf;               // the entry a vCPU holds, -1 for none
     private readonly AvicDelivery _delivery;
 
     /// <summary>Creates the model for the vCPUs <paramref name="peers"/> describes.</summary>
@@ -36,6 +38,9 @@ public sealed class AvicModel : HardwareAssist
         _x2Avic = x2Avic;
         _physicalTable = new ulong[Math.Min(peers.Count, MaxPhysicalId + 1)];
         _runningLocks = new Lock[_physicalTable.Length];
+        _logicalIndexOf = new int[peers.Count];
+        Array.Fill(_logicalOwner, -1);
+        Array.Fill(_logicalIndexOf, -1);
         for (int i = 0; i < _physicalTable.Length; i++)
         {
             // Host APIC ID (the pCPU, here the vCPU index) in 11:0, backing page "address" in 51:12.
@@ -56,12 +61,7 @@ public sealed class AvicModel : HardwareAssist
     private long _doorbells;
 
     /// <inheritdoc/>
-    protected override int MaxPhysicalId => _x2Avic ? 0xFFF : 0xFE;
-
-    /// <inheritdoc/>
-    protected override ApicvInhibit RelevantInhibits =>
-        ApicvInhibit.ApicIdModified | ApicvInhibit.ApicBaseModified | ApicvInhibit.PhysicalIdAliased
-        | ApicvInhibit.LogicalIdAliased | ApicvInhibit.PhysicalIdTooBig;
+    public override int MaxPhysicalId => _x2Avic ? 0xFFF : 0xFE;
 
     /// <summary>The number of entries of the physical APIC ID table (vCPUs above it inhibit AVIC).</summary>
     public int PhysicalTableLength => _physicalTable.Length;
@@ -73,10 +73,10 @@ public sealed class AvicModel : HardwareAssist
     public uint LogicalEntry(int index) => _logicalTable[index];
 
     /// <inheritdoc/>
-    protected override void ConfigureVcpu(LocalApic apic, bool active)
+    public override void ConfigureVcpu(LocalApic apic)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        apic.Delivery = active ? _delivery : DirectIrrDelivery.Instance;
+        apic.Delivery = IsActive ? _delivery : DirectIrrDelivery.Instance;
         OnRunStateChanged(apic.VcpuId);
     }
 
@@ -108,35 +108,51 @@ public sealed class AvicModel : HardwareAssist
     }
 
     /// <inheritdoc/>
-    protected override void Activated() => RebuildLogicalTable();
-
-    /// <inheritdoc/>
-    protected override void MapChangedWhileActive()
+    /// <remarks>Writes made while AVIC was inhibited were not trapped, so the table is rebuilt from the registers.</remarks>
+    public override void RefreshTables()
     {
-        if (IsActive)
+        Array.Clear(_logicalTable);
+        Array.Fill(_logicalOwner, -1);
+        Array.Fill(_logicalIndexOf, -1);
+        for (int i = 0; i < Peers.Count; i++)
         {
-            RebuildLogicalTable();
+            WriteLogicalEntry(Peers.Apic(i));
         }
     }
 
-    // Writes made while AVIC was inhibited were not trapped, so the table is rebuilt from the
-    // registers (KVM avic_apicv_post_state_restore / avic_refresh_apicv_exec_ctrl).
-    private void RebuildLogicalTable()
+    /// <inheritdoc/>
+    /// <remarks>
+    /// KVM <c>avic_handle_ldr_update</c> / <c>avic_handle_dfr_update</c>: the vCPU's old logical table
+    /// entry is invalidated (if it still names this vCPU) and the new one written (<c>avic_ldr_write</c>).
+    /// </remarks>
+    public override void RefreshVcpuTables(LocalApic apic)
     {
-        Array.Clear(_logicalTable);
-        for (int i = 0; i < Peers.Count; i++)
+        ArgumentNullException.ThrowIfNull(apic);
+        int old = _logicalIndexOf[apic.VcpuId];
+        if (old >= 0 && _logicalOwner[old] == apic.VcpuId)
         {
-            var apic = Peers.Apic(i);
-            if (apic.IsX2Apic || !apic.IsHardwareEnabled)
-            {
-                continue;
-            }
+            _logicalTable[old] = 0;
+            _logicalOwner[old] = -1;
+        }
 
-            int index = LogicalIndex(apic.Ldr >> 24, flat: apic.Dfr == 0xFFFF_FFFF);
-            if (index >= 0)
-            {
-                _logicalTable[index] = LogicalValidBit | apic.XApicId;
-            }
+        _logicalIndexOf[apic.VcpuId] = -1;
+        WriteLogicalEntry(apic);
+    }
+
+    // The entry of one xAPIC-mode vCPU with a one-bit logical ID (x2AVIC derives x2APIC logical IDs).
+    private void WriteLogicalEntry(LocalApic apic)
+    {
+        if (apic.IsX2Apic || !apic.IsHardwareEnabled)
+        {
+            return;
+        }
+
+        int index = LogicalIndex(apic.Ldr >> 24, flat: apic.Dfr == 0xFFFF_FFFF);
+        if (index >= 0)
+        {
+            _logicalTable[index] = LogicalValidBit | apic.XApicId;
+            _logicalOwner[index] = apic.VcpuId;
+            _logicalIndexOf[apic.VcpuId] = index;
         }
     }
 
@@ -251,8 +267,8 @@ public sealed class AvicModel : HardwareAssist
                 return ApicExit.FaultLike(ExitReason.AvicNoAccel, offset);
             case AssistAccess.TrapLike:
                 // The store is already in the backing page, RIP has advanced. LDR and DFR writes also
-                // move the logical table entry (avic_handle_ldr_update / dfr_update): the map-change
-                // notification of the replayed write rebuilds the table from the registers.
+                // move the logical table entry (avic_handle_ldr_update / dfr_update): the hypervisor's
+                // policy rewrites this vCPU's entry when the replayed write changes the map.
                 apic.Page.Write(offset, value);
                 return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, offset);
         }

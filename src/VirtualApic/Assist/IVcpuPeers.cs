@@ -7,8 +7,8 @@ namespace VirtualApic.Assist;
 
 /// <summary>
 /// The VM as a hardware-assist model (and the hypervisor's policy) may see it: the vCPUs' APICs and
-/// run states, the APIC bus's destination rule and the map facts that inhibit acceleration. The
-/// models never see the VM itself; the fabric implements this.
+/// run states, and the APIC bus's destination rule. The models never see the VM itself; the fabric
+/// implements this.
 /// </summary>
 public interface IVcpuPeers
 {
@@ -30,13 +30,4 @@ public interface IVcpuPeers
     /// to these targets so that guests cannot tell backends apart.
     /// </summary>
     bool MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender);
-
-    /// <summary>An xAPIC ID differs from its vCPU index.</summary>
-    bool ApicIdModified { get; }
-
-    /// <summary>Two APICs share a physical ID.</summary>
-    bool PhysicalIdAliased { get; }
-
-    /// <summary>Logical IDs are not 1:1 with APICs, or logical modes are mixed.</summary>
-    bool LogicalIdAliased { get; }
 }

@@ -24,6 +24,10 @@ public sealed partial class LocalApic
         Page.Write(ApicOffset.Tmcct, 0);
         Page.Write(ApicOffset.Version, VersionValue);
         _esrPending = 0;
+
+        // The LINT remote IRR belongs to the APIC, not to the image (a guest LVT write cannot set it
+        // either): a full snapshot restores it afterwards (VcpuSnapshot.LintRemoteIrr).
+        LintRemoteIrrBits = 0;
         _softwareEnabled = IsSoftwareEnabled;
         RefreshIsrCache();
         if (restoreTimer is { } timer)

@@ -873,6 +873,31 @@ public sealed partial class LocalApic
     // Architectural LINT0/LINT1 remote IRR (bit 0: LINT0, bit 1: LINT1).
     private int _lintRemoteIrr;
 
+    /// <summary>
+    /// The architectural LINT0 (bit 0) and LINT1 (bit 1) remote IRR, for snapshots. Setting it (the
+    /// owner, or a paused VM, after the register image is restored) also sets or clears the LVT bits
+    /// in the page under the architectural profile, so the page and the APIC's own copy agree.
+    /// </summary>
+    internal int LintRemoteIrrBits
+    {
+        get => _lintRemoteIrr;
+        set
+        {
+            _lintRemoteIrr = value & 3;
+            if (Config.Profile.LvtStatusBitsWritable)
+            {
+                return; // KVM: the bits are plain page bits, which the image already restored
+            }
+
+            for (int pin = 0; pin < 2; pin++)
+            {
+                int offset = pin == 0 ? ApicOffset.LvtLint0 : ApicOffset.LvtLint1;
+                uint lvt = Page.Read(offset);
+                Page.Write(offset, (_lintRemoteIrr & (1 << pin)) != 0 ? lvt | Lvt.RemoteIrrBit : lvt & ~Lvt.RemoteIrrBit);
+            }
+        }
+    }
+
     private bool LintRemoteIrr(int lvtOffset) =>
         (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
 

@@ -63,13 +63,22 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
             v.Dispatcher.Peers = this;
         }
 
+        if (Accelerator is HardwareAssist assist)
+        {
+            InhibitPolicy = new ApicvInhibitPolicy(
+                assist, (options.X2ApicApi & X2ApicApiFlags.Use32BitIds) != 0, options.Profile.LogicalMapShortcuts);
+        }
+
         _constructed = true;
         ScanIoApicHandledVectors();
-        (Accelerator as HardwareAssist)?.Start();
+        InhibitPolicy?.Start();
     }
 
     /// <summary>The hardware-assist model every vCPU's accesses meet first.</summary>
     public ApicAccelerator Accelerator { get; }
+
+    /// <summary>KVM's inhibit policy for the hardware assist (null under <c>none</c>): the reasons in force and the toggles.</summary>
+    public ApicvInhibitPolicy? InhibitPolicy { get; }
 
     private readonly bool _constructed;
 
@@ -187,7 +196,10 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         // ID/LDR/mode change would make booting 4096 vCPUs quadratic, so the requests wait for the next
         // IOAPIC delivery, the only way a vCPU can get a vector whose EOI the IOAPIC needs.
         _ioapicScanPending = true;
-        Accelerator.OnApicMapChanged();
+
+        // The inhibit inputs are counted per change (O(1)); the map itself is rebuilt lazily, once, at
+        // the next delivery that needs it (KVM apic_map_dirty), never on the writer's thread here.
+        InhibitPolicy?.OnApicChanged(source);
     }
 
     // ------------------------------------------------------------------ IIoApicSink
@@ -488,15 +500,6 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     /// <inheritdoc/>
     bool IVcpuPeers.MatchesDestination(LocalApic target, in InterruptMessage message, LocalApic? sender) =>
         Router.Reaches(target, message, sender);
-
-    /// <inheritdoc/>
-    bool IVcpuPeers.ApicIdModified => Router.Map.ApicIdModified;
-
-    /// <inheritdoc/>
-    bool IVcpuPeers.PhysicalIdAliased => Router.Map.PhysicalIdAliased;
-
-    /// <inheritdoc/>
-    bool IVcpuPeers.LogicalIdAliased => Router.Map.LogicalIdAliased;
 
     // ------------------------------------------------------------------ IGuestBus
 

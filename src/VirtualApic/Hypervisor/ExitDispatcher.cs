@@ -172,7 +172,7 @@ public sealed class ExitDispatcher
                 if (exit.TrapLike)
                 {
                     // LDR and DFR traps also move AVIC's logical table entry: the replayed write's
-                    // map-change notification rebuilds it from the registers.
+                    // map-change notification has the inhibit policy rewrite this vCPU's entry.
                     ApicExitHandler.HandleTrapLikeWrite(_apic, exit.Info);
                 }
                 else

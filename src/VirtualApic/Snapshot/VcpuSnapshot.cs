@@ -20,8 +20,11 @@ namespace VirtualApic.Snapshot;
 /// <param name="Events">The CPU-side event state.</param>
 public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, ApicTimerState Timer, VcpuEventState Events)
 {
-    /// <summary>The format version <see cref="Serialize"/> writes (2 adds the unlatched ESR errors, 3 the PV EOI state; 1 and 2 are still read).</summary>
-    public const ushort FormatVersion = 3;
+    /// <summary>
+    /// The format version <see cref="Serialize"/> writes (2 adds the unlatched ESR errors, 3 the PV EOI
+    /// state, 4 the LINT remote IRR; 1 to 3 are still read).
+    /// </summary>
+    public const ushort FormatVersion = 4;
 
     /// <summary>MSR_KVM_PV_EOI_EN (0x4b564d04) as the guest last wrote it; 0 when PV EOI is off.</summary>
     public ulong PvEoiMsr { get; init; }
@@ -34,6 +37,15 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     /// 11.5.3). Not part of the KVM register image, where ESR never latches anything.
     /// </summary>
     public uint EsrPending { get; init; }
+
+    /// <summary>
+    /// The remote IRR of LVT LINT0 (bit 0) and LINT1 (bit 1): set by a level-triggered fixed LINT
+    /// delivery until its EOI (architectural profile; SDM 11.5.1). The APIC owns it apart from the
+    /// page, because a guest LVT write must not clear it, so the register image alone does not carry it.
+    /// </summary>
+    public byte LintRemoteIrr { get; init; }
+
+    private const byte LintRemoteIrrMask = 0b11;
 
     private static ReadOnlySpan<byte> Magic => "VAPICCPU"u8;
 
@@ -48,6 +60,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             EsrPending = vcpu.Apic.EsrPending,
             PvEoiMsr = pvEoiMsr,
             PvEoiPending = pvEoiPending,
+            LintRemoteIrr = (byte)vcpu.Apic.LintRemoteIrrBits,
         };
     }
 
@@ -67,6 +80,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
         KvmLapicState.Apply(vcpu.Apic, LapicImage, x2ApicFormat: true, restoreTimer: Timer);
         vcpu.Apic.EsrPending = EsrPending;
+        vcpu.Apic.LintRemoteIrrBits = LintRemoteIrr;
         vcpu.RestoreEvents(Events);
         vcpu.RestorePvEoi(PvEoiMsr, PvEoiPending);
     }
@@ -101,6 +115,17 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         }
 
         ValidateTimerBounds(vcpu.Apic.Config);
+
+        if ((LintRemoteIrr & ~LintRemoteIrrMask) != 0)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: lint.remote_irr 0x{LintRemoteIrr:x} has bits other than LINT0 (bit 0) and LINT1 (bit 1)", 0);
+        }
+
+        if (LintRemoteIrr != 0 && vcpu.Apic.Config.Profile.LvtStatusBitsWritable)
+        {
+            throw new SnapshotFormatException(
+                $"vCPU {Index}: lint.remote_irr 0x{LintRemoteIrr:x} is set, but the {vcpu.Apic.Config.Profile.Name} profile keeps no LINT remote IRR (its LVT status bits are plain page bits)", 0);
+        }
 
         if (!Enum.IsDefined(Events.State) || Events.NmiQueued is < 0 or > 2 || Events.HandlerStack is null)
         {
@@ -153,8 +178,8 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     {
         // magic, version, reserved, index, apic_base, image; timer mode + armed, period, target,
         // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; (v2) unlatched ESR errors;
-        // (v3) PV EOI MSR and pending bit; handler count + list.
-        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4 + 8 + 1;
+        // (v3) PV EOI MSR and pending bit; (v4) LINT remote IRR; handler count + list.
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4 + 8 + 1 + 1;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
@@ -177,6 +202,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         w.I32((int)EsrPending);
         w.U64(PvEoiMsr);
         w.U8(PvEoiPending ? (byte)1 : (byte)0);
+        w.U8(LintRemoteIrr);
         w.U16((ushort)Events.HandlerStack.Count);
         foreach (var h in Events.HandlerStack)
         {
@@ -197,7 +223,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         }
 
         ushort version = r.U16("version");
-        if (version is not (1 or 2 or FormatVersion))
+        if (version is < 1 or > FormatVersion)
         {
             throw Malformed("version", 8, $"unsupported format version {version} (this build reads 1 to {FormatVersion})");
         }
@@ -298,6 +324,17 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             }
         }
 
+        byte lintRemoteIrr = 0;
+        if (version >= 4)
+        {
+            at = r.Position;
+            lintRemoteIrr = r.U8("lint.remote_irr");
+            if ((lintRemoteIrr & ~LintRemoteIrrMask) != 0)
+            {
+                throw Malformed("lint.remote_irr", at, $"bits 0x{lintRemoteIrr:x} are not LINT0 (bit 0) or LINT1 (bit 1)");
+            }
+        }
+
         int count = r.U16("events.handler_count");
         var handlers = new GuestEventKind[count];
         for (int i = 0; i < count; i++)
@@ -324,6 +361,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             EsrPending = esrPending,
             PvEoiMsr = pvEoiMsr,
             PvEoiPending = pvEoiPending,
+            LintRemoteIrr = lintRemoteIrr,
         };
     }
 

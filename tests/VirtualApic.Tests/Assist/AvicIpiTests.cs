@@ -4,6 +4,7 @@
 using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
+using VirtualApic.Hypervisor;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using static VirtualApic.Tests.Assist.AssistTestKit;
@@ -297,7 +298,7 @@ public class AvicIpiTests
         Write(vm.Vcpus[0], ApicOffset.Ldr, 0x0100_0000);
         Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0600_0000); // two bits: no power of two (KVM 1808c950955d)
 
-        var assist = Assert.IsAssignableFrom<HardwareAssist>(vm.Accelerator);
+        var assist = Assert.IsType<ApicvInhibitPolicy>(vm.InhibitPolicy);
         Assert.True(assist.Inhibits.HasFlag(ApicvInhibit.LogicalIdAliased));
         Assert.False(vm.Accelerator.IsActive);
         for (int i = 0; i < 8; i++)

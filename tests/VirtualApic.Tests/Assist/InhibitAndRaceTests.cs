@@ -5,6 +5,7 @@ using System.Diagnostics;
 using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
+using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;
 using static VirtualApic.Tests.Assist.AssistTestKit;
@@ -17,7 +18,7 @@ namespace VirtualApic.Tests.Assist;
 /// </summary>
 public class InhibitAndRaceTests
 {
-    private static HardwareAssist Assist(VirtualMachine vm) => Assert.IsAssignableFrom<HardwareAssist>(vm.Accelerator);
+    private static ApicvInhibitPolicy Assist(VirtualMachine vm) => Assert.IsType<ApicvInhibitPolicy>(vm.InhibitPolicy);
 
     [Theory]
     [InlineData(AccelKind.Apicv)]

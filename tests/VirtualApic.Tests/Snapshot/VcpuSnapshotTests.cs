@@ -214,6 +214,7 @@ public class VcpuSnapshotTests
         Add("esr.pending", 4);
         Add("pv_eoi.msr", 8);
         Add("pv_eoi.pending", 1);
+        Add("lint.remote_irr", 1);
         Add("events.handler_count", 2);
         for (int i = 0; i < handlers; i++)
         {
@@ -308,6 +309,8 @@ public class VcpuSnapshotTests
         { "pv_eoi.msr", 2, 8 },
         { "pv_eoi.msr", 0x1003, 8 },
         { "pv_eoi.pending", 2, 1 },
+        { "lint.remote_irr", 4, 1 },
+        { "lint.remote_irr", 0xFF, 1 },
     };
 
     [Theory]
@@ -351,12 +354,13 @@ public class VcpuSnapshotTests
     {
         byte[] v3 = ValidBytes();
         int esr = Offset("esr.pending");
-        byte[] v1 = [.. v3.AsSpan(0, esr), .. v3.AsSpan(esr + 4 + 9)];
+        byte[] v1 = [.. v3.AsSpan(0, esr), .. v3.AsSpan(esr + 4 + 9 + 1)];
         BinaryPrimitives.WriteUInt16LittleEndian(v1.AsSpan(8), 1);
 
         var snapshot = VcpuSnapshot.Deserialize(v1);
 
         Assert.Equal(0u, snapshot.EsrPending);
+        Assert.Equal(0, snapshot.LintRemoteIrr);
         Assert.Equal(VcpuSnapshot.Deserialize(v3).Events.HandlerStack, snapshot.Events.HandlerStack);
     }
 
@@ -366,7 +370,7 @@ public class VcpuSnapshotTests
         byte[] v3 = ValidBytes();
         int pv = Offset("pv_eoi.msr");
         BinaryPrimitives.WriteUInt64LittleEndian(v3.AsSpan(pv), 0x2001);   // would be enabled in v3
-        byte[] v2 = [.. v3.AsSpan(0, pv), .. v3.AsSpan(pv + 9)];
+        byte[] v2 = [.. v3.AsSpan(0, pv), .. v3.AsSpan(pv + 9 + 1)];
         BinaryPrimitives.WriteUInt16LittleEndian(v2.AsSpan(8), 2);
 
         var snapshot = VcpuSnapshot.Deserialize(v2);
@@ -374,6 +378,89 @@ public class VcpuSnapshotTests
         Assert.Equal(0ul, snapshot.PvEoiMsr);
         Assert.False(snapshot.PvEoiPending);
         Assert.Equal(VcpuSnapshot.Deserialize(ValidBytes()).Events.HandlerStack, snapshot.Events.HandlerStack);
+        Assert.Equal(0, snapshot.LintRemoteIrr);
+    }
+
+    [Fact]
+    public void A_version_3_snapshot_without_the_lint_remote_irr_is_still_read()
+    {
+        byte[] v4 = ValidBytes();
+        int lint = Offset("lint.remote_irr");
+        byte[] v3 = [.. v4.AsSpan(0, lint), .. v4.AsSpan(lint + 1)];
+        BinaryPrimitives.WriteUInt16LittleEndian(v3.AsSpan(8), 3);
+
+        var snapshot = VcpuSnapshot.Deserialize(v3);
+
+        Assert.Equal(0, snapshot.LintRemoteIrr);
+        Assert.Equal(VcpuSnapshot.Deserialize(v4).EsrPending, snapshot.EsrPending);
+        Assert.Equal(VcpuSnapshot.Deserialize(v4).Events.HandlerStack, snapshot.Events.HandlerStack);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_level_lint_remote_irr_survives_a_snapshot_under_the_architectural_profile(int pin)
+    {
+        // SDM 11.5.1: a level-triggered fixed LINT delivery sets the LVT's remote IRR until the EOI;
+        // while it is set, the asserted line is not delivered again, and a guest LVT write keeps it.
+        var config = new ApicConfig { Profile = ApicProfile.Architectural };
+        int lvt = pin == 0 ? ApicOffset.LvtLint0 : ApicOffset.LvtLint1;
+        using var vcpu = new Vcpu(0, config, new VirtualClock());
+        vcpu.MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+        vcpu.MmioWrite(0xFEE0_0000 + (ulong)lvt, Lvt.LevelBit | 0x31, 4);
+        vcpu.Sti();
+        vcpu.SetLint(pin, true);
+        Assert.Equal(0x31, vcpu.Take().Vector);
+        var bytes = VcpuSnapshot.Capture(vcpu).Serialize();
+        Assert.Equal(1 << pin, VcpuSnapshot.Deserialize(bytes).LintRemoteIrr);
+
+        using var copy = new Vcpu(0, config, new VirtualClock());
+        VcpuSnapshot.Deserialize(bytes).Restore(copy);
+        copy.MmioWrite(0xFEE0_0000 + (ulong)lvt, Lvt.LevelBit | 0x31, 4); // the guest rewrites the LVT
+        Assert.Equal(Lvt.LevelBit | Lvt.RemoteIrrBit | 0x31ul, copy.MmioRead(0xFEE0_0000 + (ulong)lvt, 4));
+        copy.SetLint(pin, true); // still asserted: held off until the EOI
+        Assert.False(copy.Apic.IrrHas(0x31));
+
+        copy.MmioWrite(0xFEE0_00B0, 0, 4); // EOI of the in-service 0x31 clears it
+        Assert.Equal(Lvt.LevelBit | 0x31ul, copy.MmioRead(0xFEE0_0000 + (ulong)lvt, 4));
+    }
+
+    [Fact]
+    public void A_restore_does_not_keep_the_remote_irr_of_the_state_it_replaces()
+    {
+        var config = new ApicConfig { Profile = ApicProfile.Architectural };
+        using var idle = new Vcpu(0, config, new VirtualClock());
+        idle.MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+        idle.MmioWrite(0xFEE0_0350, Lvt.LevelBit | 0x31, 4);
+        var clean = VcpuSnapshot.Capture(idle);
+
+        using var busy = new Vcpu(0, config, new VirtualClock());
+        busy.MmioWrite(0xFEE0_00F0, 0x1FF, 4);
+        busy.MmioWrite(0xFEE0_0350, Lvt.LevelBit | 0x31, 4);
+        busy.SetLint(0, false);
+        busy.Sti();
+        busy.SetLint(0, true);
+        Assert.Equal(0x31, busy.Take().Vector);
+
+        clean.Restore(busy);
+        busy.MmioWrite(0xFEE0_0350, Lvt.LevelBit | 0x31, 4); // a guest LVT write keeps only a real remote IRR
+        Assert.Equal(Lvt.LevelBit | 0x31ul, busy.MmioRead(0xFEE0_0350, 4));
+    }
+
+    [Fact]
+    public void A_lint_remote_irr_is_rejected_where_it_cannot_exist()
+    {
+        var config = new ApicConfig { Profile = ApicProfile.Architectural };
+        using var vcpu = new Vcpu(0, config, new VirtualClock());
+        var good = VcpuSnapshot.Capture(vcpu);
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => (good with { LintRemoteIrr = 4 }).Restore(vcpu));
+        Assert.Contains("lint.remote_irr", ex.Message, StringComparison.Ordinal);
+
+        using var kvm = new Vcpu(0, new ApicConfig { Profile = ApicProfile.Kvm }, new VirtualClock());
+        ex = Assert.Throws<SnapshotFormatException>(() => (VcpuSnapshot.Capture(kvm) with { LintRemoteIrr = 1 }).Restore(kvm));
+        Assert.Contains("lint.remote_irr", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("kvm", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-namespace VirtualApic.Assist;
+namespace VirtualApic.Hypervisor;
 
 /// <summary>
 /// Why KVM turned a hardware assist off VM-wide (arch/x86/kvm/x86.h <c>enum kvm_apicv_inhibit</c>),
