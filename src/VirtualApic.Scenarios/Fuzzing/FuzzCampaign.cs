@@ -384,7 +384,7 @@ public static class FuzzCampaign
         var o = scenario.Vm;
         cov = cov with
         {
-            KvmConfig = cov.KvmConfig || o.SplitIrqchip || o.X2Apic32BitIds || !o.X2ApicBroadcastQuirk,
+            KvmConfig = cov.KvmConfig || o.SplitIrqchip || o.X2ApicApi != X2ApicApiFlags.None,
             Kicked = cov.Kicked || scenario.Statements.Any(s => s is KickCpuStatement),
         };
 

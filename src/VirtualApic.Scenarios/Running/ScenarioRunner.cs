@@ -614,7 +614,7 @@ public static class ScenarioRunner
                         bool set = _vm.Vcpus[p.Cpu].PvEoi.ReadFlag();
                         if (set != p.Set)
                         {
-                            Fail(p, $"expected cpu{p.Cpu} pv-eoi == {(p.Set ? 1 : 0)} under {NameOf(_accel)}, observed {(set ? 1 : 0)}");
+                            Fail(p, $"expected cpu{p.Cpu} pv-eoi == {(p.Set ? 1 : 0)} under {Fabric.AccelNames.Format(_accel)}, observed {(set ? 1 : 0)}");
                         }
 
                         break;
