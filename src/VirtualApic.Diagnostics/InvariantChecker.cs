@@ -131,14 +131,19 @@ public static class InvariantChecker
         }
     }
 
-    // The IOAPIC scan count each VM had when it was last checked.
-    private static readonly ConditionalWeakTable<VirtualMachine, StrongBox<long>> LastScan = new();
+    // The scan count of each vCPU's IOAPIC-handled set when the VM was last checked.
+    private static readonly ConditionalWeakTable<VirtualMachine, long[]> LastScan = new();
 
     private static void CheckIoApic(VirtualMachine vm, List<string> problems)
     {
-        var seen = LastScan.GetOrCreateValue(vm);
-        bool scanned = seen.Value != vm.IoApicScans && !vm.IoApicScanPending;
-        seen.Value = vm.IoApicScans;
+        var seen = LastScan.GetValue(vm, v => new long[v.Vcpus.Count]);
+        var scanned = new bool[vm.Vcpus.Count];
+        for (int c = 0; c < scanned.Length; c++)
+        {
+            long count = vm.IoApicScansOf(c);
+            scanned[c] = count != seen[c] && !vm.IoApicMapScanPending && !vm.Vcpus[c].Apic.IoApicScanRequested;
+            seen[c] = count;
+        }
         for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
         {
             var e = vm.IoApic.GetEntry(pin);
@@ -147,7 +152,7 @@ public static class InvariantChecker
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"IOAPIC pin {pin}: Remote-IRR set on an edge-triggered entry"));
             }
 
-            if (!e.RemoteIrr || e.TriggerMode != TriggerMode.Level || !scanned)
+            if (!e.RemoteIrr || e.TriggerMode != TriggerMode.Level)
             {
                 continue;
             }
@@ -158,8 +163,15 @@ public static class InvariantChecker
             // (KVM kvm_ioapic_scan_entry with kvm_apic_pending_eoi), or its EOI never reaches the
             // IOAPIC and the line stays blocked. An entry nobody holds is legal: the guest may have
             // re-vectored or retargeted it, reset the APIC, or use directed EOI (docs/reliability.md).
+            // Only an APIC whose own set was rebuilt since the last check: a vector that arrived after
+            // its scan (an MSI reusing the pin's vector) is legitimately outside the set until the next.
             foreach (var vcpu in vm.Vcpus)
             {
+                if (!scanned[vcpu.Index])
+                {
+                    continue;
+                }
+
                 var apic = vcpu.Apic;
                 bool held = StoredState.IsInService(apic, e.Vector) || StoredState.IsPending(vm, vcpu, e.Vector);
                 if (held && !apic.IsIoApicHandled(e.Vector))

@@ -228,7 +228,7 @@ public class CrossBackendEquivalenceTests
                     }
                 }
             },
-            iter: 300,
+            iter: 300, print: p => string.Join("\n", p),
             seed: null);
     }
 }

@@ -277,7 +277,7 @@ public class VcpuSnapshotTests
 
     [Theory]
     [InlineData((ushort)0)]
-    [InlineData((ushort)4)]
+    [InlineData((ushort)(VcpuSnapshot.FormatVersion + 1))]
     [InlineData(ushort.MaxValue)]
     public void An_unknown_version_is_rejected(ushort version)
     {
