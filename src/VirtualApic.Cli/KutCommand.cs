@@ -41,9 +41,9 @@ internal static class KutCommand
             try
             {
                 var config = KutConfig.Load(p.GetValue(cfg) ?? Path.Combine(folder, "unittests.cfg"));
-                var wanted = p.GetValue(sections) ?? [];
+                string[] wanted = p.GetValue(sections) ?? [];
                 var chosen = new List<KutSection>();
-                foreach (var name in wanted)
+                foreach (string? name in wanted)
                 {
                     chosen.Add(config.Find(name) ?? throw new KutConfigException($"no section [{name}] in the configuration (have: {string.Join(", ", config.Sections.Select(s => s.Name))})"));
                 }

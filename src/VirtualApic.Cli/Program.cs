@@ -8,7 +8,6 @@ using System.Text;
 using VirtualApic.Assist;
 using VirtualApic.Cli.Decoding;
 using VirtualApic.Profiles;
-using VirtualApic.Registers;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
 
@@ -139,7 +138,7 @@ public static class Program
                 stderr.WriteLine("vapic: " + error.Message);
             }
 
-            foreach (var token in parsed.UnmatchedTokens)
+            foreach (string token in parsed.UnmatchedTokens)
             {
                 Suggestions.Write(token, parsed.CommandResult.Command, stderr);
             }
@@ -178,7 +177,7 @@ public static class Program
             return ExitUsage;
         }
 
-        var text = ReadScenarioText(paths[0], stderr);
+        string? text = ReadScenarioText(paths[0], stderr);
         if (text is null)
         {
             return ExitUsage;
@@ -219,7 +218,7 @@ public static class Program
     {
         AccelKind? accel = AccelNames.TryParse(options.Accel, out var named) ? named : null; // "all" and no --accel: null
         bool all = string.Equals(options.Accel, "all", StringComparison.OrdinalIgnoreCase);
-        ApicProfile? profile = options.Profile is { } name && ApicProfile.TryParse(name, out var p) ? p : null;
+        var profile = options.Profile is { } name && ApicProfile.TryParse(name, out var p) ? p : null;
 
         var paths = CollectFiles(options.Paths, stderr);
         if (paths is null)
@@ -229,9 +228,9 @@ public static class Program
 
         var scenarios = new List<Scenario>();
         bool bad = false;
-        foreach (var path in paths)
+        foreach (string path in paths)
         {
-            var text = ReadScenarioText(path, stderr);
+            string? text = ReadScenarioText(path, stderr);
             if (text is null)
             {
                 bad = true;
@@ -326,7 +325,7 @@ public static class Program
                         }
                     }
 
-                    foreach (var text in result.Dumps)
+                    foreach (string text in result.Dumps)
                     {
                         stdout.Write(text);
                     }
@@ -371,7 +370,7 @@ public static class Program
     {
         var files = new List<string>();
         bool ok = true;
-        foreach (var path in paths)
+        foreach (string path in paths)
         {
             if (Directory.Exists(path))
             {
@@ -475,7 +474,7 @@ public static class Program
             using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
             {
                 // Read at most one byte past the limit, in case the file grew since it was measured.
-                var buffer = new byte[MaxFileBytes + 1];
+                byte[] buffer = new byte[MaxFileBytes + 1];
                 int total = 0, n;
                 while (total < buffer.Length && (n = stream.Read(buffer, total, buffer.Length - total)) > 0)
                 {
@@ -518,7 +517,7 @@ public static class Program
     /// </summary>
     private static void PrintStats(List<ExitCount> exits, HashSet<string> backendsRun, TextWriter stdout)
     {
-        foreach (var backend in AccelNames.All.Select(AccelNames.Format).Where(backendsRun.Contains))
+        foreach (string? backend in AccelNames.All.Select(AccelNames.Format).Where(backendsRun.Contains))
         {
             var rows = ExitStatistics.Reasons
                 .Select(r => (Reason: r, Count: exits.Where(e => e.Backend == backend && e.Reason == ExitStatistics.NameOf(r)).Sum(e => e.Count)))
@@ -564,7 +563,7 @@ public static class Program
     internal static bool TryParseNumber(string text, out ulong value)
     {
         value = 0;
-        var s = text.Trim().Replace("_", "", StringComparison.Ordinal);
+        string s = text.Trim().Replace("_", "", StringComparison.Ordinal);
         if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
         {
             return s.Length > 2 && ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
@@ -584,10 +583,10 @@ public static class Program
     // The switch texts are long sentences: print each switch as a block rather than a wide table.
     private static void WriteRecords(List<string[]> rows, TextWriter stdout)
     {
-        var header = rows[0];
+        string[] header = rows[0];
         int width = header.Max(h => h.Length);
         stdout.WriteLine($"{ProfileSwitches.All.Count} profile switches ({string.Join(" | ", header)}):");
-        foreach (var row in rows.Skip(1))
+        foreach (string[]? row in rows.Skip(1))
         {
             stdout.WriteLine();
             for (int c = 0; c < header.Length; c++)

@@ -48,7 +48,7 @@ internal static class StateCommand
     /// <summary>Parses the text form; returns the image, or null with <paramref name="error"/> set.</summary>
     public static byte[]? Import(string text, string fileName, out string? error)
     {
-        var image = new byte[KvmLapicState.Size];
+        byte[] image = new byte[KvmLapicState.Size];
         var seen = new HashSet<int>();
         string[] lines = text.Split('\n');
         for (int i = 0; i < lines.Length; i++)
@@ -144,7 +144,7 @@ internal static class StateCommand
             return Program.ExitUsage;
         }
 
-        var image = Import(text, path, out string? error);
+        byte[]? image = Import(text, path, out string? error);
         if (image is null)
         {
             stderr.WriteLine(error);

@@ -72,7 +72,7 @@ internal static class StressCommand
             bool passed = r.Passed || (r.Interrupted && r.Sent == 0 && r.Lost == 0 && r.Duplicated == 0 && r.Stalls.Count == 0 && r.Errors.Count == 0);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  stalls {r.Stalls.Count}, exceptions {r.Errors.Count}, inhibit toggles {r.InhibitToggles}, snapshots {r.Snapshots}, {r.Elapsed.TotalSeconds:F1} s{(r.Interrupted ? " (interrupted)" : "")}: {(passed ? "ok" : "FAILED")}"));
-            foreach (var e in r.Stalls.Concat(r.Errors))
+            foreach (string? e in r.Stalls.Concat(r.Errors))
             {
                 stdout.WriteLine("  " + e);
             }

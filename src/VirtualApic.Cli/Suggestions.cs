@@ -36,7 +36,7 @@ internal static class Suggestions
         if (near.Count > 0)
         {
             stderr.WriteLine($"'{word}' was not matched. Did you mean one of the following?");
-            foreach (var name in near)
+            foreach (string name in near)
             {
                 stderr.WriteLine(name);
             }
@@ -46,8 +46,8 @@ internal static class Suggestions
     // Levenshtein distance, two rows.
     private static int Distance(string a, string b)
     {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
+        int[] previous = new int[b.Length + 1];
+        int[] current = new int[b.Length + 1];
         for (int j = 0; j <= b.Length; j++)
         {
             previous[j] = j;

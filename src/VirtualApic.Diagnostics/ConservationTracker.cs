@@ -70,10 +70,10 @@ public sealed class ConservationTracker
         var problems = new List<string>();
         int n = vm.Vcpus.Count;
         bool fresh = _pending.Length != n || (license & StepLicense.ReplacesState) != 0;
-        var pending = new uint[n][];
-        var inService = new uint[n][];
-        var initPending = new bool[n];
-        var pvEois = new long[n];
+        uint[][] pending = new uint[n][];
+        uint[][] inService = new uint[n][];
+        bool[] initPending = new bool[n];
+        long[] pvEois = new long[n];
         for (int c = 0; c < n; c++)
         {
             var vcpu = vm.Vcpus[c];
@@ -112,7 +112,7 @@ public sealed class ConservationTracker
         int taken = 0;
         int completed = 0;
         int highestBefore = Highest(s0);
-        var mayLeave = HighestOf(s0, 1 + deferredEois);
+        uint[] mayLeave = HighestOf(s0, 1 + deferredEois);
         for (int i = 0; i < 8; i++)
         {
             uint newlyInService = s1[i] & ~s0[i];
@@ -174,7 +174,7 @@ public sealed class ConservationTracker
     // The k highest vectors of a set, as a set (the EOI order of k EOIs).
     private static uint[] HighestOf(uint[] words, int k)
     {
-        var top = new uint[8];
+        uint[] top = new uint[8];
         for (int i = 7; i >= 0 && k > 0; i--)
         {
             uint w = words[i];

@@ -136,8 +136,8 @@ public static class InvariantChecker
 
     private static void CheckIoApic(VirtualMachine vm, List<string> problems)
     {
-        var seen = LastScan.GetValue(vm, v => new long[v.Vcpus.Count]);
-        var scanned = new bool[vm.Vcpus.Count];
+        long[] seen = LastScan.GetValue(vm, v => new long[v.Vcpus.Count]);
+        bool[] scanned = new bool[vm.Vcpus.Count];
         for (int c = 0; c < scanned.Length; c++)
         {
             long count = vm.IoApicScansOf(c);

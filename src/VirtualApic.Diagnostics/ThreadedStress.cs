@@ -5,7 +5,6 @@ using System.Diagnostics;
 using System.Globalization;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
-using VirtualApic.Devices;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;
@@ -476,7 +475,7 @@ public static class ThreadedStress
             var cpus = _vm.Vcpus.Select(VcpuSnapshot.Capture).ToArray();
             var ioapic = _vm.IoApic.Save();
             long now = _vm.Clock.NowNs;
-            var bytes = cpus.Select(c => c.Serialize()).ToArray();
+            byte[][] bytes = cpus.Select(c => c.Serialize()).ToArray();
             _vm.Clock.SetTime(now);
             _vm.IoApic.Restore(ioapic);
             for (int i = 0; i < cpus.Length; i++)
@@ -737,10 +736,10 @@ public static class ThreadedStress
         private void Watchdog()
         {
             long threshold = (long)(_o.StallThreshold.TotalSeconds * Stopwatch.Frequency);
-            var reported = new bool[_cpus];
-            var expirationsAtBlock = new long[_cpus];
-            var expirySeen = new long[_cpus];  // when an expiry since the block was first seen, 0 none
-            var blockSeen = new long[_cpus];
+            bool[] reported = new bool[_cpus];
+            long[] expirationsAtBlock = new long[_cpus];
+            long[] expirySeen = new long[_cpus];  // when an expiry since the block was first seen, 0 none
+            long[] blockSeen = new long[_cpus];
             while (!_stop)
             {
                 Thread.Sleep(10);

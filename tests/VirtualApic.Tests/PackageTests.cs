@@ -127,7 +127,7 @@ public sealed class PackageTests : IDisposable
 
         var (ran, runOutput) = Dotnet(sample, null, Path.Combine(sample, "out", "Sample.dll"));
         Assert.True(ran == 0, runOutput);
-        var lines = runOutput.Split('\n').Skip(1).Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToArray();
+        string[] lines = runOutput.Split('\n').Skip(1).Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToArray();
         Assert.Equal(["vector 0x51", "2"], lines);
     }
 

@@ -51,7 +51,7 @@ public partial class ReadmeSnippetTests
             Console.SetOut(console);
         }
 
-        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+        string[] lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
         Assert.Equal("vector 0x51", lines[0]);
         // APIC_BASE and SVR writes exit (msr-write); x2AVIC delivers the ICR write to a running target without one.
         Assert.Equal("2", lines[1]);

@@ -20,7 +20,7 @@ public class SelfContainedTests
     public void No_file_points_outside_the_repository_at_the_shared_spec()
     {
         var offenders = new List<string>();
-        foreach (var file in TrackedFiles())
+        foreach (string file in TrackedFiles())
         {
             if (!TextExtensions.Contains(Path.GetExtension(file), StringComparer.OrdinalIgnoreCase))
             {
@@ -28,7 +28,7 @@ public class SelfContainedTests
             }
 
             string text = File.ReadAllText(file);
-            foreach (var needle in Forbidden)
+            foreach (string needle in Forbidden)
             {
                 if (text.Contains(needle, StringComparison.Ordinal) && !file.EndsWith(nameof(SelfContainedTests) + ".cs", StringComparison.Ordinal))
                 {
@@ -55,7 +55,7 @@ public class SelfContainedTests
     {
         // `dotnet test` builds only the test projects and what they reference: .ci/run builds bench/ and fuzz/ itself.
         string solution = Repo.Read("VirtualApic.slnx");
-        foreach (var project in Directory.EnumerateFiles(Repo.Root, "*.csproj", SearchOption.AllDirectories)
+        foreach (string? project in Directory.EnumerateFiles(Repo.Root, "*.csproj", SearchOption.AllDirectories)
             .Select(p => Path.GetRelativePath(Repo.Root, p).Replace('\\', '/'))
             .Where(p => !p.Split('/').Any(part => part is "bin" or "obj")))
         {
@@ -72,12 +72,12 @@ public class SelfContainedTests
 
     private static IEnumerable<string> TrackedFiles()
     {
-        var skip = new[] { ".git", "bin", "obj", "nupkg", "BenchmarkDotNet.Artifacts", "TestResults" };
+        string[] skip = new[] { ".git", "bin", "obj", "nupkg", "BenchmarkDotNet.Artifacts", "TestResults" };
         var stack = new Stack<string>([Repo.Root]);
         while (stack.Count > 0)
         {
             string dir = stack.Pop();
-            foreach (var sub in Directory.EnumerateDirectories(dir))
+            foreach (string sub in Directory.EnumerateDirectories(dir))
             {
                 if (!skip.Contains(Path.GetFileName(sub)))
                 {
@@ -85,7 +85,7 @@ public class SelfContainedTests
                 }
             }
 
-            foreach (var file in Directory.EnumerateFiles(dir))
+            foreach (string file in Directory.EnumerateFiles(dir))
             {
                 yield return file;
             }

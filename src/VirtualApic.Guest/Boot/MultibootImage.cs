@@ -291,7 +291,7 @@ public sealed class MultibootImage
         memory.WriteUInt32(ModuleListAddress + 12, 0);
 
         // struct multiboot_info (spec 3.3): flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr.
-        var info = new byte[88];
+        byte[] info = new byte[88];
         BinaryPrimitives.WriteUInt32LittleEndian(info, FlagMemory | FlagCommandLine | FlagModules);
         BinaryPrimitives.WriteUInt32LittleEndian(info.AsSpan(4), 640);
         BinaryPrimitives.WriteUInt32LittleEndian(info.AsSpan(8), (uint)((memory.Size - 0x10_0000) / 1024));

@@ -160,7 +160,7 @@ public sealed partial class X86Cpu
                     // zero-extended even when the move does not happen (SDM CMOVcc, 64-bit mode).
                     int sz = d.OpBytes;
                     ulong src = ReadOp(ref d, 1, sz);
-                    Register r = d.I.Op0Register;
+                    var r = d.I.Op0Register;
                     WriteReg(r, Condition(d.I.ConditionCode) ? src : ReadReg(r));
                     return;
                 }
@@ -262,7 +262,7 @@ public sealed partial class X86Cpu
 
             case Mnemonic.Bswap:
                 {
-                    Register r = d.I.Op0Register;
+                    var r = d.I.Op0Register;
                     ulong v = ReadReg(r);
                     WriteReg(r, d.OpBytes == 8 ? BinaryReverse64(v) : d.OpBytes == 4 ? BinaryReverse32((uint)v) : 0);
                     return;
@@ -395,16 +395,16 @@ public sealed partial class X86Cpu
 
     private void ExecMov(ref Decoded d)
     {
-        OpKind k0 = d.I.Op0Kind;
-        OpKind k1 = d.I.Op1Kind;
+        var k0 = d.I.Op0Kind;
+        var k1 = d.I.Op1Kind;
         if (k0 == OpKind.Register)
         {
-            Register r = d.I.Op0Register;
+            var r = d.I.Op0Register;
             if (RegKind[(int)r] != 0)
             {
                 if (k1 == OpKind.Register)
                 {
-                    Register s = d.I.Op1Register;
+                    var s = d.I.Op1Register;
                     if (RegKind[(int)s] == 0)
                     {
                         ExecMovSystem(ref d);
@@ -438,7 +438,7 @@ public sealed partial class X86Cpu
     private void ExecAlu(ref Decoded d)
     {
         int sz = d.OpBytes;
-        Mnemonic m = d.I.Mnemonic;
+        var m = d.I.Mnemonic;
         bool isMem = d.I.Op0Kind == OpKind.Memory;
         ulong la = 0;
         ulong dst;
@@ -635,7 +635,7 @@ public sealed partial class X86Cpu
         ulong v;
         if (d.I.Op0Kind == OpKind.Register)
         {
-            Register r = d.I.Op0Register;
+            var r = d.I.Op0Register;
             v = RegKind[(int)r] != 0 ? ReadReg(r) : r >= Register.ES && r <= Register.GS ? _segSelector[r - Register.ES] : throw new UnsupportedException($"push {r}");
         }
         else
@@ -652,7 +652,7 @@ public sealed partial class X86Cpu
         int sz = d.I.StackPointerIncrement;
         if (d.I.Op0Kind == OpKind.Register)
         {
-            Register r = d.I.Op0Register;
+            var r = d.I.Op0Register;
             if (RegKind[(int)r] != 0)
             {
                 ulong v = Pop(sz);
@@ -698,7 +698,7 @@ public sealed partial class X86Cpu
         ulong mask = SizeMask(sz);
         ulong dst = ReadDest(ref d, sz, out ulong la);
         int count = (int)ReadOp(ref d, 1, 1) & (sz == 8 ? 0x3F : 0x1F);
-        Mnemonic m = d.I.Mnemonic;
+        var m = d.I.Mnemonic;
         if (count == 0)
         {
             // Nothing changes, not even flags; a 32-bit register destination is still written (zero-extended).
@@ -995,7 +995,7 @@ public sealed partial class X86Cpu
 
         bool signed = d.I.Mnemonic == Mnemonic.Idiv;
         int bits = 8 * sz;
-        UInt128 dividend = sz switch
+        var dividend = sz switch
         {
             1 => (ushort)_gpr[0],
             2 => ((ulong)(ushort)_gpr[2] << 16) | (ushort)_gpr[0],
@@ -1005,7 +1005,7 @@ public sealed partial class X86Cpu
         ulong q, rem;
         if (!signed)
         {
-            UInt128 qq = dividend / divisor;
+            var qq = dividend / divisor;
             if (qq > SizeMask(sz))
             {
                 Raise(0);
@@ -1017,11 +1017,11 @@ public sealed partial class X86Cpu
         else
         {
             // Sign-extend the 2*bits dividend to 128 bits.
-            Int128 sd = sz == 8 ? (Int128)dividend : (Int128)(long)((ulong)dividend << (64 - (2 * bits))) >> (64 - (2 * bits));
+            var sd = sz == 8 ? (Int128)dividend : (Int128)(long)((ulong)dividend << (64 - (2 * bits))) >> (64 - (2 * bits));
             Int128 sv = (long)SignExtend(divisor, sz);
-            Int128 qq = sd / sv;
-            Int128 min = -((Int128)1 << (bits - 1));
-            Int128 max = ((Int128)1 << (bits - 1)) - 1;
+            var qq = sd / sv;
+            var min = -((Int128)1 << (bits - 1));
+            var max = ((Int128)1 << (bits - 1)) - 1;
             if (qq < min || qq > max)
             {
                 Raise(0);
@@ -1047,7 +1047,7 @@ public sealed partial class X86Cpu
         int sz = d.OpBytes;
         if (d.I.Op0Kind == OpKind.Memory || d.I.Op1Kind == OpKind.Memory)
         {
-            Register r = d.I.Op0Kind == OpKind.Register ? d.I.Op0Register : d.I.Op1Register;
+            var r = d.I.Op0Kind == OpKind.Register ? d.I.Op0Register : d.I.Op1Register;
             ulong la = Ea(ref d);
             ulong m = ReadMemRmw(la, sz);
             WriteMem(la, sz, ReadReg(r));
@@ -1065,7 +1065,7 @@ public sealed partial class X86Cpu
     {
         int sz = d.OpBytes;
         int bits = 8 * sz;
-        Mnemonic m = d.I.Mnemonic;
+        var m = d.I.Mnemonic;
         bool immediate = d.I.Op1Kind != OpKind.Register;
         ulong offset = ReadOp(ref d, 1, immediate ? 1 : sz);
         ulong la = 0;

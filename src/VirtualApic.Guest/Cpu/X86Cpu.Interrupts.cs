@@ -24,7 +24,7 @@ public sealed partial class X86Cpu
     private void CheckEvents()
     {
         _eventCheck = false;
-        CpuEvent e = _host.TakeEvent((_flags & FlagIf) != 0);
+        var e = _host.TakeEvent((_flags & FlagIf) != 0);
         switch (e.Kind)
         {
             case CpuEventKind.None:

@@ -19,7 +19,7 @@ public sealed partial class X86Cpu
 
     private static byte[] BuildRegisterTable(bool index)
     {
-        var table = new byte[256];
+        byte[] table = new byte[256];
         for (int r = 0; r < table.Length; r++)
         {
             var reg = (Register)r;
@@ -89,13 +89,13 @@ public sealed partial class X86Cpu
         else
         {
             ea = d.I.MemoryDisplacement64;
-            Register b = d.I.MemoryBase;
+            var b = d.I.MemoryBase;
             if (b != Register.None)
             {
                 ea += ReadReg(b);
             }
 
-            Register x = d.I.MemoryIndex;
+            var x = d.I.MemoryIndex;
             if (x != Register.None)
             {
                 ea += ReadReg(x) * (ulong)d.I.MemoryIndexScale;

@@ -43,7 +43,7 @@ public sealed partial class X86Cpu
         {
             try
             {
-                StopReason reason = RunInner(start + maxInstructions);
+                var reason = RunInner(start + maxInstructions);
                 return new RunResult(reason, _retired - start);
             }
             catch (UnsupportedException e)
@@ -106,7 +106,7 @@ public sealed partial class X86Cpu
             }
 
             _startRsp = _gpr[4];
-            ref Decoded d = ref Fetch();
+            ref var d = ref Fetch();
             _nextRip = MaskIp(_rip + d.Length);
             Execute(ref d);
             _rip = _nextRip;
@@ -152,7 +152,7 @@ public sealed partial class X86Cpu
     private ref Decoded Fetch()
     {
         ulong linear = MaskLinear(CsBase + _rip);
-        CodePage? page = _fetchPage;
+        var page = _fetchPage;
         if (linear >> 12 == _fetchLinearPage && page!.Generation == _pageGeneration[page.PhysicalPage])
         {
             int slot = page.Slot[linear & 0xFFF];
@@ -175,7 +175,7 @@ public sealed partial class X86Cpu
         }
 
         ulong key = (physPage << 2) | (uint)(_bitness >> 5);
-        if (!_codePages.TryGetValue(key, out CodePage? page))
+        if (!_codePages.TryGetValue(key, out var page))
         {
             if (_codePages.Count >= MaxCachedPages)
             {
@@ -208,7 +208,7 @@ public sealed partial class X86Cpu
 
         if (page.Count == page.Ops.Length)
         {
-            Decoded[] bigger = new Decoded[page.Ops.Length * 2];
+            var bigger = new Decoded[page.Ops.Length * 2];
             Array.Copy(page.Ops, bigger, page.Ops.Length);
             page.Ops = bigger;
         }
@@ -222,7 +222,7 @@ public sealed partial class X86Cpu
     private void DecodeAt(ulong linear, ref Decoded d)
     {
         _reader.Reset(linear);
-        Decoder decoder = _bitness == 64 ? _decoder64 : _bitness == 32 ? _decoder32 : _decoder16;
+        var decoder = _bitness == 64 ? _decoder64 : _bitness == 32 ? _decoder32 : _decoder16;
         decoder.IP = _rip;
         decoder.Decode(out d.I);
         if (d.I.IsInvalid)
@@ -243,7 +243,7 @@ public sealed partial class X86Cpu
         d.MemBytes = 0;
         d.AddrBytes = (byte)(_bitness / 8);
         int opCount = d.I.OpCount;
-        OpKind k0 = opCount > 0 ? d.I.Op0Kind : OpKind.Register;
+        var k0 = opCount > 0 ? d.I.Op0Kind : OpKind.Register;
         if (k0 is OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64)
         {
             d.Relative = (long)(d.I.NearBranchTarget - next);
@@ -261,7 +261,7 @@ public sealed partial class X86Cpu
         if (hasMemory)
         {
             d.MemBytes = (byte)d.I.MemorySize.GetSize();
-            Register b = d.I.MemoryBase;
+            var b = d.I.MemoryBase;
             if (b is Register.RIP or Register.EIP)
             {
                 d.RipRelative = true;
@@ -292,7 +292,7 @@ public sealed partial class X86Cpu
             return 0;
         }
 
-        OpKind k = i.Op0Kind;
+        var k = i.Op0Kind;
         if (k == OpKind.Register)
         {
             return i.Op0Register.GetSize();
@@ -336,7 +336,7 @@ public sealed partial class X86Cpu
         if (bytes.Count > 0)
         {
             var decoder = Decoder.Create(_bitness, new ByteArrayCodeReader(bytes.ToArray()), _rip);
-            decoder.Decode(out Instruction instr);
+            decoder.Decode(out var instr);
             if (!instr.IsInvalid)
             {
                 var formatter = new GasFormatter();

@@ -15,7 +15,7 @@ public sealed partial class X86Cpu
 
     private void ExecString(ref Decoded d)
     {
-        Mnemonic m = d.I.Mnemonic;
+        var m = d.I.Mnemonic;
         if (m is Mnemonic.Movsd or Mnemonic.Cmpsd && d.I.Code is not (Code.Movsd_m32_m32 or Code.Cmpsd_m32_m32))
         {
             throw new UnsupportedException($"SSE form {d.I.Code}");

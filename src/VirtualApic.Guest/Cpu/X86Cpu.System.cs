@@ -207,7 +207,7 @@ public sealed partial class X86Cpu
             case Mnemonic.Sgdt:
             case Mnemonic.Sidt:
                 {
-                    DescriptorTable t = d.I.Mnemonic == Mnemonic.Sgdt ? _gdtr : _idtr;
+                    var t = d.I.Mnemonic == Mnemonic.Sgdt ? _gdtr : _idtr;
                     ulong la = Ea(ref d);
                     int bb = _bitness == 64 ? 8 : 4;
                     ProbeWrite(la, 2 + bb);
@@ -278,7 +278,7 @@ public sealed partial class X86Cpu
     {
         if (d.I.Op0Kind == OpKind.Register)
         {
-            Register r = d.I.Op0Register;
+            var r = d.I.Op0Register;
             WriteGpr(RegIndex[(int)r], r.GetSize(), value);
         }
         else
@@ -289,8 +289,8 @@ public sealed partial class X86Cpu
 
     private void ExecMovSystem(ref Decoded d)
     {
-        Register r0 = d.I.Op0Register;
-        Register r1 = d.I.Op1Kind == OpKind.Register ? d.I.Op1Register : Register.None;
+        var r0 = d.I.Op0Register;
+        var r1 = d.I.Op1Kind == OpKind.Register ? d.I.Op1Register : Register.None;
         if (d.I.Op0Kind == OpKind.Register && r0 >= Register.CR0 && r0 <= Register.CR15)
         {
             RequireCpl0();

@@ -249,7 +249,7 @@ public sealed partial class X86Cpu
         _cr0 = Cr0Pe | Cr0Et;
         _cpl = 0;
         LoadCacheDirect(SegmentRegister.Cs, 0x10, 0, 0xFFFFFFFF, 0xC09B);
-        foreach (SegmentRegister s in (ReadOnlySpan<SegmentRegister>)[SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Fs, SegmentRegister.Gs, SegmentRegister.Ss])
+        foreach (var s in (ReadOnlySpan<SegmentRegister>)[SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Fs, SegmentRegister.Gs, SegmentRegister.Ss])
         {
             LoadCacheDirect(s, 0x18, 0, 0xFFFFFFFF, 0xC093);
         }
@@ -286,7 +286,7 @@ public sealed partial class X86Cpu
     {
         var sb = new StringBuilder();
         string[] names = ["RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"];
-        CultureInfo c = CultureInfo.InvariantCulture;
+        var c = CultureInfo.InvariantCulture;
         for (int i = 0; i < 16; i++)
         {
             sb.Append(c, $"{names[i],-3}={_gpr[i]:X16}{(i % 4 == 3 ? "\n" : " ")}");
@@ -324,7 +324,7 @@ public sealed partial class X86Cpu
         _cr2 = _cr3 = _cr4 = 0;
         _efer = 0;
         LoadCacheDirect(SegmentRegister.Cs, 0xF000, 0xFFFF0000, 0xFFFF, 0x9B);
-        foreach (SegmentRegister s in (ReadOnlySpan<SegmentRegister>)[SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Fs, SegmentRegister.Gs, SegmentRegister.Ss])
+        foreach (var s in (ReadOnlySpan<SegmentRegister>)[SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Fs, SegmentRegister.Gs, SegmentRegister.Ss])
         {
             LoadCacheDirect(s, 0, 0, 0xFFFF, 0x93);
         }

@@ -50,7 +50,7 @@ public sealed class KutConfig
         string? name = null;
         int headerLine = 0;
         var keys = new Dictionary<string, (string Value, int Line)>(StringComparer.Ordinal);
-        var lines = text.Split('\n');
+        string[] lines = text.Split('\n');
         for (int i = 0; i <= lines.Length; i++)
         {
             string line = i < lines.Length ? lines[i].TrimEnd('\r').Trim() : "[";
@@ -133,7 +133,7 @@ public sealed class KutConfig
 
         string cpu = "qemu64";
         string? append = null;
-        foreach (var key in (ReadOnlySpan<string>)["extra_params", "qemu_params"])
+        foreach (string key in (ReadOnlySpan<string>)["extra_params", "qemu_params"])
         {
             if (keys.TryGetValue(key, out var p))
             {
@@ -157,7 +157,7 @@ public sealed class KutConfig
             append = string.Join(' ', SplitWords(args.Value, fileName, args.Line));
         }
 
-        var groups = keys.TryGetValue("groups", out var g)
+        string[] groups = keys.TryGetValue("groups", out var g)
             ? g.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             : [];
         string? arch = keys.TryGetValue("arch", out var a) ? a.Value : null;

@@ -60,7 +60,7 @@ public sealed partial class KutReport
         int? tests = null;
         int skipped = 0, failed = 0;
         bool aborted = false;
-        foreach (var raw in serial.Split('\n'))
+        foreach (string raw in serial.Split('\n'))
         {
             string line = raw.TrimEnd('\r');
             if (line.StartsWith("PASS: ", StringComparison.Ordinal))

@@ -63,8 +63,8 @@ public static class KutRunner
                 continue;
             }
 
-            var a = runs[0].Result.Serial.Split('\n');
-            var b = runs[r].Result.Serial.Split('\n');
+            string[] a = runs[0].Result.Serial.Split('\n');
+            string[] b = runs[r].Result.Serial.Split('\n');
             for (int i = 0; ; i++)
             {
                 string? la = i < a.Length ? a[i] : null;

@@ -83,7 +83,7 @@ public sealed class GuestMachine : IDisposable
 
         string commandLine = string.IsNullOrEmpty(options.Append) ? image.Name : image.Name + " " + options.Append;
         var env = new StringBuilder();
-        foreach (var line in options.Environment)
+        foreach (string line in options.Environment)
         {
             env.Append(line).Append('\n');
         }

@@ -59,7 +59,7 @@ public sealed record GuestMachineOptions
             throw new ArgumentException($"quantum must be positive, got {Time.Quantum}", nameof(Time));
         }
 
-        foreach (var line in Environment)
+        foreach (string line in Environment)
         {
             int eq = line.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0 || line.Contains('\n', StringComparison.Ordinal))

@@ -31,14 +31,14 @@ public sealed record CpuModel(bool X2Apic = false, bool TscDeadline = false, Cpu
     public static CpuModel Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
         if (parts[0] != "qemu64")
         {
             throw new FormatException($"cpu model '{parts[0]}' is not modelled (only qemu64)");
         }
 
         var model = new CpuModel();
-        foreach (var part in parts.AsSpan(1))
+        foreach (string? part in parts.AsSpan(1))
         {
             if (part.StartsWith("vendor=", StringComparison.Ordinal))
             {

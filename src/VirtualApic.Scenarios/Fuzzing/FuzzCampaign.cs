@@ -4,7 +4,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using VirtualApic.Assist;
-using VirtualApic.Cpu;
 using VirtualApic.Diagnostics;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
@@ -443,8 +442,8 @@ public static class FuzzCampaign
 
     private static string FirstFieldDifference(string left, string right)
     {
-        var a = left.Split(',', ';');
-        var b = right.Split(',', ';');
+        string[] a = left.Split(',', ';');
+        string[] b = right.Split(',', ';');
         for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
         {
             if (a[i] != b[i])

@@ -3,14 +3,10 @@
 
 using System.Globalization;
 using VirtualApic.Assist;
-using VirtualApic.Core;
 using VirtualApic.Cpu;
-using VirtualApic.Devices;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Syntax;
-using VirtualApic.Snapshot;
-using Fabric = VirtualApic.Fabric;
 
 namespace VirtualApic.Scenarios.Running;
 
@@ -50,7 +46,7 @@ public static class ScenarioRunner
         {
             if (LogComparer.FirstDifference(results[0].Log, results[i].Log) is { } diff)
             {
-                var known = KnownDivergences.Explain(scenario, profile, Fabric.AccelNames.All[i], diff.Line);
+                string? known = KnownDivergences.Explain(scenario, profile, Fabric.AccelNames.All[i], diff.Line);
                 divergences.Add(new Divergence(results[0].Backend, results[i].Backend, diff, known));
             }
         }

@@ -45,7 +45,7 @@ public sealed class SparseGuestMemory : IGuestMemory
             for (int i = 0; i < destination.Length; i++)
             {
                 ulong a = gpa + (ulong)i;
-                destination[i] = _pages.TryGetValue(a / PageSize, out var page) ? page[a % PageSize] : (byte)0;
+                destination[i] = _pages.TryGetValue(a / PageSize, out byte[]? page) ? page[a % PageSize] : (byte)0;
             }
         }
 
@@ -65,7 +65,7 @@ public sealed class SparseGuestMemory : IGuestMemory
             for (int i = 0; i < source.Length; i++)
             {
                 ulong a = gpa + (ulong)i;
-                if (!_pages.TryGetValue(a / PageSize, out var page))
+                if (!_pages.TryGetValue(a / PageSize, out byte[]? page))
                 {
                     page = new byte[PageSize];
                     _pages[a / PageSize] = page;

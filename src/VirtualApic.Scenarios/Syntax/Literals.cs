@@ -75,7 +75,7 @@ internal static class Literals
                 : "expected a number followed by ns, us or ms (for example 250us)";
         }
 
-        var error = TryParseNumber(text[..^2], out ulong count);
+        string? error = TryParseNumber(text[..^2], out ulong count);
         if (error is not null)
         {
             return error;

@@ -60,7 +60,7 @@ internal sealed partial class Parser
     {
         var subject = TakeWord("what to expect", ProbeUsage);
         AccelFilter? accels = null;
-        Token accelToken = subject;
+        var accelToken = subject;
         if (Is(subject, "accel"))
         {
             accels = TakeAccelFilter(subject);

@@ -188,7 +188,7 @@ internal sealed partial class Parser
             throw At(first, $"unknown statement {Show(first)}; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump");
         }
 
-        Statement? statement = kind switch
+        var statement = kind switch
         {
             TopLevel.Vm => ParseVm(first),
             TopLevel.IoApic => ParseIoApic(),

@@ -21,7 +21,7 @@ internal sealed partial class Parser
             throw At(token, $"expected {what} (a number), found {Show(token)}; usage: {usage}");
         }
 
-        var error = Literals.TryParseNumber(Span(token), out ulong value);
+        string? error = Literals.TryParseNumber(Span(token), out ulong value);
         return error is null ? value : throw At(token, $"bad number {Show(token)} for {what}: {error}");
     }
 
@@ -54,7 +54,7 @@ internal sealed partial class Parser
     private long TakeDuration(string usage)
     {
         var token = TakeWord("DURATION", usage);
-        var error = Literals.TryParseDuration(Span(token), out long nanoseconds);
+        string? error = Literals.TryParseDuration(Span(token), out long nanoseconds);
         return error is null ? nanoseconds : throw At(token, $"bad duration {Show(token)}: {error}");
     }
 
@@ -85,12 +85,6 @@ internal sealed partial class Parser
         return int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
 
         static string Range(int count) => count == 1 ? "cpu0" : $"cpu0..cpu{count - 1}";
-    }
-
-    private int TakeCpu(string usage)
-    {
-        var token = TakeWord("cpuN", usage);
-        return IsCpuName(Span(token)) ? CpuIndex(token) : throw At(token, $"expected cpuN, found {Show(token)}; usage: {usage}");
     }
 
     // ---- MSR and REG operands ------------------------------------------------------------------

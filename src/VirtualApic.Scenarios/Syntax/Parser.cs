@@ -247,8 +247,6 @@ internal sealed partial class Parser
     private bool Is(Token token, string keyword) =>
         token.Kind == TokenKind.Word && Span(token).Equals(keyword, StringComparison.OrdinalIgnoreCase);
 
-    private bool NextIs(string keyword) => !AtEnd && Is(Current, keyword);
-
     private bool NextIs(TokenKind kind) => !AtEnd && Current.Kind == kind;
 
     /// <summary>The next token, which must exist: else "missing <paramref name="what"/>".</summary>

@@ -117,7 +117,7 @@ public sealed class ApicTimer
     // The first virtual ns at which the TSC reaches `tsc` (TSC counts tscKhz per ms).
     private static long NsForTsc(ulong tsc, long tscKhz)
     {
-        UInt128 ns = (((UInt128)tsc * 1_000_000) + (ulong)tscKhz - 1) / (ulong)tscKhz;
+        var ns = (((UInt128)tsc * 1_000_000) + (ulong)tscKhz - 1) / (ulong)tscKhz;
         return ns > long.MaxValue ? long.MaxValue : (long)ns;
     }
 
@@ -126,7 +126,7 @@ public sealed class ApicTimer
     /// <summary>The time in ns that <paramref name="count"/> bus cycles over <paramref name="divide"/> take at <paramref name="busMhz"/>.</summary>
     internal static long PeriodForCount(ulong count, int divide, long busMhz)
     {
-        UInt128 ns = (UInt128)count * (ulong)divide * 1000 / (ulong)busMhz;
+        var ns = (UInt128)count * (ulong)divide * 1000 / (ulong)busMhz;
         return ns > long.MaxValue / 2 ? long.MaxValue / 2 : (long)ns;
     }
 
@@ -150,7 +150,7 @@ public sealed class ApicTimer
             remaining %= PeriodNs;
         }
 
-        UInt128 cycles = (UInt128)(ulong)remaining * (ulong)_apic.Config.BusMhz / (1000 * (ulong)DivideCount);
+        var cycles = (UInt128)(ulong)remaining * (ulong)_apic.Config.BusMhz / (1000 * (ulong)DivideCount);
         return cycles > uint.MaxValue ? uint.MaxValue : (uint)cycles;
     }
 
@@ -228,7 +228,7 @@ public sealed class ApicTimer
         ClampPeriod();
         if (IsArmed)
         {
-            UInt128 scaled = (UInt128)(ulong)remaining * (ulong)DivideCount / (ulong)old;
+            var scaled = (UInt128)(ulong)remaining * (ulong)DivideCount / (ulong)old;
             ArmAt(scaled > (ulong)(long.MaxValue - now) ? long.MaxValue : now + (long)scaled);
         }
     }

@@ -314,7 +314,7 @@ public sealed class IoApic
         lock (_lock)
         {
             ThrowIfDelivering();
-            var low = RedirectionTableIndex + (2 * (uint)pin);
+            uint low = RedirectionTableIndex + (2 * (uint)pin);
             WriteIndirectLocked(low + 1, entry.High);
             WriteIndirectLocked(low, entry.Low);
         }
@@ -419,7 +419,7 @@ public sealed class IoApic
                 return;
             }
 
-            for (var pin = 0; pin < PinCount; pin++)
+            for (int pin = 0; pin < PinCount; pin++)
             {
                 // KVM matches on the vector only, not on the entry's trigger mode: an edge entry sharing
                 // the vector of a level one is re-delivered too if its line is high
@@ -567,7 +567,7 @@ public sealed class IoApic
             throw Malformed($"IoApicState.Entries must hold {PinCount} entries; got {(state.Entries.IsDefault ? "none" : state.Entries.Length)}.");
         }
 
-        for (var pin = 0; pin < PinCount; pin++)
+        for (int pin = 0; pin < PinCount; pin++)
         {
             var entry = new RedirectionEntry(state.Entries[pin]);
             if (entry.DeliveryStatus)
@@ -596,7 +596,7 @@ public sealed class IoApic
             throw Malformed($"IoApicState.EoiCounters must hold {PinCount} counters; got {(state.EoiCounters.IsDefault ? "none" : state.EoiCounters.Length)}.");
         }
 
-        for (var pin = 0; pin < PinCount; pin++)
+        for (int pin = 0; pin < PinCount; pin++)
         {
             if (state.EoiCounters[pin] >= StormThreshold)
             {
@@ -649,13 +649,13 @@ public sealed class IoApic
                 return (uint)_id << 24;
             default:
                 // Unsigned arithmetic, as KVM's: indexes 0x03..0x0F wrap around to far above the table.
-                var pin = (index - RedirectionTableIndex) >> 1;
+                uint pin = (index - RedirectionTableIndex) >> 1;
                 if (pin >= PinCount)
                 {
                     return UnimplementedRegisterValue;
                 }
 
-                var entry = _entries[pin];
+                ulong entry = _entries[pin];
                 return (index & 1) != 0 ? (uint)(entry >> 32) : (uint)entry;
         }
     }
@@ -675,15 +675,15 @@ public sealed class IoApic
                 break;
         }
 
-        var pinIndex = (index - RedirectionTableIndex) >> 1;
+        uint pinIndex = (index - RedirectionTableIndex) >> 1;
         if (pinIndex >= PinCount)
         {
             return NoChange;
         }
 
-        var pin = (int)pinIndex;
-        var old = _entries[pin];
-        var entry = (index & 1) != 0
+        int pin = (int)pinIndex;
+        ulong old = _entries[pin];
+        ulong entry = (index & 1) != 0
             ? (old & LowHalfMask) | ((ulong)value << 32)
             : (old & ~(ulong)LowHalfMask) | value;
         entry = (entry & ~RedirectionEntry.ReadOnlyBits) | (old & RedirectionEntry.ReadOnlyBits);
@@ -711,14 +711,14 @@ public sealed class IoApic
 
     private int SetLineLocked(int pin, bool asserted)
     {
-        var bit = 1u << pin;
+        uint bit = 1u << pin;
         if (!asserted)
         {
             _lines &= ~bit;
             return 1;
         }
 
-        var before = _lines;
+        uint before = _lines;
         _lines |= bit;
         if ((_entries[pin] & RedirectionEntry.LevelBit) == 0)
         {
@@ -735,8 +735,8 @@ public sealed class IoApic
     // KVM ioapic_service: deliver pin's entry unless it is masked or a level entry still awaiting its EOI.
     private int ServiceLocked(int pin)
     {
-        var raw = _entries[pin];
-        var level = (raw & RedirectionEntry.LevelBit) != 0;
+        ulong raw = _entries[pin];
+        bool level = (raw & RedirectionEntry.LevelBit) != 0;
         if ((raw & RedirectionEntry.MaskedBit) != 0 || (level && (raw & RedirectionEntry.RemoteIrrBit) != 0))
         {
             return -1;
@@ -819,10 +819,10 @@ public sealed class IoApic
         // The I/O xAPIC compares bits 7:0 with each entry's vector. Unlike the local APIC broadcast this
         // does not depend on any local APIC's SVR bit 12: it is the EOI path a guest uses when it has
         // suppressed the broadcast. Edge entries have nothing to clear.
-        var vector = (byte)value;
-        for (var pin = 0; pin < PinCount; pin++)
+        byte vector = (byte)value;
+        for (int pin = 0; pin < PinCount; pin++)
         {
-            var raw = _entries[pin];
+            ulong raw = _entries[pin];
             if ((byte)raw == vector && (raw & RedirectionEntry.LevelBit) != 0)
             {
                 EoiPinLocked(pin);
@@ -836,9 +836,9 @@ public sealed class IoApic
         lock (_lock)
         {
             ThrowIfDelivering();
-            for (var pin = 0; pin < PinCount; pin++)
+            for (int pin = 0; pin < PinCount; pin++)
             {
-                var raw = _entries[pin];
+                ulong raw = _entries[pin];
                 if ((raw & RedirectionEntry.LevelBit) != 0
                     && (raw & RedirectionEntry.RemoteIrrBit) == 0
                     && (_lines & (1u << pin)) != 0)

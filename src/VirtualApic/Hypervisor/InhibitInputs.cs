@@ -166,7 +166,7 @@ internal sealed class InhibitInputs
             }
             else
             {
-                var claims = c.Logical == LogicalKind.XApicFlat ? _flatClaims : _clusterClaims;
+                int[] claims = c.Logical == LogicalKind.XApicFlat ? _flatClaims : _clusterClaims;
                 Claim(ref claims[c.Slot], ref _logicalFaults, sign);
             }
         }

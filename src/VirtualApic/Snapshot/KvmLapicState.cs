@@ -27,7 +27,7 @@ public static class KvmLapicState
     {
         ArgumentNullException.ThrowIfNull(apic);
         apic.SyncIrr();
-        var image = new byte[Size];
+        byte[] image = new byte[Size];
         apic.Page.CopyTo(image);
         Put(image, ApicOffset.Tmcct, apic.Timer.CurrentCount());
         if (apic.IsX2Apic)
@@ -61,7 +61,7 @@ public static class KvmLapicState
             throw new SnapshotFormatException($"kvm_lapic_state: expected {Size} bytes, got {image.Length}", 0);
         }
 
-        var copy = image.ToArray();
+        byte[] copy = image.ToArray();
         if (apic.IsX2Apic)
         {
             uint id = Get(copy, ApicOffset.Id);

@@ -180,7 +180,7 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; (v2) unlatched ESR errors;
         // (v3) PV EOI MSR and pending bit; (v4) LINT remote IRR; handler count + list.
         int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4 + 8 + 1 + 1;
-        var buffer = new byte[size];
+        byte[] buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
         w.U16(FormatVersion);

@@ -35,7 +35,7 @@ public class MultibootImageTests
         Assert.Equal(1u, ram.ReadUInt32(mbi + 20));
         uint mods = ram.ReadUInt32(mbi + 24);
         uint start = ram.ReadUInt32(mods), end = ram.ReadUInt32(mods + 4);
-        var module = new byte[end - start];
+        byte[] module = new byte[end - start];
         ram.Read(start, module);
         Assert.Equal("NR_CPUS=2\n", Encoding.ASCII.GetString(module));
     }
@@ -57,7 +57,7 @@ public class MultibootImageTests
     [InlineData(120)]     // inside the segment
     public void A_truncated_file_is_refused(int length)
     {
-        var file = TestImages.Elf32(new byte[64]);
+        byte[] file = TestImages.Elf32(new byte[64]);
         var e = Assert.Throws<BootImageException>(() => MultibootImage.Parse(file.AsSpan(0, length), "cut.flat"));
         Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
         Assert.StartsWith("cut.flat: ", e.Message, StringComparison.Ordinal);
@@ -88,7 +88,7 @@ public class MultibootImageTests
     [Fact]
     public void A_corrupt_header_checksum_is_not_a_header()
     {
-        var file = TestImages.Elf32(Code);
+        byte[] file = TestImages.Elf32(Code);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(84 + 8), 0x1234);
         Assert.Throws<BootImageException>(() => MultibootImage.Parse(file, "bad.flat"));
     }

@@ -17,7 +17,7 @@ internal static class TestImages
     {
         const int ehsize = 52, phsize = 32;
         int payload = (header ? 12 : 0) + code.Length;
-        var file = new byte[ehsize + phsize + payload];
+        byte[] file = new byte[ehsize + phsize + payload];
         file[0] = 0x7F;
         file[1] = (byte)'E';
         file[2] = (byte)'L';

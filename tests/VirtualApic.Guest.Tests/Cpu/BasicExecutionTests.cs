@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using Iced.Intel;
 using VirtualApic.Guest.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -19,7 +18,7 @@ public class BasicExecutionTests
             a.add(rax, 7);
             a.hlt();
         });
-        RunResult r = m.RunToHalt();
+        var r = m.RunToHalt();
         Assert.Equal(12UL, m.Reg(0));
         Assert.Equal(3, r.Retired);
         Assert.True(m.Cpu.IsHalted);
@@ -106,8 +105,8 @@ public class BasicExecutionTests
         var m = new TestMachine();
         m.Load(a =>
         {
-            Label fn = a.CreateLabel();
-            Label loop = a.CreateLabel();
+            var fn = a.CreateLabel();
+            var loop = a.CreateLabel();
             a.mov(ecx, 10);
             a.xor(eax, eax);
             a.Label(ref loop);
@@ -137,7 +136,7 @@ public class BasicExecutionTests
         m.Memory.WriteUInt64(0x300010, 0x2222);
         m.Load(a =>
         {
-            Label data = a.CreateLabel();
+            var data = a.CreateLabel();
             a.mov(rax, __qword_ptr[data]);
             a.mov(ecx, 0xC0000101);
             a.mov(eax, 0x300000);
@@ -165,7 +164,7 @@ public class BasicExecutionTests
             a.nop();
             a.xgetbv();
         });
-        RunResult r = m.Cpu.Run(100);
+        var r = m.Cpu.Run(100);
         Assert.Equal(StopReason.Unsupported, r.Reason);
         Assert.NotNull(r.Unsupported);
         Assert.Equal(TestMachine.CodeBase + 1, r.Unsupported!.Rip);
@@ -181,14 +180,14 @@ public class BasicExecutionTests
         var m = new TestMachine();
         m.Load(a =>
         {
-            Label l = a.CreateLabel();
+            var l = a.CreateLabel();
             a.mov(ecx, 100);
             a.Label(ref l);
             a.dec(ecx);
             a.jnz(l);
             a.hlt();
         });
-        RunResult r = m.Cpu.Run(50);
+        var r = m.Cpu.Run(50);
         Assert.Equal(StopReason.BudgetExhausted, r.Reason);
         Assert.Equal(50, r.Retired);
         m.RunToHalt();
@@ -210,7 +209,7 @@ public class BasicExecutionTests
         });
         m.Host.OnPortOut = (_, _) => m.Cpu.RequestYield();
         Assert.Equal(StopReason.Pause, m.Cpu.Run(100).Reason);
-        RunResult r = m.Cpu.Run(100);
+        var r = m.Cpu.Run(100);
         Assert.Equal(StopReason.YieldRequested, r.Reason);
         Assert.Equal(2, r.Retired);
         Assert.Equal(1UL, m.Reg(0) & 0xFF);

@@ -68,7 +68,7 @@ public class CodeAndStringTests
         var b = new X86Cpu(hostB, memory);
         byte[] image = m.Memory.Bytes.ToArray();
         memory.Write(0, image.AsSpan(0, 0x90000));
-        foreach (X86Cpu cpu in new[] { a, b })
+        foreach (var cpu in new[] { a, b })
         {
             cpu.SetDescriptorTables(new DescriptorTable(TestMachine.Gdt, 0x4F), new DescriptorTable(TestMachine.Idt, 0xFFF));
             cpu.SetSegment(SegmentRegister.Cs, new SegmentCache(TestMachine.Code64, 0, 0xFFFFFFFF, 0xA09B));
@@ -187,7 +187,7 @@ public class CodeAndStringTests
             a.rep.stosb();
             a.hlt();
         });
-        RunResult r = m.Cpu.Run(4);
+        var r = m.Cpu.Run(4);
         Assert.Equal(StopReason.BudgetExhausted, r.Reason);
         Assert.True(m.Reg(1) is > 0 and < 100_000);
         m.RunToHalt();
@@ -204,7 +204,7 @@ public class CodeAndStringTests
         m.Memory.Write(0x200000, [10, 20, 30, 40]);
         m.Load(a =>
         {
-            Label l = a.CreateLabel();
+            var l = a.CreateLabel();
             a.mov(rbp, 0x1234);
             a.enter(32, 0);
             a.mov(r8, rbp);
@@ -267,7 +267,7 @@ public class CodeAndStringTests
         m.Memory.WriteUInt64(0x200000, 0);
         m.Load(a =>
         {
-            Label l = a.CreateLabel();
+            var l = a.CreateLabel();
             a.Label(ref l);
             a.add(__qword_ptr[0x200000], 1);
             a.mov(rax, __qword_ptr[0x200000]);
@@ -284,7 +284,7 @@ public class CodeAndStringTests
         for (int i = 0; i < 3; i++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
-            RunResult r = m.Cpu.Run(100_000);
+            var r = m.Cpu.Run(100_000);
             least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
             Assert.Equal(StopReason.BudgetExhausted, r.Reason);
         }

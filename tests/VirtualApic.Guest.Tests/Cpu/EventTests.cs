@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using Iced.Intel;
 using VirtualApic.Guest.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -35,7 +34,7 @@ public class EventTests
     [Fact]
     public void Interrupt_is_taken_at_the_next_boundary_only_when_IF_is_set()
     {
-        TestMachine m = WithRecordingHandlers();
+        var m = WithRecordingHandlers();
         ulong afterFirst = 0;
         afterFirst = m.Load(a => a.nop());
         m.Load(a =>
@@ -58,7 +57,7 @@ public class EventTests
     [Fact]
     public void Sti_shadow_blocks_interrupts_and_nmis_for_one_instruction_even_across_run_calls()
     {
-        TestMachine m = WithRecordingHandlers();
+        var m = WithRecordingHandlers();
         ulong afterSti = m.Load(a => a.sti());
         ulong afterNop = m.Load(a => a.nop(), afterSti);
         m.Load(a => a.hlt(), afterNop);
@@ -79,7 +78,7 @@ public class EventTests
     [Fact]
     public void Mov_ss_shadow_blocks_events_for_one_instruction()
     {
-        TestMachine m = WithRecordingHandlers();
+        var m = WithRecordingHandlers();
         ulong afterSs = m.Load(a =>
         {
             a.mov(eax, TestMachine.Data);
@@ -99,7 +98,7 @@ public class EventTests
     [Fact]
     public void Sti_hlt_still_wakes_and_returns_after_the_hlt()
     {
-        TestMachine m = WithRecordingHandlers();
+        var m = WithRecordingHandlers();
         ulong afterHlt = m.Load(a =>
         {
             a.sti();
@@ -118,7 +117,7 @@ public class EventTests
     [Fact]
     public void Iret_reports_to_the_host_and_rechecks_events()
     {
-        TestMachine m = WithRecordingHandlers();
+        var m = WithRecordingHandlers();
         m.Load(a =>
         {
             a.nop();
@@ -136,7 +135,7 @@ public class EventTests
     [Fact]
     public void Init_then_sipi_starts_real_mode_and_the_trampoline_reaches_long_mode()
     {
-        TestMachine m = WithRecordingHandlers();
+        var m = WithRecordingHandlers();
         // Real-mode trampoline at 0x8000 (SIPI vector 8), as in kvm-unit-tests: PE, LGDT, far jump to
         // 32-bit code, PAE, CR3, EFER.LME, PG, far jump to 64-bit code.
         ulong gdtDescr = 0x8100;

@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using Iced.Intel;
 using VirtualApic.Guest.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -26,7 +25,7 @@ public class ExceptionTests
     [Fact]
     public void Divide_by_zero_raises_DE_with_RIP_at_the_div_and_no_state_change()
     {
-        TestMachine m = WithHandler(0);
+        var m = WithHandler(0);
         ulong end = m.Load(a =>
         {
             a.mov(rax, 1234);
@@ -52,7 +51,7 @@ public class ExceptionTests
     [Fact]
     public void Quotient_overflow_raises_DE_for_div_and_idiv()
     {
-        TestMachine m = WithHandler(0);
+        var m = WithHandler(0);
         m.Load(a =>
         {
             a.mov(eax, 0);
@@ -64,7 +63,7 @@ public class ExceptionTests
         m.RunToHalt();
         Assert.Equal(Handler + 1, m.Cpu.Rip);
 
-        TestMachine m2 = WithHandler(0);
+        var m2 = WithHandler(0);
         m2.Load(a =>
         {
             a.mov(rax, long.MinValue);
@@ -80,7 +79,7 @@ public class ExceptionTests
     [Fact]
     public void Ud2_raises_UD_with_RIP_at_the_ud2()
     {
-        TestMachine m = WithHandler(6);
+        var m = WithHandler(6);
         ulong end = m.Load(a => a.nop());
         m.Load(a =>
         {
@@ -95,7 +94,7 @@ public class ExceptionTests
     [Fact]
     public void Unknown_msr_raises_GP0_precisely()
     {
-        TestMachine m = WithHandler(13);
+        var m = WithHandler(13);
         ulong end = m.Load(a =>
         {
             a.mov(ecx, 0x12345);
@@ -147,7 +146,7 @@ public class ExceptionTests
     [Fact]
     public void Privileged_instruction_at_cpl3_raises_GP()
     {
-        TestMachine m = WithHandler(13);
+        var m = WithHandler(13);
         m.Memory.WriteUInt64(TestMachine.Tss + 4, 0x70000); // RSP0
         m.Load(a =>
         {
@@ -181,7 +180,7 @@ public class ExceptionTests
     [Fact]
     public void Trap_gate_keeps_IF_interrupt_gate_clears_it_and_iretq_restores()
     {
-        TestMachine m = WithHandler(0x80, type: 0xF);
+        var m = WithHandler(0x80, type: 0xF);
         m.SetGate(0x81, Handler + 0x10, type: 0xE);
         m.Load(a =>
         {
@@ -210,7 +209,7 @@ public class ExceptionTests
     [Fact]
     public void Ist_switches_to_an_aligned_stack()
     {
-        TestMachine m = WithHandler(3, ist: 2);
+        var m = WithHandler(3, ist: 2);
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24 + 8, 0x7000F); // IST2, misaligned on purpose
         m.Load(a =>
         {
@@ -228,7 +227,7 @@ public class ExceptionTests
     [Fact]
     public void Software_int_through_a_gate_with_low_DPL_from_cpl3_is_GP_with_the_idt_error_code()
     {
-        TestMachine m = WithHandler(13);
+        var m = WithHandler(13);
         m.SetGate(0x30, Handler, dpl: 0);
         m.Memory.WriteUInt64(TestMachine.Tss + 4, 0x70000);
         m.Load(a =>
@@ -250,7 +249,7 @@ public class ExceptionTests
     [Fact]
     public void Not_present_gate_raises_NP_and_a_fault_during_GP_delivery_is_a_double_fault()
     {
-        TestMachine m = WithHandler(8);
+        var m = WithHandler(8);
         m.SetGate(11, Handler, present: false);
         m.SetGate(13, Handler, present: false);
         m.Load(a =>
@@ -272,7 +271,7 @@ public class ExceptionTests
         {
             a.ud2();
         });
-        RunResult r = m.Cpu.Run(100);
+        var r = m.Cpu.Run(100);
         Assert.Equal(StopReason.Shutdown, r.Reason);
         Assert.True(m.Cpu.IsShutdown);
         Assert.Equal(StopReason.Shutdown, m.Cpu.Run(100).Reason);
@@ -282,7 +281,7 @@ public class ExceptionTests
     public void Benign_after_benign_is_delivered_serially()
     {
         // #UD's gate is not present: #NP is delivered (benign first, so no #DF).
-        TestMachine m = WithHandler(11);
+        var m = WithHandler(11);
         m.SetGate(6, Handler, present: false);
         m.Load(a => a.ud2());
         m.RunToHalt();
@@ -292,7 +291,7 @@ public class ExceptionTests
     [Fact]
     public void Lock_prefix_on_a_register_destination_is_UD_and_on_memory_works()
     {
-        TestMachine m = WithHandler(6);
+        var m = WithHandler(6);
         m.Memory.WriteUInt64(0x200000, 41);
         m.Load(a =>
         {

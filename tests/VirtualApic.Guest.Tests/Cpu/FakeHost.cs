@@ -108,7 +108,7 @@ internal sealed class FakeHost : ICpuHost
             return CpuEvent.None;
         }
 
-        CpuEvent e = Events.Peek();
+        var e = Events.Peek();
         if ((e.Kind == CpuEventKind.Interrupt && RespectInterruptFlag && !interruptsEnabled) || (e.Kind == CpuEventKind.Nmi && NmiBlocked))
         {
             return CpuEvent.None;

@@ -37,7 +37,7 @@ public class NativeDifferentialTests
     public static TheoryData<string> FormNames()
     {
         var data = new TheoryData<string>();
-        foreach (Form f in AllForms())
+        foreach (var f in AllForms())
         {
             data.Add(f.Name);
         }
@@ -53,7 +53,7 @@ public class NativeDifferentialTests
     {
         string? why = NativeCode.WhyUnavailable;
         Assert.SkipWhen(why is not null, $"native differential test skipped: {why}");
-        Form form = FormsByName[name];
+        var form = FormsByName[name];
         Compare(form, seed: StableHash(name));
     }
 
@@ -80,7 +80,7 @@ public class NativeDifferentialTests
         });
         var rng = new Random(seed);
         ulong* state = stackalloc ulong[16];
-        var inputs = new ulong[5];
+        ulong[] inputs = new ulong[5];
         for (int it = 0; it < Iterations; it++)
         {
             for (int i = 0; i < 4; i++)
@@ -108,7 +108,7 @@ public class NativeDifferentialTests
             m.Cpu.SetRegister(4, TestMachine.StackTop);
             m.Cpu.Rflags = flagsIn & ~0x200UL;
             m.Cpu.Rip = TestMachine.CodeBase;
-            RunResult r = m.Cpu.Run(100);
+            var r = m.Cpu.Run(100);
             Assert.True(r.Reason == StopReason.Pause, $"{form.Name}: stopped with {r.Reason} {r.Unsupported}");
             ulong defined = form.DefinedFlags(inputs);
             string ctx = $"{form.Name} rax={inputs[0]:X} rbx={inputs[1]:X} rcx={inputs[2]:X} rdx={inputs[3]:X} flags={flagsIn:X}";

@@ -1,8 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using Iced.Intel;
-using VirtualApic.Guest.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace VirtualApic.Guest.Tests.Cpu;
@@ -26,7 +24,7 @@ public class PagingTests
     [Fact]
     public void Four_kib_page_translates_and_sets_accessed_then_dirty()
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         m.Map4K(Va + 0x3000, 0x250000, 0x3);
         m.Memory.WriteUInt64(0x250010, 0xCAFE);
         m.Load(a =>
@@ -39,7 +37,7 @@ public class PagingTests
         ulong pte = m.Memory.ReadUInt64(0x20000 + (((0UL * 512) + 0) % 64 * 0x1000) + (3 * 8));
         Assert.Equal(0x20UL, pte & 0x60); // accessed, not dirty
 
-        TestMachine w = WithPfHandler();
+        var w = WithPfHandler();
         w.Map4K(Va + 0x3000, 0x250000, 0x3);
         w.Load(a =>
         {
@@ -56,7 +54,7 @@ public class PagingTests
     [Fact]
     public void A_read_then_a_write_through_the_same_tlb_entry_still_sets_dirty()
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         m.Map4K(Va, 0x250000, 0x3);
         m.Load(a =>
         {
@@ -94,7 +92,7 @@ public class PagingTests
     [InlineData(true, 0x3UL)]    // present read-only page with CR0.WP, write
     public void Write_faults_report_cr2_and_error_code_and_leave_state(bool present, ulong expectedError)
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         if (present)
         {
             m.Map4K(Va, 0x250000, 0x1);
@@ -122,7 +120,7 @@ public class PagingTests
     [Fact]
     public void Supervisor_write_to_read_only_page_is_allowed_when_WP_is_clear()
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         m.Map4K(Va, 0x250000, 0x1);
         m.Cpu.SetControlRegisters(0x80000031, TestMachine.Pml4, 0x20, 0x900);
         m.Load(a =>
@@ -137,7 +135,7 @@ public class PagingTests
     [Fact]
     public void Nx_fetch_faults_with_the_instruction_fetch_bit()
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         m.Map4K(Va, 0x250000, 0x3 | (1UL << 63));
         m.Memory.Write(0x250000, [0xF4]);
         m.Load(a =>
@@ -155,7 +153,7 @@ public class PagingTests
     [Fact]
     public void Nx_bit_without_EFER_NXE_is_a_reserved_bit_fault()
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         m.Cpu.SetControlRegisters(0x80010031, TestMachine.Pml4, 0x20, 0x100);
         m.Map4K(Va, 0x250000, 0x3 | (1UL << 63));
         m.Load(a =>
@@ -170,7 +168,7 @@ public class PagingTests
     [Fact]
     public void User_access_to_a_supervisor_page_faults_with_U_set()
     {
-        TestMachine m = WithPfHandler();
+        var m = WithPfHandler();
         m.Memory.WriteUInt64(TestMachine.Tss + 4, 0x70000);
         m.Map4K(Va, 0x250000, 0x3); // no U bit
         m.Load(a =>

@@ -41,7 +41,7 @@ internal sealed class TestMachine
 
         Cpu.SetDescriptorTables(new DescriptorTable(Gdt, 0x4F), new DescriptorTable(Idt, 0xFFF));
         Cpu.SetSegment(SegmentRegister.Cs, new SegmentCache(Code64, 0, 0xFFFFFFFF, 0xA09B));
-        foreach (SegmentRegister s in new[] { SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Ss, SegmentRegister.Fs, SegmentRegister.Gs })
+        foreach (var s in new[] { SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Ss, SegmentRegister.Fs, SegmentRegister.Gs })
         {
             Cpu.SetSegment(s, new SegmentCache(Data, 0, 0xFFFFFFFF, 0xC093));
         }
@@ -72,7 +72,7 @@ internal sealed class TestMachine
     /// <summary>Runs until the CPU stops for a reason other than the budget; fails on anything but HLT.</summary>
     public RunResult RunToHalt(long budget = 1_000_000)
     {
-        RunResult r = Cpu.Run(budget);
+        var r = Cpu.Run(budget);
         Assert.True(r.Reason == StopReason.Halted, $"stopped with {r.Reason}: {r.Unsupported}\n{Cpu.DumpState()}");
         return r;
     }

@@ -38,7 +38,7 @@ public sealed partial class LayerTests
         var documented = DocumentedGraph();
         var actual = Actual.Value;
         var problems = new List<string>();
-        foreach (var layer in actual.Keys.Union(documented.Keys).Order(StringComparer.Ordinal))
+        foreach (string? layer in actual.Keys.Union(documented.Keys).Order(StringComparer.Ordinal))
         {
             var uses = actual.GetValueOrDefault(layer) ?? [];
             var drawn = documented.GetValueOrDefault(layer);
@@ -54,12 +54,12 @@ public sealed partial class LayerTests
                 continue;
             }
 
-            foreach (var extra in uses.Except(drawn))
+            foreach (string? extra in uses.Except(drawn))
             {
                 problems.Add($"{layer} -> {extra}: a dependency against the arrows ({Offenders(layer, extra)})");
             }
 
-            foreach (var missing in drawn.Except(uses))
+            foreach (string? missing in drawn.Except(uses))
             {
                 problems.Add($"{layer} -> {missing}: drawn in docs/architecture.md but not in the code");
             }
@@ -91,10 +91,10 @@ public sealed partial class LayerTests
     {
         var layers = LayerNamespaces().ToList();
         var graph = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
-        foreach (var from in layers)
+        foreach (string? from in layers)
         {
             graph[from] = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var to in layers.Where(l => l != from))
+            foreach (string? to in layers.Where(l => l != from))
             {
                 if (DependentTypes(from, to).Any())
                 {
@@ -119,7 +119,7 @@ public sealed partial class LayerTests
     {
         var state = new Dictionary<string, int>(); // 1 on the stack, 2 done
         var path = new List<string>();
-        foreach (var start in graph.Keys)
+        foreach (string start in graph.Keys)
         {
             if (Visit(start) is { } cycle)
             {
@@ -143,7 +143,7 @@ public sealed partial class LayerTests
 
             state[node] = 1;
             path.Add(node);
-            foreach (var next in graph.GetValueOrDefault(node) ?? [])
+            foreach (string? next in graph.GetValueOrDefault(node) ?? [])
             {
                 if (Visit(next) is { } cycle)
                 {

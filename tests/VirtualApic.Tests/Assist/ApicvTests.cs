@@ -3,7 +3,6 @@
 
 using VirtualApic.Assist;
 using VirtualApic.Cpu;
-using VirtualApic.Devices;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using static VirtualApic.Tests.Assist.AssistTestKit;

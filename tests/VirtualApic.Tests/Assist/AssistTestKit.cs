@@ -53,7 +53,7 @@ internal static class AssistTestKit
     /// <summary>The register file as probes see it (offsets 0x000-0x3F0), for comparing backends.</summary>
     public static uint[] RegisterFile(Vcpu cpu)
     {
-        var r = new uint[0x40];
+        uint[] r = new uint[0x40];
         for (int i = 0; i < r.Length; i++)
         {
             r[i] = cpu.Apic.ReadRegisterRaw(i << 4);

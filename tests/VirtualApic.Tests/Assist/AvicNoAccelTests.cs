@@ -3,7 +3,6 @@
 
 using VirtualApic.Assist;
 using VirtualApic.Cpu;
-using VirtualApic.Devices;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using static VirtualApic.Tests.Assist.AssistTestKit;
@@ -70,7 +69,7 @@ public class AvicNoAccelTests
     {
         using var vm = EnabledVm(AccelKind.Avic, profile: VirtualApic.Profiles.ApicProfile.Architectural);
         var cpu = vm.Vcpus[0];
-        var before = RegisterFile(cpu);
+        uint[] before = RegisterFile(cpu);
 
         Write(cpu, ApicOffset.Rrd, 0xFFFF_FFFF);
 

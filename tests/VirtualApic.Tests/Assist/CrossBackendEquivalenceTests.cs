@@ -213,16 +213,16 @@ public class CrossBackendEquivalenceTests
                     string actual = Run(accel, profile, program);
                     if (actual != expected)
                     {
-                        var e = expected.Split('\n');
-                        var a = actual.Split('\n');
+                        string[] e = expected.Split('\n');
+                        string[] a = actual.Split('\n');
                         int i = 0;
                         while (i < e.Length && i < a.Length && e[i] == a[i])
                         {
                             i++;
                         }
 
-                        var et = i < e.Length ? e[i].Split(' ') : [];
-                        var at = i < a.Length ? a[i].Split(' ') : [];
+                        string[] et = i < e.Length ? e[i].Split(' ') : [];
+                        string[] at = i < a.Length ? a[i].Split(' ') : [];
                         string diff = string.Join(", ", et.Zip(at).Where(p => p.First != p.Second).Select(p => $"{p.First} vs {p.Second}"));
                         Assert.Fail($"{accel} diverges from none at line {i}: {diff}\n  none: {(i < e.Length ? e[i] : "<end>")}");
                     }

@@ -156,7 +156,7 @@ public class InhibitAndRaceTests
         const int Rounds = 200;
         using var vm = EnabledVm(accel, cpus: 1);
         var cpu = vm.Vcpus[0];
-        var counts = new int[256];
+        int[] counts = new int[256];
         int[][] vectorsOf = [[.. Enumerable.Range(0x30, 24)], [.. Enumerable.Range(0x80, 24)]];
         var deadline = Stopwatch.StartNew();
         var limit = TimeSpan.FromSeconds(5);

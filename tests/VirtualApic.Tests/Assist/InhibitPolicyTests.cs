@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using VirtualApic.Assist;
 using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
 using VirtualApic.Profiles;

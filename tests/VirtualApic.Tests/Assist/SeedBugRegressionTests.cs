@@ -2,9 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Assist;
-using VirtualApic.Core;
 using VirtualApic.Cpu;
-using VirtualApic.Devices;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 

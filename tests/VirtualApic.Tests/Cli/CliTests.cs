@@ -17,7 +17,7 @@ public sealed class CliTests : IDisposable
 
     private string Write(string name, string text)
     {
-        var path = Path.Combine(_dir, name);
+        string path = Path.Combine(_dir, name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, text);
         return path;
@@ -34,7 +34,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Passing_scenario_exits_0()
     {
-        var path = Write("ok.vapic", Passing);
+        string path = Write("ok.vapic", Passing);
         var (code, output, err) = Vapic("run", path);
         Assert.True(code == 0, output + err);
         Assert.Contains($"PASS {path} [none]", output, StringComparison.Ordinal);
@@ -43,7 +43,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Failing_scenario_exits_1_and_lists_file_and_line()
     {
-        var path = Write("bad.vapic", Failing);
+        string path = Write("bad.vapic", Failing);
         var (code, output, _) = Vapic("run", path);
         Assert.Equal(1, code);
         Assert.Contains($"FAIL {path} [none]", output, StringComparison.Ordinal);
@@ -53,8 +53,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Parse_error_exits_2_with_file_line_col_and_runs_nothing()
     {
-        var good = Write("a.vapic", Passing);
-        var bad = Write("b.vapic", "vm\ncpu0 bogus\n");
+        string good = Write("a.vapic", Passing);
+        string bad = Write("b.vapic", "vm\ncpu0 bogus\n");
         var (code, output, err) = Vapic("run", good, bad);
         Assert.Equal(2, code);
         Assert.Matches($"^{System.Text.RegularExpressions.Regex.Escape(bad)}:2:6: ", err);
@@ -64,8 +64,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Random_bytes_file_exits_2()
     {
-        var path = Path.Combine(_dir, "noise.vapic");
-        var bytes = new byte[4096];
+        string path = Path.Combine(_dir, "noise.vapic");
+        byte[] bytes = new byte[4096];
         new Random(42).NextBytes(bytes);
         bytes[10] = 0;
         File.WriteAllBytes(path, bytes);
@@ -77,7 +77,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Invalid_utf8_file_exits_2()
     {
-        var path = Path.Combine(_dir, "latin.vapic");
+        string path = Path.Combine(_dir, "latin.vapic");
         File.WriteAllBytes(path, [(byte)'v', (byte)'m', 0xff, 0xfe, (byte)'\n']);
         var (code, _, err) = Vapic("run", path);
         Assert.Equal(2, code);
@@ -87,7 +87,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Huge_file_exits_2()
     {
-        var path = Path.Combine(_dir, "huge.vapic");
+        string path = Path.Combine(_dir, "huge.vapic");
         using (var f = File.Create(path))
         {
             f.SetLength(Program.MaxFileBytes + 1);
@@ -105,7 +105,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, Vapic().Code);
         Assert.Equal(2, Vapic("run").Code);
         Assert.Equal(2, Vapic("frobnicate").Code);
-        var path = Write("ok.vapic", Passing);
+        string path = Write("ok.vapic", Passing);
         var (code, _, err) = Vapic("run", path, "--accel", "bogus");
         Assert.Equal(2, code);
         Assert.Contains("bogus", err, StringComparison.Ordinal);
@@ -129,10 +129,10 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Accel_all_runs_every_backend_and_log_prints_observations()
     {
-        var path = Write("ok.vapic", Passing);
+        string path = Write("ok.vapic", Passing);
         var (code, output, err) = Vapic("run", path, "--accel", "all", "--log", "--profile", "architectural");
         Assert.True(code == 0, output + err);
-        foreach (var backend in new[] { "none", "apicv", "avic", "x2avic" })
+        foreach (string? backend in new[] { "none", "apicv", "avic", "x2avic" })
         {
             Assert.Contains($"PASS {path} [{backend}]", output, StringComparison.Ordinal);
         }
@@ -143,7 +143,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Accel_all_reports_known_kvm_divergence_without_failing()
     {
-        var path = Write("low.vapic", "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x5 dest=1\ncpu1 read IRR0\n");
+        string path = Write("low.vapic", "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x5 dest=1\ncpu1 read IRR0\n");
         var (code, output, err) = Vapic("run", path, "--accel", "all");
         Assert.True(code == 0, output + err);
         Assert.Contains("known KVM divergence", output, StringComparison.Ordinal);
@@ -152,7 +152,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Stats_prints_a_table_per_backend()
     {
-        var path = Write("ok.vapic", Passing);
+        string path = Write("ok.vapic", Passing);
         var (code, output, _) = Vapic("run", path, "--accel", "avic", "--stats");
         Assert.Equal(0, code);
         Assert.Contains("avic-noaccel", output, StringComparison.Ordinal);
@@ -162,8 +162,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Trace_writes_chrome_json_with_one_track_per_vcpu_and_the_ioapic()
     {
-        var path = Write("t.vapic", Passing + "irq 2 pulse\nadvance 5us\ncpu0 rdtsc\n");
-        var trace = Path.Combine(_dir, "trace.json");
+        string path = Write("t.vapic", Passing + "irq 2 pulse\nadvance 5us\ncpu0 rdtsc\n");
+        string trace = Path.Combine(_dir, "trace.json");
         var (code, output, err) = Vapic("run", path, "--accel", "apicv", "--trace", trace);
         Assert.True(code == 0, output + err);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(trace));
@@ -180,7 +180,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Trace_to_an_unwritable_path_exits_2()
     {
-        var path = Write("ok.vapic", Passing);
+        string path = Write("ok.vapic", Passing);
         Assert.Equal(2, Vapic("run", path, "--trace", Path.Combine(_dir, "no", "such", "dir", "t.json")).Code);
     }
 

@@ -23,7 +23,7 @@ public sealed partial class CliUserTests : IDisposable
 
     private string Write(string name, string text)
     {
-        var path = Path.Combine(_dir, name);
+        string path = Path.Combine(_dir, name);
         File.WriteAllText(path, text);
         return path;
     }
@@ -39,7 +39,7 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void A_mistyped_option_is_an_unknown_option_with_a_suggestion_and_exit_2()
     {
-        var path = Write("ok.vapic", Pending);
+        string path = Write("ok.vapic", Pending);
         var (code, output, err) = Vapic("run", "--acel", "all", path);
         Assert.Equal(2, code);
         Assert.Contains("'--acel'", err, StringComparison.Ordinal);
@@ -78,7 +78,7 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void Stats_use_vmx_names_for_apicv()
     {
-        var path = Write("apicv.vapic", "vm cpus=1 accel=apicv\ncpu0 write SVR 0x1ff\ncpu0 wrmsr APIC_BASE 0xfee00d00\n");
+        string path = Write("apicv.vapic", "vm cpus=1 accel=apicv\ncpu0 write SVR 0x1ff\ncpu0 wrmsr APIC_BASE 0xfee00d00\n");
         var (_, output, _) = Vapic("run", path, "--stats");
         Assert.Contains("MSR_WRITE", output, StringComparison.Ordinal);
         Assert.DoesNotContain("msr (write)", output, StringComparison.Ordinal);
@@ -110,7 +110,7 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void Vapic_dump_prints_the_final_state_of_one_vcpu()
     {
-        var path = Write("dump.vapic", Pending);
+        string path = Write("dump.vapic", Pending);
         var (code, output, err) = Vapic("dump", path, "--cpu", "1", "--accel", "avic");
         Assert.True(code == 0, output + err);
         Assert.StartsWith("dumping local APIC state for CPU 1 (xapic", output, StringComparison.Ordinal);
@@ -134,7 +134,7 @@ public sealed partial class CliUserTests : IDisposable
         cpu.TryWriteMsr(0x1B, 0xFEE00D00); // x2APIC: the image's ID and LDR change form
         byte[] image = KvmLapicState.Capture(cpu.Apic);
         image[0x304] = 0xA5; // a dword outside every slot's first one must survive too
-        var imagePath = Path.Combine(_dir, "lapic.bin");
+        string imagePath = Path.Combine(_dir, "lapic.bin");
         File.WriteAllBytes(imagePath, image);
 
         var (code, text, err) = Vapic("state", "export", imagePath);
@@ -143,8 +143,8 @@ public sealed partial class CliUserTests : IDisposable
         Assert.Contains("0x200 IRR0", text, StringComparison.Ordinal);
         Assert.Contains("0x304 -           0x000000a5", text, StringComparison.Ordinal);
 
-        var textPath = Write("lapic.txt", text);
-        var back = Path.Combine(_dir, "back.bin");
+        string textPath = Write("lapic.txt", text);
+        string back = Path.Combine(_dir, "back.bin");
         var (code2, _, err2) = Vapic("state", "import", textPath, "-o", back);
         Assert.True(code2 == 0, err2);
         Assert.Equal(image, File.ReadAllBytes(back));
@@ -153,7 +153,7 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void State_import_names_the_line_of_a_bad_register()
     {
-        var textPath = Write("bad.txt", "0x0f0 SVR 0x1ff\n0x080 PPR 0x10\n");
+        string textPath = Write("bad.txt", "0x0f0 SVR 0x1ff\n0x080 PPR 0x10\n");
         var (code, _, err) = Vapic("state", "import", textPath, "-o", Path.Combine(_dir, "x.bin"));
         Assert.Equal(2, code);
         Assert.Contains($"{textPath}:2: offset 0x080 is TPR, not 'PPR'", err, StringComparison.Ordinal);

@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Buffers.Binary;
-using System.Text;
 using VirtualApic.Cli;
 
 namespace VirtualApic.Tests.Cli;
@@ -34,7 +33,7 @@ public sealed class GuestCommandTests : IDisposable
         code.Add(0xB8);                                               // mov eax, status
         code.AddRange(BitConverter.GetBytes(status));
         code.AddRange([0xE7, 0xF4, 0xF4]);                            // out 0xf4, eax; hlt
-        var file = new byte[52 + 32 + 12 + code.Count];
+        byte[] file = new byte[52 + 32 + 12 + code.Count];
         file[0] = 0x7F;
         file[1] = (byte)'E';
         file[2] = (byte)'L';
@@ -62,11 +61,11 @@ public sealed class GuestCommandTests : IDisposable
     [Fact]
     public void Boot_prints_the_serial_stream_and_one_line_per_backend_and_exits_0()
     {
-        var path = Image("ok.flat", "PASS: x\nSUMMARY: 1 tests\n", 0);
+        string path = Image("ok.flat", "PASS: x\nSUMMARY: 1 tests\n", 0);
         var (code, output, err) = Vapic("boot", path, "--accel", "all");
         Assert.True(code == 0, output + err);
         Assert.StartsWith("PASS: x\nSUMMARY: 1 tests\n", output, StringComparison.Ordinal);
-        foreach (var backend in new[] { "none", "apicv", "avic", "x2avic" })
+        foreach (string? backend in new[] { "none", "apicv", "avic", "x2avic" })
         {
             Assert.Contains($"PASS ok [{backend}] (1 tests) ", output, StringComparison.Ordinal);
         }
@@ -88,10 +87,10 @@ public sealed class GuestCommandTests : IDisposable
     [Fact]
     public void Images_that_cannot_boot_exit_2_with_one_line()
     {
-        var text = Path.Combine(_dir, "notes.txt");
+        string text = Path.Combine(_dir, "notes.txt");
         File.WriteAllText(text, "hello, not a kernel\n");
-        var arm = Image("arm.flat", "", 0, machine: 40);
-        var cut = Path.Combine(_dir, "cut.flat");
+        string arm = Image("arm.flat", "", 0, machine: 40);
+        string cut = Path.Combine(_dir, "cut.flat");
         File.WriteAllBytes(cut, File.ReadAllBytes(Image("whole.flat", "abcdefgh", 0))[..100]);
 
         foreach (var (path, expected) in new[] { (text, "not a Multiboot image"), (arm, "wrong architecture"), (cut, "truncated"), (Path.Combine(_dir, "missing.flat"), "cannot read") })
@@ -107,7 +106,7 @@ public sealed class GuestCommandTests : IDisposable
     [Fact]
     public void Usage_errors_exit_2()
     {
-        var ok = Image("u.flat", "", 0);
+        string ok = Image("u.flat", "", 0);
         Assert.Equal(2, Vapic("boot", ok, "--cpu", "qemu64,+avx").Code);
         Assert.Equal(2, Vapic("boot", ok, "--smp", "0").Code);
         Assert.Equal(2, Vapic("boot", ok, "--accel", "vmx").Code);

@@ -5,7 +5,6 @@ using System.Globalization;
 using CsCheck;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
-using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;

@@ -17,7 +17,7 @@ public class VectorArgumentTests
     public void Out_of_range_vectors_are_argument_errors_and_change_nothing(int vector)
     {
         var apic = TestApic.Create(ApicMode.XApic);
-        var before = new byte[ApicPage.Size];
+        byte[] before = new byte[ApicPage.Size];
         apic.Page.CopyTo(before);
 
         Assert.Throws<ArgumentOutOfRangeException>(() => apic.SetIrr(vector));
@@ -28,7 +28,7 @@ public class VectorArgumentTests
         Assert.Throws<ArgumentOutOfRangeException>(() => apic.Page.TestAndSetVectorAtomic(ApicOffset.Isr, vector));
         Assert.Throws<ArgumentOutOfRangeException>(() => apic.OrIrrWord(8, 1));
 
-        var after = new byte[ApicPage.Size];
+        byte[] after = new byte[ApicPage.Size];
         apic.Page.CopyTo(after);
         Assert.Equal(before, after);
     }

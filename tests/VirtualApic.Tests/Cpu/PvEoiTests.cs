@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
@@ -259,7 +258,7 @@ public class PvEoiTests
         using var _ = vm;
         vm.Vcpus[1].SendFixed(0x40, 0);
         vm.Vcpus[0].StiTake();
-        var bytes = VcpuSnapshot.Capture(vm.Vcpus[0]).Serialize();
+        byte[] bytes = VcpuSnapshot.Capture(vm.Vcpus[0]).Serialize();
 
         var (copy, copyRam) = Vm();
         using var __ = copy;

@@ -3,7 +3,6 @@
 
 using VirtualApic.Core;
 using VirtualApic.Cpu;
-using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Tests.Support;

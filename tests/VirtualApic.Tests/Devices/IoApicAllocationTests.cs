@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
-using VirtualApic.Fabric;
 using VirtualApic.Devices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
@@ -50,19 +49,19 @@ public class IoApicAllocationTests
             _ = device.MmioRead(IoApicDevice.WindowOffset, 4);
         }
 
-        for (var i = 0; i < 100; i++)
+        for (int i = 0; i < 100; i++)
         {
             Round();
         }
 
-        var delivered = sink.Delivered;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        int delivered = sink.Delivered;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
         {
             Round();
         }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
         Assert.Equal(delivered + (4 * 1000), sink.Delivered);
     }

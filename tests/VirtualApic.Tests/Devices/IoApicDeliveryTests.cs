@@ -2,9 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
-using VirtualApic.Fabric;
 using VirtualApic.Registers;
-using IoApicDevice = VirtualApic.Devices.IoApic;
 
 namespace VirtualApic.Tests.Devices;
 
@@ -256,7 +254,7 @@ public class IoApicDeliveryTests
     {
         var rig = new IoApicRig();
         rig.Route(0, 0x31, TriggerMode.Level);
-        var seenRemoteIrr = true;
+        bool seenRemoteIrr = true;
         rig.Sink.OnDeliver = _ => seenRemoteIrr = rig.Device.GetRemoteIrr(0);
         rig.Device.SetLine(0, true);
         Assert.False(seenRemoteIrr); // read inside Deliver: set only once Deliver returns
@@ -299,7 +297,7 @@ public class IoApicDeliveryTests
         var rig = new IoApicRig();
         rig.Device.SetLine(5, true);
         rig.Sink.Result = 1;
-        IoApicDevice device = rig.Device;
+        var device = rig.Device;
         device.WriteEntry(5, RedirectionEntry.Create(0x71, trigger: TriggerMode.Level, destination: 9));
 
         // Had the low half gone first, the unmask would have delivered to the old destination 0.

@@ -80,7 +80,7 @@ public class IoApicRegisterTests
     public void Entries_start_masked_with_every_other_bit_clear()
     {
         var rig = new IoApicRig();
-        for (var pin = 0; pin < IoApicDevice.PinCount; pin++)
+        for (int pin = 0; pin < IoApicDevice.PinCount; pin++)
         {
             Assert.Equal(RedirectionEntry.ResetValue, rig.Device.GetEntry(pin).Raw);
             Assert.False(rig.Device.GetLine(pin));

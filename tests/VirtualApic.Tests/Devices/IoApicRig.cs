@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
-using VirtualApic.Fabric;
 using VirtualApic.Devices;
 using VirtualApic.Registers;
 using VirtualApic.Time;

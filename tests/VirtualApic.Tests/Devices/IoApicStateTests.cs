@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using System.Collections.Immutable;
 using CsCheck;
 using VirtualApic.Devices;
 using VirtualApic.Registers;
@@ -24,7 +23,7 @@ public class IoApicStateTests
         rig.Device.SetLine(1, true); // edge delivered, line still high
         rig.Device.SetLine(2, true); // level in service
         rig.Device.SetLine(3, true); // masked, held
-        for (var i = 0; i < IoApicDevice.StormThreshold + 3; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold + 3; i++)
         {
             rig.Eoi(0x42); // storm on pin 2: delayed injection pending, counter 3
         }
@@ -206,7 +205,7 @@ public class IoApicStateTests
     [Fact]
     public void State_prints_its_arrays_in_hex()
     {
-        var text = new IoApicRig().Device.Save().ToString();
+        string text = new IoApicRig().Device.Save().ToString();
         Assert.Contains("Entries = [0x10000, 0x10000,", text, StringComparison.Ordinal);
         Assert.Contains("EoiCounters = [0x0, 0x0,", text, StringComparison.Ordinal);
         Assert.Contains("DelayedInjectionDeadlineNs = none", text, StringComparison.Ordinal);
@@ -235,7 +234,7 @@ public class IoApicStateTests
             foreach (var (kind, pin, value) in ops)
             {
                 // Four pins and four vectors (0x40..0x43) so that EOIs and shared vectors actually meet.
-                var vector = (byte)(0x40 | (value & 3));
+                byte vector = (byte)(0x40 | (value & 3));
                 switch (kind)
                 {
                     case Op.Assert: rig.Device.SetLine(pin, true); break;
@@ -248,7 +247,7 @@ public class IoApicStateTests
                     case Op.Advance: rig.Clock.Advance(value % 20_000_000); break;
                 }
 
-                for (var p = 0; p < IoApicDevice.PinCount; p++)
+                for (int p = 0; p < IoApicDevice.PinCount; p++)
                 {
                     var entry = rig.Device.GetEntry(p);
                     Assert.False(entry.DeliveryStatus);

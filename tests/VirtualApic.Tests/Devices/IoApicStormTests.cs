@@ -21,7 +21,7 @@ public class IoApicStormTests
     public void After_9999_immediate_redeliveries_the_next_is_delayed_10_ms()
     {
         var rig = StormingPin();
-        for (var i = 1; i < IoApicDevice.StormThreshold; i++)
+        for (int i = 1; i < IoApicDevice.StormThreshold; i++)
         {
             rig.Eoi(0x51);
         }
@@ -50,7 +50,7 @@ public class IoApicStormTests
     public void An_eoi_that_finds_the_line_low_restarts_the_count()
     {
         var rig = StormingPin();
-        for (var i = 0; i < 5000; i++)
+        for (int i = 0; i < 5000; i++)
         {
             rig.Eoi(0x51);
         }
@@ -58,8 +58,8 @@ public class IoApicStormTests
         rig.Device.SetLine(9, false);
         rig.Eoi(0x51); // line low: counter back to 0
         rig.Device.SetLine(9, true);
-        var before = rig.Messages.Count;
-        for (var i = 1; i < IoApicDevice.StormThreshold; i++)
+        int before = rig.Messages.Count;
+        for (int i = 1; i < IoApicDevice.StormThreshold; i++)
         {
             rig.Eoi(0x51);
         }
@@ -74,14 +74,14 @@ public class IoApicStormTests
     public void A_masked_eoi_also_restarts_the_count_but_an_entry_write_does_not()
     {
         var rig = StormingPin();
-        for (var i = 0; i < 100; i++)
+        for (int i = 0; i < 100; i++)
         {
             rig.Eoi(0x51);
         }
 
         // KVM (unlike QEMU) keeps the counter across entry writes.
         rig.Route(9, 0x51, TriggerMode.Level);
-        for (var i = 0; i < IoApicDevice.StormThreshold - 101; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold - 101; i++)
         {
             rig.Eoi(0x51);
         }
@@ -91,7 +91,7 @@ public class IoApicStormTests
         Assert.True(rig.Device.IsDelayedInjectionPending);
 
         var masked = StormingPin();
-        for (var i = 0; i < IoApicDevice.StormThreshold - 1; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold - 1; i++)
         {
             masked.Eoi(0x51);
         }
@@ -111,23 +111,23 @@ public class IoApicStormTests
         rig.Route(4, 0x52, TriggerMode.Level);
         rig.Device.SetLine(3, true);
         rig.Device.SetLine(4, true);
-        for (var i = 0; i < IoApicDevice.StormThreshold; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold; i++)
         {
             rig.Eoi(0x51);
         }
 
         Assert.True(rig.Device.IsDelayedInjectionPending);
-        var deadline = rig.Device.Save().DelayedInjectionDeadlineNs;
+        long? deadline = rig.Device.Save().DelayedInjectionDeadlineNs;
         Assert.Equal(IoApicDevice.StormDelayNs, deadline);
 
         rig.Clock.Advance(5_000_000);
-        for (var i = 0; i < IoApicDevice.StormThreshold; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold; i++)
         {
             rig.Eoi(0x52);
         }
 
         Assert.Equal(deadline, rig.Device.Save().DelayedInjectionDeadlineNs);
-        var before = rig.Messages.Count;
+        int before = rig.Messages.Count;
         rig.Clock.Advance(5_000_000);
         Assert.Equal([(byte)0x51, (byte)0x52], rig.Messages.Skip(before).Select(m => m.Vector));
     }
@@ -136,7 +136,7 @@ public class IoApicStormTests
     public void The_delayed_injection_skips_a_pin_masked_meanwhile()
     {
         var rig = StormingPin();
-        for (var i = 0; i < IoApicDevice.StormThreshold; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold; i++)
         {
             rig.Eoi(0x51);
         }
@@ -144,7 +144,7 @@ public class IoApicStormTests
         // Mask through the low half alone: a high-half write first would deliver (the entry is still
         // unmasked, level, asserted, Remote IRR clear).
         rig.GuestWrite(0x10 + (2 * 9), 0x0001_8051);
-        var before = rig.Messages.Count;
+        int before = rig.Messages.Count;
         rig.Clock.Advance(IoApicDevice.StormDelayNs);
         Assert.Equal(before, rig.Messages.Count);
         Assert.False(rig.Device.GetRemoteIrr(9));
@@ -154,7 +154,7 @@ public class IoApicStormTests
     public void The_eoi_register_is_throttled_the_same_way()
     {
         var rig = StormingPin(version: IoApicVersion.Version20);
-        for (var i = 0; i < IoApicDevice.StormThreshold; i++)
+        for (int i = 0; i < IoApicDevice.StormThreshold; i++)
         {
             rig.Device.WriteEoiRegister(0x51);
         }

@@ -40,7 +40,7 @@ public class InvariantCheckerTests
         Assert.True(pid.TestPir(0x61)); // posted, not yet in the IRR
         var apic = vm.Vcpus[1].Apic;
         apic.Page.Write(ApicOffset.Ppr, 0x30); // stale on purpose: the oracle must report it, not repair it
-        var page = new byte[4096];
+        byte[] page = new byte[4096];
         apic.Page.CopyTo(page);
 
         string digest = StateDigest.Of(vm);
@@ -49,7 +49,7 @@ public class InvariantCheckerTests
 
         Assert.True(pid.TestPir(0x61));
         Assert.True(pid.OutstandingNotification);
-        var after = new byte[4096];
+        byte[] after = new byte[4096];
         apic.Page.CopyTo(after);
         Assert.Equal(page, after);
         Assert.Contains(",IRR3=2,", digest, StringComparison.Ordinal); // the digest shows IRR | PIR

@@ -77,7 +77,7 @@ public class AllocationTests
         using var vm = Guest.Vm(64, x2Apic: true);
         Vcpu sender = vm.Vcpus[3], target = vm.Vcpus[42];
         ulong icr = (42ul << 32) | 0x45;
-        var fastBefore = vm.Router.PathCounts.Fast;
+        long fastBefore = vm.Router.PathCounts.Fast;
         long allocated = Measure(
             1,
             () =>
@@ -110,7 +110,7 @@ public class AllocationTests
         using var vm = Guest.Vm(64, x2Apic: true);
         var sender = vm.Vcpus[0];
         ulong icr = ((2ul << 16 | 0xFFFF) << 32) | (1ul << 11) | 0x47; // logical, cluster 2 = IDs 32..47
-        var slowBefore = vm.Router.PathCounts.Slow;
+        long slowBefore = vm.Router.PathCounts.Slow;
         long allocated = Measure(16, () =>
         {
             sender.TryWriteMsr(0x830, icr);

@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Cpu;
-using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 
@@ -43,7 +42,7 @@ public class IpiMatrixTests
     public static TheoryData<string, bool, IpiKind, bool, DestinationShorthand> Cases()
     {
         var data = new TheoryData<string, bool, IpiKind, bool, DestinationShorthand>();
-        foreach (var profile in new[] { "kvm", "architectural" })
+        foreach (string? profile in new[] { "kvm", "architectural" })
         {
             foreach (bool x2 in new[] { false, true })
             {
@@ -148,7 +147,7 @@ public class IpiMatrixTests
     private static GuestEvent[] Expected(ApicProfile profile, IpiKind kind, bool logical, DestinationShorthand shorthand)
     {
         // Which vCPUs the message addresses.
-        var matched = new bool[Cpus];
+        bool[] matched = new bool[Cpus];
         for (int i = 0; i < Cpus; i++)
         {
             matched[i] = shorthand switch
@@ -163,7 +162,7 @@ public class IpiMatrixTests
         // Lowest priority: one of the matched (all are software-enabled).
         if (kind == IpiKind.Lowest)
         {
-            var candidates = Enumerable.Range(0, Cpus).Where(i => matched[i]).ToArray();
+            int[] candidates = Enumerable.Range(0, Cpus).Where(i => matched[i]).ToArray();
             int chosen = profile.LowestPriority == LowestPriorityArbitration.VectorHashing
                 ? candidates[Vector % candidates.Length]
                 : candidates.OrderBy(i => Tprs[i]).First();

@@ -45,8 +45,8 @@ public class ThreadedIpiTests(ITestOutputHelper output)
 
     private void Run(VirtualMachine vm, Action<int, byte> send, int receiverIndex = 0)
     {
-        var sent = new long[Senders];
-        var received = new long[Senders];
+        long[] sent = new long[Senders];
+        long[] received = new long[Senders];
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         int sendersRunning = Senders;
         bool stopReceiver = false;

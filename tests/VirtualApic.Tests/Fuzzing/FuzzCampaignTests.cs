@@ -44,7 +44,7 @@ public class FuzzCampaignTests
     public void The_generator_writes_issue_15s_configurations_and_statements_when_asked()
     {
         Assert.DoesNotContain("pv-eoi", string.Concat(Enumerable.Range(0, 50).Select(seed => new ProgramGenerator(seed, 3, false).Next(60))), StringComparison.Ordinal);
-        var text = string.Concat(Enumerable.Range(0, 200).Select(seed => new ProgramGenerator(seed, 3, false, kvmConfigurations: true).Next(60)));
+        string text = string.Concat(Enumerable.Range(0, 200).Select(seed => new ProgramGenerator(seed, 3, false, kvmConfigurations: true).Next(60)));
         foreach (string form in new[] { "split-irqchip=on", "x2apic-32bit-ids=on", "x2apic-broadcast-quirk=off", "pv-eoi enable", "pv-eoi eoi", "pv-eoi disable", "kick-cpu", "msi-route", "gsi " })
         {
             Assert.Contains(form, text, StringComparison.Ordinal);
@@ -93,7 +93,7 @@ public class FuzzCampaignTests
         Assert.Equal(FindingKind.Divergence, finding.Value.Kind);
 
         string minimal = FuzzCampaign.Shrink(program, ApicProfile.Kvm, FindingKind.Divergence);
-        var lines = minimal.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
+        string[] lines = minimal.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
         Assert.Contains("cpu0 ipi 0x5 dest=1", lines);
         Assert.Contains("cpu1 write SVR 0x1ff", lines);
         Assert.DoesNotContain("cpu1 rdtsc", lines);

@@ -15,7 +15,7 @@ public class MutantPatchTests
     public static TheoryData<string> Patches()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.EnumerateFiles(MutantsDirectory(), "*.patch").Order(StringComparer.Ordinal))
+        foreach (string? file in Directory.EnumerateFiles(MutantsDirectory(), "*.patch").Order(StringComparer.Ordinal))
         {
             data.Add(Path.GetFileName(file));
         }
@@ -28,7 +28,7 @@ public class MutantPatchTests
     public void Every_hand_made_mutant_still_applies_to_the_library(string patch)
     {
         string root = BundledScenarioTests.FindRepositoryRoot();
-        var lines = File.ReadAllLines(Path.Combine(MutantsDirectory(), patch));
+        string[] lines = File.ReadAllLines(Path.Combine(MutantsDirectory(), patch));
         string? target = null;
         int hunks = 0;
         for (int i = 0; i < lines.Length; i++)

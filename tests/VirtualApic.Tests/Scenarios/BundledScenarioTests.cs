@@ -18,7 +18,7 @@ public sealed class BundledScenarioTests
     public static TheoryData<string> Files()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.EnumerateFiles(ScenarioRoot, "*.vapic", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (string? file in Directory.EnumerateFiles(ScenarioRoot, "*.vapic", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             data.Add(Path.GetRelativePath(ScenarioRoot, file).Replace('\\', '/'));
         }
@@ -37,7 +37,7 @@ public sealed class BundledScenarioTests
     [MemberData(nameof(Files))]
     public void Scenario_passes_under_every_backend(string file)
     {
-        var path = Path.Combine(ScenarioRoot, file);
+        string path = Path.Combine(ScenarioRoot, file);
         var parsed = ScenarioParser.Parse(File.ReadAllText(path), path);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
 
@@ -51,14 +51,14 @@ public sealed class BundledScenarioTests
                     + string.Join("\n", result.Failures.Select(f => $"line {f.Line}: {f.Message}")));
         }
 
-        var unknown = all.Divergences.Where(d => !d.IsKnown).Select(d => d.ToString()).ToArray();
+        string[] unknown = all.Divergences.Where(d => !d.IsKnown).Select(d => d.ToString()).ToArray();
         Assert.True(unknown.Length == 0, $"{file}: backends differ:\n" + string.Join("\n", unknown));
     }
 
     public static TheoryData<string> FoundFiles()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(ScenarioRoot, "found"), "*.vapic").Order(StringComparer.Ordinal))
+        foreach (string? file in Directory.EnumerateFiles(Path.Combine(ScenarioRoot, "found"), "*.vapic").Order(StringComparer.Ordinal))
         {
             data.Add(Path.GetFileName(file));
         }

@@ -28,7 +28,7 @@ public sealed class ConformanceScenarioTests
     public static TheoryData<string> Files()
     {
         var data = new TheoryData<string>();
-        foreach (var file in System.IO.Directory.GetFiles(Directory(), "*.vapic").Order(StringComparer.Ordinal))
+        foreach (string? file in System.IO.Directory.GetFiles(Directory(), "*.vapic").Order(StringComparer.Ordinal))
         {
             data.Add(Path.GetFileName(file));
         }

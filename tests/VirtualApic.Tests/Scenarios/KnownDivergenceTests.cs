@@ -2,10 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Fabric;
-using VirtualApic.Cpu;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
-using VirtualApic.Scenarios.Syntax;
 
 namespace VirtualApic.Tests.Scenarios;
 

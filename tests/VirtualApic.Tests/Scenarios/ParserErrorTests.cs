@@ -293,7 +293,7 @@ public class ParserErrorTests
     [Fact]
     public void Every_bad_line_is_reported_once_in_file_order()
     {
-        var errors = ScenarioAssert.Fails("vm cpus=2\ncpu0 frob\ncpu0 sti\ncpu2 sti\nadvance 5\ncpu0 wrmsr FOO 1 == nmi\n");
+        string[] errors = ScenarioAssert.Fails("vm cpus=2\ncpu0 frob\ncpu0 sti\ncpu2 sti\nadvance 5\ncpu0 wrmsr FOO 1 == nmi\n");
         Assert.Equal(
             [
                 "t.vapic:2:6: unknown vCPU operation `frob`; expected wrmsr, rdmsr, mmio-write, mmio-read, write, read, eoi, ipi, sti, cli, take, iret, hlt, rdtsc, host-wrmsr, wrcr8, rdcr8, cpuid, lint0, lint1, kick-cpu or pv-eoi",
@@ -307,7 +307,7 @@ public class ParserErrorTests
     [Fact]
     public void A_bad_vm_line_still_lets_later_lines_be_checked_against_the_largest_vm()
     {
-        var errors = ScenarioAssert.Fails("vm cpus=0\ncpu4095 sti\ncpu4096 sti\n");
+        string[] errors = ScenarioAssert.Fails("vm cpus=0\ncpu4095 sti\ncpu4096 sti\n");
         Assert.Equal(
             [
                 "t.vapic:1:9: cpus 0 is out of range 1..4096",
@@ -336,7 +336,7 @@ public class ParserErrorTests
     public void Long_tokens_are_cut_short_in_messages()
     {
         string word = new('x', 100);
-        var errors = ScenarioAssert.Fails("vm\n" + word + "\n");
+        string[] errors = ScenarioAssert.Fails("vm\n" + word + "\n");
         Assert.Equal(["t.vapic:2:1: unknown statement `" + new string('x', 40) + "...`; expected vm, cpuN, ioapic, irq, msi, advance, pic, expect, snapshot, restore, migrate or dump"], errors);
     }
 }

@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Fabric;
-using VirtualApic.Cpu;
 using System.Text;
 using CsCheck;
 using VirtualApic.Registers;
@@ -82,7 +81,7 @@ public class ParserRobustnessTests
     private static ParseResult ParsesOrReports(string text)
     {
         var result = ScenarioParser.Parse(text, FileName);
-        var lines = LinesOf(text);
+        string[] lines = LinesOf(text);
         if (result.Succeeded)
         {
             Assert.Empty(result.Diagnostics);
@@ -121,7 +120,7 @@ public class ParserRobustnessTests
             text = text[1..];
         }
 
-        var lines = text.Split('\n');
+        string[] lines = text.Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
             if (lines[i].EndsWith('\r'))
@@ -233,9 +232,9 @@ public class ParserRobustnessTests
     [Fact]
     public void A_control_character_anywhere_is_reported_at_its_line_and_column()
     {
-        var controls = Enumerable.Range(0, 0x20).Where(c => c is not ('\t' or '\n'))
+        char[] controls = Enumerable.Range(0, 0x20).Where(c => c is not ('\t' or '\n'))
             .Concat(Enumerable.Range(0x7f, 0x21)).Select(c => (char)c).ToArray();
-        var lines = LinesOf(Corpus);
+        string[] lines = LinesOf(Corpus);
         var gen = from line in Gen.Int[0, lines.Length - 1]
                   from column in Gen.Int[0, lines[line].Length]
                   from c in Gen.Int[0, controls.Length - 1].Select(i => controls[i])
@@ -244,7 +243,7 @@ public class ParserRobustnessTests
         gen.Sample(
             (line, column, c) =>
             {
-                var edited = (string[])lines.Clone();
+                string[] edited = (string[])lines.Clone();
                 edited[line] = edited[line].Insert(column, c.ToString());
                 var result = ParsesOrReports(string.Join('\n', edited));
                 var diagnostic = Assert.Single(result.Diagnostics);
@@ -301,7 +300,7 @@ public class ParserRobustnessTests
         string longest = "cpu0 sti #".PadRight(ScenarioParser.MaxLineLength, 'x');
         Assert.Single(ParsesOrReports("vm\n" + longest + "\n").Scenario!.Statements);
 
-        var errors = ScenarioAssert.Fails("vm\n" + longest + "x\ncpu0 frob\n");
+        string[] errors = ScenarioAssert.Fails("vm\n" + longest + "x\ncpu0 frob\n");
         Assert.Equal(
             [
                 $"t.vapic:2:{ScenarioParser.MaxLineLength + 1}: line is longer than {ScenarioParser.MaxLineLength} characters",
@@ -348,7 +347,7 @@ public class ParserRobustnessTests
     public void A_50_MB_file_of_bad_lines_stops_after_the_diagnostic_limit()
     {
         string text = "vm\n" + string.Concat(Enumerable.Repeat("cpu0 frob\n", 50 * 1024 * 1024 / 10));
-        var errors = ScenarioAssert.Fails(text);
+        string[] errors = ScenarioAssert.Fails(text);
         Assert.Equal(ScenarioParser.MaxDiagnostics + 1, errors.Length);
         Assert.StartsWith("t.vapic:2:6: unknown vCPU operation `frob`", errors[0], StringComparison.Ordinal);
         Assert.Equal($"t.vapic:{ScenarioParser.MaxDiagnostics + 1}:6: too many errors; stopped after {ScenarioParser.MaxDiagnostics}", errors[^1]);
@@ -357,7 +356,7 @@ public class ParserRobustnessTests
     [Fact]
     public void A_50_MB_file_of_random_bytes_gives_bounded_diagnostics()
     {
-        var bytes = new byte[50 * 1024 * 1024];
+        byte[] bytes = new byte[50 * 1024 * 1024];
         new Random(1234).NextBytes(bytes);
         ParsesOrReports(Encoding.Latin1.GetString(bytes));
         ParsesOrReports(Encoding.UTF8.GetString(bytes));

@@ -2,10 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Fabric;
-using VirtualApic.Cpu;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
-using VirtualApic.Scenarios.Syntax;
 
 namespace VirtualApic.Tests.Scenarios;
 
@@ -258,7 +256,7 @@ public sealed class RunnerTests
         Assert.Null(LogComparer.FirstDifference(a, a));
         var shorter = LogComparer.FirstDifference(a, a[..1]);
         Assert.Equal("<end of log>", shorter!.Right);
-        var text = new Divergence("none", "avic", diff, null).ToString();
+        string text = new Divergence("none", "avic", diff, null).ToString();
         Assert.Contains("line 3", text, StringComparison.Ordinal);
         Assert.Contains("- none: 3 cpu0 read TPR -> 0x0", text, StringComparison.Ordinal);
         Assert.Contains("+ avic: 3 cpu0 read TPR -> 0x10", text, StringComparison.Ordinal);

@@ -45,7 +45,7 @@ public partial class ScenarioFormatDocTests
         var missing = new List<string>();
         foreach (var (place, keywords) in Parser.Vocabulary)
         {
-            foreach (var keyword in keywords)
+            foreach (string keyword in keywords)
             {
                 if (!words.Contains(keyword.ToLowerInvariant()))
                 {
@@ -67,7 +67,7 @@ public partial class ScenarioFormatDocTests
     {
         foreach (string place in new[] { "statement", "cpu statement", "vm option", "ipi option", "route option", "cpu probe", "pin probe" })
         {
-            foreach (var keyword in Parser.Vocabulary[place])
+            foreach (string keyword in Parser.Vocabulary[place])
             {
                 // In a usage line or table row: `word, cpuN word`, [word, word=, |word.
                 Assert.True(

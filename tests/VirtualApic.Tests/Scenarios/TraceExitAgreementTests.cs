@@ -18,7 +18,7 @@ public sealed class TraceExitAgreementTests
     public static TheoryData<string> Files()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.EnumerateFiles(Repo.PathOf("scenarios"), "*.vapic", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (string? file in Directory.EnumerateFiles(Repo.PathOf("scenarios"), "*.vapic", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             data.Add(Path.GetRelativePath(Repo.Root, file).Replace('\\', '/'));
         }

@@ -47,9 +47,9 @@ public sealed class TraceStructureTests : IDisposable
                 .Select(e => (Pid: e.GetProperty("pid").GetInt32(), Name: e.GetProperty("args").GetProperty("name").GetString()!)).ToList();
             Assert.Equal(12, processes.Count);
             Assert.Equal(12, processes.Select(p => p.Pid).Distinct().Count());
-            foreach (var file in Suite)
+            foreach (string file in Suite)
             {
-                foreach (var backend in new[] { "none", "apicv", "avic", "x2avic" })
+                foreach (string? backend in new[] { "none", "apicv", "avic", "x2avic" })
                 {
                     Assert.Single(processes, p => p.Name == $"{Repo.PathOf(file)} [{backend}]");
                 }

@@ -4,7 +4,6 @@
 using System.Buffers.Binary;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
-using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;
@@ -411,7 +410,7 @@ public class VcpuSnapshotTests
         vcpu.Sti();
         vcpu.SetLint(pin, true);
         Assert.Equal(0x31, vcpu.Take().Vector);
-        var bytes = VcpuSnapshot.Capture(vcpu).Serialize();
+        byte[] bytes = VcpuSnapshot.Capture(vcpu).Serialize();
         Assert.Equal(1 << pin, VcpuSnapshot.Deserialize(bytes).LintRemoteIrr);
 
         using var copy = new Vcpu(0, config, new VirtualClock());
@@ -470,7 +469,7 @@ public class VcpuSnapshotTests
         using var vcpu = new Vcpu(0, config, new VirtualClock());
         vcpu.MmioWrite(0xFEE0_00F0, 0x1FF, 4);
         vcpu.MmioWrite(0xFEE0_0040, 1, 4);              // a reserved offset: illegal register address
-        var bytes = VcpuSnapshot.Capture(vcpu).Serialize();
+        byte[] bytes = VcpuSnapshot.Capture(vcpu).Serialize();
 
         using var copy = new Vcpu(0, config, new VirtualClock());
         VcpuSnapshot.Deserialize(bytes).Restore(copy);

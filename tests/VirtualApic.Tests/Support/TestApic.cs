@@ -3,7 +3,6 @@
 
 using System.Numerics;
 using VirtualApic.Core;
-using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Time;

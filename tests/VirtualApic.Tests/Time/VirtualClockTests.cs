@@ -25,7 +25,7 @@ public class VirtualClockTests
     public void Cancelled_and_rearmed_timers_fire_only_for_their_last_arm()
     {
         var clock = new VirtualClock();
-        var count = 0;
+        int count = 0;
         var t = new ClockTimer(clock, () => count++);
         t.Arm(100);
         t.Cancel();
@@ -44,7 +44,7 @@ public class VirtualClockTests
     {
         var clock = new VirtualClock();
         clock.Advance(500);
-        var count = 0;
+        int count = 0;
         var t = new ClockTimer(clock, () => count++);
         t.Arm(10);
         clock.RunDue();

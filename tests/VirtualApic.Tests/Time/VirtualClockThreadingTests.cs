@@ -37,7 +37,7 @@ public class VirtualClockThreadingTests
         using var vm = Vm(4);
         var errors = new List<Exception>();
         using var stop = new CancellationTokenSource();
-        var ticks = new long[4];
+        long[] ticks = new long[4];
         var threads = vm.Vcpus.Select(v => new Thread(() =>
         {
             try

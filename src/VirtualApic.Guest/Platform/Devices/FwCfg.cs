@@ -36,10 +36,10 @@ public sealed class FwCfg : IPortDevice
     public FwCfg(int cpus, ulong ramBytes)
     {
         _items[KeySignature] = "QEMU"u8.ToArray();
-        var ram = new byte[8];
+        byte[] ram = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(ram, ramBytes);
         _items[KeyRamSize] = ram;
-        var n = new byte[2];
+        byte[] n = new byte[2];
         BinaryPrimitives.WriteUInt16LittleEndian(n, checked((ushort)cpus));
         _items[KeyCpuCount] = n;
     }
@@ -71,7 +71,7 @@ public sealed class FwCfg : IPortDevice
             return;
         }
 
-        _selected = _items.TryGetValue((ushort)value, out var item) ? item : [];
+        _selected = _items.TryGetValue((ushort)value, out byte[]? item) ? item : [];
         _offset = 0;
     }
 }
