@@ -21,7 +21,7 @@ internal static class FuzzCommand
     public static int Execute(int seed, int iterations, string? duration, int cpus, string profileName, string outDir, TextWriter stdout, TextWriter stderr) =>
         Execute(seed, iterations, duration, cpus, profileName, outDir, new Terminal(stdout, stderr, Interactive: false), CancellationToken.None);
 
-    public static int Execute(int seed, int iterations, string? duration, int cpus, string profileName, string outDir, Terminal console, CancellationToken cancellationToken)
+    public static int Execute(int seed, int iterations, string? duration, int cpus, string profileName, string outDir, Terminal console, CancellationToken cancellationToken, bool kvmConfigurations = false)
     {
         ArgumentNullException.ThrowIfNull(console);
         var (stdout, stderr) = (console.Out, console.Error);
@@ -62,7 +62,7 @@ internal static class FuzzCommand
             stdout.Flush();
         }
 
-        var options = new FuzzOptions { Seed = seed, Iterations = iterations, Duration = limit, Cpus = cpus, Profile = profile };
+        var options = new FuzzOptions { Seed = seed, Iterations = iterations, Duration = limit, Cpus = cpus, Profile = profile, KvmConfigurations = kvmConfigurations };
         var summary = FuzzCampaign.Run(options, progress.Report, Write, cancellationToken);
         progress.Clear();
         bool interrupted = cancellationToken.IsCancellationRequested;

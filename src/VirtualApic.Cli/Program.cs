@@ -93,9 +93,10 @@ public static class Program
         var cpus = new Option<int>("--cpus") { Description = "vCPUs per program (1-8)", DefaultValueFactory = _ => 3 };
         var fuzzProfile = new Option<string>("--profile") { Description = "kvm or architectural", DefaultValueFactory = _ => "kvm" };
         var outDir = new Option<string>("--out") { Description = "Directory for minimized failing programs", DefaultValueFactory = _ => "fuzz-findings" };
-        var fuzz = new Command("fuzz", "Differential fuzzing: random guest programs under every backend") { seed, iterations, duration, cpus, fuzzProfile, outDir };
+        var kvmConfigs = new Option<bool>("--kvm-configs") { Description = "Also generate KVM's VMM configurations: split irqchip, X2APIC_API flags, PV EOI, kick-cpu, MSI routes" };
+        var fuzz = new Command("fuzz", "Differential fuzzing: random guest programs under every backend") { seed, iterations, duration, cpus, fuzzProfile, outDir, kvmConfigs };
         fuzz.SetAction(p => FuzzCommand.Execute(
-            p.GetValue(seed), p.GetValue(iterations), p.GetValue(duration), p.GetValue(cpus), p.GetValue(fuzzProfile) ?? "kvm", p.GetValue(outDir) ?? "fuzz-findings", terminal, stop));
+            p.GetValue(seed), p.GetValue(iterations), p.GetValue(duration), p.GetValue(cpus), p.GetValue(fuzzProfile) ?? "kvm", p.GetValue(outDir) ?? "fuzz-findings", terminal, stop, p.GetValue(kvmConfigs)));
 
         var stressDuration = new Option<string>("--duration") { Description = "How long to send, per backend (e.g. 2s, 1m)", DefaultValueFactory = _ => "2s" };
         var stressCpus = new Option<int>("--cpus") { Description = "vCPU threads (2-64; the last one toggles inhibits)", DefaultValueFactory = _ => 4 };

@@ -57,6 +57,25 @@ public sealed partial class CliUserTests : IDisposable
         Assert.Contains("'--iteration' was not matched. Did you mean one of the following?\n--iterations\n", err.ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
+    [GeneratedRegex(@"([\d.]+)% ran a KVM configuration")]
+    private static partial Regex KvmConfigShare();
+
+    [Fact]
+    public void Fuzz_generates_kvm_configurations_only_when_asked()
+    {
+        double Share(params string[] extra)
+        {
+            var (code, output, err) = Vapic(["fuzz", "--iterations", "30", "--seed", "5", "--out", Path.Combine(_dir, "findings"), .. extra]);
+            Assert.True(code == 0, output + err);
+            var m = KvmConfigShare().Match(output);
+            Assert.True(m.Success, output);
+            return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        }
+
+        Assert.Equal(0.0, Share());
+        Assert.True(Share("--kvm-configs") > 0.0);
+    }
+
     [GeneratedRegex(@"^\s+(\S.*?)\s+(\d+)\s+([\d.]+)%\s+(\S+)$", RegexOptions.Multiline)]
     private static partial Regex StatsRow();
 
