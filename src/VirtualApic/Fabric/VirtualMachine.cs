@@ -253,11 +253,6 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     [ThreadStatic]
     private static List<(VirtualMachine Vm, int Index)>? t_deferredKicks;
 
-    private long _ioApicScans;
-
-    /// <summary>Per-vCPU scans of the IOAPIC-handled vectors so far (inspection: the oracle checks a scan's result).</summary>
-    internal long IoApicScans => Interlocked.Read(ref _ioApicScans);
-
     // Scans of each vCPU's own set: a vector that reaches an APIC after its scan (an MSI with the
     // same vector as a level pin) is not in the set until the next one, in KVM as here.
     private readonly long[] _ioApicScansOf;
@@ -267,29 +262,6 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
 
     /// <summary>The scans of vCPU <paramref name="index"/>'s own IOAPIC-handled set so far (inspection).</summary>
     internal long IoApicScansOf(int index) => Volatile.Read(ref _ioApicScansOf[index]);
-
-    /// <summary>Whether a scan is owed anywhere (the APIC map changed, or a vCPU has not yet served its
-    /// scan request), for inspection.</summary>
-    internal bool IoApicScanPending
-    {
-        get
-        {
-            if (_ioapicScanPending)
-            {
-                return true;
-            }
-
-            foreach (var v in _vcpus)
-            {
-                if (v.Apic.IoApicScanRequested)
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-    }
 
     /// <inheritdoc/>
     void IIoApicSink.RedirectionTableChanged(int pin) => RequestIoApicScans();
@@ -325,7 +297,6 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     // One vCPU's set (KVM vcpu_scan_ioapic): its own thread, or a paused VM.
     private void ScanIoApicHandledVectors(LocalApic apic)
     {
-        Interlocked.Increment(ref _ioApicScans);
         Interlocked.Increment(ref _ioApicScansOf[apic.VcpuId]);
         apic.IoApicHandledVectors.Clear();
         for (int pin = 0; pin < IoApic.PinCount; pin++)
