@@ -543,73 +543,50 @@ public sealed partial class X86Cpu
         };
     }
 
-    private void ExecJmp(ref Decoded d)
+    private void ExecJmp(ref Decoded d) => ExecTransfer(ref d, call: false);
+
+    private void ExecCall(ref Decoded d) => ExecTransfer(ref d, call: true);
+
+    // JMP and CALL resolve their target the same way; CALL pushes the return address once the target
+    // is read (a faulting operand leaves the stack untouched).
+    private void ExecTransfer(ref Decoded d, bool call)
     {
+        ulong target;
         switch (d.I.Op0Kind)
         {
             case OpKind.NearBranch16:
             case OpKind.NearBranch32:
             case OpKind.NearBranch64:
+                if (call)
+                {
+                    Push(_nextRip, -d.I.StackPointerIncrement);
+                }
+
                 BranchRelative(ref d);
                 return;
             case OpKind.Register:
-                _nextRip = ReadReg(d.I.Op0Register);
-                return;
+                target = ReadReg(d.I.Op0Register);
+                break;
+            case OpKind.Memory when d.I.Code is Code.Jmp_rm16 or Code.Jmp_rm32 or Code.Jmp_rm64 or Code.Call_rm16 or Code.Call_rm32 or Code.Call_rm64:
+                target = ReadMem(Ea(ref d), d.MemBytes);
+                break;
             case OpKind.Memory:
-                if (d.I.Code is Code.Jmp_rm16 or Code.Jmp_rm32 or Code.Jmp_rm64)
-                {
-                    _nextRip = ReadMem(Ea(ref d), d.MemBytes);
-                    return;
-                }
-
-                ExecFarIndirect(ref d, call: false);
+                ExecFarIndirect(ref d, call);
                 return;
             case OpKind.FarBranch16:
             case OpKind.FarBranch32:
-                FarTransfer(d.I.FarBranchSelector, d.I.Op0Kind == OpKind.FarBranch16 ? d.I.FarBranch16 : d.I.FarBranch32, call: false, operandBytes: d.I.Op0Kind == OpKind.FarBranch16 ? 2 : 4);
+                FarTransfer(d.I.FarBranchSelector, d.I.Op0Kind == OpKind.FarBranch16 ? d.I.FarBranch16 : d.I.FarBranch32, call, operandBytes: d.I.Op0Kind == OpKind.FarBranch16 ? 2 : 4);
                 return;
             default:
-                throw new UnsupportedException($"jmp operand {d.I.Op0Kind}");
+                throw new UnsupportedException($"{(call ? "call" : "jmp")} operand {d.I.Op0Kind}");
         }
-    }
 
-    private void ExecCall(ref Decoded d)
-    {
-        int sz = -d.I.StackPointerIncrement;
-        switch (d.I.Op0Kind)
+        if (call)
         {
-            case OpKind.NearBranch16:
-            case OpKind.NearBranch32:
-            case OpKind.NearBranch64:
-                Push(_nextRip, sz);
-                BranchRelative(ref d);
-                return;
-            case OpKind.Register:
-                {
-                    ulong t = ReadReg(d.I.Op0Register);
-                    Push(_nextRip, sz);
-                    _nextRip = t;
-                    return;
-                }
-
-            case OpKind.Memory:
-                if (d.I.Code is Code.Call_rm16 or Code.Call_rm32 or Code.Call_rm64)
-                {
-                    ulong t = ReadMem(Ea(ref d), d.MemBytes);
-                    Push(_nextRip, sz);
-                    _nextRip = t;
-                    return;
-                }
-
-                ExecFarIndirect(ref d, call: true);
-                return;
-            case OpKind.FarBranch16:
-            case OpKind.FarBranch32:
-                FarTransfer(d.I.FarBranchSelector, d.I.Op0Kind == OpKind.FarBranch16 ? d.I.FarBranch16 : d.I.FarBranch32, call: true, operandBytes: d.I.Op0Kind == OpKind.FarBranch16 ? 2 : 4);
-                return;
-            default:
-                throw new UnsupportedException($"call operand {d.I.Op0Kind}");
+            Push(_nextRip, -d.I.StackPointerIncrement);
         }
+
+        _nextRip = target;
     }
 
     private void ExecRet(ref Decoded d)
