@@ -31,6 +31,8 @@ public class HotPathParts
         _vcpu = _vm.Vcpus[0];
         _apic = _vcpu.Apic;
         Guest.EnterX2Apic(_vcpu);
+        JitWarmup.UntilQuiet(HostKick, ExitCount, () => PlainIncrement(), () => PicHasInterrupt(), () => PendingVectorEmpty(),
+            () => IrrAtomicSetClear(), () => IrrPlainSetClear());
     }
 
     [GlobalCleanup]

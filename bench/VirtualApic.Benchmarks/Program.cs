@@ -15,12 +15,29 @@ namespace VirtualApic.Benchmarks;
 /// <summary>Entry point: BenchmarkDotNet's switcher, plus a <c>--memory</c> mode.</summary>
 public static class Program
 {
+    private const string CallCountingDelay = "DOTNET_TC_CallCountingDelayMs";
+
     /// <summary>Runs the benchmarks selected on the command line (or the memory-per-vCPU measurement).</summary>
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "--memory")
         {
             return MemoryPerVcpu.Run();
+        }
+
+        if (args.Length > 0 && args[0] == "--probe")
+        {
+            return LaunchProbe.Run(args[1..]);
+        }
+
+        // Start counting calls for tier-up at once in the benchmark processes BenchmarkDotNet launches
+        // (they inherit this environment): on this machine the default 100 ms call-counting delay kept
+        // being extended for 2-7 s, so a short job measured Tier0 code in some launches and not in
+        // others (docs/performance.md, "Launch-to-launch flips"). Only when tiering starts changes,
+        // not the code it ends with. An explicit setting in the environment wins.
+        if (Environment.GetEnvironmentVariable(CallCountingDelay) is null)
+        {
+            Environment.SetEnvironmentVariable(CallCountingDelay, "0");
         }
 
         // Every table in ns and bytes, so the workloads compare at a glance; and a

@@ -40,6 +40,7 @@ public class W1FixedCycle
         Guest.Check(_apic.Tpr == 0, "TPR 0");
         ApicLevelXApic();
         Guest.Check(_apic.HighestIsr < 0 && _apic.HighestIrr < 0, "clean after one round");
+        JitWarmup.UntilQuiet(() => ApicLevelXApic());
     }
 
     [GlobalCleanup]
@@ -105,6 +106,7 @@ public class W1Backend
         Guest.EnterX2Apic(_vcpu);
         VcpuLevelX2Apic();
         Guest.Check(_apic.HighestIsr < 0 && _apic.HighestIrr < 0, "clean after one round");
+        JitWarmup.UntilQuiet(() => VcpuLevelX2Apic());
     }
 
     [GlobalCleanup]

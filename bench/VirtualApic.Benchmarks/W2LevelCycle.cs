@@ -42,6 +42,7 @@ public class W2LevelCycle
         // The IOAPIC-handled set is rescanned by the owner vCPU at its next entry (the take above).
         Guest.Check(_vcpu.Apic.IsIoApicHandled(Vector), "vector 0x40 handled by the IOAPIC");
         Guest.Check(!_ioapic.GetRemoteIrr(Pin), "Remote IRR cleared by the EOI");
+        JitWarmup.UntilQuiet(() => LevelCycle());
     }
 
     [GlobalCleanup]

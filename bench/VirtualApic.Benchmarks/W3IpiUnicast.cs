@@ -41,6 +41,7 @@ public class W3IpiUnicast
         }
 
         Guest.Check(Unicast() == PerInvoke * Vector, "every IPI taken with its vector");
+        JitWarmup.UntilQuiet(() => Unicast());
     }
 
     [GlobalCleanup]

@@ -40,10 +40,18 @@ public class W4IpiBroadcast
     }
 
     [GlobalSetup(Targets = [nameof(TakeEoi256), nameof(ResetIrr256)])]
-    public void Setup256() => Build(256);
+    public void Setup256()
+    {
+        Build(256);
+        JitWarmup.UntilQuiet(() => RoundTakeEoi(), () => RoundResetIrr());
+    }
 
     [GlobalSetup(Targets = [nameof(TakeEoi4096), nameof(ResetIrr4096)])]
-    public void Setup4096() => Build(4096);
+    public void Setup4096()
+    {
+        Build(4096);
+        JitWarmup.UntilQuiet(() => RoundTakeEoi(), () => RoundResetIrr());
+    }
 
     [GlobalCleanup]
     public void Cleanup() => _vm.Dispose();

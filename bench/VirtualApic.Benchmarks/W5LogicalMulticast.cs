@@ -41,6 +41,7 @@ public class W5LogicalMulticast
         long fastBefore = _vm.Router.PathCounts.Fast;
         Guest.Check(Multicast() == 16 * Vector, "all 16 cluster members take the multicast");
         Guest.Check(_vm.Router.PathCounts.Fast == fastBefore + (16 / Members), "multicast resolved by the map (fast path)");
+        JitWarmup.UntilQuiet(() => Multicast());
     }
 
     [GlobalCleanup]

@@ -34,6 +34,7 @@ public class W6MapRebuild
         LdrChange();
         Guest.Check(_vm.Router.MapRebuilds == before + 1, "one rebuild per LDR change");
         Guest.Check(_vm.Router.Map.LogicalMode == LogicalMapMode.XApicFlat, "flat logical map");
+        JitWarmup.UntilQuiet(() => Build(), () => LdrChange(), () => InvalidateAndMap());
     }
 
     [GlobalCleanup]

@@ -46,6 +46,7 @@ public class W7CrossThread
         }
 
         Guest.Check(Receive() == PerInvoke, "received the fixed count");
+        JitWarmup.UntilQuiet(() => Receive());
     }
 
     [GlobalCleanup]
