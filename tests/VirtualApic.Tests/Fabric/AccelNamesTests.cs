@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Fabric;
-using VirtualApic.Tests.Scenarios;
 using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
