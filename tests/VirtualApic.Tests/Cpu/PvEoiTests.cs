@@ -86,7 +86,7 @@ public class PvEoiTests
         Assert.True(GuestPvEoi(cpu0, ram));
 
         Assert.Equal(exits, cpu0.Exits.Total);   // no exit for the EOI
-        Assert.True(cpu0.Apic.IsrHas(0x40));       // KVM has not looked yet
+        Assert.True(cpu0.Apic.IsrHas(0x40));      // KVM has not looked yet
         Exit(cpu0);
         Assert.False(cpu0.Apic.IsrHas(0x40));
         Assert.False(cpu0.PvEoi.Pending);
@@ -107,7 +107,7 @@ public class PvEoiTests
 
         Assert.Equal(0, FlagByte(ram));
         Assert.False(cpu0.PvEoi.Pending);
-        Assert.True(cpu0.Apic.IsrHas(0x40));      // no EOI: the guest has not ended it
+        Assert.True(cpu0.Apic.IsrHas(0x40));     // no EOI: the guest has not ended it
         Assert.False(GuestPvEoi(cpu0, ram));     // falls back to the EOI register
         Assert.False(cpu0.Apic.IsrHas(0x40));
         Assert.Equal(0, cpu0.PvEoi.Eois);
