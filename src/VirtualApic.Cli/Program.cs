@@ -100,7 +100,7 @@ public static class Program
 
         var stressDuration = new Option<string>("--duration") { Description = "How long to send, per backend (e.g. 2s, 1m)", DefaultValueFactory = _ => "2s" };
         var stressCpus = new Option<int>("--cpus") { Description = "vCPU threads (2-64; the last one toggles inhibits)", DefaultValueFactory = _ => 4 };
-        var stressAccel = new Option<string>("--accel") { Description = "none, apicv, avic, x2avic or all", DefaultValueFactory = _ => "all" };
+        var stressAccel = new Option<string>("--accel") { Description = $"{string.Join(", ", AccelNames.Names)} or all", DefaultValueFactory = _ => "all" };
         var devices = new Option<int>("--devices") { Description = "Device threads sending MSIs (0-16)", DefaultValueFactory = _ => 2 };
         var bind = new Option<bool>("--bind") { Description = "Bind each vCPU's IRR to its thread (plain owner updates, an inbox for other threads)" };
         var stress = new Command("stress", "vCPUs and devices on real threads: every interrupt sent must be taken exactly once") { stressDuration, stressCpus, stressAccel, devices, bind };

@@ -25,18 +25,13 @@ internal static class StressCommand
             return 2;
         }
 
-        AccelKind[] backends = accel.ToLowerInvariant() switch
+        var backends =
+            string.Equals(accel, "all", StringComparison.OrdinalIgnoreCase) ? AccelNames.All
+            : AccelNames.TryParse(accel, out var kind) ? [kind]
+            : [];
+        if (backends.Count == 0 || cpus is < 2 or > 64 || devices is < 0 or > 16)
         {
-            "all" => [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic],
-            "none" => [AccelKind.None],
-            "apicv" => [AccelKind.Apicv],
-            "avic" => [AccelKind.Avic],
-            "x2avic" => [AccelKind.X2Avic],
-            _ => [],
-        };
-        if (backends.Length == 0 || cpus is < 2 or > 64 || devices is < 0 or > 16)
-        {
-            stderr.WriteLine("vapic stress: --accel none|apicv|avic|x2avic|all, --cpus 2..64, --devices 0..16");
+            stderr.WriteLine($"vapic stress: --accel {string.Join('|', AccelNames.Names)}|all, --cpus 2..64, --devices 0..16");
             return 2;
         }
 
@@ -51,7 +46,7 @@ internal static class StressCommand
 
             run++;
             var progress = new ProgressLine(console);
-            stdout.WriteLine($"{Name(backend)} ({(bind ? "bound" : "unbound")} IRR), {cpus} vCPUs, {devices} MSI devices, timers, IOAPIC level pins, ID/LDR churn, snapshots:");
+            stdout.WriteLine($"{AccelNames.Format(backend)} ({(bind ? "bound" : "unbound")} IRR), {cpus} vCPUs, {devices} MSI devices, timers, IOAPIC level pins, ID/LDR churn, snapshots:");
             var r = ThreadedStress.Run(new StressOptions
             {
                 Cpus = cpus,
@@ -89,7 +84,7 @@ internal static class StressCommand
         if (interrupted)
         {
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"stress: interrupted; {run} of {backends.Length} backend(s) run, the last one stopped early"));
+                $"stress: interrupted; {run} of {backends.Count} backend(s) run, the last one stopped early"));
         }
 
         stdout.WriteLine(ok ? "stress: every interrupt sent was taken exactly once, no stall" : "stress: FAILED");
@@ -140,14 +135,6 @@ internal static class StressCommand
             }
         }
     }
-
-    private static string Name(AccelKind kind) => kind switch
-    {
-        AccelKind.Apicv => "apicv",
-        AccelKind.Avic => "avic",
-        AccelKind.X2Avic => "x2avic",
-        _ => "none",
-    };
 
     private static string Label(StressSource source) => source switch
     {

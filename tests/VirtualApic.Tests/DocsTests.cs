@@ -2,27 +2,16 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Profiles;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests;
 
 public class DocsTests
 {
-    private static string RepoFile(string relative)
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VirtualApic.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        Assert.NotNull(dir);
-        return File.ReadAllText(Path.Combine(dir.FullName, relative));
-    }
-
     [Fact]
     public void Every_profile_switch_is_in_docs_profiles_md_with_both_behaviours()
     {
-        string doc = RepoFile("docs/profiles.md");
+        string doc = Repo.Read("docs/profiles.md");
         foreach (var row in ProfileSwitches.All)
         {
             Assert.Contains($"`{row.Name}`", doc, StringComparison.Ordinal);
@@ -34,7 +23,7 @@ public class DocsTests
     [Fact]
     public void Every_exit_reason_is_documented_in_docs_exits_md()
     {
-        string doc = RepoFile("docs/exits.md");
+        string doc = Repo.Read("docs/exits.md");
         foreach (var reason in VirtualApic.Assist.ExitStatistics.Reasons)
         {
             Assert.Contains($"| `{VirtualApic.Assist.ExitStatistics.NameOf(reason)}` |", doc, StringComparison.Ordinal);

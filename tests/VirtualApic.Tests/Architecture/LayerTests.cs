@@ -5,6 +5,7 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using NetArchTest.Rules;
 using VirtualApic.Core;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Architecture;
 
@@ -160,7 +161,7 @@ public sealed partial class LayerTests
     // The "Layer graph" table of docs/architecture.md: | `Layer` | `Uses`, `Uses` | what lives there |
     internal static SortedDictionary<string, SortedSet<string>> DocumentedGraph()
     {
-        string doc = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "architecture.md"));
+        string doc = File.ReadAllText(Repo.PathOf("docs/architecture.md"));
         int start = doc.IndexOf("## Layer graph", StringComparison.Ordinal);
         Assert.True(start >= 0, "docs/architecture.md has no '## Layer graph' section");
         int end = doc.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
@@ -174,19 +175,6 @@ public sealed partial class LayerTests
 
         Assert.NotEmpty(graph);
         return graph;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VirtualApic.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("repository root (VirtualApic.slnx) not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex(@"^\|\s*`(?<layer>[A-Za-z]+)`\s*\|(?<uses>[^|]*)\|", RegexOptions.Multiline)]

@@ -4,8 +4,8 @@
 using VirtualApic.Assist;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
-using VirtualApic.Tests.Core;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 

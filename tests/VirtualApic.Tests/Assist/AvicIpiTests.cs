@@ -7,7 +7,8 @@ using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 

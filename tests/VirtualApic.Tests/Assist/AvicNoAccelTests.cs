@@ -5,7 +5,8 @@ using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 

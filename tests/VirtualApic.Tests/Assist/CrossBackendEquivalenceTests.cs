@@ -9,6 +9,7 @@ using VirtualApic.Diagnostics;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Assist;
 
@@ -18,8 +19,6 @@ namespace VirtualApic.Tests.Assist;
 /// </summary>
 public class CrossBackendEquivalenceTests
 {
-    private static readonly AccelKind[] Backends = [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
-
     // Registers a guest plays with; EOI and write-only offsets included on purpose.
     private static readonly int[] Offsets =
     [
@@ -208,7 +207,7 @@ public class CrossBackendEquivalenceTests
 
                 // The single-threaded IRR mode (plain instead of locked updates) must not change anything.
                 Assert.Equal(expected, Run(AccelKind.None, profile, program, concurrent: false));
-                foreach (var accel in Backends.AsSpan(1))
+                foreach (var accel in Backends.Assisted)
                 {
                     string actual = Run(accel, profile, program);
                     if (actual != expected)

@@ -5,7 +5,8 @@ using VirtualApic.Assist;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 
@@ -21,7 +22,7 @@ public class IllegalSelfIpiVectorTests
     public static TheoryData<AccelKind, string> Cases()
     {
         var data = new TheoryData<AccelKind, string>();
-        foreach (var accel in new[] { AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic })
+        foreach (var accel in Backends.All)
         {
             data.Add(accel, "kvm");
             data.Add(accel, "architectural");

@@ -8,7 +8,8 @@ using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 

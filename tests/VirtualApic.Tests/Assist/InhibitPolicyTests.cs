@@ -5,7 +5,8 @@ using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 
@@ -19,7 +20,7 @@ public class InhibitPolicyTests
     public static TheoryData<AccelKind, bool, bool> Configurations()
     {
         var data = new TheoryData<AccelKind, bool, bool>();
-        foreach (var accel in new[] { AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic })
+        foreach (var accel in Backends.Assisted)
         {
             data.Add(accel, false, true);
             data.Add(accel, false, false);

@@ -4,6 +4,7 @@
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Assist;
 
@@ -17,10 +18,7 @@ namespace VirtualApic.Tests.Assist;
 public class IoApicReconfigureTests
 {
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void Eoi_of_a_level_vector_still_pending_when_its_entry_moved_clears_remote_irr(AccelKind accel)
     {
         using var vm = AssistTestKit.EnabledVm(accel, cpus: 2);

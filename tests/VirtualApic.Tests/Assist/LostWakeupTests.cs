@@ -5,7 +5,8 @@ using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Assist;
 
@@ -22,10 +23,7 @@ public class LostWakeupTests
     private static Icr FixedIpiTo(uint destination) => Icr.Create(Vector, destinationHigh: destination << 24);
 
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void An_ipi_between_the_last_check_and_hlt_wakes_the_halting_vcpu(AccelKind accel)
     {
         using var vm = EnabledVm(accel, cpus: 2);

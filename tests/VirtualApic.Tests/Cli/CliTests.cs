@@ -3,6 +3,9 @@
 
 using System.Text.Json;
 using VirtualApic.Cli;
+using VirtualApic.Fabric;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.CliRunner;
 
 namespace VirtualApic.Tests.Cli;
 
@@ -11,30 +14,14 @@ public sealed class CliTests : IDisposable
     private const string Passing = "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x51 dest=1\nexpect cpu1 irr has 0x51\ncpu1 sti\ncpu1 take == vector 0x51\ncpu1 eoi\nexpect vm running\n";
     private const string Failing = "vm\ncpu0 rdmsr APIC_BASE == 0x1\n";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vapic-cli-").FullName;
+    private readonly ScratchDirectory _scratch = new("vapic-cli-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(string name, string text)
-    {
-        string path = Path.Combine(_dir, name);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, text);
-        return path;
-    }
-
-    private static (int Code, string Out, string Err) Vapic(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public void Passing_scenario_exits_0()
     {
-        string path = Write("ok.vapic", Passing);
+        string path = _scratch.Write("ok.vapic", Passing);
         var (code, output, err) = Vapic("run", path);
         Assert.True(code == 0, output + err);
         Assert.Contains($"PASS {path} [none]", output, StringComparison.Ordinal);
@@ -43,7 +30,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Failing_scenario_exits_1_and_lists_file_and_line()
     {
-        string path = Write("bad.vapic", Failing);
+        string path = _scratch.Write("bad.vapic", Failing);
         var (code, output, _) = Vapic("run", path);
         Assert.Equal(1, code);
         Assert.Contains($"FAIL {path} [none]", output, StringComparison.Ordinal);
@@ -53,8 +40,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Parse_error_exits_2_with_file_line_col_and_runs_nothing()
     {
-        string good = Write("a.vapic", Passing);
-        string bad = Write("b.vapic", "vm\ncpu0 bogus\n");
+        string good = _scratch.Write("a.vapic", Passing);
+        string bad = _scratch.Write("b.vapic", "vm\ncpu0 bogus\n");
         var (code, output, err) = Vapic("run", good, bad);
         Assert.Equal(2, code);
         Assert.Matches($"^{System.Text.RegularExpressions.Regex.Escape(bad)}:2:6: ", err);
@@ -64,7 +51,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Random_bytes_file_exits_2()
     {
-        string path = Path.Combine(_dir, "noise.vapic");
+        string path = Path.Combine(_scratch.FullName, "noise.vapic");
         byte[] bytes = new byte[4096];
         new Random(42).NextBytes(bytes);
         bytes[10] = 0;
@@ -77,7 +64,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Invalid_utf8_file_exits_2()
     {
-        string path = Path.Combine(_dir, "latin.vapic");
+        string path = Path.Combine(_scratch.FullName, "latin.vapic");
         File.WriteAllBytes(path, [(byte)'v', (byte)'m', 0xff, 0xfe, (byte)'\n']);
         var (code, _, err) = Vapic("run", path);
         Assert.Equal(2, code);
@@ -87,7 +74,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Huge_file_exits_2()
     {
-        string path = Path.Combine(_dir, "huge.vapic");
+        string path = Path.Combine(_scratch.FullName, "huge.vapic");
         using (var f = File.Create(path))
         {
             f.SetLength(Program.MaxFileBytes + 1);
@@ -101,11 +88,11 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Missing_file_and_usage_errors_exit_2()
     {
-        Assert.Equal(2, Vapic("run", Path.Combine(_dir, "nope.vapic")).Code);
+        Assert.Equal(2, Vapic("run", Path.Combine(_scratch.FullName, "nope.vapic")).Code);
         Assert.Equal(2, Vapic().Code);
         Assert.Equal(2, Vapic("run").Code);
         Assert.Equal(2, Vapic("frobnicate").Code);
-        string path = Write("ok.vapic", Passing);
+        string path = _scratch.Write("ok.vapic", Passing);
         var (code, _, err) = Vapic("run", path, "--accel", "bogus");
         Assert.Equal(2, code);
         Assert.Contains("bogus", err, StringComparison.Ordinal);
@@ -115,10 +102,10 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Directories_are_searched_recursively_in_sorted_order()
     {
-        Write("z/b.vapic", Passing);
-        Write("a.vapic", Passing);
-        Write("z/ignored.txt", "not a scenario");
-        var (code, output, err) = Vapic("run", _dir);
+        _scratch.Write("z/b.vapic", Passing);
+        _scratch.Write("a.vapic", Passing);
+        _scratch.Write("z/ignored.txt", "not a scenario");
+        var (code, output, err) = Vapic("run", _scratch.FullName);
         Assert.True(code == 0, output + err);
         var lines = output.Split('\n').Where(l => l.StartsWith("PASS", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, lines.Count);
@@ -129,10 +116,10 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Accel_all_runs_every_backend_and_log_prints_observations()
     {
-        string path = Write("ok.vapic", Passing);
+        string path = _scratch.Write("ok.vapic", Passing);
         var (code, output, err) = Vapic("run", path, "--accel", "all", "--log", "--profile", "architectural");
         Assert.True(code == 0, output + err);
-        foreach (string? backend in new[] { "none", "apicv", "avic", "x2avic" })
+        foreach (string backend in AccelNames.Names)
         {
             Assert.Contains($"PASS {path} [{backend}]", output, StringComparison.Ordinal);
         }
@@ -143,7 +130,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Accel_all_reports_known_kvm_divergence_without_failing()
     {
-        string path = Write("low.vapic", "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x5 dest=1\ncpu1 read IRR0\n");
+        string path = _scratch.Write("low.vapic", "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x5 dest=1\ncpu1 read IRR0\n");
         var (code, output, err) = Vapic("run", path, "--accel", "all");
         Assert.True(code == 0, output + err);
         Assert.Contains("known KVM divergence", output, StringComparison.Ordinal);
@@ -152,7 +139,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Stats_prints_a_table_per_backend()
     {
-        string path = Write("ok.vapic", Passing);
+        string path = _scratch.Write("ok.vapic", Passing);
         var (code, output, _) = Vapic("run", path, "--accel", "avic", "--stats");
         Assert.Equal(0, code);
         Assert.Contains("avic-noaccel", output, StringComparison.Ordinal);
@@ -162,8 +149,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Trace_writes_chrome_json_with_one_track_per_vcpu_and_the_ioapic()
     {
-        string path = Write("t.vapic", Passing + "irq 2 pulse\nadvance 5us\ncpu0 rdtsc\n");
-        string trace = Path.Combine(_dir, "trace.json");
+        string path = _scratch.Write("t.vapic", Passing + "irq 2 pulse\nadvance 5us\ncpu0 rdtsc\n");
+        string trace = Path.Combine(_scratch.FullName, "trace.json");
         var (code, output, err) = Vapic("run", path, "--accel", "apicv", "--trace", trace);
         Assert.True(code == 0, output + err);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(trace));
@@ -180,8 +167,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Trace_to_an_unwritable_path_exits_2()
     {
-        string path = Write("ok.vapic", Passing);
-        Assert.Equal(2, Vapic("run", path, "--trace", Path.Combine(_dir, "no", "such", "dir", "t.json")).Code);
+        string path = _scratch.Write("ok.vapic", Passing);
+        Assert.Equal(2, Vapic("run", path, "--trace", Path.Combine(_scratch.FullName, "no", "such", "dir", "t.json")).Code);
     }
 
     [Fact]

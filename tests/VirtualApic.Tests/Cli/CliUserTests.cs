@@ -8,7 +8,8 @@ using VirtualApic.Cli;
 using VirtualApic.Fabric;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Snapshot;
-using VirtualApic.Tests.Scenarios;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.CliRunner;
 
 namespace VirtualApic.Tests.Cli;
 
@@ -17,29 +18,14 @@ public sealed partial class CliUserTests : IDisposable
 {
     private const string Pending = "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x51 dest=1\ncpu0 ipi 0x62 dest=1\ncpu1 sti\ncpu1 take == vector 0x62\n";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vapic-cli-user-").FullName;
+    private readonly ScratchDirectory _scratch = new("vapic-cli-user-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Write(string name, string text)
-    {
-        string path = Path.Combine(_dir, name);
-        File.WriteAllText(path, text);
-        return path;
-    }
-
-    private static (int Code, string Out, string Err) Vapic(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public void A_mistyped_option_is_an_unknown_option_with_a_suggestion_and_exit_2()
     {
-        string path = Write("ok.vapic", Pending);
+        string path = _scratch.Write("ok.vapic", Pending);
         var (code, output, err) = Vapic("run", "--acel", "all", path);
         Assert.Equal(2, code);
         Assert.Contains("'--acel'", err, StringComparison.Ordinal);
@@ -65,7 +51,7 @@ public sealed partial class CliUserTests : IDisposable
     {
         double Share(params string[] extra)
         {
-            var (code, output, err) = Vapic(["fuzz", "--iterations", "30", "--seed", "5", "--out", Path.Combine(_dir, "findings"), .. extra]);
+            var (code, output, err) = Vapic(["fuzz", "--iterations", "30", "--seed", "5", "--out", Path.Combine(_scratch.FullName, "findings"), .. extra]);
             Assert.True(code == 0, output + err);
             var m = KvmConfigShare().Match(output);
             Assert.True(m.Success, output);
@@ -97,7 +83,7 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void Stats_use_vmx_names_for_apicv()
     {
-        string path = Write("apicv.vapic", "vm cpus=1 accel=apicv\ncpu0 write SVR 0x1ff\ncpu0 wrmsr APIC_BASE 0xfee00d00\n");
+        string path = _scratch.Write("apicv.vapic", "vm cpus=1 accel=apicv\ncpu0 write SVR 0x1ff\ncpu0 wrmsr APIC_BASE 0xfee00d00\n");
         var (_, output, _) = Vapic("run", path, "--stats");
         Assert.Contains("MSR_WRITE", output, StringComparison.Ordinal);
         Assert.DoesNotContain("msr (write)", output, StringComparison.Ordinal);
@@ -129,7 +115,7 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void Vapic_dump_prints_the_final_state_of_one_vcpu()
     {
-        string path = Write("dump.vapic", Pending);
+        string path = _scratch.Write("dump.vapic", Pending);
         var (code, output, err) = Vapic("dump", path, "--cpu", "1", "--accel", "avic");
         Assert.True(code == 0, output + err);
         Assert.StartsWith("dumping local APIC state for CPU 1 (xapic", output, StringComparison.Ordinal);
@@ -153,7 +139,7 @@ public sealed partial class CliUserTests : IDisposable
         cpu.TryWriteMsr(0x1B, 0xFEE00D00); // x2APIC: the image's ID and LDR change form
         byte[] image = KvmLapicState.Capture(cpu.Apic);
         image[0x304] = 0xA5; // a dword outside every slot's first one must survive too
-        string imagePath = Path.Combine(_dir, "lapic.bin");
+        string imagePath = Path.Combine(_scratch.FullName, "lapic.bin");
         File.WriteAllBytes(imagePath, image);
 
         var (code, text, err) = Vapic("state", "export", imagePath);
@@ -162,8 +148,8 @@ public sealed partial class CliUserTests : IDisposable
         Assert.Contains("0x200 IRR0", text, StringComparison.Ordinal);
         Assert.Contains("0x304 -           0x000000a5", text, StringComparison.Ordinal);
 
-        string textPath = Write("lapic.txt", text);
-        string back = Path.Combine(_dir, "back.bin");
+        string textPath = _scratch.Write("lapic.txt", text);
+        string back = Path.Combine(_scratch.FullName, "back.bin");
         var (code2, _, err2) = Vapic("state", "import", textPath, "-o", back);
         Assert.True(code2 == 0, err2);
         Assert.Equal(image, File.ReadAllBytes(back));
@@ -172,11 +158,11 @@ public sealed partial class CliUserTests : IDisposable
     [Fact]
     public void State_import_names_the_line_of_a_bad_register()
     {
-        string textPath = Write("bad.txt", "0x0f0 SVR 0x1ff\n0x080 PPR 0x10\n");
-        var (code, _, err) = Vapic("state", "import", textPath, "-o", Path.Combine(_dir, "x.bin"));
+        string textPath = _scratch.Write("bad.txt", "0x0f0 SVR 0x1ff\n0x080 PPR 0x10\n");
+        var (code, _, err) = Vapic("state", "import", textPath, "-o", Path.Combine(_scratch.FullName, "x.bin"));
         Assert.Equal(2, code);
         Assert.Contains($"{textPath}:2: offset 0x080 is TPR, not 'PPR'", err, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(_dir, "x.bin")));
+        Assert.False(File.Exists(Path.Combine(_scratch.FullName, "x.bin")));
         var (code2, _, err2) = Vapic("state", "export", textPath);
         Assert.Equal(2, code2);
         Assert.Contains("exactly 1024 bytes", err2, StringComparison.Ordinal);
@@ -190,7 +176,7 @@ public sealed partial class CliUserTests : IDisposable
         using var stderr = new StringWriter();
         var terminal = new Terminal(stdout, stderr, Interactive: false);
         stop.CancelAfter(TimeSpan.FromSeconds(2));
-        int code = Program.Run(["fuzz", "--duration", "60s", "--out", Path.Combine(_dir, "findings")], terminal, stop.Token);
+        int code = Program.Run(["fuzz", "--duration", "60s", "--out", Path.Combine(_scratch.FullName, "findings")], terminal, stop.Token);
         string output = stdout.ToString();
         Assert.Equal(FuzzCommand.ExitInterrupted, code);
         Assert.Contains("fuzz: interrupted; every finding so far is written", output, StringComparison.Ordinal);
@@ -238,7 +224,7 @@ public sealed partial class CliUserTests : IDisposable
     public void Sigint_ends_a_vapic_fuzz_process_with_the_summary_and_exit_130()
     {
         // Without a terminal, fuzz prints a progress line every ten seconds: the first one says it is under way.
-        var (code, output, stderr) = InterruptVapic(@"^  fuzz: \d+s, \d+ programs", "fuzz", "--duration", "60s", "--out", Path.Combine(_dir, "findings"));
+        var (code, output, stderr) = InterruptVapic(@"^  fuzz: \d+s, \d+ programs", "fuzz", "--duration", "60s", "--out", Path.Combine(_scratch.FullName, "findings"));
         Assert.True(code == Program.ExitInterrupted, $"exit {code}\n{output}\n{stderr}");
         Assert.Contains("fuzz: interrupted; every finding so far is written", output, StringComparison.Ordinal);
         Assert.Matches(@"fuzz: [1-9]\d* programs, \d+ steps, 0 findings", output);

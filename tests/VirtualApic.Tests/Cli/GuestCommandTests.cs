@@ -2,24 +2,18 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Buffers.Binary;
-using VirtualApic.Cli;
+using VirtualApic.Fabric;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.CliRunner;
 
 namespace VirtualApic.Tests.Cli;
 
 /// <summary><c>vapic boot</c> and <c>vapic kut</c>: verdict lines and exit codes (0 pass, 1 fail, 2 usage or image error).</summary>
 public sealed class GuestCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("vapic-guest-").FullName;
+    private readonly ScratchDirectory _scratch = new("vapic-guest-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Vapic(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    public void Dispose() => _scratch.Dispose();
 
     // A Multiboot ELF32 whose 32-bit code prints `text` on COM1 and writes `status` to isa-debug-exit.
     private string Image(string name, string text, uint status, ushort machine = 3)
@@ -53,7 +47,7 @@ public sealed class GuestCommandTests : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(84), 0x1BADB002);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(92), unchecked(0u - 0x1BADB002));
         code.CopyTo(file, 96);
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(_scratch.FullName, name);
         File.WriteAllBytes(path, file);
         return path;
     }
@@ -65,7 +59,7 @@ public sealed class GuestCommandTests : IDisposable
         var (code, output, err) = Vapic("boot", path, "--accel", "all");
         Assert.True(code == 0, output + err);
         Assert.StartsWith("PASS: x\nSUMMARY: 1 tests\n", output, StringComparison.Ordinal);
-        foreach (string? backend in new[] { "none", "apicv", "avic", "x2avic" })
+        foreach (string backend in AccelNames.Names)
         {
             Assert.Contains($"PASS ok [{backend}] (1 tests) ", output, StringComparison.Ordinal);
         }
@@ -87,13 +81,13 @@ public sealed class GuestCommandTests : IDisposable
     [Fact]
     public void Images_that_cannot_boot_exit_2_with_one_line()
     {
-        string text = Path.Combine(_dir, "notes.txt");
+        string text = Path.Combine(_scratch.FullName, "notes.txt");
         File.WriteAllText(text, "hello, not a kernel\n");
         string arm = Image("arm.flat", "", 0, machine: 40);
-        string cut = Path.Combine(_dir, "cut.flat");
+        string cut = Path.Combine(_scratch.FullName, "cut.flat");
         File.WriteAllBytes(cut, File.ReadAllBytes(Image("whole.flat", "abcdefgh", 0))[..100]);
 
-        foreach (var (path, expected) in new[] { (text, "not a Multiboot image"), (arm, "wrong architecture"), (cut, "truncated"), (Path.Combine(_dir, "missing.flat"), "cannot read") })
+        foreach (var (path, expected) in new[] { (text, "not a Multiboot image"), (arm, "wrong architecture"), (cut, "truncated"), (Path.Combine(_scratch.FullName, "missing.flat"), "cannot read") })
         {
             var (code, output, err) = Vapic("boot", path);
             Assert.Equal(2, code);
@@ -117,13 +111,13 @@ public sealed class GuestCommandTests : IDisposable
     public void Kut_runs_sections_from_the_cfg_and_names_unknown_ones()
     {
         Image("t.flat", "PASS: a\nSUMMARY: 1 tests\n", 0);
-        File.WriteAllText(Path.Combine(_dir, "unittests.cfg"), "[t]\nfile = t.flat\nsmp = 2\nqemu_params = -cpu qemu64,+x2apic\ntimeout = 5\n");
-        var (code, output, err) = Vapic("kut", "t", "--dir", _dir, "--accel", "all", "--quiet");
+        File.WriteAllText(Path.Combine(_scratch.FullName, "unittests.cfg"), "[t]\nfile = t.flat\nsmp = 2\nqemu_params = -cpu qemu64,+x2apic\ntimeout = 5\n");
+        var (code, output, err) = Vapic("kut", "t", "--dir", _scratch.FullName, "--accel", "all", "--quiet");
         Assert.True(code == 0, output + err);
         Assert.Equal(4, output.Split('\n').Count(l => l.StartsWith("PASS t [", StringComparison.Ordinal)));
         Assert.DoesNotContain("PASS: a", output, StringComparison.Ordinal);
 
-        (code, _, err) = Vapic("kut", "nosuch", "--dir", _dir);
+        (code, _, err) = Vapic("kut", "nosuch", "--dir", _scratch.FullName);
         Assert.Equal(2, code);
         Assert.Contains("no section [nosuch]", err, StringComparison.Ordinal);
     }

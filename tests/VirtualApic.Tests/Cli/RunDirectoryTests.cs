@@ -3,6 +3,7 @@
 
 using System.Diagnostics;
 using VirtualApic.Cli;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Cli;
 
@@ -11,16 +12,16 @@ public sealed class RunDirectoryTests : IDisposable
 {
     private const string Passing = "vm cpus=2\ncpu0 write SVR 0x1ff\ncpu1 write SVR 0x1ff\ncpu0 ipi 0x51 dest=1\nexpect cpu1 irr has 0x51\n";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vapic-run-dir-").FullName;
+    private readonly ScratchDirectory _scratch = new("vapic-run-dir-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public void A_symlink_loop_is_not_followed_and_a_fifo_is_skipped_with_a_message()
     {
-        File.WriteAllText(Path.Combine(_dir, "ok.vapic"), Passing);
-        Directory.CreateSymbolicLink(Path.Combine(_dir, "loop"), _dir);
-        using (var mkfifo = Process.Start("mkfifo", Path.Combine(_dir, "pipe.vapic")))
+        File.WriteAllText(Path.Combine(_scratch.FullName, "ok.vapic"), Passing);
+        Directory.CreateSymbolicLink(Path.Combine(_scratch.FullName, "loop"), _scratch.FullName);
+        using (var mkfifo = Process.Start("mkfifo", Path.Combine(_scratch.FullName, "pipe.vapic")))
         {
             mkfifo.WaitForExit();
             Assert.Equal(0, mkfifo.ExitCode);
@@ -32,7 +33,7 @@ public sealed class RunDirectoryTests : IDisposable
         {
             using var stdout = new StringWriter();
             using var stderr = new StringWriter();
-            code = Program.Run(["run", _dir], stdout, stderr);
+            code = Program.Run(["run", _scratch.FullName], stdout, stderr);
             (output, errors) = (stdout.ToString(), stderr.ToString());
         }
 

@@ -7,7 +7,7 @@ using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Snapshot;
-using VirtualApic.Tests.Fabric;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Cpu;
 
@@ -19,8 +19,6 @@ namespace VirtualApic.Tests.Cpu;
 public class PvEoiTests
 {
     private const ulong Flag = 0x2000;
-
-    public static TheoryData<AccelKind> Assists() => [AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
 
     private static (VirtualMachine Vm, SparseGuestMemory Ram) Vm(AccelKind accel = AccelKind.None, int cpus = 2)
     {
@@ -56,8 +54,6 @@ public class PvEoiTests
         return false;
     }
 
-    private static bool InService(Vcpu v, byte vector) => v.Apic.Page.TestVector(ApicOffset.Isr, vector);
-
     // Any exit: an ISR read through the APIC window (always an exit under `none`).
     private static void Exit(Vcpu v) => v.MmioRead(0xFEE0_0000ul + ApicOffset.Tpr, 4);
 
@@ -90,9 +86,9 @@ public class PvEoiTests
         Assert.True(GuestPvEoi(cpu0, ram));
 
         Assert.Equal(exits, cpu0.Exits.Total);   // no exit for the EOI
-        Assert.True(InService(cpu0, 0x40));       // KVM has not looked yet
+        Assert.True(cpu0.Apic.IsrHas(0x40));      // KVM has not looked yet
         Exit(cpu0);
-        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
         Assert.False(cpu0.PvEoi.Pending);
         Assert.Equal(1, cpu0.PvEoi.Eois);
         Assert.Equal(0u, cpu0.Apic.Ppr);
@@ -111,9 +107,9 @@ public class PvEoiTests
 
         Assert.Equal(0, FlagByte(ram));
         Assert.False(cpu0.PvEoi.Pending);
-        Assert.True(InService(cpu0, 0x40));      // no EOI: the guest has not ended it
+        Assert.True(cpu0.Apic.IsrHas(0x40));     // no EOI: the guest has not ended it
         Assert.False(GuestPvEoi(cpu0, ram));     // falls back to the EOI register
-        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
         Assert.Equal(0, cpu0.PvEoi.Eois);
     }
 
@@ -169,15 +165,15 @@ public class PvEoiTests
         Assert.Equal(1, FlagByte(ram));           // set again, now for 0x70
         Assert.True(GuestPvEoi(cpu0, ram));       // ends 0x70 without an exit
         cpu0.Iret();
-        Assert.True(InService(cpu0, 0x70));
+        Assert.True(cpu0.Apic.IsrHas(0x70));
         Assert.False(GuestPvEoi(cpu0, ram));      // 0x40: the exit completes 0x70 first, then the write ends 0x40
-        Assert.False(InService(cpu0, 0x70));
-        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.Apic.IsrHas(0x70));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
         Assert.Equal(1, cpu0.PvEoi.Eois);
     }
 
     [Theory]
-    [MemberData(nameof(Assists))]
+    [MemberData(nameof(Backends.EachAssisted), MemberType = typeof(Backends))]
     public void With_virtual_interrupt_delivery_the_flag_is_never_set_and_the_same_vectors_end(AccelKind accel)
     {
         var (vm, ram) = Vm(accel);
@@ -189,7 +185,7 @@ public class PvEoiTests
 
         Assert.Equal(0, FlagByte(ram));
         Assert.False(GuestPvEoi(cpu0, ram));
-        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
     }
 
     [Fact]
@@ -210,7 +206,7 @@ public class PvEoiTests
         cpu0.StiTake();
         Assert.Equal(0, FlagByte(ram));
         Assert.False(GuestPvEoi(cpu0, ram));
-        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
     }
 
     [Theory]
@@ -272,7 +268,7 @@ public class PvEoiTests
         Assert.True(cpu0.PvEoi.Pending);
         Assert.True(GuestPvEoi(cpu0, copyRam));
         Exit(cpu0);
-        Assert.False(InService(cpu0, 0x40));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
     }
 
     [Fact]

@@ -3,6 +3,7 @@
 
 using VirtualApic.Core;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Devices;
 

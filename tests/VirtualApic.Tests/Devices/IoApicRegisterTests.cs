@@ -3,6 +3,7 @@
 
 using VirtualApic.Devices;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 using VirtualApic.Time;
 using IoApicDevice = VirtualApic.Devices.IoApic;
 

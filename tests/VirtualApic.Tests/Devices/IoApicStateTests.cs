@@ -4,6 +4,7 @@
 using CsCheck;
 using VirtualApic.Devices;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 using IoApicDevice = VirtualApic.Devices.IoApic;
 
 namespace VirtualApic.Tests.Devices;

@@ -3,6 +3,7 @@
 
 using VirtualApic.Devices;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 using IoApicDevice = VirtualApic.Devices.IoApic;
 
 namespace VirtualApic.Tests.Devices;

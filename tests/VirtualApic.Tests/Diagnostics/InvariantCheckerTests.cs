@@ -8,6 +8,7 @@ using VirtualApic.Diagnostics;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Fuzzing;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Diagnostics;
 
@@ -17,24 +18,13 @@ namespace VirtualApic.Tests.Diagnostics;
 /// </summary>
 public class InvariantCheckerTests
 {
-    private static VirtualMachine Vm(AccelKind accel = AccelKind.None, int cpus = 2)
-    {
-        var vm = new VirtualMachine(new VmOptions { Cpus = cpus, Accel = accel });
-        foreach (var v in vm.Vcpus)
-        {
-            Assert.True(v.Apic.WriteRegister(ApicOffset.Svr, 0x1FF));
-        }
-
-        return vm;
-    }
-
     private static void Post(VirtualMachine vm, int cpu, byte vector) =>
         vm.DeliverFromDevice(InterruptMessage.Fixed(vector, (uint)cpu));
 
     [Fact]
     public void Reading_the_digest_and_checking_the_invariants_changes_nothing()
     {
-        using var vm = Vm(AccelKind.Apicv);
+        using var vm = AssistTestKit.EnabledVm(AccelKind.Apicv, cpus: 2);
         Post(vm, 1, 0x61);
         var pid = ((ApicvModel)vm.Accelerator).Descriptor(1);
         Assert.True(pid.TestPir(0x61)); // posted, not yet in the IRR
@@ -59,7 +49,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_stale_PPR_is_reported()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         Assert.Empty(InvariantChecker.Check(vm));
         vm.Vcpus[0].Apic.Page.Write(ApicOffset.Tpr, 0x50); // TPR written without UpdatePpr
         Assert.Contains(InvariantChecker.Check(vm), p => p.StartsWith("cpu0: PPR", StringComparison.Ordinal));
@@ -68,7 +58,7 @@ public class InvariantCheckerTests
     [Fact]
     public void Two_in_service_vectors_of_one_class_are_reported()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var apic = vm.Vcpus[0].Apic;
         apic.Page.SetVector(ApicOffset.Isr, 0x41);
         apic.Page.SetVector(ApicOffset.Isr, 0x45);
@@ -79,7 +69,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_halted_vcpu_with_a_deliverable_event_and_no_wakeup_is_reported()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var cpu = vm.Vcpus[0];
         cpu.Sti();
         cpu.Hlt();
@@ -92,7 +82,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_halt_with_an_event_already_pending_latches_the_wakeup()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var cpu = vm.Vcpus[0];
         Post(vm, 0, 0x80);
         cpu.Sti();
@@ -105,7 +95,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_level_vector_whose_EOI_cannot_reach_the_IOAPIC_is_reported()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         vm.IoApic.WriteEntry(5, RedirectionEntry.Create(0x55, trigger: TriggerMode.Level, destination: 0));
         vm.IoApic.SetLine(5, true);
         Assert.True(vm.IoApic.GetEntry(5).RemoteIrr);
@@ -124,7 +114,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_retargeted_level_entry_keeps_the_in_service_vector_IOAPIC_handled()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         vm.IoApic.WriteEntry(5, RedirectionEntry.Create(0x55, trigger: TriggerMode.Level, destination: 0));
         vm.IoApic.SetLine(5, true);
         var cpu = vm.Vcpus[0];
@@ -140,7 +130,7 @@ public class InvariantCheckerTests
     [Fact]
     public void An_armed_timer_without_a_count_is_reported()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var apic = vm.Vcpus[0].Apic;
         Assert.True(apic.WriteRegister(ApicOffset.LvtTimer, 0x40));
         Assert.True(apic.WriteRegister(ApicOffset.Tmict, 1000));
@@ -152,7 +142,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_timer_mode_that_disagrees_with_the_LVT_is_reported()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var apic = vm.Vcpus[0].Apic;
         apic.Page.Write(ApicOffset.LvtTimer, 0x20040); // periodic in the page, one-shot latched
         Assert.Contains(InvariantChecker.Check(vm), p => p.Contains("latched mode OneShot but LVT timer says Periodic", StringComparison.Ordinal));
@@ -161,7 +151,7 @@ public class InvariantCheckerTests
     [Fact]
     public void A_vanished_vector_breaks_conservation_and_a_licensed_reset_does_not()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var tracker = new ConservationTracker();
         Post(vm, 0, 0x70);
         Assert.Empty(tracker.Step(vm, StepLicense.None));
@@ -178,7 +168,7 @@ public class InvariantCheckerTests
     [Fact]
     public void Conservation_follows_a_vector_from_arrival_to_EOI_and_rejects_shortcuts()
     {
-        using var vm = Vm();
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
         var cpu = vm.Vcpus[0];
         var tracker = new ConservationTracker();
         tracker.Step(vm, StepLicense.None);

@@ -2,6 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Fabric;
+using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -16,11 +18,11 @@ public class AliasingTests
     [Fact]
     public void Two_vcpus_with_the_same_xapic_id_both_accept_on_the_slow_path()
     {
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         Assert.False(vm.Router.Map.PhysicalIdAliased);
 
         vm.Vcpus[2].SetXApicId(1);
-        Assert.Equal(1u << 24, vm.Vcpus[2].Read(Guest.Id));
+        Assert.Equal(1u << 24, vm.Vcpus[2].Read(ApicOffset.Id));
         var map = vm.Router.Map;
         Assert.True(map.PhysicalIdAliased);
         Assert.True(map.LogicalIdAliased);
@@ -30,15 +32,15 @@ public class AliasingTests
 
         var before = vm.Router.PathCounts;
         vm.Vcpus[0].SendFixed(0x51, 1);
-        Assert.Equal([1, 2], Guest.Receivers(vm, 0x51));
+        Assert.Equal([1, 2], TestGuest.Receivers(vm, 0x51));
         vm.DeliverMsi(Msi.EncodeAddress(1), 0x52);
-        Assert.Equal([1, 2], Guest.Receivers(vm, 0x52));
+        Assert.Equal([1, 2], TestGuest.Receivers(vm, 0x52));
         Assert.Equal(before.Slow + 2, vm.Router.PathCounts.Slow);
         Assert.Equal(before.Fast, vm.Router.PathCounts.Fast);
 
         // Nobody answers to 2 any more.
         vm.Vcpus[0].SendFixed(0x53, 2);
-        Assert.Empty(Guest.Receivers(vm, 0x53));
+        Assert.Empty(TestGuest.Receivers(vm, 0x53));
 
         // Restoring the ID restores the 1:1 map and the fast path; the flags clear.
         vm.Vcpus[2].SetXApicId(2);
@@ -47,27 +49,27 @@ public class AliasingTests
         Assert.False(map.ApicIdModified);
         before = vm.Router.PathCounts;
         vm.Vcpus[0].SendFixed(0x54, 1);
-        Assert.Equal([1], Guest.Receivers(vm, 0x54));
+        Assert.Equal([1], TestGuest.Receivers(vm, 0x54));
         vm.Vcpus[0].SendFixed(0x55, 2);
-        Assert.Equal([2], Guest.Receivers(vm, 0x55));
+        Assert.Equal([2], TestGuest.Receivers(vm, 0x55));
         Assert.Equal(before.Fast + 2, vm.Router.PathCounts.Fast);
         Assert.Equal(before.Slow, vm.Router.PathCounts.Slow);
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Apic_id_modified_tracks_xapic_ids_that_differ_from_the_vcpu_index()
     {
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         Assert.False(vm.Router.Map.ApicIdModified);
 
         vm.Vcpus[3].SetXApicId(9); // differs, but aliases nothing
         Assert.True(vm.Router.Map.ApicIdModified);
         Assert.False(vm.Router.Map.PhysicalIdAliased);
         vm.Vcpus[0].SendFixed(0x56, 9);
-        Assert.Equal([3], Guest.Receivers(vm, 0x56));
+        Assert.Equal([3], TestGuest.Receivers(vm, 0x56));
         vm.Vcpus[0].SendFixed(0x57, 3);
-        Assert.Empty(Guest.Receivers(vm, 0x57));
+        Assert.Empty(TestGuest.Receivers(vm, 0x57));
 
         vm.Vcpus[3].SetXApicId(3);
         Assert.False(vm.Router.Map.ApicIdModified);
@@ -77,7 +79,7 @@ public class AliasingTests
         Assert.True(vm.Router.Map.ApicIdModified);
         vm.Vcpus[2].EnterX2Apic();
         Assert.False(vm.Router.Map.ApicIdModified);
-        Assert.Equal(2u, vm.Vcpus[2].Read(Guest.Id));
+        Assert.Equal(2u, vm.Vcpus[2].Read(ApicOffset.Id));
     }
 
     [Fact]
@@ -85,21 +87,21 @@ public class AliasingTests
     {
         // KVM a58a66afc464: only present (hardware-enabled) APICs contribute; KVM
         // __kvm_apic_set_base rewrites the xAPIC ID on EN 0->1.
-        using var vm = Guest.Vm(3, x2Apic: false);
+        using var vm = TestGuest.Vm(3, x2Apic: false);
         vm.Vcpus[1].SetXApicId(0x40);
         Assert.True(vm.Router.Map.ApicIdModified);
         vm.Vcpus[1].HardwareDisable();
         Assert.False(vm.Router.Map.ApicIdModified);
 
-        Assert.True(vm.Vcpus[1].TryWriteMsr(Guest.ApicBaseMsr, Guest.MmioBase | Guest.EnBit));
-        Assert.Equal(1u << 24, vm.Vcpus[1].Read(Guest.Id));
+        Assert.True(vm.Vcpus[1].TryWriteMsr(ApicBase.Msr, ApicBase.DefaultAddress | ApicBase.EnableBit));
+        Assert.Equal(1u << 24, vm.Vcpus[1].Read(ApicOffset.Id));
         Assert.False(vm.Router.Map.ApicIdModified);
     }
 
     [Fact]
     public void Multi_bit_xapic_flat_logical_id_disables_the_logical_map_and_every_match_receives()
     {
-        using var vm = Guest.Vm(3, x2Apic: false);
+        using var vm = TestGuest.Vm(3, x2Apic: false);
         vm.Vcpus[0].SetLogicalId(0x03); // two bits
         vm.Vcpus[1].SetLogicalId(0x02);
         vm.Vcpus[2].SetLogicalId(0x04);
@@ -108,19 +110,19 @@ public class AliasingTests
 
         var before = vm.Router.PathCounts;
         vm.Vcpus[2].SendFixed(0x58, 0x02, logical: true);
-        Assert.Equal([0, 1], Guest.Receivers(vm, 0x58));
+        Assert.Equal([0, 1], TestGuest.Receivers(vm, 0x58));
         vm.Vcpus[2].SendFixed(0x59, 0x01, logical: true);
-        Assert.Equal([0], Guest.Receivers(vm, 0x59));
+        Assert.Equal([0], TestGuest.Receivers(vm, 0x59));
         vm.Vcpus[2].SendFixed(0x5A, 0x06, logical: true);
-        Assert.Equal([0, 1, 2], Guest.Receivers(vm, 0x5A));
+        Assert.Equal([0, 1, 2], TestGuest.Receivers(vm, 0x5A));
         Assert.Equal(before.Slow + 3, vm.Router.PathCounts.Slow);
 
         // One bit each again: the map comes back.
         vm.Vcpus[0].SetLogicalId(0x01);
         Assert.Equal(LogicalMapMode.XApicFlat, vm.Router.Map.LogicalMode);
         vm.Vcpus[2].SendFixed(0x5B, 0x02, logical: true);
-        Assert.Equal([1], Guest.Receivers(vm, 0x5B));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([1], TestGuest.Receivers(vm, 0x5B));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -130,7 +132,7 @@ public class AliasingTests
     [InlineData(true, 0x23, 0x21, 0x22, new[] { 0 })]
     public void Colliding_xapic_logical_ids_all_receive(bool cluster, byte ldr0, byte ldr1, byte destination, int[] expected)
     {
-        using var vm = Guest.Vm(3, x2Apic: false);
+        using var vm = TestGuest.Vm(3, x2Apic: false);
         foreach (var v in vm.Vcpus)
         {
             v.SetDfr(cluster);
@@ -140,7 +142,7 @@ public class AliasingTests
         vm.Vcpus[1].SetLogicalId(ldr1);
         Assert.Equal(LogicalMapMode.Disabled, vm.Router.Map.LogicalMode);
         vm.Vcpus[2].SendFixed(0x5C, destination, logical: true);
-        Assert.Equal(expected, Guest.Receivers(vm, 0x5C));
+        Assert.Equal(expected, TestGuest.Receivers(vm, 0x5C));
     }
 
     [Fact]
@@ -153,13 +155,13 @@ public class AliasingTests
         vm.Vcpus[0].SoftwareEnable();
         vm.Vcpus[5].SoftwareEnable();
         vm.Vcpus[261].SoftwareEnable();
-        Assert.Equal(5u << 24, vm.Vcpus[261].Read(Guest.Id));
+        Assert.Equal(5u << 24, vm.Vcpus[261].Read(ApicOffset.Id));
         var map = vm.Router.Map;
         Assert.True(map.PhysicalIdAliased);
         Assert.False(map.ApicIdModified);
         Assert.True(map.HasHighXApicIds);
 
         vm.Vcpus[0].SendFixed(0x5D, 5);
-        Assert.Equal([5, 261], Guest.Receivers(vm, 0x5D));
+        Assert.Equal([5, 261], TestGuest.Receivers(vm, 0x5D));
     }
 }

@@ -3,6 +3,8 @@
 
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
+using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -64,7 +66,7 @@ public class AllocationTests
         }
         else
         {
-            target.MmioWrite(Guest.MmioBase + Guest.Eoi, 0, 4);
+            target.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Eoi, 0, 4);
         }
 
         target.Iret();
@@ -74,7 +76,7 @@ public class AllocationTests
     [Fact]
     public void X2apic_physical_unicast_allocates_nothing()
     {
-        using var vm = Guest.Vm(64, x2Apic: true);
+        using var vm = TestGuest.Vm(64, x2Apic: true);
         Vcpu sender = vm.Vcpus[3], target = vm.Vcpus[42];
         ulong icr = (42ul << 32) | 0x45;
         long fastBefore = vm.Router.PathCounts.Fast;
@@ -93,12 +95,12 @@ public class AllocationTests
     [Fact]
     public void Xapic_physical_unicast_through_mmio_allocates_nothing()
     {
-        using var vm = Guest.Vm(8, x2Apic: false);
+        using var vm = TestGuest.Vm(8, x2Apic: false);
         Vcpu sender = vm.Vcpus[0], target = vm.Vcpus[5];
         long allocated = Measure(1, () =>
         {
-            sender.MmioWrite(Guest.MmioBase + Guest.Icr2, 5u << 24, 4);
-            sender.MmioWrite(Guest.MmioBase + Guest.Icr, 0x46, 4);
+            sender.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Icr2, 5u << 24, 4);
+            sender.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Icr, 0x46, 4);
             return TakeAndEoi(target, 0x46, x2: false);
         });
         Assert.Equal(0, allocated);
@@ -107,7 +109,7 @@ public class AllocationTests
     [Fact]
     public void X2apic_cluster_multicast_to_16_allocates_nothing()
     {
-        using var vm = Guest.Vm(64, x2Apic: true);
+        using var vm = TestGuest.Vm(64, x2Apic: true);
         var sender = vm.Vcpus[0];
         ulong icr = ((2ul << 16 | 0xFFFF) << 32) | (1ul << 11) | 0x47; // logical, cluster 2 = IDs 32..47
         long slowBefore = vm.Router.PathCounts.Slow;
@@ -129,7 +131,7 @@ public class AllocationTests
     [Fact]
     public void Unicast_in_a_4096_vcpu_vm_allocates_nothing()
     {
-        using var vm = Guest.Vm(4096, x2Apic: true);
+        using var vm = TestGuest.Vm(4096, x2Apic: true);
         Vcpu sender = vm.Vcpus[0], target = vm.Vcpus[4095];
         ulong icr = (4095ul << 32) | 0x48;
         long allocated = Measure(1, () =>
@@ -143,7 +145,7 @@ public class AllocationTests
     [Fact]
     public void Device_msi_allocates_nothing()
     {
-        using var vm = Guest.Vm(8, x2Apic: true);
+        using var vm = TestGuest.Vm(8, x2Apic: true);
         var target = vm.Vcpus[6];
         ulong address = Msi.EncodeAddress(6);
         long allocated = Measure(1, () =>

@@ -4,6 +4,7 @@
 using VirtualApic.Cpu;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -83,7 +84,7 @@ public class IpiMatrixTests
     public void Each_vcpu_takes_exactly_what_the_rules_say(string profileName, bool x2, IpiKind kind, bool logical, DestinationShorthand shorthand)
     {
         Assert.True(ApicProfile.TryParse(profileName, out var profile));
-        using var vm = Guest.Vm(Cpus, x2, profile);
+        using var vm = TestGuest.Vm(Cpus, x2, profile);
         for (int i = 0; i < Cpus; i++)
         {
             var v = vm.Vcpus[i];
@@ -118,7 +119,7 @@ public class IpiMatrixTests
             Assert.True(expected[i] == taken, $"vCPU {i}: expected {expected[i]}, took {taken}");
         }
 
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     private static uint Mask(int[] cpus)
@@ -134,13 +135,13 @@ public class IpiMatrixTests
 
     private static uint IcrOf(IpiKind kind, bool logical, DestinationShorthand shorthand) => kind switch
     {
-        IpiKind.Fixed => Guest.IcrLow(Vector, DeliveryMode.Fixed, logical, shorthand),
-        IpiKind.Lowest => Guest.IcrLow(Vector, DeliveryMode.LowestPriority, logical, shorthand),
-        IpiKind.Smi => Guest.IcrLow(0, DeliveryMode.Smi, logical, shorthand),
-        IpiKind.Nmi => Guest.IcrLow(0, DeliveryMode.Nmi, logical, shorthand),
-        IpiKind.InitAssert => Guest.IcrLow(0, DeliveryMode.Init, logical, shorthand),
-        IpiKind.InitDeassert => Guest.IcrLow(0, DeliveryMode.Init, logical, shorthand, levelAssert: false, levelTriggered: true),
-        IpiKind.Sipi => Guest.IcrLow(Vector, DeliveryMode.StartUp, logical, shorthand),
+        IpiKind.Fixed => TestGuest.IcrLow(Vector, DeliveryMode.Fixed, logical, shorthand),
+        IpiKind.Lowest => TestGuest.IcrLow(Vector, DeliveryMode.LowestPriority, logical, shorthand),
+        IpiKind.Smi => TestGuest.IcrLow(0, DeliveryMode.Smi, logical, shorthand),
+        IpiKind.Nmi => TestGuest.IcrLow(0, DeliveryMode.Nmi, logical, shorthand),
+        IpiKind.InitAssert => TestGuest.IcrLow(0, DeliveryMode.Init, logical, shorthand),
+        IpiKind.InitDeassert => TestGuest.IcrLow(0, DeliveryMode.Init, logical, shorthand, levelAssert: false, levelTriggered: true),
+        IpiKind.Sipi => TestGuest.IcrLow(Vector, DeliveryMode.StartUp, logical, shorthand),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

@@ -4,6 +4,7 @@
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -20,13 +21,13 @@ public class LargeVmTests
     [Fact]
     public void Physical_unicast_to_id_4095_reaches_only_vcpu_4095_on_the_fast_path()
     {
-        using var vm = Guest.Vm(Cpus, x2Apic: true);
+        using var vm = TestGuest.Vm(Cpus, x2Apic: true);
         Assert.Equal(4095, vm.Router.Map.MaxId);
         long rebuilds = vm.Router.MapRebuilds;
         var before = vm.Router.PathCounts;
 
         vm.Vcpus[0].SendFixed(0x41, 4095);
-        Assert.Equal([4095], Guest.Receivers(vm, 0x41));
+        Assert.Equal([4095], TestGuest.Receivers(vm, 0x41));
         Assert.Equal(before.Fast + 1, vm.Router.PathCounts.Fast);
         Assert.Equal(before.Slow, vm.Router.PathCounts.Slow);
 
@@ -39,44 +40,44 @@ public class LargeVmTests
 
         // Without VmOptions.ExtendedDestinationId, address bits 11:5 are ignored: 4000 is 0xA0.
         vm.DeliverMsi(Msi.EncodeAddress(4000, extendedDestinationId: true), 0x43);
-        Assert.Equal([4000 & 0xFF], Guest.Receivers(vm, 0x43));
+        Assert.Equal([4000 & 0xFF], TestGuest.Receivers(vm, 0x43));
 
         Assert.Equal(0, vm.Router.PathCounts.Slow - before.Slow);
         Assert.Equal(rebuilds, vm.Router.MapRebuilds);
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void X2apic_cluster_multicast_reaches_the_16_vcpus_of_the_last_cluster()
     {
-        using var vm = Guest.Vm(Cpus, x2Apic: true);
+        using var vm = TestGuest.Vm(Cpus, x2Apic: true);
         var before = vm.Router.PathCounts;
         vm.Vcpus[0].SendFixed(0x51, (255u << 16) | 0xFFFF, logical: true);
-        Assert.Equal(Enumerable.Range(4080, 16).ToArray(), Guest.Receivers(vm, 0x51));
-        vm.Vcpus[4095].SendIpi(Guest.IcrLow(0, DeliveryMode.Nmi, logical: true), (128u << 16) | 0x8001);
+        Assert.Equal(Enumerable.Range(4080, 16).ToArray(), TestGuest.Receivers(vm, 0x51));
+        vm.Vcpus[4095].SendIpi(TestGuest.IcrLow(0, DeliveryMode.Nmi, logical: true), (128u << 16) | 0x8001);
         Assert.Equal(GuestEventKind.Nmi, vm.Vcpus[2048].Take().Kind);
         Assert.Equal(GuestEventKind.Nmi, vm.Vcpus[2063].Take().Kind);
         Assert.Equal(before.Fast + 2, vm.Router.PathCounts.Fast);
         Assert.Equal(before.Slow, vm.Router.PathCounts.Slow);
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Broadcast_reaches_all_4096()
     {
-        using var vm = Guest.Vm(Cpus, x2Apic: true);
+        using var vm = TestGuest.Vm(Cpus, x2Apic: true);
         vm.Vcpus[1234].SendFixed(0x61, 0xFFFF_FFFF);
-        Assert.Equal(Enumerable.Range(0, Cpus).ToArray(), Guest.Receivers(vm, 0x61));
-        vm.Vcpus[1234].SendIpi(Guest.IcrLow(0x62, shorthand: DestinationShorthand.AllExcludingSelf), 0);
-        Assert.Equal(Enumerable.Range(0, Cpus).Where(i => i != 1234).ToArray(), Guest.Receivers(vm, 0x62));
-        Guest.AssertQuiet(vm);
+        Assert.Equal(Enumerable.Range(0, Cpus).ToArray(), TestGuest.Receivers(vm, 0x61));
+        vm.Vcpus[1234].SendIpi(TestGuest.IcrLow(0x62, shorthand: DestinationShorthand.AllExcludingSelf), 0);
+        Assert.Equal(Enumerable.Range(0, Cpus).Where(i => i != 1234).ToArray(), TestGuest.Receivers(vm, 0x62));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Extended_destination_id_msi_reaches_vcpu_4095()
     {
-        using var vm = Guest.Vm(Cpus, x2Apic: true, extendedDestinationId: true);
+        using var vm = TestGuest.Vm(Cpus, x2Apic: true, extendedDestinationId: true);
         vm.DeliverMsi(Msi.EncodeAddress(4095, extendedDestinationId: true), 0x71);
-        Assert.Equal([4095], Guest.Receivers(vm, 0x71));
+        Assert.Equal([4095], TestGuest.Receivers(vm, 0x71));
     }
 }

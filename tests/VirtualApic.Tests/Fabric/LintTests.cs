@@ -4,6 +4,8 @@
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
+using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -23,15 +25,15 @@ public class LintTests
     [InlineData(true)]
     public void Lint1_programmed_as_nmi_delivers_an_nmi_on_the_rising_edge(bool x2)
     {
-        using var vm = Guest.Vm(2, x2);
+        using var vm = TestGuest.Vm(2, x2);
         var v = vm.Vcpus[1];
-        Assert.Equal(Masked, v.Read(Guest.Lint1)); // masked after RESET
+        Assert.Equal(Masked, v.Read(ApicOffset.LvtLint1)); // masked after RESET
         v.SetLint(1, true);
         Assert.Equal(GuestEvent.None, v.Take());
         v.SetLint(1, false);
 
-        v.Write(Guest.Lint1, NmiMode);
-        Assert.Equal(NmiMode, v.Read(Guest.Lint1));
+        v.Write(ApicOffset.LvtLint1, NmiMode);
+        Assert.Equal(NmiMode, v.Read(ApicOffset.LvtLint1));
         v.SetLint(1, true);
         Assert.Equal(GuestEventKind.Nmi, v.Take().Kind);
         v.Iret();
@@ -46,11 +48,11 @@ public class LintTests
     [Fact]
     public void Lint1_cannot_be_unmasked_while_the_apic_is_software_disabled()
     {
-        using var vm = Guest.Vm(1, x2Apic: false);
+        using var vm = TestGuest.Vm(1, x2Apic: false);
         var v = vm.Vcpus[0];
         v.SoftwareDisable();
-        v.Write(Guest.Lint1, NmiMode);
-        Assert.Equal(NmiMode | Masked, v.Read(Guest.Lint1)); // SDM 11.4.7.2: the mask is forced
+        v.Write(ApicOffset.LvtLint1, NmiMode);
+        Assert.Equal(NmiMode | Masked, v.Read(ApicOffset.LvtLint1)); // SDM 11.4.7.2: the mask is forced
         v.SetLint(1, true);
         Assert.Equal(GuestEvent.None, v.Take());
     }
@@ -60,8 +62,8 @@ public class LintTests
     {
         using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
         var bsp = vm.Vcpus[0];
-        Assert.Equal(ExtIntMode, bsp.Read(Guest.Lint0)); // KVM_X86_QUIRK_LINT0_REENABLED
-        Assert.Equal(Masked, vm.Vcpus[1].Read(Guest.Lint0));
+        Assert.Equal(ExtIntMode, bsp.Read(ApicOffset.LvtLint0)); // KVM_X86_QUIRK_LINT0_REENABLED
+        Assert.Equal(Masked, vm.Vcpus[1].Read(ApicOffset.LvtLint0));
 
         vm.Pic.Raise(0x30);
         Assert.Equal(GuestEvent.None, bsp.Take()); // IF=0
@@ -78,14 +80,14 @@ public class LintTests
     {
         using var vm = new VirtualMachine(new VmOptions { Cpus = 1, Profile = ApicProfile.Architectural });
         var bsp = vm.Vcpus[0];
-        Assert.Equal(Masked, bsp.Read(Guest.Lint0));
+        Assert.Equal(Masked, bsp.Read(ApicOffset.LvtLint0));
         vm.Pic.Raise(0x31);
         Assert.Equal(GuestEvent.None, bsp.StiTake());
 
         bsp.SoftwareEnable();
-        bsp.Write(Guest.Lint0, ExtIntMode | Masked);
+        bsp.Write(ApicOffset.LvtLint0, ExtIntMode | Masked);
         Assert.Equal(GuestEvent.None, bsp.Take());
-        bsp.Write(Guest.Lint0, ExtIntMode);
+        bsp.Write(ApicOffset.LvtLint0, ExtIntMode);
         Assert.Equal(new GuestEvent(GuestEventKind.ExtInt, 0x31), bsp.Take());
     }
 
@@ -94,14 +96,14 @@ public class LintTests
     [InlineData(true)]
     public void An_ap_takes_extint_once_its_lint0_is_unmasked_extint(bool x2)
     {
-        using var vm = Guest.Vm(2, x2);
+        using var vm = TestGuest.Vm(2, x2);
         var ap = vm.Vcpus[1];
-        ap.Write(Guest.Lint0, NmiMode); // unmasked but not ExtINT
+        ap.Write(ApicOffset.LvtLint0, NmiMode); // unmasked but not ExtINT
         vm.Pic.Raise(0x32);
         Assert.Equal(GuestEvent.None, ap.StiTake());
         Assert.Equal(PendingEvents.None, ap.PendingEvents);
 
-        ap.Write(Guest.Lint0, ExtIntMode);
+        ap.Write(ApicOffset.LvtLint0, ExtIntMode);
         Assert.Equal(PendingEvents.ExtInt, ap.PendingEvents);
         Assert.Equal(new GuestEvent(GuestEventKind.ExtInt, 0x32), ap.Take());
     }
@@ -109,9 +111,9 @@ public class LintTests
     [Fact]
     public void A_hardware_disabled_apic_passes_intr_through_whatever_lint0_says()
     {
-        using var vm = Guest.Vm(2, x2Apic: true);
+        using var vm = TestGuest.Vm(2, x2Apic: true);
         var ap = vm.Vcpus[1];
-        Assert.Equal(Masked, ap.Read(Guest.Lint0));
+        Assert.Equal(Masked, ap.Read(ApicOffset.LvtLint0));
         vm.Pic.Raise(0x33);
         Assert.Equal(GuestEvent.None, ap.StiTake());
 
@@ -124,9 +126,9 @@ public class LintTests
     [Fact]
     public void The_8259_is_asked_before_the_apic()
     {
-        using var vm = Guest.Vm(1, x2Apic: false);
+        using var vm = TestGuest.Vm(1, x2Apic: false);
         var bsp = vm.Vcpus[0];
-        bsp.Write(Guest.Lint0, ExtIntMode);
+        bsp.Write(ApicOffset.LvtLint0, ExtIntMode);
         vm.Vcpus[0].SendFixed(0xE0, 0);
         vm.Pic.Raise(0x34);
         Assert.Equal(new GuestEvent(GuestEventKind.ExtInt, 0x34), bsp.StiTake());
@@ -137,9 +139,9 @@ public class LintTests
     [Fact]
     public void Raising_intr_kicks_a_halted_vcpu()
     {
-        using var vm = Guest.Vm(2, x2Apic: false);
+        using var vm = TestGuest.Vm(2, x2Apic: false);
         var ap = vm.Vcpus[1];
-        ap.Write(Guest.Lint0, ExtIntMode);
+        ap.Write(ApicOffset.LvtLint0, ExtIntMode);
         ap.Sti();
         ap.Hlt();
         ap.PrepareToWait();

@@ -5,6 +5,7 @@ using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -18,9 +19,9 @@ namespace VirtualApic.Tests.Fabric;
 public class LowestPriorityTests
 {
     private static uint Lowest(byte vector, bool logical = false, DestinationShorthand shorthand = DestinationShorthand.None) =>
-        Guest.IcrLow(vector, DeliveryMode.LowestPriority, logical, shorthand);
+        TestGuest.IcrLow(vector, DeliveryMode.LowestPriority, logical, shorthand);
 
-    private static VirtualMachine ArchVm(int cpus, bool x2Apic) => Guest.Vm(cpus, x2Apic, ApicProfile.Architectural);
+    private static VirtualMachine ArchVm(int cpus, bool x2Apic) => TestGuest.Vm(cpus, x2Apic, ApicProfile.Architectural);
 
     // ------------------------------------------------------------------ kvm: vector hashing
 
@@ -29,16 +30,16 @@ public class LowestPriorityTests
     [InlineData(true)]
     public void Kvm_slow_path_picks_the_vector_mod_n_th_enabled_candidate_ignoring_tpr(bool x2)
     {
-        using var vm = Guest.Vm(5, x2);
+        using var vm = TestGuest.Vm(5, x2);
         vm.Vcpus[1].SetTpr(0x30); // the highest TPR: architecturally the last choice
         int[] candidates = [1, 2, 3, 4];
         for (byte vector = 0x40; vector < 0x60; vector++)
         {
             vm.Vcpus[0].SendIpi(Lowest(vector, shorthand: DestinationShorthand.AllExcludingSelf), 0);
-            Assert.Equal([candidates[vector % candidates.Length]], Guest.Receivers(vm, vector));
+            Assert.Equal([candidates[vector % candidates.Length]], TestGuest.Receivers(vm, vector));
         }
 
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -46,22 +47,22 @@ public class LowestPriorityTests
     [InlineData(true)]
     public void Kvm_slow_path_counts_only_software_enabled_apics(bool x2)
     {
-        using var vm = Guest.Vm(5, x2);
+        using var vm = TestGuest.Vm(5, x2);
         vm.Vcpus[2].SoftwareDisable();
         int[] candidates = [1, 3, 4];
         for (byte vector = 0x40; vector < 0x50; vector++)
         {
             vm.Vcpus[0].SendIpi(Lowest(vector, shorthand: DestinationShorthand.AllExcludingSelf), 0);
-            Assert.Equal([candidates[vector % candidates.Length]], Guest.Receivers(vm, vector));
+            Assert.Equal([candidates[vector % candidates.Length]], TestGuest.Receivers(vm, vector));
         }
 
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Kvm_xapic_logical_fast_path_hashes_over_the_mask_and_a_disabled_slot_drops_it()
     {
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         foreach (var v in vm.Vcpus)
         {
             v.SetLogicalId((byte)(1 << v.Index));
@@ -74,35 +75,35 @@ public class LowestPriorityTests
         {
             vm.Vcpus[0].SendIpi(Lowest(vector, logical: true), 0x0F);
             int slot = vector % 4;
-            Assert.Equal(slot == 2 ? [] : [slot], Guest.Receivers(vm, vector));
+            Assert.Equal(slot == 2 ? [] : [slot], TestGuest.Receivers(vm, vector));
         }
 
         // Bit 4 has no APIC at all: hashing onto it drops too.
         for (byte vector = 0x50; vector < 0x54; vector++)
         {
             vm.Vcpus[0].SendIpi(Lowest(vector, logical: true), 0x12);
-            Assert.Equal(vector % 2 == 0 ? [1] : [], Guest.Receivers(vm, vector));
+            Assert.Equal(vector % 2 == 0 ? [1] : [], TestGuest.Receivers(vm, vector));
         }
 
         Assert.Equal(before.Fast + 20, vm.Router.PathCounts.Fast);
         Assert.Equal(before.Slow, vm.Router.PathCounts.Slow);
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Kvm_x2apic_cluster_fast_path_hashes_over_the_mask_bits()
     {
-        using var vm = Guest.Vm(20, x2Apic: true); // cluster 1 holds IDs 16..19; 28..31 do not exist
+        using var vm = TestGuest.Vm(20, x2Apic: true); // cluster 1 holds IDs 16..19; 28..31 do not exist
         vm.Vcpus[17].SoftwareDisable();
         for (byte vector = 0x40; vector < 0x60; vector++)
         {
             vm.Vcpus[0].SendIpi(Lowest(vector, logical: true), (1u << 16) | 0xF00F);
             int slot = vector % 8; // 8 mask bits: 0-3 -> IDs 16-19, 4-7 -> IDs 28-31
             int[] expected = slot < 4 && slot != 1 ? [16 + slot] : [];
-            Assert.Equal(expected, Guest.Receivers(vm, vector));
+            Assert.Equal(expected, TestGuest.Receivers(vm, vector));
         }
 
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -111,21 +112,21 @@ public class LowestPriorityTests
     public void Physical_lowest_priority_unicast_goes_to_its_target(string profile)
     {
         Assert.True(ApicProfile.TryParse(profile, out var p));
-        using var vm = Guest.Vm(3, x2Apic: false, p);
+        using var vm = TestGuest.Vm(3, x2Apic: false, p);
         vm.Vcpus[2].SetTpr(0x40);
         vm.Vcpus[0].SendIpi(Lowest(0x71), 2);
-        Assert.Equal([2], Guest.Receivers(vm, 0x71));
+        Assert.Equal([2], TestGuest.Receivers(vm, 0x71));
 
         // A disabled target drops it (KVM __apic_accept_irq; SDM 11.4.7.2).
         vm.Vcpus[2].SoftwareDisable();
         vm.Vcpus[0].SendIpi(Lowest(0x72), 2);
-        Assert.Empty(Guest.Receivers(vm, 0x72));
+        Assert.Empty(TestGuest.Receivers(vm, 0x72));
     }
 
     [Fact]
     public void Kvm_msi_redirection_hint_is_lowest_priority_among_the_logical_destinations()
     {
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         foreach (var v in vm.Vcpus)
         {
             v.SetLogicalId((byte)(1 << v.Index));
@@ -134,12 +135,12 @@ public class LowestPriorityTests
         for (byte vector = 0x80; vector < 0x88; vector++)
         {
             vm.DeliverMsi(Msi.EncodeAddress(0x0E, logical: true, redirectionHint: true), vector); // fixed + RH
-            Assert.Equal([1 + (vector % 3)], Guest.Receivers(vm, vector));
+            Assert.Equal([1 + (vector % 3)], TestGuest.Receivers(vm, vector));
         }
 
         // Without the hint a fixed logical MSI is a multicast.
         vm.DeliverMsi(Msi.EncodeAddress(0x0E, logical: true), 0x90);
-        Assert.Equal([1, 2, 3], Guest.Receivers(vm, 0x90));
+        Assert.Equal([1, 2, 3], TestGuest.Receivers(vm, 0x90));
     }
 
     // ------------------------------------------------------------------ architectural: SDM 11.6.2.4
@@ -183,12 +184,12 @@ public class LowestPriorityTests
     {
         using var vm = ArchVmWithTprs(x2);
         SendToAll(vm, 0xA1, shorthand);
-        Assert.Equal([1], Guest.Receivers(vm, 0xA1));
+        Assert.Equal([1], TestGuest.Receivers(vm, 0xA1));
 
         vm.Vcpus[1].SetTpr(0x50);
         SendToAll(vm, 0xA2, shorthand);
-        Assert.Equal([0], Guest.Receivers(vm, 0xA2));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([0], TestGuest.Receivers(vm, 0xA2));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -201,12 +202,12 @@ public class LowestPriorityTests
         vm.Vcpus[1].Iret();
 
         SendToAll(vm, 0xA3, shorthand);
-        Assert.Equal([0], Guest.Receivers(vm, 0xA3));
+        Assert.Equal([0], TestGuest.Receivers(vm, 0xA3));
 
         vm.Vcpus[1].WriteEoi(); // PPR back to TPR 0x10
         SendToAll(vm, 0xA4, shorthand);
-        Assert.Equal([1], Guest.Receivers(vm, 0xA4));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([1], TestGuest.Receivers(vm, 0xA4));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -218,19 +219,19 @@ public class LowestPriorityTests
         // vCPU 3 (the highest priority) already has 0xA5 pending: it is the focus processor.
         vm.Vcpus[0].SendFixed(0xA5, 3);
         SendToAll(vm, 0xA5, shorthand);
-        Assert.Equal([3], Guest.Receivers(vm, 0xA5));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([3], TestGuest.Receivers(vm, 0xA5));
+        TestGuest.AssertQuiet(vm);
 
         // The same with focus checking disabled (SVR bit 9): priority decides.
         foreach (var v in vm.Vcpus)
         {
-            v.Write(Guest.Svr, 0x3FF);
+            v.Write(ApicOffset.Svr, 0x3FF);
         }
 
         vm.Vcpus[0].SendFixed(0xA6, 3);
         SendToAll(vm, 0xA6, shorthand);
-        Assert.Equal([1, 3], Guest.Receivers(vm, 0xA6));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([1, 3], TestGuest.Receivers(vm, 0xA6));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -242,9 +243,9 @@ public class LowestPriorityTests
         for (byte vector = 0xB0; vector < 0xB4; vector++)
         {
             SendToAll(vm, vector, shorthand);
-            Assert.Equal([0], Guest.Receivers(vm, vector));
+            Assert.Equal([0], TestGuest.Receivers(vm, vector));
         }
 
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 }

@@ -5,6 +5,7 @@ using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -19,17 +20,17 @@ public class MixedModeTests
     public void Physical_ids_match_each_target_in_its_own_mode()
     {
         // vCPUs 0 and 1 in x2APIC, 2 and 3 in xAPIC.
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         vm.Vcpus[0].EnterX2Apic();
         vm.Vcpus[1].EnterX2Apic();
 
         vm.Vcpus[0].SendFixed(0x61, 3); // x2APIC sender -> xAPIC target by its 8-bit ID
-        Assert.Equal([3], Guest.Receivers(vm, 0x61));
+        Assert.Equal([3], TestGuest.Receivers(vm, 0x61));
         vm.Vcpus[2].SendFixed(0x62, 1); // xAPIC sender -> x2APIC target by its x2APIC ID
-        Assert.Equal([1], Guest.Receivers(vm, 0x62));
+        Assert.Equal([1], TestGuest.Receivers(vm, 0x62));
         vm.DeliverMsi(Msi.EncodeAddress(0), 0x63);
-        Assert.Equal([0], Guest.Receivers(vm, 0x63));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([0], TestGuest.Receivers(vm, 0x63));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
@@ -38,27 +39,27 @@ public class MixedModeTests
         // kvm_apic_match_physical_addr: the broadcast is 0xFF for an xAPIC-mode target and
         // 0xFFFFFFFF for an x2APIC-mode one; 0xFF is compared with an x2APIC target's ID, and
         // 0xFFFFFFFF (> 0xFF) with an xAPIC target's x2APIC ID.
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         vm.Vcpus[0].EnterX2Apic();
         vm.Vcpus[1].EnterX2Apic();
 
         vm.Vcpus[2].SendFixed(0x64, 0xFF);
-        Assert.Equal([2, 3], Guest.Receivers(vm, 0x64));
+        Assert.Equal([2, 3], TestGuest.Receivers(vm, 0x64));
         vm.Vcpus[0].SendFixed(0x65, 0xFFFF_FFFF);
-        Assert.Equal([0, 1], Guest.Receivers(vm, 0x65));
+        Assert.Equal([0, 1], TestGuest.Receivers(vm, 0x65));
 
         // Shorthands do not depend on modes.
-        vm.Vcpus[2].SendIpi(Guest.IcrLow(0x66, shorthand: DestinationShorthand.AllIncludingSelf), 0);
-        Assert.Equal([0, 1, 2, 3], Guest.Receivers(vm, 0x66));
-        vm.Vcpus[1].SendIpi(Guest.IcrLow(0x67, shorthand: DestinationShorthand.AllExcludingSelf), 0);
-        Assert.Equal([0, 2, 3], Guest.Receivers(vm, 0x67));
-        Guest.AssertQuiet(vm);
+        vm.Vcpus[2].SendIpi(TestGuest.IcrLow(0x66, shorthand: DestinationShorthand.AllIncludingSelf), 0);
+        Assert.Equal([0, 1, 2, 3], TestGuest.Receivers(vm, 0x66));
+        vm.Vcpus[1].SendIpi(TestGuest.IcrLow(0x67, shorthand: DestinationShorthand.AllExcludingSelf), 0);
+        Assert.Equal([0, 2, 3], TestGuest.Receivers(vm, 0x67));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Mixed_logical_contributors_disable_the_map_and_each_target_matches_in_its_own_mode()
     {
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         vm.Vcpus[2].SetLogicalId(0x04);
         vm.Vcpus[3].SetLogicalId(0x08);
         vm.Vcpus[0].EnterX2Apic();
@@ -66,32 +67,32 @@ public class MixedModeTests
         Assert.Equal(LogicalMapMode.Disabled, vm.Router.Map.LogicalMode);
 
         vm.Vcpus[2].SendFixed(0x68, 0x08, logical: true); // xAPIC flat bit 3; x2APIC cluster 0 bit 3: no vCPU 3 there
-        Assert.Equal([3], Guest.Receivers(vm, 0x68));
+        Assert.Equal([3], TestGuest.Receivers(vm, 0x68));
         vm.Vcpus[0].SendFixed(0x69, 0x0000_0002, logical: true); // x2APIC cluster 0 bit 1
-        Assert.Equal([1], Guest.Receivers(vm, 0x69));
+        Assert.Equal([1], TestGuest.Receivers(vm, 0x69));
         vm.Vcpus[0].SendFixed(0x6A, 0x0000_0005, logical: true); // x2APIC bits 0 and 2; xAPIC flat bits 0 and 2
-        Assert.Equal([0, 2], Guest.Receivers(vm, 0x6A));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([0, 2], TestGuest.Receivers(vm, 0x6A));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void X2apic_physical_ids_above_255_are_addressed_by_32_bit_destinations()
     {
-        using var vm = Guest.Vm(600, x2Apic: true);
+        using var vm = TestGuest.Vm(600, x2Apic: true);
         var before = vm.Router.PathCounts;
         vm.Vcpus[0].SendFixed(0x6B, 299);
-        Assert.Equal([299], Guest.Receivers(vm, 0x6B));
+        Assert.Equal([299], TestGuest.Receivers(vm, 0x6B));
         vm.Vcpus[599].SendFixed(0x6C, 43);
-        Assert.Equal([43], Guest.Receivers(vm, 0x6C));
+        Assert.Equal([43], TestGuest.Receivers(vm, 0x6C));
         vm.Vcpus[43].SendFixed(0x6D, 599);
-        Assert.Equal([599], Guest.Receivers(vm, 0x6D));
+        Assert.Equal([599], TestGuest.Receivers(vm, 0x6D));
         vm.Vcpus[43].SendFixed(0x6E, 600); // no such ID
-        Assert.Empty(Guest.Receivers(vm, 0x6E));
+        Assert.Empty(TestGuest.Receivers(vm, 0x6E));
         vm.Vcpus[1].SendFixed(0x6F, (18u << 16) | 0x0C00, logical: true); // cluster 18 = IDs 288..303, bits 10 and 11
-        Assert.Equal([298, 299], Guest.Receivers(vm, 0x6F));
+        Assert.Equal([298, 299], TestGuest.Receivers(vm, 0x6F));
         Assert.Equal(before.Fast + 5, vm.Router.PathCounts.Fast);
         Assert.Equal(before.Slow, vm.Router.PathCounts.Slow);
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
@@ -112,17 +113,17 @@ public class MixedModeTests
 
         vm.Vcpus[43].HardwareDisable();
         Assert.False(vm.Vcpus[299].InX2Apic());
-        Assert.Equal(43u << 24, vm.Vcpus[299].Read(Guest.Id));
+        Assert.Equal(43u << 24, vm.Vcpus[299].Read(ApicOffset.Id));
         Assert.False(vm.Router.Map.PhysicalIdAliased);
         Assert.True(vm.Router.Map.HasHighXApicIds);
 
         vm.Vcpus[0].SendFixed(0x71, 299);
-        Assert.Equal([299], Guest.Receivers(vm, 0x71));
+        Assert.Equal([299], TestGuest.Receivers(vm, 0x71));
         vm.Vcpus[0].SendFixed(0x72, 43); // <= 0xFF: compared with its 8-bit xAPIC ID
-        Assert.Equal([299], Guest.Receivers(vm, 0x72));
+        Assert.Equal([299], TestGuest.Receivers(vm, 0x72));
         vm.Vcpus[0].SendFixed(0x73, 300);
-        Assert.Empty(Guest.Receivers(vm, 0x73));
-        Guest.AssertQuiet(vm);
+        Assert.Empty(TestGuest.Receivers(vm, 0x73));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
@@ -142,10 +143,10 @@ public class MixedModeTests
         Assert.True(vm.Router.Map.PhysicalIdAliased); // vCPU 43 (x2APIC) and vCPU 299 (xAPIC ID 43)
         Assert.False(vm.Router.Map.ApicIdModified);
         vm.Vcpus[0].SendFixed(0x74, 43);
-        Assert.Equal([43, 299], Guest.Receivers(vm, 0x74));
+        Assert.Equal([43, 299], TestGuest.Receivers(vm, 0x74));
         vm.Vcpus[0].SendFixed(0x75, 299);
-        Assert.Equal([299], Guest.Receivers(vm, 0x75));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([299], TestGuest.Receivers(vm, 0x75));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -171,10 +172,10 @@ public class MixedModeTests
 
         Assert.Equal(LogicalMapMode.X2Apic, vm.Router.Map.LogicalMode);
         vm.Vcpus[0].SendFixed(0x76, (2u << 16) | (1u << 11) | 1u, logical: true);
-        Assert.Equal([32, 43], Guest.Receivers(vm, 0x76));
-        vm.Vcpus[0].SendIpi(Guest.IcrLow(0, DeliveryMode.Nmi, logical: true), (2u << 16) | (1u << 11));
+        Assert.Equal([32, 43], TestGuest.Receivers(vm, 0x76));
+        vm.Vcpus[0].SendIpi(TestGuest.IcrLow(0, DeliveryMode.Nmi, logical: true), (2u << 16) | (1u << 11));
         Assert.Equal(GuestEventKind.Nmi, vm.Vcpus[43].Take().Kind);
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -186,26 +187,26 @@ public class MixedModeTests
         // SMI, INIT and SIPI (SDM 11.4.7.2; kvm-reference 3.4). KVM's x2APIC logical fast path
         // uses the physical table, which holds every hardware-enabled APIC.
         Assert.True(ApicProfile.TryParse(profile, out var p));
-        using var vm = Guest.Vm(4, x2Apic: true, p);
+        using var vm = TestGuest.Vm(4, x2Apic: true, p);
         vm.Vcpus[2].SoftwareDisable();
 
-        vm.Vcpus[0].SendIpi(Guest.IcrLow(0, DeliveryMode.Nmi, logical: true), 0x6); // bits 1, 2
+        vm.Vcpus[0].SendIpi(TestGuest.IcrLow(0, DeliveryMode.Nmi, logical: true), 0x6); // bits 1, 2
         Assert.Equal(GuestEventKind.Nmi, vm.Vcpus[1].Take().Kind);
         Assert.Equal(GuestEventKind.Nmi, vm.Vcpus[2].Take().Kind);
 
-        vm.Vcpus[0].SendIpi(Guest.IcrLow(0, DeliveryMode.Smi, logical: true), 0x4);
+        vm.Vcpus[0].SendIpi(TestGuest.IcrLow(0, DeliveryMode.Smi, logical: true), 0x4);
         Assert.Equal(GuestEventKind.Smi, vm.Vcpus[2].Take().Kind);
 
-        vm.Vcpus[0].SendIpi(Guest.IcrLow(0, DeliveryMode.Init, logical: true), 0x4);
+        vm.Vcpus[0].SendIpi(TestGuest.IcrLow(0, DeliveryMode.Init, logical: true), 0x4);
         Assert.Equal(GuestEventKind.Init, vm.Vcpus[2].Take().Kind);
         Assert.Equal(VcpuRunState.WaitForSipi, vm.Vcpus[2].State);
-        vm.Vcpus[0].SendIpi(Guest.IcrLow(0x9A, DeliveryMode.StartUp, logical: true), 0x4);
+        vm.Vcpus[0].SendIpi(TestGuest.IcrLow(0x9A, DeliveryMode.StartUp, logical: true), 0x4);
         Assert.Equal(new GuestEvent(GuestEventKind.Sipi, 0x9A), vm.Vcpus[2].Take());
 
         // Fixed interrupts are still dropped by the disabled APIC (it kept its x2APIC mode over INIT).
         Assert.True(vm.Vcpus[2].InX2Apic());
         vm.Vcpus[0].SendFixed(0x77, 0x6, logical: true);
-        Assert.Equal([1], Guest.Receivers(vm, 0x77));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([1], TestGuest.Receivers(vm, 0x77));
+        TestGuest.AssertQuiet(vm);
     }
 }

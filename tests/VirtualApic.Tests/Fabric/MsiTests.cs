@@ -6,6 +6,7 @@ using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -73,9 +74,9 @@ public class MsiTests
     public void Only_0xFEExxxxx_is_an_msi_address(ulong address, bool isMsi)
     {
         Assert.Equal(isMsi, Msi.IsMsiAddress(address));
-        using var vm = Guest.Vm(2, x2Apic: false);
+        using var vm = TestGuest.Vm(2, x2Apic: false);
         int accepted = vm.DeliverMsi(address, 0x50);
-        Assert.Equal(isMsi ? [0] : [], Guest.Receivers(vm, 0x50));
+        Assert.Equal(isMsi ? [0] : [], TestGuest.Receivers(vm, 0x50));
         Assert.Equal(isMsi ? 1 : -1, accepted);
     }
 
@@ -84,16 +85,16 @@ public class MsiTests
     [InlineData(true)]
     public void Fixed_msi_reaches_its_physical_destination_with_the_trigger_mode_in_tmr(bool x2)
     {
-        using var vm = Guest.Vm(4, x2);
+        using var vm = TestGuest.Vm(4, x2);
         Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(2), 0x61));
         Assert.False(TmrBit(vm.Vcpus[2], 0x61));
-        Assert.Equal([2], Guest.Receivers(vm, 0x61));
+        Assert.Equal([2], TestGuest.Receivers(vm, 0x61));
 
         // Level-triggered (data bit 15), level bit 14 clear: KVM still asserts it (level = 1).
         Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(3), 0x8000 | 0x62u));
         Assert.True(TmrBit(vm.Vcpus[3], 0x62));
-        Assert.Equal([3], Guest.Receivers(vm, 0x62));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([3], TestGuest.Receivers(vm, 0x62));
+        TestGuest.AssertQuiet(vm);
     }
 
     private static bool TmrBit(Vcpu v, byte vector) => (v.Read(0x180 + (vector / 32 * 0x10)) & (1u << (vector % 32))) != 0;
@@ -101,25 +102,25 @@ public class MsiTests
     [Fact]
     public void Logical_msi_is_a_multicast()
     {
-        using var vm = Guest.Vm(4, x2Apic: false);
+        using var vm = TestGuest.Vm(4, x2Apic: false);
         foreach (var v in vm.Vcpus)
         {
             v.SetLogicalId((byte)(1 << v.Index));
         }
 
         Assert.Equal(3, vm.DeliverMsi(Msi.EncodeAddress(0x0B, logical: true), 0x63));
-        Assert.Equal([0, 1, 3], Guest.Receivers(vm, 0x63));
+        Assert.Equal([0, 1, 3], TestGuest.Receivers(vm, 0x63));
 
         // x2APIC logical: cluster 0 only, an 8-bit destination.
-        using var vm2 = Guest.Vm(20, x2Apic: true);
+        using var vm2 = TestGuest.Vm(20, x2Apic: true);
         vm2.DeliverMsi(Msi.EncodeAddress(0x81, logical: true), 0x64);
-        Assert.Equal([0, 7], Guest.Receivers(vm2, 0x64));
+        Assert.Equal([0, 7], TestGuest.Receivers(vm2, 0x64));
     }
 
     [Fact]
     public void Msi_delivery_modes_reach_the_cpu()
     {
-        using var vm = Guest.Vm(2, x2Apic: false);
+        using var vm = TestGuest.Vm(2, x2Apic: false);
         var target = vm.Vcpus[1];
         vm.DeliverMsi(Msi.EncodeAddress(1), (uint)DeliveryMode.Nmi << 8);
         Assert.Equal(GuestEventKind.Nmi, target.Take().Kind);
@@ -132,7 +133,7 @@ public class MsiTests
         Assert.Equal(VcpuRunState.WaitForSipi, target.State);
         vm.DeliverMsi(Msi.EncodeAddress(1), ((uint)DeliveryMode.StartUp << 8) | 0x9F);
         Assert.Equal(new GuestEvent(GuestEventKind.Sipi, 0x9F), target.Take());
-        Guest.AssertQuiet(vm);
+        TestGuest.AssertQuiet(vm);
     }
 
     [Theory]
@@ -140,18 +141,18 @@ public class MsiTests
     [InlineData(false, new[] { 43 })]
     public void Extended_destination_id_addresses_vcpus_above_255(bool enabled, int[] expected)
     {
-        using var vm = Guest.Vm(300, x2Apic: true, extendedDestinationId: enabled);
+        using var vm = TestGuest.Vm(300, x2Apic: true, extendedDestinationId: enabled);
         ulong address = Msi.EncodeAddress(299, extendedDestinationId: true); // 0x2B in 19:12, 1 in 11:5
         Assert.Equal(0xFEE2_B020ul, address);
         vm.DeliverMsi(address, 0x66);
-        Assert.Equal(expected, Guest.Receivers(vm, 0x66));
-        Guest.AssertQuiet(vm);
+        Assert.Equal(expected, TestGuest.Receivers(vm, 0x66));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Architectural_redirection_hint_picks_the_lowest_priority_destination()
     {
-        using var vm = Guest.Vm(4, x2Apic: true, ApicProfile.Architectural);
+        using var vm = TestGuest.Vm(4, x2Apic: true, ApicProfile.Architectural);
         uint[] tprs = [0x40, 0x30, 0x10, 0x20];
         foreach (var v in vm.Vcpus)
         {
@@ -159,21 +160,21 @@ public class MsiTests
         }
 
         vm.DeliverMsi(Msi.EncodeAddress(0x0F, logical: true, redirectionHint: true), 0x67);
-        Assert.Equal([2], Guest.Receivers(vm, 0x67));
+        Assert.Equal([2], TestGuest.Receivers(vm, 0x67));
         vm.DeliverMsi(Msi.EncodeAddress(0x0B, logical: true, redirectionHint: true), 0x68);
-        Assert.Equal([3], Guest.Receivers(vm, 0x68));
+        Assert.Equal([3], TestGuest.Receivers(vm, 0x68));
 
         // Physical with the hint: the one destination.
         vm.DeliverMsi(Msi.EncodeAddress(0, redirectionHint: true), 0x69);
-        Assert.Equal([0], Guest.Receivers(vm, 0x69));
-        Guest.AssertQuiet(vm);
+        Assert.Equal([0], TestGuest.Receivers(vm, 0x69));
+        TestGuest.AssertQuiet(vm);
     }
 
     [Fact]
     public void Msi_to_an_absent_apic_reaches_nobody()
     {
-        using var vm = Guest.Vm(4, x2Apic: true);
+        using var vm = TestGuest.Vm(4, x2Apic: true);
         Assert.True(vm.DeliverMsi(Msi.EncodeAddress(9), 0x6A) <= 0);
-        Assert.Empty(Guest.Receivers(vm, 0x6A));
+        Assert.Empty(TestGuest.Receivers(vm, 0x6A));
     }
 }

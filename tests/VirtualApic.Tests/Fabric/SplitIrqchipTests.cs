@@ -4,6 +4,7 @@
 using VirtualApic.Assist;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -15,8 +16,6 @@ namespace VirtualApic.Tests.Fabric;
 /// </summary>
 public class SplitIrqchipTests
 {
-    public static TheoryData<AccelKind> Backends() => [AccelKind.None, AccelKind.Apicv, AccelKind.Avic, AccelKind.X2Avic];
-
     private static VirtualMachine Vm(AccelKind accel, bool split)
     {
         var vm = new VirtualMachine(new VmOptions
@@ -42,7 +41,7 @@ public class SplitIrqchipTests
         new(RedirectionEntry.Create(vector, trigger: TriggerMode.Level, destination: 0x1F).Raw | (1ul << 49));
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void Level_ioapic_interrupt_reaches_vcpu_287_and_its_eoi_exits_to_the_vmm(AccelKind accel)
     {
         using var vm = Vm(accel, split: true);
@@ -52,27 +51,27 @@ public class SplitIrqchipTests
             vm.IoApic.SetLine(7, true);
             vm.IoApic.SetLine(7, false); // Remote IRR holds the entry until the EOI
             Assert.True(vm.IoApic.GetRemoteIrr(7));
-            Assert.Equal([287], Guest.Receivers(vm, 0x61)); // taken and EOIed
+            Assert.Equal([287], TestGuest.Receivers(vm, 0x61)); // taken and EOIed
             Assert.False(vm.IoApic.GetRemoteIrr(7));
             Assert.Equal(round, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
         }
 
         // An edge MSI to vCPU 287 through address-hi: no EOI exit, since the vector is not IOAPIC-handled.
         Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress32(287), 0x62));
-        Assert.Equal([287], Guest.Receivers(vm, 0x62));
+        Assert.Equal([287], TestGuest.Receivers(vm, 0x62));
         Assert.Equal(2, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
         Assert.Equal(0, vm.Vcpus[0].Exits[ExitReason.IoApicEoi]);
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void The_in_kernel_ioapic_delivers_to_the_8_bit_destination_and_its_eois_do_not_exit(AccelKind accel)
     {
         using var vm = Vm(accel, split: false);
         vm.IoApic.WriteEntry(7, LevelTo287(0x61));
         vm.IoApic.SetLine(7, true);
         vm.IoApic.SetLine(7, false);
-        Assert.Equal([0x1F], Guest.Receivers(vm, 0x61));
+        Assert.Equal([0x1F], TestGuest.Receivers(vm, 0x61));
         Assert.False(vm.IoApic.GetRemoteIrr(7));
         Assert.Equal(0, vm.Vcpus[0x1F].Exits[ExitReason.IoApicEoi]);
     }
@@ -82,14 +81,14 @@ public class SplitIrqchipTests
     private const uint LevelMsi = 0xC000;
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void A_level_msi_route_at_a_reserved_ioapic_gsi_puts_its_vector_in_the_eoi_exit_set(AccelKind accel)
     {
         using var vm = Vm(accel, split: true);
         vm.SetMsiRoute(5, To287, LevelMsi | 0x63);
 
         Assert.Equal(1, vm.SignalGsi(5));
-        Assert.Equal([287], Guest.Receivers(vm, 0x63));
+        Assert.Equal([287], TestGuest.Receivers(vm, 0x63));
 
         Assert.True(vm.Vcpus[287].Apic.IsIoApicHandled(0x63));
         Assert.Equal(1, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
@@ -106,7 +105,7 @@ public class SplitIrqchipTests
         vm.SetMsiRoute(gsi, To287, data);
 
         Assert.Equal(1, vm.SignalGsi(gsi));
-        Assert.Equal([287], Guest.Receivers(vm, 0x64));
+        Assert.Equal([287], TestGuest.Receivers(vm, 0x64));
 
         Assert.False(vm.Vcpus[287].Apic.IsIoApicHandled(0x64));
         Assert.Equal(0, vm.Vcpus[287].Exits[ExitReason.IoApicEoi]);
@@ -118,7 +117,7 @@ public class SplitIrqchipTests
         using var vm = Vm(AccelKind.None, split: true);
         vm.SetMsiRoute(5, To287, LevelMsi | 0x63);
         Assert.Equal(1, vm.SignalGsi(5));
-        Assert.Equal([287], Guest.Receivers(vm, 0x63));
+        Assert.Equal([287], TestGuest.Receivers(vm, 0x63));
 
         Assert.True(vm.RemoveMsiRoute(5));
         Assert.False(vm.RemoveMsiRoute(5));

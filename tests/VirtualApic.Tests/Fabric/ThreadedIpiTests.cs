@@ -4,6 +4,7 @@
 using System.Diagnostics;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -31,14 +32,14 @@ public class ThreadedIpiTests(ITestOutputHelper output)
     public void Ipis_from_sender_vcpu_threads_are_each_taken_exactly_once(bool x2)
     {
         // vCPU 0 receives; vCPU i + 1 is sender i's own vCPU.
-        using var vm = Guest.Vm(Senders + 1, x2);
+        using var vm = TestGuest.Vm(Senders + 1, x2);
         Run(vm, (i, vector) => vm.Vcpus[i + 1].SendFixed(vector, 0));
     }
 
     [Fact]
     public void Msis_from_device_threads_are_each_taken_exactly_once()
     {
-        using var vm = Guest.Vm(2, x2Apic: true);
+        using var vm = TestGuest.Vm(2, x2Apic: true);
         ulong address = Msi.EncodeAddress(1);
         Run(vm, (_, vector) => vm.DeliverMsi(address, vector), receiverIndex: 1);
     }

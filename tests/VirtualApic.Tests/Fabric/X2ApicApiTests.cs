@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Fabric;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
 
@@ -40,41 +41,41 @@ public class X2ApicApiTests
         // KVM kvm_msi_route_invalid: with x2apic_format, address_hi & 0xff must be 0.
         Assert.False(Msi.IsMsiAddress(0x0000_0001_FEE0_0000ul, use32BitIds: true));
         Assert.True(Msi.IsMsiAddress(0x0000_0100_FEE0_0000ul, use32BitIds: true));
-        using var vm = Guest.Vm(288, x2Apic: true, x2ApicApi: X2ApicApiFlags.Use32BitIds);
+        using var vm = TestGuest.Vm(288, x2Apic: true, x2ApicApi: X2ApicApiFlags.Use32BitIds);
         Assert.Equal(-1, vm.DeliverMsi(0x0000_0101_FEE0_0000ul, 0x40));
-        Assert.Empty(Guest.Receivers(vm, 0x40));
+        Assert.Empty(TestGuest.Receivers(vm, 0x40));
     }
 
     [Fact]
     public void An_msi_reaches_a_vcpu_above_255_only_with_32_bit_ids()
     {
-        using var with = Guest.Vm(288, x2Apic: true, x2ApicApi: X2ApicApiFlags.Use32BitIds);
+        using var with = TestGuest.Vm(288, x2Apic: true, x2ApicApi: X2ApicApiFlags.Use32BitIds);
         Assert.Equal(1, with.DeliverMsi(Msi.EncodeAddress32(287), 0x41));
-        Assert.Equal([287], Guest.Receivers(with, 0x41));
+        Assert.Equal([287], TestGuest.Receivers(with, 0x41));
 
-        using var without = Guest.Vm(288, x2Apic: true);
+        using var without = TestGuest.Vm(288, x2Apic: true);
         Assert.Equal(-1, without.DeliverMsi(Msi.EncodeAddress32(287), 0x41));
-        Assert.Empty(Guest.Receivers(without, 0x41));
+        Assert.Empty(TestGuest.Receivers(without, 0x41));
     }
 
     [Fact]
     public void Truncated_xapic_aliases_share_an_msi_without_32_bit_ids_and_not_with_them()
     {
         // 288 vCPUs after RESET are in xAPIC mode: vCPU 256's 8-bit ID is 0, like vCPU 0's.
-        using var without = Guest.Vm(288, x2Apic: false);
+        using var without = TestGuest.Vm(288, x2Apic: false);
         Assert.True(without.Router.Map.PhysicalIdAliased);
         without.DeliverMsi(Msi.EncodeAddress(0), 0x42);
-        Assert.Equal([0, 256], Guest.Receivers(without, 0x42));
+        Assert.Equal([0, 256], TestGuest.Receivers(without, 0x42));
 
         // With x2apic_format the map ignores the alias: vCPU 0 owns slot 0, vCPU 256 sits at slot 256
         // (its x2APIC ID is above 255: the hotplug rule), and both are reached on the fast path.
-        using var with = Guest.Vm(288, x2Apic: false, x2ApicApi: X2ApicApiFlags.Use32BitIds);
+        using var with = TestGuest.Vm(288, x2Apic: false, x2ApicApi: X2ApicApiFlags.Use32BitIds);
         Assert.False(with.Router.Map.PhysicalIdAliased);
         var before = with.Router.PathCounts;
         with.DeliverMsi(Msi.EncodeAddress32(0), 0x42);
-        Assert.Equal([0], Guest.Receivers(with, 0x42));
+        Assert.Equal([0], TestGuest.Receivers(with, 0x42));
         with.DeliverMsi(Msi.EncodeAddress32(256), 0x43);
-        Assert.Equal([256], Guest.Receivers(with, 0x43));
+        Assert.Equal([256], TestGuest.Receivers(with, 0x43));
         Assert.Equal(before.Fast + 2, with.Router.PathCounts.Fast);
         Assert.Equal(before.Slow, with.Router.PathCounts.Slow);
     }
@@ -82,18 +83,18 @@ public class X2ApicApiTests
     [Fact]
     public void Device_destination_0xff_stops_being_a_broadcast_when_the_quirk_is_disabled()
     {
-        using var quirk = Guest.Vm(300, x2Apic: true, x2ApicApi: X2ApicApiFlags.Use32BitIds);
+        using var quirk = TestGuest.Vm(300, x2Apic: true, x2ApicApi: X2ApicApiFlags.Use32BitIds);
         quirk.DeliverMsi(Msi.EncodeAddress32(0xFF), 0x44);
-        Assert.Equal(300, Guest.Receivers(quirk, 0x44).Length);
+        Assert.Equal(300, TestGuest.Receivers(quirk, 0x44).Length);
 
-        using var off = Guest.Vm(300, x2Apic: true, x2ApicApi: Both);
+        using var off = TestGuest.Vm(300, x2Apic: true, x2ApicApi: Both);
         Assert.Equal(1, off.DeliverMsi(Msi.EncodeAddress32(0xFF), 0x44));
-        Assert.Equal([0xFF], Guest.Receivers(off, 0x44));
+        Assert.Equal([0xFF], TestGuest.Receivers(off, 0x44));
 
         // The IOAPIC is a device too.
         off.IoApic.WriteEntry(3, Registers.RedirectionEntry.Create(0x45, destination: 0xFF));
         off.IoApic.Pulse(3);
-        Assert.Equal([0xFF], Guest.Receivers(off, 0x45));
+        Assert.Equal([0xFF], TestGuest.Receivers(off, 0x45));
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Fuzzing;
-using VirtualApic.Tests.Scenarios;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fuzzing;
 
@@ -46,7 +46,7 @@ public class MetamorphicFindingTests
     [Fact]
     public void The_found_scenario_passes_every_metamorphic_run()
     {
-        string text = File.ReadAllText(Path.Combine(BundledScenarioTests.FindRepositoryRoot(), "scenarios", "found", "13-timer-expiry-handed-to-a-bound-owner.vapic"));
+        string text = File.ReadAllText(Path.Combine(Repo.Root, "scenarios", "found", "13-timer-expiry-handed-to-a-bound-owner.vapic"));
 
         AssertNoFindingAtAnyStep(text, MetamorphicKind.BindIrrsElsewhere, ApicProfile.Kvm);
         AssertNoFindingAtAnyStep(text, MetamorphicKind.BinarySnapshotRoundTrip, ApicProfile.Kvm);

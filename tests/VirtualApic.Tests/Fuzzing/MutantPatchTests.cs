@@ -1,7 +1,8 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using VirtualApic.Tests.Scenarios;
+
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fuzzing;
 
@@ -27,7 +28,7 @@ public class MutantPatchTests
     [MemberData(nameof(Patches))]
     public void Every_hand_made_mutant_still_applies_to_the_library(string patch)
     {
-        string root = BundledScenarioTests.FindRepositoryRoot();
+        string root = Repo.Root;
         string[] lines = File.ReadAllLines(Path.Combine(MutantsDirectory(), patch));
         string? target = null;
         int hunks = 0;
@@ -76,5 +77,5 @@ public class MutantPatchTests
         Assert.True(hunks > 0, $"{patch}: no hunk");
     }
 
-    private static string MutantsDirectory() => Path.Combine(BundledScenarioTests.FindRepositoryRoot(), "fuzz", "mutants");
+    private static string MutantsDirectory() => Path.Combine(Repo.Root, "fuzz", "mutants");
 }

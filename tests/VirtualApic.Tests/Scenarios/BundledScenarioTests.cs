@@ -4,6 +4,7 @@
 using VirtualApic.Scenarios.Fuzzing;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 
@@ -13,7 +14,7 @@ namespace VirtualApic.Tests.Scenarios;
 /// </summary>
 public sealed class BundledScenarioTests
 {
-    private static readonly string ScenarioRoot = Path.Combine(FindRepositoryRoot(), "scenarios");
+    private static readonly string ScenarioRoot = Repo.PathOf("scenarios");
 
     public static TheoryData<string> Files()
     {
@@ -83,18 +84,5 @@ public sealed class BundledScenarioTests
 
         Assert.True(steps > 0);
         Assert.True(finding is null, $"{file}: {finding?.Kind}: {finding?.Description}");
-    }
-
-    internal static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VirtualApic.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("VirtualApic.slnx not found above " + AppContext.BaseDirectory);
     }
 }

@@ -3,6 +3,7 @@
 
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 
@@ -12,23 +13,10 @@ namespace VirtualApic.Tests.Scenarios;
 /// </summary>
 public sealed class ConformanceScenarioTests
 {
-    private static string Directory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VirtualApic.slnx")))
-            {
-                return Path.Combine(dir.FullName, "scenarios", "conformance");
-            }
-        }
-
-        throw new InvalidOperationException("repository root not found");
-    }
-
     public static TheoryData<string> Files()
     {
         var data = new TheoryData<string>();
-        foreach (string? file in System.IO.Directory.GetFiles(Directory(), "*.vapic").Order(StringComparer.Ordinal))
+        foreach (string? file in Directory.GetFiles(Repo.PathOf("scenarios/conformance"), "*.vapic").Order(StringComparer.Ordinal))
         {
             data.Add(Path.GetFileName(file));
         }
@@ -43,7 +31,7 @@ public sealed class ConformanceScenarioTests
     [MemberData(nameof(Files))]
     public void Passes_under_every_backend(string name)
     {
-        string path = Path.Combine(Directory(), name);
+        string path = Path.Combine(Repo.PathOf("scenarios/conformance"), name);
         var parsed = ScenarioParser.Parse(File.ReadAllText(path), path);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
         var result = ScenarioRunner.RunAll(parsed.Scenario, profileOverride: null);

@@ -6,6 +6,7 @@ using System.Text;
 using CsCheck;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Syntax;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 

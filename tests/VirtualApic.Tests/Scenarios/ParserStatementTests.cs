@@ -5,6 +5,7 @@ using VirtualApic.Fabric;
 using VirtualApic.Cpu;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Syntax;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 

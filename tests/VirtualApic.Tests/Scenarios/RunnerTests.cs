@@ -4,6 +4,7 @@
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Running;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 

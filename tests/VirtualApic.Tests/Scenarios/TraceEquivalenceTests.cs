@@ -5,7 +5,7 @@ using VirtualApic.Assist;
 using VirtualApic.Fabric;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
-using VirtualApic.Tests.Assist;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 
@@ -20,7 +20,7 @@ public sealed class TraceEquivalenceTests
     [MemberData(nameof(BundledScenarioTests.Files), MemberType = typeof(BundledScenarioTests))]
     public void Deliveries_and_eois_are_the_same_under_every_backend_and_stats_match_the_trace(string file)
     {
-        string path = Path.Combine(BundledScenarioTests.FindRepositoryRoot(), "scenarios", file);
+        string path = Path.Combine(Repo.Root, "scenarios", file);
         var parsed = ScenarioParser.Parse(File.ReadAllText(path), path);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
 
@@ -60,7 +60,7 @@ public sealed class TraceEquivalenceTests
     [Fact]
     public void The_seed_bugs_trapped_level_eoi_is_traced_as_an_eoi_exactly_as_under_none()
     {
-        string path = Path.Combine(BundledScenarioTests.FindRepositoryRoot(), "scenarios", "kvm-bugs", "01-x2avic-level-eoi-nodecode.vapic");
+        string path = Path.Combine(Repo.Root, "scenarios", "kvm-bugs", "01-x2avic-level-eoi-nodecode.vapic");
         var parsed = ScenarioParser.Parse(File.ReadAllText(path), path);
         Assert.True(parsed.Succeeded);
         var none = new RecordingTracer();

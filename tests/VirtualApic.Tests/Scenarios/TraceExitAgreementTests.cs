@@ -4,7 +4,6 @@
 using VirtualApic.Assist;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
-using VirtualApic.Tests.Assist;
 using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;

@@ -3,6 +3,7 @@
 
 using System.Text.Json;
 using VirtualApic.Cli;
+using VirtualApic.Fabric;
 using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
@@ -20,13 +21,13 @@ public sealed class TraceStructureTests : IDisposable
         "scenarios/examples/09-snapshot-migrate.vapic",
     ];
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vapic-trace-").FullName;
+    private readonly ScratchDirectory _scratch = new("vapic-trace-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _scratch.Dispose();
 
     private List<JsonElement> TraceOfSuite(out JsonDocument doc)
     {
-        string trace = Path.Combine(_dir, "suite.json");
+        string trace = Path.Combine(_scratch.FullName, "suite.json");
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         int code = Program.Run(["run", .. Suite.Select(Repo.PathOf), "--accel", "all", "--trace", trace], stdout, stderr);
@@ -49,7 +50,7 @@ public sealed class TraceStructureTests : IDisposable
             Assert.Equal(12, processes.Select(p => p.Pid).Distinct().Count());
             foreach (string file in Suite)
             {
-                foreach (string? backend in new[] { "none", "apicv", "avic", "x2avic" })
+                foreach (string backend in AccelNames.Names)
                 {
                     Assert.Single(processes, p => p.Name == $"{Repo.PathOf(file)} [{backend}]");
                 }

@@ -4,6 +4,7 @@
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Scenarios.Syntax;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Scenarios;
 

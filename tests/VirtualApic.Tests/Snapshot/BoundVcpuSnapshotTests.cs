@@ -4,7 +4,8 @@
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;
-using static VirtualApic.Tests.Assist.AssistTestKit;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
 
 namespace VirtualApic.Tests.Snapshot;
 
@@ -16,10 +17,7 @@ namespace VirtualApic.Tests.Snapshot;
 public class BoundVcpuSnapshotTests
 {
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void A_paused_bound_vcpus_pending_vectors_survive_capture_and_restore(AccelKind accel)
     {
         using var vm = EnabledVm(accel, cpus: 2);

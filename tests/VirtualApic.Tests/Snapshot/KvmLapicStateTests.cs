@@ -6,7 +6,6 @@ using VirtualApic.Core;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Snapshot;
-using VirtualApic.Tests.Core;
 using VirtualApic.Tests.Support;
 using VirtualApic.Time;
 

@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Cpu;
-using VirtualApic.Tests.Core;
 
 namespace VirtualApic.Tests.Support;
 

@@ -1,16 +1,17 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using System.Collections.Concurrent;
-using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 
-namespace VirtualApic.Tests.Assist;
+namespace VirtualApic.Tests.Support;
 
-/// <summary>Shared set-up for the hardware-assist tests: VMs, guest accesses, register dumps, a recording tracer.</summary>
+/// <summary>
+/// The hardware-assist tests' starting point: a VM enabled host-side with its exit counts zeroed, and the
+/// guest's raw xAPIC-window accesses, register dumps and event draining the assist tests compare backends by.
+/// </summary>
 internal static class AssistTestKit
 {
     /// <summary>A VM whose vCPUs are software-enabled (SVR = 0x1FF, set host-side) with every exit count zeroed.</summary>
@@ -79,20 +80,4 @@ internal static class AssistTestKit
             taken.Add(e.Vector);
         }
     }
-}
-
-/// <summary>An <see cref="IVmTracer"/> that records every event.</summary>
-internal sealed class RecordingTracer : IVmTracer
-{
-    public ConcurrentQueue<(int Vcpu, ExitReason Reason, int OffsetOrMsr, bool TrapLike)> Exits { get; } = new();
-
-    public ConcurrentQueue<(int Vcpu, int Vector, bool Posted)> Deliveries { get; } = new();
-
-    public ConcurrentQueue<(int Vcpu, int Vector)> Eois { get; } = new();
-
-    public void OnExit(int vcpu, ExitReason reason, int offsetOrMsr, bool trapLike) => Exits.Enqueue((vcpu, reason, offsetOrMsr, trapLike));
-
-    public void OnDelivery(int vcpu, int vector, bool posted) => Deliveries.Enqueue((vcpu, vector, posted));
-
-    public void OnEoi(int vcpu, int vector) => Eois.Enqueue((vcpu, vector));
 }

@@ -6,22 +6,14 @@ using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
 
-namespace VirtualApic.Tests.Fabric;
+namespace VirtualApic.Tests.Support;
 
 /// <summary>
 /// What a guest does to its own vCPU, through the architectural interfaces only: WRMSR/RDMSR,
 /// stores and loads to the xAPIC MMIO window at its default base, STI, taking events.
 /// </summary>
-internal static class Guest
+internal static class TestGuest
 {
-    public const ulong MmioBase = 0xFEE0_0000;
-    public const uint ApicBaseMsr = 0x1B;
-    public const ulong ExtdBit = 1ul << 10;
-    public const ulong EnBit = 1ul << 11;
-
-    public const int Id = 0x20, Tpr = 0x80, Eoi = 0xB0, Ldr = 0xD0, Dfr = 0xE0, Svr = 0xF0;
-    public const int Icr = 0x300, Icr2 = 0x310, Lint0 = 0x350, Lint1 = 0x360;
-
     /// <summary>Creates a VM and brings every vCPU into the same mode with its APIC software-enabled.</summary>
     public static VirtualMachine Vm(
         int cpus, bool x2Apic, ApicProfile? profile = null, bool extendedDestinationId = false, X2ApicApiFlags x2ApicApi = X2ApicApiFlags.None)
@@ -49,33 +41,33 @@ internal static class Guest
     /// <summary>WRMSR IA32_APIC_BASE |= EXTD (xAPIC to x2APIC, keeping BSP and EN).</summary>
     public static void EnterX2Apic(this Vcpu v)
     {
-        Assert.True(v.TryReadMsr(ApicBaseMsr, out ulong b));
-        Assert.True(v.TryWriteMsr(ApicBaseMsr, b | ExtdBit | EnBit));
+        Assert.True(v.TryReadMsr(ApicBase.Msr, out ulong b));
+        Assert.True(v.TryWriteMsr(ApicBase.Msr, b | ApicBase.ExtdBit | ApicBase.EnableBit));
     }
 
     /// <summary>WRMSR IA32_APIC_BASE with EN (and EXTD) cleared: the APIC is hardware-disabled.</summary>
     public static void HardwareDisable(this Vcpu v)
     {
-        Assert.True(v.TryReadMsr(ApicBaseMsr, out ulong b));
-        Assert.True(v.TryWriteMsr(ApicBaseMsr, b & ~(EnBit | ExtdBit)));
+        Assert.True(v.TryReadMsr(ApicBase.Msr, out ulong b));
+        Assert.True(v.TryWriteMsr(ApicBase.Msr, b & ~(ApicBase.EnableBit | ApicBase.ExtdBit)));
     }
 
     /// <summary>The guest's own idea of its mode: RDMSR IA32_APIC_BASE.EXTD.</summary>
-    public static bool InX2Apic(this Vcpu v) => v.TryReadMsr(ApicBaseMsr, out ulong b) && (b & ExtdBit) != 0;
+    public static bool InX2Apic(this Vcpu v) => v.TryReadMsr(ApicBase.Msr, out ulong b) && (b & ApicBase.ExtdBit) != 0;
 
     /// <summary>Writes an APIC register through the interface of the current mode.</summary>
     public static void Write(this Vcpu v, int offset, uint value)
     {
         if (v.InX2Apic())
         {
-            if (!v.TryWriteMsr(0x800u + (uint)(offset >> 4), value))
+            if (!v.TryWriteMsr(ApicOffset.ToMsr(offset), value))
             {
-                Assert.Fail($"WRMSR 0x{0x800 + (offset >> 4):x} faulted");
+                Assert.Fail($"WRMSR 0x{ApicOffset.ToMsr(offset):x} faulted");
             }
         }
         else
         {
-            v.MmioWrite(MmioBase + (ulong)offset, value, 4);
+            v.MmioWrite(ApicBase.DefaultAddress + (ulong)offset, value, 4);
         }
     }
 
@@ -84,31 +76,31 @@ internal static class Guest
     {
         if (v.InX2Apic())
         {
-            Assert.True(v.TryReadMsr(0x800u + (uint)(offset >> 4), out ulong value));
+            Assert.True(v.TryReadMsr(ApicOffset.ToMsr(offset), out ulong value));
             return (uint)value;
         }
 
-        return (uint)v.MmioRead(MmioBase + (ulong)offset, 4);
+        return (uint)v.MmioRead(ApicBase.DefaultAddress + (ulong)offset, 4);
     }
 
     /// <summary>SVR = 0x1FF: software-enabled, spurious vector 0xFF, focus checking on.</summary>
-    public static void SoftwareEnable(this Vcpu v) => v.Write(Svr, 0x1FF);
+    public static void SoftwareEnable(this Vcpu v) => v.Write(ApicOffset.Svr, 0x1FF);
 
     /// <summary>SVR = 0xFF: software-disabled.</summary>
-    public static void SoftwareDisable(this Vcpu v) => v.Write(Svr, 0xFF);
+    public static void SoftwareDisable(this Vcpu v) => v.Write(ApicOffset.Svr, 0xFF);
 
-    public static void SetTpr(this Vcpu v, uint tpr) => v.Write(Tpr, tpr);
+    public static void SetTpr(this Vcpu v, uint tpr) => v.Write(ApicOffset.Tpr, tpr);
 
-    public static void WriteEoi(this Vcpu v) => v.Write(Eoi, 0);
+    public static void WriteEoi(this Vcpu v) => v.Write(ApicOffset.Eoi, 0);
 
     /// <summary>xAPIC: writes the 8-bit APIC ID (bits 31:24).</summary>
-    public static void SetXApicId(this Vcpu v, byte id) => v.MmioWrite(MmioBase + Id, (uint)id << 24, 4);
+    public static void SetXApicId(this Vcpu v, byte id) => v.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Id, (uint)id << 24, 4);
 
     /// <summary>xAPIC: writes the 8-bit logical ID (LDR bits 31:24).</summary>
-    public static void SetLogicalId(this Vcpu v, byte id) => v.MmioWrite(MmioBase + Ldr, (uint)id << 24, 4);
+    public static void SetLogicalId(this Vcpu v, byte id) => v.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Ldr, (uint)id << 24, 4);
 
     /// <summary>xAPIC: DFR flat model (0xFFFFFFFF) or cluster model (0x0FFFFFFF).</summary>
-    public static void SetDfr(this Vcpu v, bool cluster) => v.MmioWrite(MmioBase + Dfr, cluster ? 0x0FFF_FFFFu : 0xFFFF_FFFFu, 4);
+    public static void SetDfr(this Vcpu v, bool cluster) => v.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Dfr, cluster ? 0x0FFF_FFFFu : 0xFFFF_FFFFu, 4);
 
     /// <summary>The low 32 bits of an ICR value.</summary>
     public static uint IcrLow(
@@ -129,12 +121,12 @@ internal static class Guest
     {
         if (v.InX2Apic())
         {
-            Assert.True(v.TryWriteMsr(0x830, ((ulong)destination << 32) | low), "WRMSR ICR");
+            Assert.True(v.TryWriteMsr(ApicOffset.ToMsr(ApicOffset.Icr), ((ulong)destination << 32) | low), "WRMSR ICR");
         }
         else
         {
-            v.MmioWrite(MmioBase + Icr2, destination << 24, 4);
-            v.MmioWrite(MmioBase + Icr, low, 4);
+            v.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Icr2, destination << 24, 4);
+            v.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Icr, low, 4);
         }
     }
 

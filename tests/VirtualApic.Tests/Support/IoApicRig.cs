@@ -7,37 +7,7 @@ using VirtualApic.Registers;
 using VirtualApic.Time;
 using IoApicDevice = VirtualApic.Devices.IoApic;
 
-namespace VirtualApic.Tests.Devices;
-
-/// <summary>A sink that records every message and table-change notification.</summary>
-internal sealed class RecordingSink : IIoApicSink
-{
-    public List<InterruptMessage> Messages { get; } = [];
-
-    public List<int> TableChanges { get; } = [];
-
-    /// <summary>What <see cref="Deliver"/> returns: the number of local APICs that "accepted".</summary>
-    public int Result { get; set; } = 1;
-
-    /// <summary>Runs inside <see cref="Deliver"/>, with the IOAPIC lock held.</summary>
-    public Action<InterruptMessage>? OnDeliver { get; set; }
-
-    /// <summary>Runs inside <see cref="RedirectionTableChanged"/>.</summary>
-    public Action<int>? OnTableChanged { get; set; }
-
-    public int Deliver(in InterruptMessage message)
-    {
-        Messages.Add(message);
-        OnDeliver?.Invoke(message);
-        return Result;
-    }
-
-    public void RedirectionTableChanged(int pin)
-    {
-        TableChanges.Add(pin);
-        OnTableChanged?.Invoke(pin);
-    }
-}
+namespace VirtualApic.Tests.Support;
 
 /// <summary>An IOAPIC wired to a recording sink and a virtual clock.</summary>
 internal sealed class IoApicRig

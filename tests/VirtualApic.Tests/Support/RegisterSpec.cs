@@ -3,7 +3,7 @@
 
 using VirtualApic.Registers;
 
-namespace VirtualApic.Tests.Core;
+namespace VirtualApic.Tests.Support;
 
 /// <summary>
 /// The register map as kvm-reference.md section 1.2/1.3 states it, written out independently of

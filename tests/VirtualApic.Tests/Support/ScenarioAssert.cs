@@ -3,7 +3,7 @@
 
 using VirtualApic.Scenarios.Syntax;
 
-namespace VirtualApic.Tests.Scenarios;
+namespace VirtualApic.Tests.Support;
 
 /// <summary>Parsing shortcuts for the scenario tests.</summary>
 internal static class ScenarioAssert
