@@ -5,12 +5,17 @@
 #   bash bench/compare.sh [--quick] [BENCHMARKDOTNET ARGS...]     default: --job short
 #   e.g. bash bench/compare.sh --warmupCount 5 --iterationCount 15 --iterationTime 250
 #        WORKLOADS='W1 W3' bash bench/compare.sh                   # a subset
+#        WORKLOADS=G bash bench/compare.sh                         # the guest engine only
 #
 # Builds w1-floor.c with gcc -O2 and runs it, then the W1-W8 benchmarks under BenchmarkDotNet, both
 # pinned to CPU 1 with taskset when it is available, and prints one row per benchmark case: its
 # median and minimum in ns per operation, each divided by the floor (the faster of w1-floor.c's two
 # variants: median over its runs for the median column, minimum for the minimum column), bhyve's
-# figure divided by the 8 ns floor it was measured against, and issue 16's target.
+# figure divided by the 8 ns floor it was measured against, and issue 16's target. G, the guest
+# engine (issue 16 item 4), follows in its own table: guest instructions per second on apic.flat (the
+# GuestInstructions benchmark) and the host seconds of every kvm-unit-tests configuration under every
+# backend (`vapic kut --quiet --accel all`); it needs the kvm-unit-tests data ($VAPIC_KUT_DIR or
+# ../shared beside the repository) and is skipped with a note without it.
 #
 # The full run (default --job short: 32 cases, each in its own process) takes 15-30 minutes
 # and means something only on a quiet machine (docs/performance.md). --quick runs the same cases
@@ -44,12 +49,25 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 # The benchmark classes of each workload.
 declare -A classes=(
     [W1]='W1FixedCycle W1Backend' [W2]=W2LevelCycle [W3]=W3IpiUnicast [W4]=W4IpiBroadcast
-    [W5]=W5LogicalMulticast [W6]=W6MapRebuild [W7]=W7CrossThread [W8]=W8Timer
+    [W5]=W5LogicalMulticast [W6]=W6MapRebuild [W7]=W7CrossThread [W8]=W8Timer [G]=GuestInstructions
 )
-workloads=(${WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8})
+workloads=(${WORKLOADS:-W1 W2 W3 W4 W5 W6 W7 W8 G})
 for w in "${workloads[@]}"; do
-    [ -n "${classes[$w]:-}" ] || { echo "compare.sh: unknown workload '$w' (W1..W8)" >&2; exit 2; }
+    [ -n "${classes[$w]:-}" ] || { echo "compare.sh: unknown workload '$w' (W1..W8, G)" >&2; exit 2; }
 done
+kut_dir=${VAPIC_KUT_DIR:-$root/../shared/testdata/kvm-unit-tests/1da1819e}
+guest=
+if [[ " ${workloads[*]} " == *" G "* ]]; then
+    if [ -f "$kut_dir/apic.flat" ]; then
+        guest=1
+    else
+        echo "compare.sh: no kvm-unit-tests data at $kut_dir (set VAPIC_KUT_DIR): the guest engine (G) is skipped"
+        kept=()
+        for w in "${workloads[@]}"; do [ "$w" = G ] || kept+=("$w"); done
+        [ ${#kept[@]} -gt 0 ] || exit 0
+        workloads=("${kept[@]}")
+    fi
+fi
 
 pin=()
 if [ -z "${NOPIN:-}" ] && command -v taskset >/dev/null 2>&1 && taskset -c 1 true 2>/dev/null; then
@@ -79,8 +97,13 @@ failed=()
 for w in "${workloads[@]}"; do
     filters=()
     for c in ${classes[$w]}; do filters+=("*.$c.*"); done
-    echo "   $w: ${classes[$w]}"
-    if ! (cd "$project" && "${pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
+    # W7's sender threads and its receiver spin against each other: pinned to one CPU they would
+    # take turns a scheduler time slice at a time (at most 16 vectors per slice, ~0.5 ms per
+    # interrupt), so W7 runs on every CPU.
+    run_pin=("${pin[@]}")
+    [ "$w" != W7 ] || run_pin=()
+    echo "   $w: ${classes[$w]}${run_pin[*]:+ (pinned)}"
+    if ! (cd "$project" && "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
         --filter "${filters[@]}" "$@" --artifacts "$work/bdn-$w") > "$work/bdn-$w.log" 2>&1; then
         failed+=("$w")
         echo "   $w FAILED; the end of its log:" >&2
@@ -114,6 +137,7 @@ printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "W" "case (ns per operation)" "
 na=()
 while IFS=';' read -r w label median min; do
     [ -n "$label" ] || continue
+    [ "$w" != Gu ] || continue # the guest engine has its own table below
     bhyve=-
     target=-
     case $w in
@@ -142,6 +166,27 @@ while IFS=';' read -r w label median min; do
                  verdict = (t == "-") ? "" : (m / f <= t ? "met" : "over")
                  printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %7s %s\n", w, l, m, m / f, n, n / fn, bh, tg, verdict }'
 done <<< "$results"
+if [ -n "$guest" ]; then
+    echo
+    echo "== guest engine (issue 16 item 4): kvm-unit-tests code on the x86-64 guest engine"
+    printf '%-44s %12s %14s\n' "apic.flat [x2apic] 2 vCPUs (GuestInstructions)" "ns/insn" "guest insns/s"
+    while IFS=';' read -r w label median min; do
+        [ "$w" = Gu ] || continue
+        if [ "$median" = NA ] || [ -z "$median" ]; then
+            printf '%-44s %12s %14s %s\n' "$label" NA - "FAILED (its log: KEEP=1)"
+            na+=("G $label")
+            continue
+        fi
+        awk -v l="$label" -v m="$median" 'BEGIN { printf "%-44s %12.2f %13.1fM\n", l, m, 1000 / m }'
+    done <<< "$results"
+    echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, pinned as above):"
+    dotnet build "$root/src/VirtualApic.Cli" -c Release -nologo -v quiet > /dev/null
+    if ! "${pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
+        --dir "$kut_dir" > "$work/kut.txt" 2>&1; then
+        na+=("G kut")
+    fi
+    grep -E '^(PASS|FAIL) ' "$work/kut.txt" | sed 's/^/   /' || true
+fi
 if [ ${#na[@]} -gt 0 ]; then
     echo "compare.sh: ${#na[@]} case(s) threw and have no figure: ${na[*]}" >&2
     exit 1

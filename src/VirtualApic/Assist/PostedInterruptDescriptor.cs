@@ -53,10 +53,16 @@ public sealed class PostedInterruptDescriptor
         set => Update(unchecked((long)0xFFFF_FFFF_0000_0000), (long)value << 32);
     }
 
-    /// <summary>Notifications sent (diagnostics).</summary>
-    public long Notifications => Interlocked.Read(ref _notifications);
+    /// <summary>
+    /// Notifications sent (diagnostics; exact while no post or sync runs concurrently). Counted
+    /// without a locked instruction on the sender's path: a post notifies exactly when it moves ON
+    /// from 0 to 1, and only a sync or a clear moves it back, so the count is the clears so far
+    /// plus ON.
+    /// </summary>
+    public long Notifications => Volatile.Read(ref _onCleared) + (OutstandingNotification ? 1 : 0);
 
-    private long _notifications;
+    // ON 1 -> 0 transitions: written only by SyncTo and Clear, which run on the owner's side.
+    private long _onCleared;
 
     /// <summary>Whether <paramref name="vector"/> is posted and not yet synced.</summary>
     public bool TestPir(int vector) => (Volatile.Read(ref _pir[vector >> 6]) & (1ul << vector)) != 0;
@@ -73,13 +79,7 @@ public sealed class PostedInterruptDescriptor
             return false;
         }
 
-        if ((Interlocked.Or(ref _control, 1) & 1) != 0)
-        {
-            return false;
-        }
-
-        Interlocked.Increment(ref _notifications);
-        return true;
+        return (Interlocked.Or(ref _control, 1) & 1) == 0;
     }
 
     /// <summary>
@@ -94,7 +94,7 @@ public sealed class PostedInterruptDescriptor
             return;
         }
 
-        Interlocked.And(ref _control, ~1L);
+        ClearOn();
         for (int i = 0; i < 4; i++)
         {
             // Only words with bits need the atomic harvest; a post racing with this read sets ON
@@ -116,10 +116,18 @@ public sealed class PostedInterruptDescriptor
     /// <summary>Drops everything posted (KVM <c>apicv_pre_state_restore</c>, reset).</summary>
     public void Clear()
     {
-        Interlocked.And(ref _control, ~1L);
+        ClearOn();
         for (int i = 0; i < 4; i++)
         {
             Interlocked.Exchange(ref _pir[i], 0);
+        }
+    }
+
+    private void ClearOn()
+    {
+        if ((Interlocked.And(ref _control, ~1L) & 1) != 0)
+        {
+            Volatile.Write(ref _onCleared, _onCleared + 1);
         }
     }
 

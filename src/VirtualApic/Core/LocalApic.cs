@@ -537,12 +537,14 @@ public sealed partial class LocalApic
         }
     }
 
-    // Clears an IRR bit on the owner thread: atomically when other threads may be setting bits in
-    // the same word, plainly when they cannot (single-threaded VM, or an IRR bound to this thread).
+    // Clears an IRR bit for an evaluation (acknowledge): atomically when other threads may be setting
+    // bits in the same word (unbound), plainly when they cannot: a single-threaded VM, or an IRR bound
+    // to its vCPU thread, where other threads post to the inbox and the binding contract puts every
+    // evaluation on the owner thread. No thread-id read here: it cost a TLS lookup per interrupt.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
     {
-        if (Config.ConcurrentDelivery && !OnOwnerThread())
+        if (Config.ConcurrentDelivery && _ownerThread == 0)
         {
             return Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector);
         }

@@ -218,6 +218,13 @@ public class ApicvTests
         Assert.Equal([0x77], TakeAll(cpu));
         Write(cpu, ApicOffset.Eoi, 0);
         Assert.Empty(TakeAll(cpu));
+        Assert.Equal(notifications + 1, pid.Notifications); // the sync cleared ON: still one
+
+        Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(0), 0x77)); // ON clear again: a new notification
+        Assert.Equal(notifications + 2, pid.Notifications);
+        Assert.Equal([0x77], TakeAll(cpu));
+        Write(cpu, ApicOffset.Eoi, 0);
+        Assert.Equal(notifications + 2, pid.Notifications);
         Assert.Equal(0, cpu.Exits.Total);
     }
 
