@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using VirtualApic.Fabric;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Scenarios.Syntax;
@@ -252,7 +253,7 @@ internal sealed partial class Parser
     /// <summary><c>accel=KIND[,KIND...]</c> after the <c>accel</c> key: at least one backend, each once.</summary>
     private AccelFilter TakeAccelFilter(Token key)
     {
-        const string form = "accel=KIND[,KIND...] with KIND none, apicv, avic or x2avic";
+        string form = $"accel=KIND[,KIND...] with KIND {string.Join(", ", AccelNames.Names.SkipLast(1))} or {AccelNames.Names[^1]}";
         var token = OptionValue(key, form);
         byte bits = 0;
         while (true)

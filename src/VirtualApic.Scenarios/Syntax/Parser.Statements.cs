@@ -10,6 +10,9 @@ namespace VirtualApic.Scenarios.Syntax;
 /// <summary>The statement grammar: the <c>vm</c> line, vCPU, device and backend statements.</summary>
 internal sealed partial class Parser
 {
+    // The backend names as the usage messages list them, from the one spelling (AccelNames).
+    private static readonly string AccelChoices = string.Join('|', AccelNames.Names);
+
     private enum TopLevel
     {
         Vm,
@@ -246,7 +249,7 @@ internal sealed partial class Parser
             options = option switch
             {
                 VmOption.Cpus => options with { Cpus = (int)Ranged(OptionValue(key, "cpus=N"), "cpus", VmUsage, 1, VmOptions.MaxCpus, $"1..{VmOptions.MaxCpus}") },
-                VmOption.Accel => options with { Accel = Choice(OptionValue(key, "accel=none|apicv|avic|x2avic"), Accels, "accel") },
+                VmOption.Accel => options with { Accel = Choice(OptionValue(key, "accel=" + AccelChoices), Accels, "accel") },
                 VmOption.Profile => options with { Profile = Choice(OptionValue(key, "profile=kvm|architectural"), Profiles, "profile") },
                 VmOption.TscKhz => options with { TscKhz = (long)Ranged(OptionValue(key, "tsc-khz=N"), "tsc-khz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
                 VmOption.BusMhz => options with { BusMhz = (long)Ranged(OptionValue(key, "bus-mhz=N"), "bus-mhz", VmUsage, 1, uint.MaxValue, "1..4294967295") },
@@ -682,7 +685,7 @@ internal sealed partial class Parser
 
     private MigrateStatement ParseMigrate()
     {
-        const string usage = "migrate accel=none|apicv|avic|x2avic";
+        string usage = "migrate accel=" + AccelChoices;
         var key = TakeWord("accel=KIND", usage);
         if (!Is(key, "accel"))
         {
