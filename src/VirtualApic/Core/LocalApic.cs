@@ -653,26 +653,35 @@ public sealed partial class LocalApic
     }
 
     /// <summary>
-    /// The EOI side effects (KVM <c>apic_set_eoi</c>): clear the highest in-service vector, lower
-    /// PPR and, for a vector the IOAPIC handles, forward the EOI with the vector's TMR trigger mode.
-    /// Returns the vector, or -1 when nothing was in service (not an error).
+    /// The guest's EOI (KVM <c>apic_set_eoi</c>): clears the highest in-service vector, lowers PPR,
+    /// clears a LINT Remote IRR the vector holds (architectural profile) and then, the APIC's state
+    /// being final, tells the IOAPIC when it handles the vector, with the vector's TMR trigger mode.
+    /// Returns what happened; <see cref="EoiResult.None"/> when nothing was in service (not an error).
     /// </summary>
-    public int EndOfInterrupt()
+    /// <remarks>
+    /// The IOAPIC may deliver to this APIC again from inside the forwarding (a level line still
+    /// asserted re-raises the vector at once, KVM <c>kvm_ioapic_update_eoi_one</c>): that re-entry
+    /// finds the EOI complete, because the forwarding is the last step (<see cref="SendEoiToIoApic"/>).
+    /// </remarks>
+    public EoiResult EndOfInterrupt()
     {
-        int v = ClearHighestIsr();
-        if (v >= 0)
+        var eoi = ClearHighestIsr();
+        if (eoi.IsNone)
         {
-            ForwardEoi(v);
+            return eoi;
         }
 
-        return v;
+        eoi = ClearLintRemoteIrr(eoi);
+        SendEoiToIoApic(eoi);
+        return eoi;
     }
 
     /// <summary>
     /// The ISR/PPR half of an EOI, as EOI virtualization does it in hardware (SDM 30.1.4, APM
-    /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector or -1.
+    /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector with its
+    /// TMR trigger mode and whether the IOAPIC handles it, for the caller to finish or exit on.
     /// </summary>
-    internal int ClearHighestIsr()
+    internal EoiResult ClearHighestIsr()
     {
         if ((Volatile.Read(ref _requests) & ReqScanIoApic) != 0)
         {
@@ -684,7 +693,7 @@ public sealed partial class LocalApic
         int v = HighestIsr;
         if (v < 0)
         {
-            return -1;
+            return EoiResult.None;
         }
 
         Page.ClearVector(ApicOffset.Isr, v);
@@ -692,7 +701,7 @@ public sealed partial class LocalApic
         _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
         UpdatePpr();
         Tracer?.OnEoi(VcpuId, v);
-        return v;
+        return EoiResult.Retired(v, Page.TestVector(ApicOffset.Tmr, v), IsIoApicHandled(v));
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
@@ -707,21 +716,29 @@ public sealed partial class LocalApic
     }
 
     /// <summary>
-    /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
-    /// <c>kvm_apic_set_eoi_accelerated</c>, the APICv EOI-induced exit).
+    /// The rest of an EOI whose ISR/PPR half a hardware assist already did (KVM
+    /// <c>kvm_apic_set_eoi_accelerated</c>, the APICv EOI-induced exit): the LINT Remote IRR
+    /// (architectural profile), then the IOAPIC. Returns what happened.
     /// </summary>
-    internal void ForwardEoi(int vector)
+    internal EoiResult EndOfInterruptAccelerated(int vector)
     {
+        var eoi = EoiResult.Retired(vector, Page.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
+        eoi = ClearLintRemoteIrr(eoi);
+        SendEoiToIoApic(eoi);
+        return eoi;
+    }
 
-        if (Config.Profile.LvtStatusBitsWritable is false)
+    // The one place an EOI leaves the APIC, and the last step of every EOI path: it runs only once the
+    // ISR bit, the ISR cache, PPR, the trace and the LINT Remote IRR are final, so an IOAPIC that
+    // re-delivers to this APIC from inside the call (same thread, KVM kvm_ioapic_update_eoi_one) finds
+    // the EOI complete. It stays in the core rather than in each caller because the EOI also enters
+    // through the guest-facing register writes (WriteRegister, MmioWrite, TryWriteX2ApicMsr), whose
+    // callers, embedders included, get a fault status back and no room for an EOI result.
+    private void SendEoiToIoApic(EoiResult eoi)
+    {
+        if (eoi.IoApicHandled)
         {
-            ClearLintRemoteIrr(vector);
-        }
-
-        if (IsIoApicHandled(vector))
-        {
-            var trigger = Page.TestVector(ApicOffset.Tmr, vector) ? TriggerMode.Level : TriggerMode.Edge;
-            Host.EndOfInterrupt(this, (byte)vector, trigger);
+            Host.EndOfInterrupt(this, (byte)eoi.Vector, eoi.Trigger);
         }
     }
 
@@ -901,17 +918,27 @@ public sealed partial class LocalApic
     private bool LintRemoteIrr(int lvtOffset) =>
         (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
 
-    private void ClearLintRemoteIrr(int vector)
+    // The EOI's effect on the LVT (SDM 11.5.1): a level-triggered LINT entry with the vector drops its
+    // Remote IRR. Only where the APIC owns the status bits; KVM has no LINT Remote IRR.
+    private EoiResult ClearLintRemoteIrr(EoiResult eoi)
     {
+        if (Config.Profile.LvtStatusBitsWritable)
+        {
+            return eoi;
+        }
+
         for (int offset = ApicOffset.LvtLint0; offset <= ApicOffset.LvtLint1; offset += 0x10)
         {
             uint lvt = Page.Read(offset);
-            if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == vector)
+            if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == eoi.Vector)
             {
                 Page.Write(offset, lvt & ~Lvt.RemoteIrrBit);
                 _lintRemoteIrr &= offset == ApicOffset.LvtLint0 ? ~1 : ~2;
+                eoi = eoi.WithLintRemoteIrrCleared();
             }
         }
+
+        return eoi;
     }
 
     // ---------------------------------------------------------------------------------------
