@@ -596,7 +596,11 @@ public sealed partial class LocalApic
             return eoi;
         }
 
-        eoi = ClearLintRemoteIrr(eoi);
+        if (!Config.Profile.LvtStatusBitsWritable)
+        {
+            eoi = ClearLintRemoteIrr(eoi);
+        }
+
         SendEoiToIoApic(eoi);
         return eoi;
     }
@@ -623,7 +627,9 @@ public sealed partial class LocalApic
 
         UpdatePpr();
         Tracer?.OnEoi(VcpuId, v);
-        return EoiResult.Retired(v, Page.TestVector(ApicOffset.Tmr, v), IsIoApicHandled(v));
+
+        // v came from the ISR, so it is 0-255: the bitmap test needs no range check.
+        return EoiResult.Retired(v, Page.TestVector(ApicOffset.Tmr, v), (_ioapicHandled[v >> 6] & (1ul << v)) != 0);
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
@@ -645,7 +651,11 @@ public sealed partial class LocalApic
     internal EoiResult EndOfInterruptAccelerated(int vector)
     {
         var eoi = EoiResult.Retired(vector, Page.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
-        eoi = ClearLintRemoteIrr(eoi);
+        if (!Config.Profile.LvtStatusBitsWritable)
+        {
+            eoi = ClearLintRemoteIrr(eoi);
+        }
+
         SendEoiToIoApic(eoi);
         return eoi;
     }
@@ -656,6 +666,7 @@ public sealed partial class LocalApic
     // the EOI complete. It stays in the core rather than in each caller because the EOI also enters
     // through the guest-facing register writes (WriteRegister, MmioWrite, TryWriteX2ApicMsr), whose
     // callers, embedders included, get a fault status back and no room for an EOI result.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SendEoiToIoApic(EoiResult eoi)
     {
         if (eoi.IoApicHandled)
@@ -840,14 +851,10 @@ public sealed partial class LocalApic
         (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
 
     // The EOI's effect on the LVT (SDM 11.5.1): a level-triggered LINT entry with the vector drops its
-    // Remote IRR. Only where the APIC owns the status bits; KVM has no LINT Remote IRR.
+    // Remote IRR. Only where the APIC owns the status bits (the callers test the profile; KVM has no
+    // LINT Remote IRR).
     private EoiResult ClearLintRemoteIrr(EoiResult eoi)
     {
-        if (Config.Profile.LvtStatusBitsWritable)
-        {
-            return eoi;
-        }
-
         for (int offset = ApicOffset.LvtLint0; offset <= ApicOffset.LvtLint1; offset += 0x10)
         {
             uint lvt = Page.Read(offset);
