@@ -205,9 +205,9 @@ public sealed class ApicvModel : HardwareAssist
     // bitmap hit (KVM loads it with ioapic_handled_vectors) makes a trap-like EOI-induced exit.
     private static ApicExit VirtualizeEoi(LocalApic apic)
     {
-        int vector = apic.ClearHighestIsr();
-        return vector >= 0 && apic.IsIoApicHandled(vector)
-            ? ApicExit.TrapLikeExit(ExitReason.EoiInduced, vector)
+        var eoi = apic.ClearHighestIsr();
+        return eoi.IoApicHandled
+            ? ApicExit.TrapLikeExit(ExitReason.EoiInduced, eoi.Vector)
             : ApicExit.Completed;
     }
 

@@ -20,6 +20,8 @@ public interface IApicHost
     /// <summary>
     /// <paramref name="source"/> EOIed a vector marked in its <see cref="LocalApic.IoApicHandledVectors"/>:
     /// tell the IOAPIC (KVM <c>kvm_ioapic_send_eoi</c>). <paramref name="trigger"/> is the TMR bit.
+    /// Called as the last step of the EOI, with <paramref name="source"/>'s registers final (ISR, PPR,
+    /// LINT Remote IRR), so the host may deliver to it again from inside the call.
     /// </summary>
     void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger);
 

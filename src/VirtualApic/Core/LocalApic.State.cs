@@ -17,7 +17,7 @@ public sealed partial class LocalApic
     internal void RestorePage(ReadOnlySpan<byte> image, ApicTimerState? restoreTimer)
     {
         Delivery.Reset(this);
-        DropInbox();
+        _inbox.Drop();
         Timer.Cancel();
         Page.CopyFrom(image);
         uint tmcct = Page.Read(ApicOffset.Tmcct);

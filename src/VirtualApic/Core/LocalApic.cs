@@ -31,12 +31,8 @@ public sealed partial class LocalApic
 
     private ulong _apicBase;
 
-    // Derived from the ISR: the number of in-service vectors and the highest one
-    // (-1 none, UnknownIsr when it must be found by a scan). KVM keeps the same pair
-    // (isr_count, highest_isr_cache) so that EOI of the only in-service vector costs no scan.
-    private const int UnknownIsr = -2;
-    private int _isrCount;
-    private int _highestIsr = -1;
+    // The ISR's count and highest vector (IsrCache: used in place, never copied).
+    private IsrCache _isr;
 
     // SVR bit 8 as last processed by a write, for change detection: the ReplayShadow.SoftwareEnable
     // shadow (a trap-like SVR write has already put the new value in the page; see WriteSvr).
@@ -159,7 +155,7 @@ public sealed partial class LocalApic
     internal Span<ulong> IoApicHandledVectors => _ioapicHandled;
 
     /// <summary>The number of in-service vectors (derived cache, see <see cref="RefreshIsrCache"/>).</summary>
-    public int IsrCount => _isrCount;
+    public int IsrCount => _isr.Count;
 
     private const uint SvrEnable = 1u << 8;
     private const uint SvrSuppressEoiBroadcast = 1u << 12;
@@ -223,12 +219,10 @@ public sealed partial class LocalApic
         Page.Write(ApicOffset.Tdcr, 0);
         Page.Write(ApicOffset.Tmict, 0);
         Page.Write(ApicOffset.Tmcct, 0);
-        DropInbox();
+        _inbox.Drop();
         Page.ClearVectors(ApicOffset.Irr);
-        Page.ClearVectors(ApicOffset.Isr);
+        _isr.Clear(Page);
         Page.ClearVectors(ApicOffset.Tmr);
-        _isrCount = 0;
-        _highestIsr = -1;
         Timer.ResetState();
         UpdatePpr();
     }
@@ -369,8 +363,9 @@ public sealed partial class LocalApic
     // ---------------------------------------------------------------------------------------
 
     private int _ownerThread;
-    private readonly uint[] _inbox = new uint[8];
-    private int _inboxPending;
+
+    // Other threads' deliveries to a bound IRR (IrrInbox: used in place, never copied).
+    private IrrInbox _inbox;
 
     /// <summary>
     /// Binds the IRR to the calling thread: from now on only this thread may evaluate, acknowledge
@@ -422,8 +417,7 @@ public sealed partial class LocalApic
         }
         else
         {
-            Interlocked.Or(ref _inbox[vector >> 5], 1u << vector);
-            PublishInbox();
+            _inbox.Post(vector);
         }
     }
 
@@ -447,67 +441,22 @@ public sealed partial class LocalApic
         }
         else
         {
-            Interlocked.Or(ref _inbox[index], bits);
-            PublishInbox();
+            _inbox.PostWord(index, bits);
         }
     }
-
-    // Dekker with the waiter (docs/threading.md): the sender stores the flag, then (in the kick) loads
-    // the waiter's waiting flag; the waiter stores its waiting flag, then loads this flag. A release
-    // store may pass the following load (x86 store buffering), so both sides could read 0 and the kick
-    // would be lost: the flag is published with a full fence.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PublishInbox() => Interlocked.Exchange(ref _inboxPending, 1);
 
     // Folds the inbox into the IRR: plainly on the owner thread, atomically elsewhere (a paused
     // vCPU's snapshot, or a bound vCPU being unbound).
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MergeInbox()
-    {
-        if (Interlocked.Exchange(ref _inboxPending, 0) == 0)
-        {
-            return;
-        }
-
-        bool owner = OnOwnerThread();
-        for (int i = 0; i < 8; i++)
-        {
-            if (Volatile.Read(ref _inbox[i]) == 0)
-            {
-                continue;
-            }
-
-            uint bits = Interlocked.Exchange(ref _inbox[i], 0);
-            if (owner)
-            {
-                int offset = ApicOffset.Irr + (i << 4);
-                Page.Write(offset, Page.Read(offset) | bits);
-            }
-            else
-            {
-                Page.OrVectorWordAtomic(ApicOffset.Irr, i, bits);
-            }
-        }
-    }
+    private void MergeInbox() => _inbox.MergeInto(Page, OnOwnerThread());
 
     /// <summary>
     /// Word <paramref name="index"/> (0-7) of the inbox as stored, for side-effect-free inspection
     /// (VirtualApic.Diagnostics): the deliveries from other threads not yet folded into the IRR.
     /// </summary>
-    internal uint InboxWord(int index) => Volatile.Read(ref _inbox[index]);
+    internal uint InboxWord(int index) => _inbox.Word(index);
 
     /// <summary>Whether <paramref name="vector"/> waits in the inbox (delivered from another thread, not yet in the IRR).</summary>
-    internal bool IsInboxed(int vector) => (Volatile.Read(ref _inbox[vector >> 5]) & (1u << vector)) != 0;
-
-    // RESET, INIT and restores clear the IRR: deliveries still in the inbox go with it.
-    private void DropInbox()
-    {
-        Volatile.Write(ref _inboxPending, 0);
-        for (int i = 0; i < 8; i++)
-        {
-            Interlocked.Exchange(ref _inbox[i], 0);
-        }
-    }
+    internal bool IsInboxed(int vector) => _inbox.Contains(vector);
 
     /// <summary>
     /// Folds everything pending elsewhere into the IRR: the inbox of other threads' deliveries and
@@ -531,7 +480,7 @@ public sealed partial class LocalApic
         // snapshot), they go through the inbox, which must be merged after them or a restore that
         // drops the inbox would lose them.
         Delivery.SyncToIrr(this);
-        if (Volatile.Read(ref _inboxPending) != 0)
+        if (_inbox.IsPending)
         {
             MergeInbox();
         }
@@ -565,26 +514,13 @@ public sealed partial class LocalApic
     }
 
     /// <summary>The highest-ISR cache as stored (null while it must be found by a scan), for inspection.</summary>
-    internal int? HighestIsrCache => _highestIsr == UnknownIsr ? null : _highestIsr;
+    internal int? HighestIsrCache => _isr.StoredHighest;
 
     /// <summary>The highest in-service vector, or -1.</summary>
     public int HighestIsr
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get
-        {
-            if (_isrCount == 0)
-            {
-                return -1;
-            }
-
-            if (_highestIsr == UnknownIsr)
-            {
-                _highestIsr = Page.HighestVector(ApicOffset.Isr);
-            }
-
-            return _highestIsr;
-        }
+        get => _isr.Highest(Page);
     }
 
     /// <summary>
@@ -618,7 +554,7 @@ public sealed partial class LocalApic
         }
 
         TestAndClearIrr(v);
-        SetIsr(v);
+        _isr.SetInService(Page, v);
 
         // v was deliverable, so its class is above both TPR's and the previous ISR's: it is PPR now.
         Page.Write(ApicOffset.Ppr, (uint)v & 0xF0);
@@ -638,43 +574,45 @@ public sealed partial class LocalApic
             return false;
         }
 
-        SetIsr(vector);
+        _isr.SetInService(Page, vector);
         Page.Write(ApicOffset.Ppr, (uint)vector & 0xF0);
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void SetIsr(int vector)
-    {
-        if (!Page.TestVector(ApicOffset.Isr, vector))
-        {
-            Page.SetVector(ApicOffset.Isr, vector);
-            _isrCount++;
-            _highestIsr = vector;
-        }
-    }
-
     /// <summary>
-    /// The EOI side effects (KVM <c>apic_set_eoi</c>): clear the highest in-service vector, lower
-    /// PPR and, for a vector the IOAPIC handles, forward the EOI with the vector's TMR trigger mode.
-    /// Returns the vector, or -1 when nothing was in service (not an error).
+    /// The guest's EOI (KVM <c>apic_set_eoi</c>): clears the highest in-service vector, lowers PPR,
+    /// clears a LINT Remote IRR the vector holds (architectural profile) and then, the APIC's state
+    /// being final, tells the IOAPIC when it handles the vector, with the vector's TMR trigger mode.
+    /// Returns what happened; <see cref="EoiResult.None"/> when nothing was in service (not an error).
     /// </summary>
-    public int EndOfInterrupt()
+    /// <remarks>
+    /// The IOAPIC may deliver to this APIC again from inside the forwarding (a level line still
+    /// asserted re-raises the vector at once, KVM <c>kvm_ioapic_update_eoi_one</c>): that re-entry
+    /// finds the EOI complete, because the forwarding is the last step (<see cref="SendEoiToIoApic"/>).
+    /// </remarks>
+    public EoiResult EndOfInterrupt()
     {
-        int v = ClearHighestIsr();
-        if (v >= 0)
+        var eoi = ClearHighestIsr();
+        if (eoi.IsNone)
         {
-            ForwardEoi(v);
+            return eoi;
         }
 
-        return v;
+        if (!Config.Profile.LvtStatusBitsWritable)
+        {
+            eoi = ClearLintRemoteIrr(eoi);
+        }
+
+        SendEoiToIoApic(eoi);
+        return eoi;
     }
 
     /// <summary>
     /// The ISR/PPR half of an EOI, as EOI virtualization does it in hardware (SDM 30.1.4, APM
-    /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector or -1.
+    /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector with its
+    /// TMR trigger mode and whether the IOAPIC handles it, for the caller to finish or exit on.
     /// </summary>
-    internal int ClearHighestIsr()
+    internal EoiResult ClearHighestIsr()
     {
         if ((Volatile.Read(ref _requests) & ReqScanIoApic) != 0)
         {
@@ -683,18 +621,17 @@ public sealed partial class LocalApic
             ProcessRequests();
         }
 
-        int v = HighestIsr;
+        int v = _isr.ClearHighest(Page);
         if (v < 0)
         {
-            return -1;
+            return EoiResult.None;
         }
 
-        Page.ClearVector(ApicOffset.Isr, v);
-        _isrCount--;
-        _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
         UpdatePpr();
         Tracer?.OnEoi(VcpuId, v);
-        return v;
+
+        // v came from the ISR, so it is 0-255: the bitmap test needs no range check.
+        return EoiResult.Retired(v, Page.TestVector(ApicOffset.Tmr, v), (_ioapicHandled[v >> 6] & (1ul << v)) != 0);
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
@@ -709,21 +646,34 @@ public sealed partial class LocalApic
     }
 
     /// <summary>
-    /// The IOAPIC half of an EOI whose ISR/PPR work a hardware assist already did (KVM
-    /// <c>kvm_apic_set_eoi_accelerated</c>, the APICv EOI-induced exit).
+    /// The rest of an EOI whose ISR/PPR half a hardware assist already did (KVM
+    /// <c>kvm_apic_set_eoi_accelerated</c>, the APICv EOI-induced exit): the LINT Remote IRR
+    /// (architectural profile), then the IOAPIC. Returns what happened.
     /// </summary>
-    internal void ForwardEoi(int vector)
+    internal EoiResult EndOfInterruptAccelerated(int vector)
     {
-
-        if (Config.Profile.LvtStatusBitsWritable is false)
+        var eoi = EoiResult.Retired(vector, Page.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
+        if (!Config.Profile.LvtStatusBitsWritable)
         {
-            ClearLintRemoteIrr(vector);
+            eoi = ClearLintRemoteIrr(eoi);
         }
 
-        if (IsIoApicHandled(vector))
+        SendEoiToIoApic(eoi);
+        return eoi;
+    }
+
+    // The one place an EOI leaves the APIC, and the last step of every EOI path: it runs only once the
+    // ISR bit, the ISR cache, PPR, the trace and the LINT Remote IRR are final, so an IOAPIC that
+    // re-delivers to this APIC from inside the call (same thread, KVM kvm_ioapic_update_eoi_one) finds
+    // the EOI complete. It stays in the core rather than in each caller because the EOI also enters
+    // through the guest-facing register writes (WriteRegister, MmioWrite, TryWriteX2ApicMsr), whose
+    // callers, embedders included, get a fault status back and no room for an EOI result.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SendEoiToIoApic(EoiResult eoi)
+    {
+        if (eoi.IoApicHandled)
         {
-            var trigger = Page.TestVector(ApicOffset.Tmr, vector) ? TriggerMode.Level : TriggerMode.Edge;
-            Host.EndOfInterrupt(this, (byte)vector, trigger);
+            Host.EndOfInterrupt(this, (byte)eoi.Vector, eoi.Trigger);
         }
     }
 
@@ -799,8 +749,7 @@ public sealed partial class LocalApic
     /// </summary>
     internal void RefreshIsrCache()
     {
-        _isrCount = Page.CountVectors(ApicOffset.Isr);
-        _highestIsr = _isrCount == 0 ? -1 : UnknownIsr;
+        _isr.Refresh(Page);
         UpdatePpr();
     }
 
@@ -903,17 +852,23 @@ public sealed partial class LocalApic
     private bool LintRemoteIrr(int lvtOffset) =>
         (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
 
-    private void ClearLintRemoteIrr(int vector)
+    // The EOI's effect on the LVT (SDM 11.5.1): a level-triggered LINT entry with the vector drops its
+    // Remote IRR. Only where the APIC owns the status bits (the callers test the profile; KVM has no
+    // LINT Remote IRR).
+    private EoiResult ClearLintRemoteIrr(EoiResult eoi)
     {
         for (int offset = ApicOffset.LvtLint0; offset <= ApicOffset.LvtLint1; offset += 0x10)
         {
             uint lvt = Page.Read(offset);
-            if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == vector)
+            if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == eoi.Vector)
             {
                 Page.Write(offset, lvt & ~Lvt.RemoteIrrBit);
                 _lintRemoteIrr &= offset == ApicOffset.LvtLint0 ? ~1 : ~2;
+                eoi = eoi.WithLintRemoteIrrCleared();
             }
         }
+
+        return eoi;
     }
 
     // ---------------------------------------------------------------------------------------

@@ -103,6 +103,6 @@ public static class ApicExitHandler
     public static void HandleEoiInduced(LocalApic apic, int vector)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        apic.ForwardEoi(vector);
+        apic.EndOfInterruptAccelerated(vector);
     }
 }

@@ -136,7 +136,7 @@ public sealed class PvEoi
         }
 
         // The guest cleared the flag (or it cannot be read, which KVM also treats as an EOI).
-        if (_apic.EndOfInterrupt() >= 0)
+        if (!_apic.EndOfInterrupt().IsNone)
         {
             Interlocked.Increment(ref _eois);
         }

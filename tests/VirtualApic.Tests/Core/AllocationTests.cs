@@ -120,7 +120,7 @@ public class AllocationTests
                 apic.Acknowledge();
             }
 
-            while (apic.EndOfInterrupt() >= 0)
+            while (!apic.EndOfInterrupt().IsNone)
             {
             }
         });

@@ -41,7 +41,7 @@ public class TimerTests
         }
 
         Assert.Equal(Vector, apic.Acknowledge());
-        Assert.Equal(Vector, apic.EndOfInterrupt());
+        Assert.Equal(Vector, apic.EndOfInterrupt().Vector);
         return true;
     }
 

@@ -179,7 +179,7 @@ public class InvariantCheckerTests
         Assert.Equal(0x90, cpu.Take().Vector);
         Assert.Empty(tracker.Step(vm, StepLicense.None));
         cpu.Iret();
-        Assert.Equal(0x90, cpu.Apic.EndOfInterrupt());
+        Assert.Equal(0x90, cpu.Apic.EndOfInterrupt().Vector);
         Assert.Empty(tracker.Step(vm, StepLicense.None));
         Assert.Equal((1, 1, 1), (tracker.Arrived[0x90], tracker.Taken[0x90], tracker.Completed[0x90]));
 

@@ -228,7 +228,7 @@ public class ProfileSwitchTests
         vcpu.SetLint(0, true); // still asserted: remote IRR holds it off
         Assert.False(apic.IrrHas(0x31));
 
-        Assert.Equal(0x31, apic.EndOfInterrupt());
+        Assert.Equal(0x31, apic.EndOfInterrupt().Vector);
         Assert.Equal(Lvt.LevelBit | 0x31u, apic.Read(ApicOffset.LvtLint0));
         vcpu.SetLint(0, true);
         Assert.True(apic.IrrHas(0x31));

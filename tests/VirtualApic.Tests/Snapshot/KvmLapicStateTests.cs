@@ -75,8 +75,8 @@ public class KvmLapicStateTests
         }
 
         Assert.Equal(source.Ppr, target.Ppr);
-        Assert.Equal(0x92, target.EndOfInterrupt());
-        Assert.Equal(0x61, target.EndOfInterrupt());
+        Assert.Equal(0x92, target.EndOfInterrupt().Vector);
+        Assert.Equal(0x61, target.EndOfInterrupt().Vector);
         Assert.Equal(0xA3, target.Acknowledge());
     }
 
@@ -223,8 +223,8 @@ public class KvmLapicStateTests
 
         Assert.Equal(0x60u, apic.Ppr);
         Assert.Equal(0x61, apic.HighestIsr);
-        Assert.Equal(0x61, apic.EndOfInterrupt());
-        Assert.Equal(-1, apic.EndOfInterrupt());
+        Assert.Equal(0x61, apic.EndOfInterrupt().Vector);
+        Assert.Equal(-1, apic.EndOfInterrupt().Vector);
         Assert.Equal(0x20u, apic.Ppr);
     }
 

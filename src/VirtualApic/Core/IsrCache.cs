@@ -1,0 +1,95 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Runtime.CompilerServices;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Core;
+
+/// <summary>
+/// The ISR's derived cache, kept with every change the APIC makes to the ISR: the number of
+/// in-service vectors and the highest one, so that the EOI of the only in-service vector and the PPR
+/// after it cost no scan. KVM keeps the same pair (<c>isr_count</c>, <c>highest_isr_cache</c>).
+/// </summary>
+/// <remarks>
+/// The ISR bits themselves stay in the page (the single source of truth); these members change the
+/// page and the cache together. Anything else that changes the ISR (a hardware assist's virtual EOI,
+/// a restore) calls <see cref="Refresh"/>. Owner thread only, like the ISR. A mutable struct held in
+/// one <see cref="LocalApic"/> field and only ever used in place: a copy would be a second cache
+/// that drifts from the page.
+/// </remarks>
+internal struct IsrCache
+{
+    // _highest while _count > 0: the highest in-service vector, or Unknown when a scan must find it.
+    private const int Unknown = -2;
+    private int _count;
+    private int _highest;
+
+    /// <summary>The number of in-service vectors.</summary>
+    public readonly int Count => _count;
+
+    /// <summary>The highest in-service vector as cached: -1 when none, null while a scan is owed. Inspection only.</summary>
+    public readonly int? StoredHighest => _count == 0 ? -1 : _highest == Unknown ? null : _highest;
+
+    /// <summary>The highest in-service vector, or -1; scans <paramref name="page"/> once when the cache does not know it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Highest(ApicPage page)
+    {
+        if (_count == 0)
+        {
+            return -1;
+        }
+
+        if (_highest == Unknown)
+        {
+            _highest = page.HighestVector(ApicOffset.Isr);
+        }
+
+        return _highest;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="vector"/> in service (the acknowledge). The vector outranks everything in
+    /// service, since it was deliverable (its class above PPR), so it becomes the cached highest.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetInService(ApicPage page, int vector)
+    {
+        if (!page.TestVector(ApicOffset.Isr, vector))
+        {
+            page.SetVector(ApicOffset.Isr, vector);
+            _count++;
+            _highest = vector;
+        }
+    }
+
+    /// <summary>Takes the highest vector out of service (the EOI). Returns it, or -1 when nothing was in service.</summary>
+    public int ClearHighest(ApicPage page)
+    {
+        int v = Highest(page);
+        if (v < 0)
+        {
+            return -1;
+        }
+
+        page.ClearVector(ApicOffset.Isr, v);
+        _count--;
+        _highest = Unknown; // the next one down, if any, is found by a scan when asked for
+        return v;
+    }
+
+    /// <summary>Re-derives the cache from the page after something else changed the ISR (KVM commit 97a71c444a14).</summary>
+    public void Refresh(ApicPage page)
+    {
+        _count = page.CountVectors(ApicOffset.Isr);
+        _highest = Unknown;
+    }
+
+    /// <summary>Empties the ISR in <paramref name="page"/> and the cache (RESET, INIT).</summary>
+    public void Clear(ApicPage page)
+    {
+        page.ClearVectors(ApicOffset.Isr);
+        _count = 0;
+        _highest = Unknown;
+    }
+}
