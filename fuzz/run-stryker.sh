@@ -2,29 +2,55 @@
 # Mutation testing of the library with Stryker.NET (docs/reliability.md, "Mutation testing").
 # Not run by CI: a full run mutates thousands of sites and reruns the covering tests for each.
 #
-#   fuzz/run-stryker.sh FOLDER [TEST_FILTER] [EXTRA STRYKER ARGS...]
-#     FOLDER       Core | Registers | Fabric | Devices | Assist (a folder of src/VirtualApic), or a file
-#                  glob inside it, e.g. Devices/IoApic.cs
+#   fuzz/run-stryker.sh SCOPE [TEST_FILTER] [EXTRA STRYKER ARGS...]
+#     SCOPE        Core | Registers | Fabric | Devices | Assist (a folder of src/VirtualApic), a file
+#                  in it (Devices/IoApic.cs), a line range of a file (Devices/IoApic.cs:712-853, turned
+#                  into the character span Stryker's mutate pattern takes), or several of these
+#                  separated by commas (Core/LocalApic.cs,Registers/RegisterRule.cs); the first one's
+#                  folder names the layer
 #     TEST_FILTER  a dotnet test filter for the tests to run against each mutant
-#                  (default: the tests of the same layer, FullyQualifiedName~VirtualApic.Tests.FOLDER)
+#                  (default: the tests of the same layer, FullyQualifiedName~VirtualApic.Tests.LAYER)
+#     EXTRA ARGS   passed to Stryker, e.g. --since:main, --break-at 80, --mutate '!**/Foo.cs'
 #
 # Examples:
 #   fuzz/run-stryker.sh Devices                                  # the IOAPIC against the Devices tests
 #   fuzz/run-stryker.sh Fabric "FullyQualifiedName~Fabric|FullyQualifiedName~Scenarios"
 #   fuzz/run-stryker.sh Core "" --since:main                     # only what changed since main
-# The report lands in StrykerOutput/<date>/reports/mutation-report.html (and .json).
+# The reports land at a stable path per scope: StrykerOutput/<scope>/reports/mutation-report.html
+# and .json (<scope> with '/' and ',' turned into '-'); with jq installed the script ends by listing
+# the counts per status and the surviving mutants (file:line mutator) from the JSON report.
+# STRYKER_CONCURRENCY sets the number of test sessions (default 1).
 set -euo pipefail
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$repo"
-scope=${1:?"usage: fuzz/run-stryker.sh FOLDER [TEST_FILTER] [STRYKER ARGS...]"}
+scope=${1:?"usage: fuzz/run-stryker.sh SCOPE [TEST_FILTER] [STRYKER ARGS...]"}
 shift
 layer=${scope%%/*}
+layer=${layer%%,*}
 filter=${1:-"FullyQualifiedName~VirtualApic.Tests.$layer"}
 shift || true
-case "$scope" in
-    *.cs) mutate="**/VirtualApic/$scope" ;;
-    *) mutate="**/VirtualApic/$scope/*.cs" ;;
-esac
+mutate=""
+IFS=',' read -r -a parts <<< "$scope"
+for part in "${parts[@]}"; do
+    case "$part" in
+        *.cs:*-*)
+            # Stryker's span is in characters from the file's start: count those of the lines before.
+            file=${part%%:*}
+            range=${part##*:}
+            first=${range%-*}
+            last=${range#*-}
+            path="src/VirtualApic/$file"
+            [ -f "$path" ] || { echo "no such file: $path" >&2; exit 2; }
+            start=$(head -n $((first - 1)) "$path" | LC_ALL=C.UTF-8 wc -m)
+            end=$(head -n "$last" "$path" | LC_ALL=C.UTF-8 wc -m)
+            glob="**/VirtualApic/$file{$start..$end}" ;;
+        *.cs) glob="**/VirtualApic/$part" ;;
+        *) glob="**/VirtualApic/$part/*.cs" ;;
+    esac
+    mutate="$mutate${mutate:+, }\"$glob\""
+done
+slug=$(printf '%s' "$scope" | tr '/,:' '---')
+out="$repo/StrykerOutput/$slug"
 
 dotnet tool restore > /dev/null
 config=$(mktemp "${TMPDIR:-/tmp}/stryker-config.XXXXXX.json")
@@ -33,7 +59,7 @@ cat > "$config" <<JSON
 {
   "stryker-config": {
     "project": "VirtualApic.csproj",
-    "mutate": ["$mutate"],
+    "mutate": [$mutate],
     "test-case-filter": "$filter",
     "configuration": "Release",
     "concurrency": ${STRYKER_CONCURRENCY:-1},
@@ -43,7 +69,25 @@ cat > "$config" <<JSON
   }
 }
 JSON
+# Coverage: xunit v3 runs the tests in a child process of VSTest's test host, where Stryker's
+# per-test coverage capture sees nothing ("test coverage capture failed", stryker-net#3117). Stryker
+# then runs every filtered test against each mutant, one mutant per test run, activated through an
+# environment variable the child inherits (ACTIVE_MUTATION_n, stryker-net#3122): a few seconds of
+# CPU per mutant, so no mutant is reported "no coverage" and a narrow filter matters.
+# MSBuild reads environment variables as properties: Stryker's own build of the test project then
+# compiles in this (pinned, niced) process instead of a shared compiler server.
+export UseSharedCompilation=false
 # From the test project's folder: at the root Stryker would pick the solution up.
 cd tests/VirtualApic.Tests
 # nice: the machine is shared; other engineers' builds keep priority.
-nice -n 19 dotnet dotnet-stryker --config-file "$config" --output "$repo/StrykerOutput" "$@"
+nice -n 19 dotnet dotnet-stryker --config-file "$config" --output "$out" "$@"
+
+report="$out/reports/mutation-report.json"
+if command -v jq > /dev/null && [ -f "$report" ]; then
+    echo
+    echo "Report: $report"
+    jq -r '[.files[].mutants[].status] | group_by(.) | map("\(.[0]): \(length)") | .[]' "$report"
+    echo "Survivors (file:line mutator: replacement):"
+    jq -r '.files | to_entries[] | .key as $f | .value.mutants[] | select(.status == "Survived")
+        | "  \($f | sub(".*/src/VirtualApic/"; "")):\(.location.start.line) \(.mutatorName): \(.replacement // "" | gsub("\n"; " "))"' "$report"
+fi
