@@ -103,6 +103,12 @@ public class IoApicEoiTests
 
         rig.Eoi(0x60);
         Assert.Equal([TriggerMode.Level, TriggerMode.Edge, TriggerMode.Level, TriggerMode.Edge], rig.Messages.Select(m => m.TriggerMode));
+
+        // Pin 5 was delivered (twice) since its line rose: it stays marked delivered, so KVM's IRR holds
+        // only the level pin.
+        var state = rig.Device.Save();
+        Assert.Equal(1u << 5, state.IrrDelivered);
+        Assert.Equal(1u << 3, state.KvmIrr);
     }
 
     [Fact]

@@ -244,7 +244,12 @@ public class IoApicRegisterTests
         var e2 = Assert.Throws<ArgumentException>(() => new IoApicDevice(sink, clock, new IoApicOptions { BaseAddress = 0xFEC0_0010 }));
         Assert.Contains("BaseAddress", e2.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentNullException>(() => new IoApicDevice(null!, clock));
-        Assert.Throws<ArgumentNullException>(() => new IoApicDevice(sink, null!));
+        Assert.Equal("clock", Assert.Throws<ArgumentNullException>(() => new IoApicDevice(sink, null!)).ParamName);
+
+        // A missing argument is reported before the options are looked at.
+        var bad = new IoApicOptions { Version = (IoApicVersion)0x21 };
+        Assert.Equal("sink", Assert.Throws<ArgumentNullException>(() => new IoApicDevice(null!, clock, bad)).ParamName);
+        Assert.Equal("clock", Assert.Throws<ArgumentNullException>(() => new IoApicDevice(sink, null!, bad)).ParamName);
         var moved = new IoApicDevice(sink, clock, new IoApicOptions { BaseAddress = 0xFEC0_1000 });
         Assert.True(moved.ContainsAddress(0xFEC0_1010));
         Assert.False(moved.ContainsAddress(0xFEC0_0010));

@@ -185,6 +185,64 @@ public class IoApicStateTests
         Assert.False(target.Device.IsDelayedInjectionPending);
     }
 
+    public static TheoryData<string> FieldsAtTheirLimit => ["Id", "Lines", "IrrDelivered", "DelayedInjectionDeadlineNs"];
+
+    [Theory]
+    [MemberData(nameof(FieldsAtTheirLimit))]
+    public void A_field_at_the_edge_of_its_range_is_accepted_and_round_trips(string field)
+    {
+        var rig = new IoApicRig();
+        var fresh = rig.Device.Save();
+        var state = field switch
+        {
+            "Id" => fresh with { Id = 15 },
+            "Lines" => fresh with { Lines = 0x00FF_FFFF }, // all 24 pins
+            "IrrDelivered" => fresh with { IrrDelivered = 0x00FF_FFFF },
+            "DelayedInjectionDeadlineNs" => fresh with { DelayedInjectionDeadlineNs = 0 }, // due at time zero
+            _ => throw new ArgumentOutOfRangeException(nameof(field)),
+        };
+
+        rig.Device.Restore(state);
+
+        Assert.Equal(state, rig.Device.Save());
+    }
+
+    public static TheoryData<string, string> MalformedValues => new()
+    {
+        { "Id", "IoApicState.Id must be 0..15 (a 4-bit ID); got 16." },
+        { "Entries (default)", "got none." },
+        { "Entries (length)", "must hold 24 entries; got 23." },
+        { "Lines", "IoApicState.Lines has bits above pin 23: 0x1000000." },
+        { "IrrDelivered", "IoApicState.IrrDelivered has bits above pin 23: 0x1000000." },
+        { "EoiCounters (default)", "got none." },
+        { "EoiCounters (length)", "must hold 24 counters; got 25." },
+        { "DelayedInjectionDeadlineNs", "must not be negative; got -1." },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedValues))]
+    public void A_malformed_state_is_rejected_just_past_the_limit_quoting_the_value(string field, string quoted)
+    {
+        var fresh = new IoApicRig().Device.Save();
+        var state = field switch
+        {
+            "Id" => fresh with { Id = 16 },
+            "Entries (default)" => fresh with { Entries = default },
+            "Entries (length)" => fresh with { Entries = fresh.Entries.RemoveAt(23) },
+            "Lines" => fresh with { Lines = 1u << 24 }, // pin 24, one past the last
+            "IrrDelivered" => fresh with { IrrDelivered = 1u << 24 },
+            "EoiCounters (default)" => fresh with { EoiCounters = default },
+            "EoiCounters (length)" => fresh with { EoiCounters = fresh.EoiCounters.Add(0) },
+            "DelayedInjectionDeadlineNs" => fresh with { DelayedInjectionDeadlineNs = -1 },
+            _ => throw new ArgumentOutOfRangeException(nameof(field)),
+        };
+
+        var error = Assert.Throws<ArgumentException>(() => new IoApicRig().Device.Restore(state));
+
+        Assert.Contains("IoApicState." + field.Split(' ')[0], error.Message, StringComparison.Ordinal);
+        Assert.Contains(quoted, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_null_state_is_rejected()
     {
@@ -201,6 +259,78 @@ public class IoApicStateTests
         Assert.NotEqual(a, b with { Entries = b.Entries.SetItem(0, 0) });
         Assert.NotEqual(a, b with { Entries = default });
         Assert.NotEqual(a, b with { DelayedInjectionDeadlineNs = 5 });
+    }
+
+    public static TheoryData<string> StateFields =>
+    [
+        "Version", "Id", "IoRegSel", "Entries", "Lines", "IrrDelivered", "EoiCounters",
+        "DelayedInjectionDeadlineNs", "DelayedInjectionDeadlineNs (none)",
+    ];
+
+    [Theory]
+    [MemberData(nameof(StateFields))]
+    public void States_differing_in_one_field_are_not_equal(string field)
+    {
+        var a = Busy().Device.Save();
+        var b = field switch
+        {
+            "Version" => a with { Version = IoApicVersion.Version20 },
+            "Id" => a with { Id = 1 },
+            "IoRegSel" => a with { IoRegSel = 1 },
+            "Entries" => a with { Entries = a.Entries.SetItem(23, 0) },
+            "Lines" => a with { Lines = a.Lines ^ 1 },
+            "IrrDelivered" => a with { IrrDelivered = a.IrrDelivered ^ 1 },
+            "EoiCounters" => a with { EoiCounters = a.EoiCounters.SetItem(23, 1) },
+            "DelayedInjectionDeadlineNs" => a with { DelayedInjectionDeadlineNs = a.DelayedInjectionDeadlineNs + 1 },
+            "DelayedInjectionDeadlineNs (none)" => a with { DelayedInjectionDeadlineNs = null },
+            _ => throw new ArgumentOutOfRangeException(nameof(field)),
+        };
+
+        Assert.False(a.Equals(b));
+        Assert.False(b.Equals(a));
+        Assert.False(a == b);
+        Assert.True(a.Equals(a with { }));
+    }
+
+    [Fact]
+    public void A_state_does_not_equal_null()
+    {
+        var a = new IoApicRig().Device.Save();
+        Assert.False(a.Equals(null));
+        Assert.False(a.Equals((object?)null));
+        Assert.False(a == null);
+    }
+
+    [Fact]
+    public void A_missing_array_equals_only_a_missing_array_not_an_empty_one()
+    {
+        var a = new IoApicRig().Device.Save();
+        var noEntries = a with { Entries = default };
+        var noCounters = a with { EoiCounters = default };
+
+        Assert.NotEqual(noEntries, a with { Entries = [] });
+        Assert.NotEqual(a with { Entries = [] }, noEntries);
+        Assert.NotEqual(noCounters, a with { EoiCounters = [] });
+        Assert.Equal(noEntries, a with { Entries = default });
+        Assert.Equal(noCounters, a with { EoiCounters = default });
+        Assert.Equal(a with { Entries = [] }, a with { Entries = [] });
+
+        // Equal states hash equally, missing arrays included.
+        Assert.Equal(noEntries.GetHashCode(), (a with { Entries = default }).GetHashCode());
+        Assert.Equal(noCounters.GetHashCode(), (a with { EoiCounters = default }).GetHashCode());
+    }
+
+    [Fact]
+    public void State_prints_every_field_with_the_deadline_or_none()
+    {
+        var fresh = new IoApicRig().Device.Save() with { Id = 3, IoRegSel = 0x12, Lines = 0x20, IrrDelivered = 0x4 };
+        string entries = string.Join(", ", Enumerable.Repeat("0x10000", IoApicDevice.PinCount));
+        string counters = string.Join(", ", Enumerable.Repeat("0x0", IoApicDevice.PinCount));
+        string fields = $"Version = 0x11, Id = 3, IoRegSel = 0x12, Entries = [{entries}], Lines = 0x000020, "
+            + $"IrrDelivered = 0x000004, EoiCounters = [{counters}], DelayedInjectionDeadlineNs = ";
+
+        Assert.Equal("IoApicState { " + fields + "none }", fresh.ToString());
+        Assert.Equal("IoApicState { " + fields + "12345 }", (fresh with { DelayedInjectionDeadlineNs = 12345 }).ToString());
     }
 
     [Fact]

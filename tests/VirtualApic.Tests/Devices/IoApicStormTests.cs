@@ -134,6 +134,25 @@ public class IoApicStormTests
     }
 
     [Fact]
+    public void The_delayed_injection_skips_a_pin_whose_line_dropped_meanwhile()
+    {
+        var rig = StormingPin();
+        rig.Route(10, 0x52, TriggerMode.Level); // unmasked, Remote IRR clear, line never raised
+        for (int i = 0; i < IoApicDevice.StormThreshold; i++)
+        {
+            rig.Eoi(0x51);
+        }
+
+        rig.Device.SetLine(9, false); // the guest finally silenced the device
+        int before = rig.Messages.Count;
+        rig.Clock.Advance(IoApicDevice.StormDelayNs);
+        Assert.False(rig.Device.IsDelayedInjectionPending);
+        Assert.Equal(before, rig.Messages.Count);
+        Assert.False(rig.Device.GetRemoteIrr(9));
+        Assert.False(rig.Device.GetRemoteIrr(10));
+    }
+
+    [Fact]
     public void The_delayed_injection_skips_a_pin_masked_meanwhile()
     {
         var rig = StormingPin();
