@@ -191,4 +191,16 @@ public class RegisterLayoutTests
 
         Assert.Equal(7, lvtRows); // CMCI, timer, thermal, performance, LINT0, LINT1, error
     }
+
+    // Linux virt_destid_8_14 (the extended destination ID): redirection-entry bits 55:49 carry
+    // destination bits 14:8; bit 48 is not part of it, and without the extension only 63:56 count.
+    [Theory]
+    [InlineData(0xAB00_0000_0000_0000ul, false, 0xABu)]
+    [InlineData(0xAB00_0000_0000_0000ul, true, 0xABu)]
+    [InlineData(0xABFE_0000_0000_0000ul, false, 0xABu)]
+    [InlineData(0xABFE_0000_0000_0000ul, true, 0x7FABu)]
+    [InlineData(0x0002_0000_0000_0000ul, true, 0x100u)]
+    [InlineData(0x0001_0000_0000_0000ul, true, 0u)]
+    public void The_IOAPIC_destination_takes_bits_55_49_as_bits_14_8_only_with_the_extended_destination_ID(ulong raw, bool extended, uint expected) =>
+        Assert.Equal(expected, new RedirectionEntry(raw).DestinationId(extended));
 }
