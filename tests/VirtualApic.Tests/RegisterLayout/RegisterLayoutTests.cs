@@ -171,4 +171,36 @@ public class RegisterLayoutTests
             Assert.Equal(row.Name, ApicRegisterNames.NameOf(row.Offset));
         }
     }
+
+    // SDM Figure 11-8: every LVT entry has a read-only delivery status bit (12); only LINT0 and LINT1
+    // also have the read-only remote IRR flag (14). These are the bits a guest write leaves alone
+    // unless a profile makes them writable (RegisterRule.WritableBitsFor).
+    [Fact]
+    public void Only_LVT_rows_carry_status_bits_and_only_the_LINT_rows_carry_remote_IRR()
+    {
+        const uint deliveryStatus = 1u << 12, remoteIrr = 1u << 14;
+        int lvtRows = 0;
+        foreach (var row in ApicRegisterTable.Rows)
+        {
+            bool lint = row.Offset is ApicOffset.LvtLint0 or ApicOffset.LvtLint1;
+            bool lvt = row.Name.StartsWith("LVT_", StringComparison.Ordinal);
+            uint expected = lint ? deliveryStatus | remoteIrr : lvt ? deliveryStatus : 0;
+            Assert.True(expected == row.StatusBits, $"{row.Name}: status bits 0x{row.StatusBits:x}, expected 0x{expected:x}");
+            lvtRows += lvt ? 1 : 0;
+        }
+
+        Assert.Equal(7, lvtRows); // CMCI, timer, thermal, performance, LINT0, LINT1, error
+    }
+
+    // Linux virt_destid_8_14 (the extended destination ID): redirection-entry bits 55:49 carry
+    // destination bits 14:8; bit 48 is not part of it, and without the extension only 63:56 count.
+    [Theory]
+    [InlineData(0xAB00_0000_0000_0000ul, false, 0xABu)]
+    [InlineData(0xAB00_0000_0000_0000ul, true, 0xABu)]
+    [InlineData(0xABFE_0000_0000_0000ul, false, 0xABu)]
+    [InlineData(0xABFE_0000_0000_0000ul, true, 0x7FABu)]
+    [InlineData(0x0002_0000_0000_0000ul, true, 0x100u)]
+    [InlineData(0x0001_0000_0000_0000ul, true, 0u)]
+    public void The_IOAPIC_destination_takes_bits_55_49_as_bits_14_8_only_with_the_extended_destination_ID(ulong raw, bool extended, uint expected) =>
+        Assert.Equal(expected, new RedirectionEntry(raw).DestinationId(extended));
 }
