@@ -63,25 +63,10 @@ public class IoApicSinkContractTests
     {
         var rig = Prepared();
         var act = s_mutators[mutator];
-        IoApicState? before = null;
-        IoApicState? after = null;
-        Exception? error = null;
-        bool inside = false;
-        rig.Sink.OnDeliver = message =>
-        {
-            if (message.Vector != 0x30 || inside)
-            {
-                return; // only the trigger's delivery tries it, once
-            }
-
-            inside = true;
-            before = rig.Device.Save(); // reading is allowed
-            error = Record.Exception(() => act(rig));
-            after = rig.Device.Save();
-            inside = false;
-        };
+        var attempt = TryFromDeliver(rig, () => act(rig));
 
         Assert.Equal(1, rig.Device.Pulse(0));
+        var (before, after, error) = attempt();
 
         var invalid = Assert.IsType<InvalidOperationException>(error);
         Assert.Contains("IIoApicSink.Deliver", invalid.Message, StringComparison.Ordinal);
@@ -103,6 +88,26 @@ public class IoApicSinkContractTests
         var rig = Prepared();
         rig.Device.Restore(rig.Device.Save() with { DelayedInjectionDeadlineNs = rig.Clock.NowNs + 1000 });
         rig.Sink.Calls.Clear();
+        var attempt = TryFromDeliver(rig, () => rig.Clock.Advance(1000));
+
+        rig.Device.Pulse(0);
+        var (before, after, error) = attempt();
+
+        Assert.IsType<InvalidOperationException>(error);
+        Assert.NotNull(before);
+        Assert.NotNull(after);
+
+        // The clock consumed the expiry, so no injection is pending any more; the rest is untouched, and in
+        // particular pin 5 (line high, Remote IRR clear) was not delivered from inside the delivery.
+        Assert.Null(after.DelayedInjectionDeadlineNs);
+        Assert.Equal(before with { DelayedInjectionDeadlineNs = null }, after);
+        Assert.Equal(["deliver 0x30", "completed"], rig.Sink.Calls);
+    }
+
+    // Arms the sink to run `call` from inside the delivery of vector 0x30 (the trigger's), once, and
+    // returns what it saw: the state before and after the call (reading is allowed) and its exception.
+    private static Func<(IoApicState? Before, IoApicState? After, Exception? Error)> TryFromDeliver(IoApicRig rig, Action call)
+    {
         IoApicState? before = null;
         IoApicState? after = null;
         Exception? error = null;
@@ -116,22 +121,11 @@ public class IoApicSinkContractTests
 
             inside = true;
             before = rig.Device.Save();
-            error = Record.Exception(() => rig.Clock.Advance(1000));
+            error = Record.Exception(call);
             after = rig.Device.Save();
             inside = false;
         };
-
-        rig.Device.Pulse(0);
-
-        Assert.IsType<InvalidOperationException>(error);
-        Assert.NotNull(before);
-        Assert.NotNull(after);
-
-        // The clock consumed the expiry, so no injection is pending any more; the rest is untouched, and in
-        // particular pin 5 (line high, Remote IRR clear) was not delivered from inside the delivery.
-        Assert.Null(after.DelayedInjectionDeadlineNs);
-        Assert.Equal(before with { DelayedInjectionDeadlineNs = null }, after);
-        Assert.Equal(["deliver 0x30", "completed"], rig.Sink.Calls);
+        return () => (before, after, error);
     }
 
     private sealed record Case(Action<IoApicRig> Arrange, Action<IoApicRig> Act, string[] Calls);
