@@ -24,7 +24,9 @@ public sealed class ApicPage
     /// <summary>The page size in bytes.</summary>
     public const int Size = 4096;
 
-    private readonly uint[] _words = new uint[Size / 4];
+    // The words live inside this object, not in an array beside it: every register access is one
+    // load of the page reference and an offset, with no array reference to load and null-check.
+    private PageWords _words;
 
     /// <summary>Reads the 32-bit word at byte <paramref name="offset"/> (4-byte aligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -123,18 +125,33 @@ public sealed class ApicPage
 
     /// <summary>Copies the first <paramref name="destination"/>.Length bytes of the page out.</summary>
     public void CopyTo(Span<byte> destination) =>
-        MemoryMarshal.AsBytes(_words.AsSpan()).Slice(0, destination.Length).CopyTo(destination);
+        MemoryMarshal.AsBytes((Span<uint>)_words).Slice(0, destination.Length).CopyTo(destination);
 
     /// <summary>Overwrites the first <paramref name="source"/>.Length bytes of the page.</summary>
     public void CopyFrom(ReadOnlySpan<byte> source) =>
-        source.CopyTo(MemoryMarshal.AsBytes(_words.AsSpan()));
+        source.CopyTo(MemoryMarshal.AsBytes((Span<uint>)_words));
 
     /// <summary>Clears the whole page.</summary>
-    public void Clear() => Array.Clear(_words);
+    public void Clear() => ((Span<uint>)_words).Clear();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref uint Word(int offset) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_words), (nint)((uint)offset & (Size - 4)) >> 2);
+        ref Unsafe.Add(ref Unsafe.As<PageWords, uint>(ref _words), (nint)((uint)offset & (Size - 4)) >> 2);
+
+    /// <summary>
+    /// <see cref="TestVector"/> for a vector the caller took from a vector register or checked
+    /// itself (0-255), without the range check. Any int stays inside the page.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TestKnownVector(int regBase, int vector) => (Word(regBase + ((vector >> 5) << 4)) & (1u << vector)) != 0;
+
+    /// <summary><see cref="SetVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetKnownVector(int regBase, int vector) => Word(regBase + ((vector >> 5) << 4)) |= 1u << vector;
+
+    /// <summary><see cref="ClearVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ClearKnownVector(int regBase, int vector) => Word(regBase + ((vector >> 5) << 4)) &= ~(1u << vector);
 
     // A vector outside 0-255 would address another register's words: an argument error, not a write.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -55,9 +55,9 @@ internal struct IsrCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetInService(ApicPage page, int vector)
     {
-        if (!page.TestVector(ApicOffset.Isr, vector))
+        if (!page.TestKnownVector(ApicOffset.Isr, vector))
         {
-            page.SetVector(ApicOffset.Isr, vector);
+            page.SetKnownVector(ApicOffset.Isr, vector);
             _count++;
             _highest = vector;
         }
@@ -72,7 +72,7 @@ internal struct IsrCache
             return -1;
         }
 
-        page.ClearVector(ApicOffset.Isr, v);
+        page.ClearKnownVector(ApicOffset.Isr, v);
         _count--;
         _highest = Unknown; // the next one down, if any, is found by a scan when asked for
         return v;

@@ -11,7 +11,9 @@ public sealed partial class LocalApic
         (config.CmciSupported ? RegisterFeatures.Cmci : 0)
         | (config.DirectedEoiSupported ? RegisterFeatures.DirectedEoi : 0)
         | (config.TscDeadlineSupported ? RegisterFeatures.TscDeadline : 0)
-        | (config.Profile.LvtStatusBitsWritable ? RegisterFeatures.LvtStatusWritable : 0);
+        | (config.Profile.LvtStatusBitsWritable ? RegisterFeatures.LvtStatusWritable : 0)
+        | (config.Profile.X2ApicReservedBitsFault ? RegisterFeatures.X2ApicReservedBitsFault : 0)
+        | (config.Profile.X2ApicEoiNonZeroFaults ? RegisterFeatures.X2ApicEoiNonZeroFaults : 0);
 
     /// <summary>
     /// Whether the register at <paramref name="offset"/> is readable in the current mode (KVM
@@ -87,11 +89,6 @@ public sealed partial class LocalApic
         return Math.Max(tpr & 0xF0, Math.Max((uint)irrv & 0xF0, (uint)isrv & 0xF0));
     }
 
-    /// <summary>Whether the register at <paramref name="offset"/> is writable in the current mode (the table's access column).</summary>
-    private bool IsWritable(int offset) =>
-        (uint)offset <= 0x3F0 && (offset & 0xF) == 0
-        && ((IsX2Apic ? _writableX2Apic : _writableXApic) & (1ul << (offset >> 4))) != 0;
-
     /// <summary>
     /// Writes a register with its architectural side effects (KVM <c>kvm_lapic_reg_write</c>). The
     /// offset must be 16-byte aligned. Returns false when the write fails (#GP through an x2APIC
@@ -99,22 +96,36 @@ public sealed partial class LocalApic
     /// </summary>
     /// <remarks>
     /// Every rule that is data comes from <see cref="ApicRegisterTable"/>: whether the register is
-    /// writable in the mode, which bits #GP in x2APIC mode, which bits the write keeps. The switch
-    /// is over the side effects only. A trap-like replay calls this with the value already in the
+    /// writable in the mode, which bits #GP in x2APIC mode, which bits the write keeps, compiled
+    /// once per APIC for its features and profile (<see cref="RegisterWrite"/>: one load per write).
+    /// The switch is over the side effects only; the EOI, the write on every interrupt's path, is
+    /// taken before it so that it costs a compare and the EOI itself. A trap-like replay calls this with the value already in the
     /// page; each effect that needs the old value reads the shadow its row names
     /// (<see cref="ReplayShadow"/>), never the page.
     /// </remarks>
     public bool WriteRegister(int offset, uint value)
     {
         bool x2 = IsX2Apic;
-        if (!IsWritable(offset) || (x2 && X2ApicWriteFaults(offset, value)))
+        var rule = (uint)offset <= 0x3F0 && (offset & 0xF) == 0 ? (x2 ? _x2ApicWrites : _xApicWrites)[offset >> 4] : default;
+        if (rule.Effect == WriteEffect.None || (value & rule.FaultBits) != 0)
         {
             RecordIllegalRegister(offset);
             return false;
         }
 
-        uint kept = ApicRegisterTable.Masked(offset, value, _registerFeatures);
-        switch (ApicRegisterTable.EffectOf(offset))
+        if (rule.Effect == WriteEffect.Eoi)
+        {
+            EndOfInterrupt(); // the value is ignored (SDM 11.8.5) once it has passed the x2APIC #GP rule
+            return true;
+        }
+
+        return ApplyWrite(offset, rule.Effect, (value & rule.Kept) | rule.ForcedOnes, x2);
+    }
+
+    // The side effect of an accepted write of the kept bits (WriteRegister's second half).
+    private bool ApplyWrite(int offset, WriteEffect effect, uint kept, bool x2)
+    {
+        switch (effect)
         {
             case WriteEffect.Store:
                 Page.Write(offset, kept);
@@ -125,9 +136,6 @@ public sealed partial class LocalApic
                 break;
             case WriteEffect.Priority:
                 SetTpr(kept);
-                break;
-            case WriteEffect.Eoi:
-                EndOfInterrupt();
                 break;
             case WriteEffect.SoftwareEnable:
                 WriteSvr(kept);
@@ -361,15 +369,13 @@ public sealed partial class LocalApic
     /// </summary>
     internal bool X2ApicWriteFaults(int offset, ulong value)
     {
-        ref readonly var rule = ref ApicRegisterTable.Rule(offset);
-        return rule.X2ApicReserved switch
+        if (offset == ApicOffset.Icr)
         {
-            X2ApicReservedRule.Icr => (value & Icr.X2ApicReservedBits) != 0,
-            X2ApicReservedRule.MustBeZero => (value & ~(ulong)rule.WriteMask) != 0,
-            X2ApicReservedRule.EoiMustBeZero => (value >> 32) != 0 || (value != 0 && Config.Profile.X2ApicEoiNonZeroFaults),
-            _ => (value >> 32) != 0
-                || (Config.Profile.X2ApicReservedBitsFault && ((uint)value & ~rule.DefinedBitsFor(_registerFeatures)) != 0),
-        };
+            return (value & Icr.X2ApicReservedBits) != 0; // the one 64-bit register
+        }
+
+        var rule = _x2ApicWrites[(offset >> 4) & 0x3F];
+        return rule.Effect == WriteEffect.None || (value >> 32) != 0 || ((uint)value & rule.FaultBits) != 0;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -25,9 +26,12 @@ public sealed partial class LocalApic
     private readonly RegisterFeatures _registerFeatures;
     private readonly ulong _readableXApic;
     private readonly ulong _readableX2Apic;
-    private readonly ulong _writableXApic;
-    private readonly ulong _writableX2Apic;
+    private readonly RegisterWrite[] _xApicWrites;
+    private readonly RegisterWrite[] _x2ApicWrites;
     private readonly int _lvtCount;
+
+    // Config.ConcurrentDelivery, read on every IRR update: a field of this object, one load.
+    private readonly bool _concurrentDelivery;
 
     private ulong _apicBase;
 
@@ -67,11 +71,12 @@ public sealed partial class LocalApic
         Config = config;
         Clock = clock;
         _lvtCount = config.CmciSupported ? 7 : 6;
+        _concurrentDelivery = config.ConcurrentDelivery;
         _registerFeatures = FeaturesOf(config);
         _readableXApic = ApicRegisterTable.AccessMask(x2Apic: false, RegisterAccess.Read, _registerFeatures);
         _readableX2Apic = ApicRegisterTable.AccessMask(x2Apic: true, RegisterAccess.Read, _registerFeatures);
-        _writableXApic = ApicRegisterTable.AccessMask(x2Apic: false, RegisterAccess.Write, _registerFeatures);
-        _writableX2Apic = ApicRegisterTable.AccessMask(x2Apic: true, RegisterAccess.Write, _registerFeatures);
+        _xApicWrites = ApicRegisterTable.CompileWrites(x2Apic: false, _registerFeatures);
+        _x2ApicWrites = ApicRegisterTable.CompileWrites(x2Apic: true, _registerFeatures);
         Timer = new ApicTimer(this);
         Reset();
     }
@@ -403,9 +408,9 @@ public sealed partial class LocalApic
             ApicPage.ThrowBadVector(vector);
         }
 
-        if (!Config.ConcurrentDelivery)
+        if (!_concurrentDelivery)
         {
-            Page.SetVector(ApicOffset.Irr, vector);
+            Page.SetKnownVector(ApicOffset.Irr, vector);
         }
         else if (_ownerThread == 0)
         {
@@ -413,7 +418,7 @@ public sealed partial class LocalApic
         }
         else if (_ownerThread == Environment.CurrentManagedThreadId)
         {
-            Page.SetVector(ApicOffset.Irr, vector);
+            Page.SetKnownVector(ApicOffset.Irr, vector);
         }
         else
         {
@@ -430,7 +435,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        if (!Config.ConcurrentDelivery || OnOwnerThread())
+        if (!_concurrentDelivery || OnOwnerThread())
         {
             int offset = ApicOffset.Irr + (index << 4);
             Page.Write(offset, Page.Read(offset) | bits);
@@ -490,16 +495,17 @@ public sealed partial class LocalApic
     // bits in the same word (unbound), plainly when they cannot: a single-threaded VM, or an IRR bound
     // to its vCPU thread, where other threads post to the inbox and the binding contract puts every
     // evaluation on the owner thread. No thread-id read here: it cost a TLS lookup per interrupt.
+    // Both callers have the vector in 0-255 already (from the IRR scan, or range-checked).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
     {
-        if (Config.ConcurrentDelivery && _ownerThread == 0)
+        if (_concurrentDelivery && _ownerThread == 0)
         {
             return Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector);
         }
 
-        bool set = Page.TestVector(ApicOffset.Irr, vector);
-        Page.ClearVector(ApicOffset.Irr, vector);
+        bool set = Page.TestKnownVector(ApicOffset.Irr, vector);
+        Page.ClearKnownVector(ApicOffset.Irr, vector);
         return set;
     }
 
@@ -598,7 +604,7 @@ public sealed partial class LocalApic
             return eoi;
         }
 
-        if (!Config.Profile.LvtStatusBitsWritable)
+        if (OwnsLvtStatusBits)
         {
             eoi = ClearLintRemoteIrr(eoi);
         }
@@ -631,7 +637,7 @@ public sealed partial class LocalApic
         Tracer?.OnEoi(VcpuId, v);
 
         // v came from the ISR, so it is 0-255: the bitmap test needs no range check.
-        return EoiResult.Retired(v, Page.TestVector(ApicOffset.Tmr, v), (_ioapicHandled[v >> 6] & (1ul << v)) != 0);
+        return EoiResult.Retired(v, Page.TestKnownVector(ApicOffset.Tmr, v), IsIoApicHandledKnown(v));
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
@@ -642,8 +648,16 @@ public sealed partial class LocalApic
             ApicPage.ThrowBadVector(vector);
         }
 
-        return (_ioapicHandled[vector >> 6] & (1ul << vector)) != 0;
+        return IsIoApicHandledKnown(vector);
     }
+
+    // For a vector known to be 0-255: the word index cannot leave the four-word set.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsIoApicHandledKnown(int vector) =>
+        (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ioapicHandled), (vector >> 6) & 3) & (1ul << vector)) != 0;
+
+    // Whether the APIC owns the LVT status bits (delivery status, LINT Remote IRR): every profile but KVM's.
+    private bool OwnsLvtStatusBits => (_registerFeatures & RegisterFeatures.LvtStatusWritable) == 0;
 
     /// <summary>
     /// The rest of an EOI whose ISR/PPR half a hardware assist already did (KVM
@@ -653,7 +667,7 @@ public sealed partial class LocalApic
     internal EoiResult EndOfInterruptAccelerated(int vector)
     {
         var eoi = EoiResult.Retired(vector, Page.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
-        if (!Config.Profile.LvtStatusBitsWritable)
+        if (OwnsLvtStatusBits)
         {
             eoi = ClearLintRemoteIrr(eoi);
         }

@@ -59,6 +59,9 @@ public static class ApicRegisterTable
     private static readonly RegisterRule[] RowArray = BuildRows();
     private static readonly RegisterRule[] Slots = BuildSlots();
 
+    // CompileWrites' answers, by (features, mode): at most 2^7 small arrays, built on first use.
+    private static readonly RegisterWrite[]?[] CompiledWrites = new RegisterWrite[]?[1 << 7];
+
     /// <summary>Every architectural register, in page order. CMCI is listed; its presence is a VM option.</summary>
     public static IReadOnlyList<RegisterRule> Rows => RowArray;
 
@@ -87,6 +90,41 @@ public static class ApicRegisterTable
         ref readonly var rule = ref Slots[(offset >> 4) & 0x3F];
         return (value & rule.WriteMaskFor(features)) | rule.ForcedOnes;
     }
+
+    /// <summary>
+    /// The table's write columns compiled for one mode and feature set: 64 slots indexed by
+    /// <c>offset &gt;&gt; 4</c>, shared by every APIC with the same answers (read-only).
+    /// </summary>
+    internal static RegisterWrite[] CompileWrites(bool x2Apic, RegisterFeatures features)
+    {
+        int key = ((int)features << 1) | (x2Apic ? 1 : 0);
+        return CompiledWrites[key] ??= BuildWrites(x2Apic, features); // a racing twin builds equal contents
+    }
+
+    private static RegisterWrite[] BuildWrites(bool x2Apic, RegisterFeatures features)
+    {
+        var writes = new RegisterWrite[Slots.Length];
+        for (int i = 0; i < Slots.Length; i++)
+        {
+            ref readonly var rule = ref Slots[i];
+            if (rule.IsPresent(features) && ((x2Apic ? rule.X2Apic : rule.XApic) & W) == W)
+            {
+                uint faults = x2Apic ? X2ApicFaultBits(rule, features) : 0;
+                writes[i] = new RegisterWrite(rule.WriteMaskFor(features), rule.ForcedOnes, faults, rule.Effect);
+            }
+        }
+
+        return writes;
+    }
+
+    // SDM vol. 3A 11.12.1.3: which bits of an x2APIC WRMSR's low half #GP, by the row's rule.
+    private static uint X2ApicFaultBits(in RegisterRule rule, RegisterFeatures features) => rule.X2ApicReserved switch
+    {
+        X2ApicReservedRule.Icr => (uint)Icr.X2ApicReservedBits,
+        X2ApicReservedRule.MustBeZero => ~rule.WriteMask,
+        X2ApicReservedRule.EoiMustBeZero => (features & RegisterFeatures.X2ApicEoiNonZeroFaults) != 0 ? ~0u : 0,
+        _ => (features & RegisterFeatures.X2ApicReservedBitsFault) != 0 ? ~rule.DefinedBitsFor(features) : 0,
+    };
 
     /// <summary>What the assist's hardware does with a read or a write at <paramref name="offset"/>; offsets past 0x3FF fault.</summary>
     public static AssistAccess Handling(AssistPath path, int offset, bool write)

@@ -23,4 +23,11 @@ public enum RegisterFeatures : byte
     /// KVM's <c>LVT_MASK</c>/<c>LINT_MASK</c> do; without it the APIC owns them (SDM 11.5.1).
     /// </summary>
     LvtStatusWritable = 8,
+    /// <summary>
+    /// The profile makes an x2APIC WRMSR that sets a register's undefined bits #GP (SDM vol. 3A
+    /// 11.12.1.3); KVM masks them instead.
+    /// </summary>
+    X2ApicReservedBitsFault = 16,
+    /// <summary>The profile makes an x2APIC EOI write of a non-zero value #GP (SDM vol. 3A 11.12.1.3); KVM ignores the value.</summary>
+    X2ApicEoiNonZeroFaults = 32,
 }

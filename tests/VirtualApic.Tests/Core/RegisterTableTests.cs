@@ -169,4 +169,37 @@ public class RegisterTableTests
         Assert.False(arch.TryWriteX2ApicMsr(0x808, 0x1_35));
         Assert.Equal(0u, arch.Read(ApicOffset.Tpr));
     }
+
+    [Fact]
+    public void The_compiled_write_rules_are_the_rows_for_every_mode_and_feature_set()
+    {
+        // WriteRegister reads CompileWrites' slots, not the rows: each slot must be its row's write
+        // column (writable in the mode and present, kept bits, forced ones, effect), and every APIC
+        // with the same answers shares one array.
+        for (int f = 0; f < 64; f++)
+        {
+            var features = (RegisterFeatures)f;
+            foreach (bool x2 in new[] { false, true })
+            {
+                var slots = ApicRegisterTable.CompileWrites(x2, features);
+                Assert.Same(slots, ApicRegisterTable.CompileWrites(x2, features));
+                Assert.Equal(64, slots.Length);
+                for (int offset = 0; offset < 0x400; offset += 0x10)
+                {
+                    var row = ApicRegisterTable.Rule(offset);
+                    bool writable = row.IsPresent(features) && ((x2 ? row.X2Apic : row.XApic) & RegisterAccess.Write) != 0;
+                    var slot = slots[offset >> 4];
+                    string where = $"0x{offset:X3} x2={x2} features={features}";
+                    Assert.True(writable == (slot.Effect != WriteEffect.None), where);
+                    if (writable)
+                    {
+                        Assert.True(row.Effect == slot.Effect, where);
+                        Assert.True(row.WriteMaskFor(features) == slot.Kept, where);
+                        Assert.True(row.ForcedOnes == slot.ForcedOnes, where);
+                        Assert.True(x2 || slot.FaultBits == 0, where); // xAPIC MMIO writes never fault
+                    }
+                }
+            }
+        }
+    }
 }
