@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# A/B of benchmark cases across git revisions, without BenchmarkDotNet (docs/performance.md,
+# "W1 before and after the re-rooming, settled"): each revision's library is built in a temporary
+# worktree with THIS tree's probe harness and benchmark classes copied over it, so only the library
+# differs; then rounds of launches rotate over the revisions, pinned to CPU 1 when taskset works, and
+# each launch prints the minimum of eight 250 ms iterations (the probe's min: the least disturbed
+# iteration of a launch, which on this shared machine repeats within about 1% where medians do not).
+# One line per case and revision: the smallest and the median of the launch minimums.
+#
+#   bash bench/probe-ab.sh [-n ROUNDS] REV... -- CASE...
+#   e.g. bash bench/probe-ab.sh -n 3 9943481 HEAD -- "W1FixedCycle Irr=locked" "W1Backend Accel=avic Bound=false"
+#
+# A benchmark class must compile against every revision's library (the harness files are copied too:
+# JitWarmup.cs, LaunchProbe.cs, Program.cs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rounds=3
+if [ "${1:-}" = "-n" ]; then rounds=$2; shift 2; fi
+revs=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do revs+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+cases=("$@")
+if [ ${#revs[@]} -eq 0 ] || [ ${#cases[@]} -eq 0 ]; then
+    echo "usage: bench/probe-ab.sh [-n ROUNDS] REV... -- CASE..." >&2
+    exit 2
+fi
+
+bench=$root/bench/VirtualApic.Benchmarks
+files=(JitWarmup.cs LaunchProbe.cs Program.cs)
+for c in "${cases[@]}"; do
+    class=${c%% *}
+    file=$(grep -l "public class $class\b" "$bench"/*.cs | head -n 1) \
+        || { echo "probe-ab.sh: no benchmark class '$class'" >&2; exit 2; }
+    files+=("$(basename "$file")")
+done
+
+work=$(mktemp -d)
+trap 'for r in "$work"/rev-*; do git -C "$root" worktree remove --force "$r" > /dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
+dlls=()
+for i in "${!revs[@]}"; do
+    dir=$work/rev-$i
+    git -C "$root" worktree add --detach "$dir" "${revs[$i]}" > /dev/null 2>&1 \
+        || { echo "probe-ab.sh: cannot check out '${revs[$i]}'" >&2; exit 2; }
+    for f in $(printf '%s\n' "${files[@]}" | sort -u); do cp "$bench/$f" "$dir/bench/VirtualApic.Benchmarks/"; done
+    echo "building ${revs[$i]} ..." >&2
+    dotnet build "$dir/bench/VirtualApic.Benchmarks" -c Release -v quiet -nologo -p:TreatWarningsAsErrors=false > "$work/build-$i.log" 2>&1 \
+        || { echo "probe-ab.sh: ${revs[$i]} does not build with this harness (log: $work/build-$i.log)" >&2; cat "$work/build-$i.log" >&2; exit 1; }
+    dlls+=("$dir/bench/VirtualApic.Benchmarks/bin/Release/net10.0/VirtualApic.Benchmarks.dll")
+done
+
+pin=()
+if command -v taskset > /dev/null 2>&1 && taskset -c 1 true 2> /dev/null; then
+    pin=(taskset -c 1)
+fi
+export DOTNET_TC_CallCountingDelayMs=${DOTNET_TC_CallCountingDelayMs:-0}
+for c in "${cases[@]}"; do
+    declare -A mins=()
+    for _ in $(seq "$rounds"); do
+        for i in "${!dlls[@]}"; do
+            # shellcheck disable=SC2086 # a case is a class and NAME=VALUE words
+            m=$("${pin[@]}" dotnet "${dlls[$i]}" --probe $c warmup=300 iterations=8 | awk '{print $4}')
+            mins[$i]+="$m "
+        done
+    done
+    for i in "${!dlls[@]}"; do
+        # shellcheck disable=SC2086
+        printf '%-40s %-12s %s\n' "$c" "${revs[$i]}" "$(printf '%s\n' ${mins[$i]} | sort -g \
+            | awk '{v[NR]=$1} END{printf "min %.2f  median of mins %.2f ns/op  (%d launches)", v[1], v[int((NR+1)/2)], NR}')"
+    done
+    unset mins
+done
