@@ -227,8 +227,9 @@ public static class FuzzCampaign
 
         var scenario = parsed.Scenario;
         long steps = 0;
-        List<string>? reference = null;
+        List<ulong>? reference = null;
         ScenarioResult? referenceResult = null;
+        var referenceBackend = AccelNames.All[0];
         var coverage = new ProgramCoverage();
         foreach (var backend in AccelNames.All)
         {
@@ -243,10 +244,13 @@ public static class FuzzCampaign
             {
                 reference = run.States;
                 referenceResult = run.Result;
+                referenceBackend = backend;
                 continue;
             }
 
-            if (Compare(referenceResult, reference, run.Result, run.States, $"{run.Result.Backend} vs none") is { } diff)
+            var other = backend;
+            string DescribeStep(int step) => DescribeStateDifference(scenario, profile, referenceBackend, other, -1, null, step);
+            if (Compare(referenceResult, reference, run.Result, run.States, $"{run.Result.Backend} vs none", DescribeStep) is { } diff)
             {
                 return new ProgramOutcome(steps, (FindingKind.Divergence, diff), coverage);
             }
@@ -265,7 +269,9 @@ public static class FuzzCampaign
                 return new ProgramOutcome(steps, (f.Kind, $"with {Describe(m.Kind)} after step {at + 1}: {f.Description}"), coverage);
             }
 
-            if (Compare(referenceResult, reference, run.Result, run.States, $"{run.Result.Backend} with {Describe(m.Kind)} after step {at + 1} vs none") is { } diff)
+            var first = referenceBackend;
+            string DescribeStep(int step) => DescribeStateDifference(scenario, profile, first, backend, at, perturb, step);
+            if (Compare(referenceResult, reference, run.Result, run.States, $"{run.Result.Backend} with {Describe(m.Kind)} after step {at + 1} vs none", DescribeStep) is { } diff)
             {
                 return new ProgramOutcome(steps, (FindingKind.Divergence, diff), coverage);
             }
@@ -274,7 +280,7 @@ public static class FuzzCampaign
         return new ProgramOutcome(steps, null, coverage);
     }
 
-    private static string? Compare(ScenarioResult leftResult, List<string> left, ScenarioResult rightResult, List<string> right, string what)
+    private static string? Compare(ScenarioResult leftResult, List<ulong> left, ScenarioResult rightResult, List<ulong> right, string what, Func<int, string> describeStep)
     {
         if (LogComparer.FirstDifference(leftResult.Log, rightResult.Log) is { } diff)
         {
@@ -285,21 +291,55 @@ public static class FuzzCampaign
         {
             if (left[s] != right[s])
             {
-                return $"{what}: architectural state differs after step {s + 1}: {FirstFieldDifference(left[s], right[s])}";
+                return $"{what}: architectural state differs after step {s + 1}: {describeStep(s)}";
             }
         }
 
         return null;
     }
 
-    private sealed record ObservedRun(long Steps, ScenarioResult Result, List<string> States, (FindingKind Kind, string Description)? Finding);
+    // The per-step comparison is of digest hashes; once two differ, both runs are made again to step
+    // `step` (programs are deterministic) for the text of the two states, and the first field that
+    // differs is named. Only the steps RunObserved takes that change the VM are repeated: the
+    // perturbation and the bound owners' entry; its oracles only read stored state.
+    private static string DescribeStateDifference(Scenario scenario, ApicProfile profile, AccelKind left, AccelKind right, int perturbAt, Action<Fabric.VirtualMachine>? perturb, int step)
+    {
+        string l = DigestAfterStep(scenario, profile, left, -1, null, step);
+        string r = DigestAfterStep(scenario, profile, right, perturbAt, perturb, step);
+        return l == r
+            ? "the state hashes differ but a second run gave equal states (a nondeterministic run)"
+            : FirstFieldDifference(l, r);
+    }
+
+    private static string DigestAfterStep(Scenario scenario, ApicProfile profile, AccelKind backend, int perturbAt, Action<Fabric.VirtualMachine>? perturb, int step)
+    {
+        string digest = "";
+        int index = 0;
+        ScenarioRunner.Run(scenario, backend, profile, afterStep: (vm, statement) =>
+        {
+            if (index == perturbAt && perturb is not null)
+            {
+                perturb(vm);
+            }
+
+            if (index++ == step)
+            {
+                digest = StateDigest.Of(vm);
+            }
+
+            Metamorphic.EnterBoundOwners(vm);
+        });
+        return digest;
+    }
+
+    private sealed record ObservedRun(long Steps, ScenarioResult Result, List<ulong> States, (FindingKind Kind, string Description)? Finding);
 
     // One run under one backend with every per-step oracle: the state digest (stored state only),
     // the invariants, conservation; and the coverage the run reached. perturb runs after step
     // perturbAt, before that step is observed.
     private static ObservedRun RunObserved(Scenario scenario, AccelKind backend, ApicProfile profile, int perturbAt, Action<Fabric.VirtualMachine>? perturb, ref ProgramCoverage coverage)
     {
-        var states = new List<string>();
+        var states = new List<ulong>();
         string? violation = null;
         long steps = 0;
         var conservation = new ConservationTracker();
@@ -316,7 +356,7 @@ public static class FuzzCampaign
             }
 
             steps++;
-            states.Add(StateDigest.Of(vm));
+            states.Add(StateDigest.HashOf(vm));
             if ((statement is SnapshotStatement or MigrateStatement) && postedOutstanding)
             {
                 cov = cov with { SnapshotWithPosted = true };

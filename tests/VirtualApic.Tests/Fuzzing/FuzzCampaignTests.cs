@@ -92,6 +92,10 @@ public class FuzzCampaignTests
         Assert.NotNull(finding);
         Assert.Equal(FindingKind.Divergence, finding.Value.Kind);
 
+        // No statement reads the IRR: the per-step state hashes find it, and the report names the
+        // step and the first field that differs, from a second run of both backends in text.
+        Assert.Equal("avic vs none: architectural state differs after step 6: IRR0=20 (none) vs IRR0=0", finding.Value.Description);
+
         string minimal = FuzzCampaign.Shrink(program, ApicProfile.Kvm, FindingKind.Divergence);
         string[] lines = minimal.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
         Assert.Contains("cpu0 ipi 0x5 dest=1", lines);
