@@ -144,9 +144,10 @@ public static class InvariantChecker
             scanned[c] = count != seen[c] && !vm.IoApicMapScanPending && !vm.Vcpus[c].Apic.IoApicScanRequested;
             seen[c] = count;
         }
+        var entries = vm.IoApic.Save().Entries; // one lock for the table, not one per pin
         for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
         {
-            var e = vm.IoApic.GetEntry(pin);
+            var e = new RedirectionEntry(entries[pin]);
             if (e.RemoteIrr && e.TriggerMode == TriggerMode.Edge)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"IOAPIC pin {pin}: Remote-IRR set on an edge-triggered entry"));

@@ -6,6 +6,7 @@ using System.Globalization;
 using VirtualApic.Assist;
 using VirtualApic.Diagnostics;
 using VirtualApic.Profiles;
+using VirtualApic.Registers;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Scenarios.Syntax;
 using VirtualApic.Fabric;
@@ -364,9 +365,10 @@ public static class FuzzCampaign
 
             postedOutstanding = vm.Vcpus.Any(v => StoredState.HasUnsyncedVectors(vm, v));
             uint remote = 0;
+            var entries = vm.IoApic.Save().Entries; // one lock for the table, not one per pin
             for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
             {
-                remote |= vm.IoApic.GetEntry(pin).RemoteIrr ? 1u << pin : 0;
+                remote |= new RedirectionEntry(entries[pin]).RemoteIrr ? 1u << pin : 0;
             }
 
             if ((remoteIrr & ~remote) != 0 && statement is not (RestoreStatement or IoApicRouteStatement or IoApicWriteStatement))

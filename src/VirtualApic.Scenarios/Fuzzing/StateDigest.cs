@@ -69,9 +69,10 @@ public static class StateDigest
             sink.CpuEnd(icr, apic.Timer.ReadTscDeadline());
         }
 
+        var ioapic = vm.IoApic.Save(); // one lock for the table and the lines, not two per pin
         for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
         {
-            sink.Pin(pin, vm.IoApic.GetEntry(pin).Raw, vm.IoApic.GetLine(pin));
+            sink.Pin(pin, ioapic.Entries[pin], (ioapic.Lines & (1u << pin)) != 0);
         }
     }
 
