@@ -43,6 +43,9 @@ public static class StateDigest
         return hash.Value;
     }
 
+    // The named registers as an array: walked once per vCPU per step, so no enumerator per walk.
+    private static readonly (string Name, int Offset)[] Registers = [.. ApicRegisterNames.All];
+
     private static void Walk<TSink>(VirtualMachine vm, ref TSink sink)
         where TSink : struct, IDigestSink
     {
@@ -51,7 +54,7 @@ public static class StateDigest
             var apic = cpu.Apic;
             int owed = OwedPvEoi(cpu);
             sink.BeginCpu(cpu);
-            foreach (var (name, offset) in ApicRegisterNames.All)
+            foreach (var (name, offset) in Registers)
             {
                 if (apic.IsReadable(offset) && offset != ApicOffset.Icr)
                 {
