@@ -9,7 +9,7 @@ using VirtualApic.Time;
 namespace VirtualApic.Tests.Core;
 
 /// <summary>
-/// An IRR bound to its vCPU's thread (docs/threading.md, "IRR ownership"), single-threaded: where each
+/// An IRR bound to its vCPU's thread (docs/threading.md, "Where cross-thread state lives"), single-threaded: where each
 /// delivery lands (the IRR itself on the owner's thread or when delivery is not concurrent, the inbox
 /// from any other thread, the locked path when unbound) and when the inbox is folded in (evaluation,
 /// binding, unbinding). The other thread is simulated by binding the IRR to a thread that has
