@@ -3,6 +3,7 @@
 
 using VirtualApic.Core;
 using VirtualApic.Cpu;
+using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Tests.Support;
 using VirtualApic.Time;
@@ -34,6 +35,54 @@ public class PriorityAndEoiTests
 
         Assert.Equal(ppr, apic.Ppr);
         Assert.Equal(TestApic.ExpectedPpr(tpr, inService), ppr);
+    }
+
+    [Theory]
+    [InlineData(0x4Au, -1, -1, 0x4Au)]    // nothing pending or in service: TPR
+    [InlineData(0x4Au, 0x45, -1, 0x4Au)]  // TPR's class equal to the IRR's: still TPR (>=)
+    [InlineData(0x3Au, 0x45, -1, 0x40u)]  // IRR class above: the IRR class
+    [InlineData(0x4Au, -1, 0x41, 0x40u)]  // TPR's class equal to the ISR's: not above it, so the class
+    [InlineData(0x5Au, -1, 0x41, 0x5Au)]  // TPR's class above the ISR's: TPR
+    [InlineData(0x2Fu, 0x45, 0x61, 0x60u)] // the highest of the three classes
+    [InlineData(0x7Fu, 0x45, 0x61, 0x7Fu)] // TPR outranks both
+    public void Apr_is_the_tpr_when_it_outranks_irr_and_isr_else_the_highest_class(uint tpr, int pending, int inService, uint apr)
+    {
+        // SDM 11.8.3 (P6 and Pentium APR), read under the architectural profile; KVM reads 0.
+        var apic = TestApic.Create(config: new ApicConfig { Profile = ApicProfile.Architectural });
+        if (inService >= 0)
+        {
+            apic.PutInService((byte)inService);
+        }
+
+        if (pending >= 0)
+        {
+            Assert.True(apic.Raise((byte)pending));
+        }
+
+        apic.SetTpr(tpr);
+
+        Assert.Equal(apr, apic.Read(ApicOffset.Apr));
+    }
+
+    [Fact]
+    public void Apr_reads_zero_under_the_kvm_profile()
+    {
+        var apic = TestApic.Create();
+        apic.SetTpr(0x4A);
+        Assert.True(apic.Raise(0x65));
+
+        Assert.Equal(0u, apic.Read(ApicOffset.Apr));
+    }
+
+    [Fact]
+    public void A_ppr_read_recomputes_it_from_a_tpr_written_into_the_page()
+    {
+        // A hardware assist's TPR virtualization writes the page's TPR without computing PPR; a read
+        // of PPR computes it first (KVM apic_read: APIC_PROCPRI calls apic_update_ppr).
+        var apic = TestApic.Create();
+        apic.Page.Write(ApicOffset.Tpr, 0x50);
+
+        Assert.Equal(0x50u, apic.Read(ApicOffset.Ppr));
     }
 
     [Theory]

@@ -16,7 +16,17 @@ public class VectorArgumentTests
     [InlineData(int.MaxValue)]
     public void Out_of_range_vectors_are_argument_errors_and_change_nothing(int vector)
     {
-        var apic = TestApic.Create(ApicMode.XApic);
+        foreach (bool concurrent in new[] { true, false })
+        {
+            OutOfRangeVectorIsRejected(vector, concurrent);
+        }
+    }
+
+    // Without concurrent delivery SetIrr and OrIrrWord write the page with plain, unchecked stores:
+    // their own range checks are all that keeps a bad vector out of the next register's words.
+    private static void OutOfRangeVectorIsRejected(int vector, bool concurrentDelivery)
+    {
+        var apic = TestApic.Create(ApicMode.XApic, new ApicConfig { ConcurrentDelivery = concurrentDelivery });
         byte[] before = new byte[ApicPage.Size];
         apic.Page.CopyTo(before);
 

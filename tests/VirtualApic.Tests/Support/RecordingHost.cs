@@ -23,6 +23,9 @@ internal sealed class RecordingHost : IApicHost
 
     public int Kicks { get; private set; }
 
+    /// <summary>One entry per IOAPIC-handled rescan the APIC asked for: its highest in-service vector at that moment.</summary>
+    public List<int> IoApicScans { get; } = [];
+
     public void SendIpi(LocalApic source, in InterruptMessage message)
     {
         Ipis.Add(message);
@@ -37,4 +40,6 @@ internal sealed class RecordingHost : IApicHost
     public void ApicMapChanged(LocalApic source) => MapChanges++;
 
     public void Kick(LocalApic target) => Kicks++;
+
+    public void ScanIoApicHandledVectors(LocalApic target) => IoApicScans.Add(target.HighestIsr);
 }
