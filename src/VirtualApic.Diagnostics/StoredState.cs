@@ -37,15 +37,25 @@ public static class StoredState
     // guest can tell: counted here as the fixed vector the LVT would deliver, without injecting it.
     private static uint TimerWord(LocalApic apic, int index)
     {
+        int vector = HandedOverTimerVector(apic);
+        return vector >= 0 && (vector >> 5) == index ? 1u << (vector & 31) : 0;
+    }
+
+    // The vector a handed-over timer expiry will put in the IRR, or -1: the LVT's fixed, unmasked
+    // vector, accepted as the APIC accepts any fixed vector (one below 16 only where the profile
+    // does not reject it: KVM's __apic_accept_irq takes it, SDM 11.5.3 makes it a receive error).
+    private static int HandedOverTimerVector(LocalApic apic)
+    {
         if (apic.Timer.PendingInjections == 0 || !apic.IsHardwareEnabled)
         {
-            return 0;
+            return -1;
         }
 
         uint lvt = apic.Page.Read(ApicOffset.LvtTimer);
         int vector = (int)(lvt & 0xFF);
         bool fixedUnmasked = (lvt & Lvt.MaskedBit) == 0 && ((lvt >> 8) & 7) == 0;
-        return fixedUnmasked && vector >= 16 && (vector >> 5) == index ? 1u << (vector & 31) : 0;
+        bool accepted = vector >= 16 || !apic.Config.Profile.RejectsIllegalVectors;
+        return fixedUnmasked && accepted ? vector : -1;
     }
 
     /// <summary>
@@ -147,6 +157,15 @@ public static class StoredState
         if (offset is >= ApicOffset.Irr and < ApicOffset.Irr + 0x80)
         {
             return PendingWord(vm, vcpu, (offset - ApicOffset.Irr) >> 4);
+        }
+
+        if (offset is >= ApicOffset.Tmr and < ApicOffset.Tmr + 0x80)
+        {
+            // The timer is edge-triggered: its handed-over expiry, once accepted, clears the
+            // vector's TMR bit (SDM 11.8.4), as the expiry an unbound run delivered already did.
+            int timer = HandedOverTimerVector(apic);
+            uint tmr = apic.Page.Read(offset);
+            return timer >= 0 && (timer >> 5) == (offset - ApicOffset.Tmr) >> 4 ? tmr & ~(1u << (timer & 31)) : tmr;
         }
 
         return offset switch

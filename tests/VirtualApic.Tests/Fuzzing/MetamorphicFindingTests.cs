@@ -71,6 +71,47 @@ public class MetamorphicFindingTests
         Assert.Equal(1u << (0x7B & 31), StoredState.PendingWord(vm, vm.Vcpus[1], 0x7B >> 5));
     }
 
+    [Theory]
+    [InlineData(false, 1u)] // kvm: __apic_accept_irq takes vector 0 into the IRR
+    [InlineData(true, 0u)]  // architectural: a receive illegal-vector error, nothing pending
+    public void A_handed_over_timer_expiry_below_vector_16_is_pending_where_the_profile_accepts_it(bool architectural, uint irr0)
+    {
+        // Campaign seeds 10000991 and others (fourth session): the oracle counted a handed-over expiry
+        // only for vectors 16-255, so the bound-IRR run showed IRR0=0 where the unbound run had IRR0=1.
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2, Profile = architectural ? ApicProfile.Architectural : ApicProfile.Kvm });
+        var apic = vm.Vcpus[1].Apic;
+        Assert.True(apic.WriteRegister(ApicOffset.Svr, 0x1FF));
+        Assert.True(apic.WriteRegister(ApicOffset.LvtTimer, 0x0));
+        Assert.True(apic.WriteRegister(ApicOffset.Tmict, 0x100));
+        Metamorphic.BindIrrsElsewhere(vm);
+        vm.Clock.Advance(1_000_000);
+        Assert.Equal(1, StoredState.HandedOverTimerExpiries(vm.Vcpus[1]));
+
+        Assert.Equal(irr0, StoredState.PendingWord(vm, vm.Vcpus[1], 0) & 1);
+        Metamorphic.EnterBoundOwners(vm); // the injection itself agrees with what was counted
+        Assert.Equal(irr0, StoredState.PendingWord(vm, vm.Vcpus[1], 0) & 1);
+    }
+
+    [Fact]
+    public void A_handed_over_timer_expiry_reads_its_vectors_tmr_bit_clear_as_an_accepted_edge_does()
+    {
+        // Campaign seed 10010082 (fourth session): the vector's TMR bit was set by an earlier level
+        // acceptance; the unbound run's timer expiry (edge) had cleared it, the bound run's had not yet.
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        var apic = vm.Vcpus[1].Apic;
+        Assert.True(apic.WriteRegister(ApicOffset.Svr, 0x1FF));
+        apic.Page.Write(ApicOffset.Tmr + 0x30, 1u << (0x7B & 31));
+        Assert.True(apic.WriteRegister(ApicOffset.LvtTimer, 0x7B));
+        Assert.True(apic.WriteRegister(ApicOffset.Tmict, 0x100));
+        Metamorphic.BindIrrsElsewhere(vm);
+        vm.Clock.Advance(1_000_000);
+        Assert.Equal(1, StoredState.HandedOverTimerExpiries(vm.Vcpus[1]));
+
+        Assert.Equal(0u, StoredState.RegisterValue(vm, vm.Vcpus[1], ApicOffset.Tmr + 0x30));
+        Metamorphic.EnterBoundOwners(vm);
+        Assert.Equal(0u, apic.Page.Read(ApicOffset.Tmr + 0x30));
+    }
+
     private static void AssertNoFindingAtAnyStep(string program, MetamorphicKind kind, ApicProfile profile)
     {
         int statements = program.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#') && !l.StartsWith("vm ", StringComparison.Ordinal));
