@@ -35,11 +35,7 @@ public class ExternalPicTests
     {
         using var vm = TestGuest.Vm(2, x2Apic: false);
         var ap = vm.Vcpus[1];
-        ap.Write(ApicOffset.LvtLint0, ExtIntMode);
-        ap.Sti();
-        ap.Hlt();
-        ap.PrepareToWait();
-        Assert.False(ap.WaitForKick(TimeSpan.Zero));
+        ap.HaltWaitingForExtInt();
 
         vm.Pic.Restore((false, 0x37));
         Assert.False(ap.WaitForKick(TimeSpan.Zero)); // a lowered INTR wakes nobody

@@ -93,6 +93,19 @@ internal static class TestGuest
 
     public static void WriteEoi(this Vcpu v) => v.Write(ApicOffset.Eoi, 0);
 
+    /// <summary>
+    /// Routes the 8259's INTR to <paramref name="v"/> (LINT0 in ExtINT mode), then halts it with
+    /// IF=1 and enters the wait: the vCPU a raised INTR must wake. Asserts no kick is latched yet.
+    /// </summary>
+    public static void HaltWaitingForExtInt(this Vcpu v)
+    {
+        v.Write(ApicOffset.LvtLint0, 0x700);
+        v.Sti();
+        v.Hlt();
+        v.PrepareToWait();
+        Assert.False(v.WaitForKick(TimeSpan.Zero));
+    }
+
     /// <summary>xAPIC: writes the 8-bit APIC ID (bits 31:24).</summary>
     public static void SetXApicId(this Vcpu v, byte id) => v.MmioWrite(ApicBase.DefaultAddress + ApicOffset.Id, (uint)id << 24, 4);
 
