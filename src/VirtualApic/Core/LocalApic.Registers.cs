@@ -99,9 +99,9 @@ public sealed partial class LocalApic
     /// writable in the mode, which bits #GP in x2APIC mode, which bits the write keeps, compiled
     /// once per APIC for its features and profile (<see cref="RegisterWrite"/>: one load per write).
     /// The switch is over the side effects only; the EOI, the write on every interrupt's path, is
-    /// taken before it so that it costs a compare and the EOI itself. A trap-like replay calls this with the value already in the
-    /// page; each effect that needs the old value reads the shadow its row names
-    /// (<see cref="ReplayShadow"/>), never the page.
+    /// taken before it so that it costs a compare and the EOI itself. A trap-like replay calls
+    /// this with the value already in the page; each effect that needs the old value reads the
+    /// shadow its row names (<see cref="ReplayShadow"/>), never the page.
     /// </remarks>
     public bool WriteRegister(int offset, uint value)
     {
@@ -201,7 +201,7 @@ public sealed partial class LocalApic
         // Without RegisterFeatures.LvtStatusWritable the table's mask has dropped the status bits the
         // APIC owns; the LINT remote IRR comes from its shadow (ReplayShadow.LvtStatus), not the page,
         // which a trap-like write has already overwritten.
-        if (!Config.Profile.LvtStatusBitsWritable && LintRemoteIrr(offset))
+        if (OwnsLvtStatusBits && LintRemoteIrr(offset))
         {
             value |= Lvt.RemoteIrrBit;
         }

@@ -825,7 +825,7 @@ public sealed partial class LocalApic
 
         // Architecturally a level-triggered fixed LINT sets its remote IRR until the EOI (SDM 11.5.1).
         if (accepted && mode == DeliveryMode.Fixed && trigger == TriggerMode.Level
-            && !Config.Profile.LvtStatusBitsWritable
+            && OwnsLvtStatusBits
             && lvtOffset is ApicOffset.LvtLint0 or ApicOffset.LvtLint1)
         {
             Page.Write(lvtOffset, lvt | Lvt.RemoteIrrBit);
@@ -849,7 +849,7 @@ public sealed partial class LocalApic
         set
         {
             _lintRemoteIrr = value & 3;
-            if (Config.Profile.LvtStatusBitsWritable)
+            if (!OwnsLvtStatusBits)
             {
                 return; // KVM: the bits are plain page bits, which the image already restored
             }

@@ -75,21 +75,8 @@ public static class ApicRegisterTable
     /// </summary>
     public static ref readonly RegisterRule Rule(int offset) => ref Slots[(offset >> 4) & 0x3F];
 
-    /// <summary>The effect of a write to the register at <paramref name="offset"/> (0x000-0x3FF).</summary>
-    public static WriteEffect EffectOf(int offset) => Slots[(offset >> 4) & 0x3F].Effect;
-
     /// <summary>The bits a write to <paramref name="offset"/> (0x000-0x3FF) keeps with <paramref name="features"/>.</summary>
     public static uint WriteMask(int offset, RegisterFeatures features) => Slots[(offset >> 4) & 0x3F].WriteMaskFor(features);
-
-    /// <summary>
-    /// The value a write of <paramref name="value"/> to <paramref name="offset"/> (0x000-0x3FF) leaves
-    /// before its side effect runs: the kept bits plus the forced ones.
-    /// </summary>
-    public static uint Masked(int offset, uint value, RegisterFeatures features)
-    {
-        ref readonly var rule = ref Slots[(offset >> 4) & 0x3F];
-        return (value & rule.WriteMaskFor(features)) | rule.ForcedOnes;
-    }
 
     /// <summary>
     /// The table's write columns compiled for one mode and feature set: 64 slots indexed by
