@@ -740,14 +740,19 @@ public sealed partial class LocalApic
     private void ProcessRequests()
     {
         int r = Interlocked.Exchange(ref _requests, 0);
-        if ((r & ReqScanIoApic) != 0)
-        {
-            Host.ScanIoApicHandledVectors(this);
-        }
 
+        // The timer's expiry goes in before the scan, as KVM's vcpu_run injects pending timer
+        // interrupts (kvm_inject_pending_timer_irqs) before vcpu_enter_guest handles
+        // KVM_REQ_SCAN_IOAPIC: an expiry that happened first is in the IRR when the scan looks
+        // (kvm_apic_pending_eoi), as it is when the timer fires on the owner's own thread.
         if ((r & ReqTimer) != 0)
         {
             Timer.InjectPending();
+        }
+
+        if ((r & ReqScanIoApic) != 0)
+        {
+            Host.ScanIoApicHandledVectors(this);
         }
 
         if ((r & ReqRefresh) != 0)

@@ -534,23 +534,32 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>WRMSR by the guest. Returns false for #GP.</summary>
     public bool TryWriteMsr(uint msr, ulong value) => Dispatcher.WriteMsr(msr, value);
 
-    /// <summary>A write by the VMM (KVM_SET_MSRS): any APIC_BASE transition between valid modes is allowed. Returns false on error.</summary>
+    /// <summary>
+    /// A write by the VMM (KVM_SET_MSRS): any APIC_BASE transition between valid modes is allowed.
+    /// Returns false on error. A halted vCPU the write makes runnable has its wake-up latched.
+    /// </summary>
     public bool HostWriteMsr(uint msr, ulong value)
     {
-        switch (msr)
+        bool written = msr switch
         {
-            case ApicBase.Msr:
-                return Apic.SetApicBase(value, hostInitiated: true);
-            case MsrTscDeadline:
-                Apic.Timer.WriteTscDeadline(value);
-                return true;
-            case >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast:
-                return Apic.TryWriteX2ApicMsr(msr, value);
-            case PvEoi.Msr:
-                return PvEoi.TryWriteMsr(value);
-            default:
-                return false;
-        }
+            ApicBase.Msr => Apic.SetApicBase(value, hostInitiated: true),
+            MsrTscDeadline => WriteTscDeadlineFromHost(value),
+            >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast => Apic.TryWriteX2ApicMsr(msr, value),
+            PvEoi.Msr => PvEoi.TryWriteMsr(value),
+            _ => false,
+        };
+
+        // KVM re-asks kvm_vcpu_has_events at the next KVM_RUN of a halted vCPU, so a host write that
+        // makes an event deliverable ends the halt: a hardware disable hands LINT0 to the PIC's INTR
+        // (kvm_apic_accept_pic_intr), a lower TPR or an unmasked ExtINT LINT0 uncovers what waits.
+        LatchWakeIfRunnable();
+        return written;
+    }
+
+    private bool WriteTscDeadlineFromHost(ulong value)
+    {
+        Apic.Timer.WriteTscDeadline(value);
+        return true;
     }
 
     /// <summary>Whether <paramref name="gpa"/> falls in this vCPU's 4 KiB APIC window.</summary>

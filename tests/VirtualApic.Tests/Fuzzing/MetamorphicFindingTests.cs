@@ -112,6 +112,40 @@ public class MetamorphicFindingTests
         Assert.Equal(0u, apic.Page.Read(ApicOffset.Tmr + 0x30));
     }
 
+    [Fact]
+    public void The_timer_before_scan_finding_passes_the_bound_irr_run_at_every_step()
+    {
+        string text = File.ReadAllText(Path.Combine(Repo.Root, "scenarios", "found", "17-timer-expiry-before-the-ioapic-scan.vapic"));
+
+        AssertNoFindingAtAnyStep(text, MetamorphicKind.BindIrrsElsewhere, ApicProfile.Kvm);
+        AssertNoFindingAtAnyStep(text, MetamorphicKind.BindIrrsElsewhere, ApicProfile.Architectural);
+    }
+
+    [Fact]
+    public void An_owner_owing_a_timer_expiry_and_an_ioapic_scan_injects_the_expiry_before_it_scans()
+    {
+        // Campaign seeds 10036049 and 10050589 (fourth session): the scan ran first, so the expiry's
+        // vector, shared with a level IOAPIC entry, was pending without being IOAPIC-handled.
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        var apic = vm.Vcpus[1].Apic;
+        Assert.True(vm.Vcpus[0].Apic.WriteRegister(ApicOffset.Svr, 0x1FF));
+        Assert.True(apic.WriteRegister(ApicOffset.Svr, 0x1FF));
+        Assert.True(apic.WriteRegister(ApicOffset.LvtTimer, 0xD7));
+        Assert.True(apic.WriteRegister(ApicOffset.Tmict, 0x100));
+        Metamorphic.BindIrrsElsewhere(vm);
+        vm.IoApic.WriteEntry(9, RedirectionEntry.Create(0xD7, trigger: TriggerMode.Level)); // to APIC 0; every vCPU owes a rescan
+        vm.IoApic.SetLine(9, true);
+        vm.Clock.Advance(1_000_000);
+        Assert.Equal(1, StoredState.HandedOverTimerExpiries(vm.Vcpus[1]));
+        Assert.True(apic.IoApicScanRequested);
+
+        Metamorphic.EnterBoundOwners(vm);
+
+        Assert.False(apic.IoApicScanRequested);
+        Assert.Equal(1u << (0xD7 & 31), StoredState.PendingWord(vm, vm.Vcpus[1], 0xD7 >> 5));
+        Assert.True(apic.IsIoApicHandled(0xD7)); // kvm_apic_pending_eoi saw it in the IRR
+    }
+
     private static void AssertNoFindingAtAnyStep(string program, MetamorphicKind kind, ApicProfile profile)
     {
         int statements = program.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#') && !l.StartsWith("vm ", StringComparison.Ordinal));
