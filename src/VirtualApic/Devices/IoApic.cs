@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Collections.Immutable;
+using System.Numerics;
 using VirtualApic.Core;
 using VirtualApic.Registers;
 using VirtualApic.Time;
@@ -119,8 +120,14 @@ public sealed class IoApic
     private readonly ulong[] _entries = new ulong[PinCount];
     private readonly uint[] _eoiCounters = new uint[PinCount];
 
+    // The pins whose entry has each vector (bits 7:0), so that an EOI visits only its own pins, not
+    // all 24. Kept with _entries, under the lock.
+    private readonly uint[] _pinsOfVector = new uint[256];
+
     // KVM's ioapic->irr: the asserted input lines. For edge pins the bit stays set while the line is
-    // high, which is what makes a second assert of a high line a coalesced no-op.
+    // high, which is what makes a second assert of a high line a coalesced no-op. Written only by
+    // atomic operations: a deassert clears its bit without the lock (SetLine), so the lock's holders
+    // must not write the word back whole.
     private uint _lines;
 
     // KVM's irr_delivered: edge pins delivered since their line last rose. Kept only for KvmIrr.
@@ -161,6 +168,7 @@ public sealed class IoApic
         BaseAddress = options.BaseAddress;
         _delayedInjection = new ClockTimer(clock, OnDelayedInjection);
         _entries.AsSpan().Fill(RedirectionEntry.ResetValue);
+        IndexVectorsLocked();
     }
 
     /// <summary>Whether redirection-entry bits 55:49 are destination bits 14:8 (<see cref="IoApicOptions.ExtendedDestinationId"/>).</summary>
@@ -358,6 +366,15 @@ public sealed class IoApic
     public int SetLine(int pin, bool asserted)
     {
         ThrowIfBadPin(pin);
+        if (!asserted)
+        {
+            // A deassert only lowers the line and delivers nothing (KVM ioapic_set_irq with level 0),
+            // so it needs no lock: one atomic AND, ordered before or after any locked operation.
+            ThrowIfDeliveringOnThisThread();
+            Interlocked.And(ref _lines, ~(1u << pin));
+            return 1;
+        }
+
         int status;
         lock (_lock)
         {
@@ -419,15 +436,14 @@ public sealed class IoApic
                 return;
             }
 
-            for (int pin = 0; pin < PinCount; pin++)
+            // KVM matches on the vector only, not on the entry's trigger mode: an edge entry sharing
+            // the vector of a level one is re-delivered too if its line is high
+            // (arch/x86/kvm/ioapic.c, kvm_ioapic_update_eoi_one: the trigger check is an ASSERT).
+            // Lowest pin first, as KVM's loop; a re-delivery cannot change the table (the sink may
+            // only read it), so the set taken here stays true through the loop.
+            for (uint pins = _pinsOfVector[vector]; pins != 0; pins &= pins - 1)
             {
-                // KVM matches on the vector only, not on the entry's trigger mode: an edge entry sharing
-                // the vector of a level one is re-delivered too if its line is high
-                // (arch/x86/kvm/ioapic.c, kvm_ioapic_update_eoi_one: the trigger check is an ASSERT).
-                if ((byte)_entries[pin] == vector)
-                {
-                    EoiPinLocked(pin);
-                }
+                EoiPinLocked(BitOperations.TrailingZeroCount(pins));
             }
         }
 
@@ -486,8 +502,9 @@ public sealed class IoApic
             ThrowIfDelivering();
             _delayedInjection.Cancel();
             _entries.AsSpan().Fill(RedirectionEntry.ResetValue);
+            IndexVectorsLocked();
             Array.Clear(_eoiCounters);
-            _lines = 0;
+            Interlocked.Exchange(ref _lines, 0);
             _irrDelivered = 0;
             _id = 0;
             _ioRegSel = 0;
@@ -535,8 +552,9 @@ public sealed class IoApic
         {
             ThrowIfDelivering();
             state.Entries.CopyTo(_entries);
+            IndexVectorsLocked();
             state.EoiCounters.CopyTo(_eoiCounters);
-            _lines = state.Lines;
+            Interlocked.Exchange(ref _lines, state.Lines);
             _irrDelivered = state.IrrDelivered;
             _id = state.Id;
             _ioRegSel = state.IoRegSel;
@@ -628,6 +646,26 @@ public sealed class IoApic
         }
     }
 
+    // The lock-free deassert's form of ThrowIfDelivering: the flag is only true while some thread
+    // delivers under the lock, so a set flag is re-entry only when that thread is this one.
+    private void ThrowIfDeliveringOnThisThread()
+    {
+        if (Volatile.Read(ref _delivering) && _lock.IsHeldByCurrentThread)
+        {
+            ThrowIfDelivering();
+        }
+    }
+
+    // Rebuilds _pinsOfVector from the whole table (construction, reset, restore).
+    private void IndexVectorsLocked()
+    {
+        Array.Clear(_pinsOfVector);
+        for (int pin = 0; pin < PinCount; pin++)
+        {
+            _pinsOfVector[(byte)_entries[pin]] |= 1u << pin;
+        }
+    }
+
     private void Notify(int changed)
     {
         _sink.DeliveriesCompleted();
@@ -697,6 +735,11 @@ public sealed class IoApic
         }
 
         _entries[pin] = entry;
+        if ((byte)entry != (byte)old)
+        {
+            _pinsOfVector[(byte)old] &= ~(1u << pin);
+            _pinsOfVector[(byte)entry] |= 1u << pin;
+        }
 
         // Any write to a level entry whose line is asserted retries the delivery (it goes through when
         // unmasked with Remote IRR clear): that is how unmasking a held level interrupt delivers it.
@@ -714,16 +757,15 @@ public sealed class IoApic
         uint bit = 1u << pin;
         if (!asserted)
         {
-            _lines &= ~bit;
+            Interlocked.And(ref _lines, ~bit);
             return 1;
         }
 
-        uint before = _lines;
-        _lines |= bit;
+        uint before = Interlocked.Or(ref _lines, bit);
         if ((_entries[pin] & RedirectionEntry.LevelBit) == 0)
         {
             _irrDelivered &= ~bit;
-            if (before == _lines)
+            if ((before & bit) != 0)
             {
                 return 0; // the line was already high: no edge, coalesced
             }
@@ -819,11 +861,10 @@ public sealed class IoApic
         // The I/O xAPIC compares bits 7:0 with each entry's vector. Unlike the local APIC broadcast this
         // does not depend on any local APIC's SVR bit 12: it is the EOI path a guest uses when it has
         // suppressed the broadcast. Edge entries have nothing to clear.
-        byte vector = (byte)value;
-        for (int pin = 0; pin < PinCount; pin++)
+        for (uint pins = _pinsOfVector[(byte)value]; pins != 0; pins &= pins - 1)
         {
-            ulong raw = _entries[pin];
-            if ((byte)raw == vector && (raw & RedirectionEntry.LevelBit) != 0)
+            int pin = BitOperations.TrailingZeroCount(pins);
+            if ((_entries[pin] & RedirectionEntry.LevelBit) != 0)
             {
                 EoiPinLocked(pin);
             }

@@ -49,6 +49,7 @@ public class IoApicSinkContractTests
         ["WriteEntry"] = rig => rig.Route(3, 0x33),
         ["WriteEoiRegister"] = rig => rig.Device.WriteEoiRegister(0x31),
         ["SetLine"] = rig => rig.Device.SetLine(3, true),
+        ["SetLine (deassert)"] = rig => rig.Device.SetLine(1, false), // lock-free, still refused
         ["Pulse"] = rig => rig.Device.Pulse(2),
         ["OnLocalEoi"] = rig => rig.Eoi(0x31),
         ["Reset"] = rig => rig.Device.Reset(),
@@ -142,6 +143,7 @@ public class IoApicSinkContractTests
         ["WriteEntry"] = new(s_nothing, rig => rig.Route(4, 0x34, TriggerMode.Level), ["deliver 0x34", "completed", "changed 4"]),
         ["WriteEoiRegister"] = new(s_nothing, rig => rig.Device.WriteEoiRegister(0x31), ["deliver 0x31", "completed"]),
         ["SetLine"] = new(s_nothing, rig => rig.Device.SetLine(2, true), ["deliver 0x32", "completed"]),
+        ["SetLine (deassert)"] = new(s_nothing, rig => rig.Device.SetLine(1, false), []), // delivers nothing
         ["Pulse"] = new(s_nothing, rig => rig.Device.Pulse(2), ["deliver 0x32", "completed"]),
         ["OnLocalEoi"] = new(s_nothing, rig => rig.Eoi(0x31), ["deliver 0x31", "completed"]),
         ["Reset"] = new(s_nothing, rig => rig.Device.Reset(), ["completed", "changed -1"]),
