@@ -21,7 +21,9 @@
 # The reports land at a stable path per scope: StrykerOutput/<scope>/reports/mutation-report.html
 # and .json (<scope> with '/' and ',' turned into '-'); with jq installed the script ends by listing
 # the counts per status and the surviving mutants (file:line mutator) from the JSON report.
-# STRYKER_CONCURRENCY sets the number of test sessions (default 1).
+# STRYKER_CONCURRENCY sets the number of test sessions (default 1); STRYKER_ADDITIONAL_TIMEOUT_MS the
+# milliseconds a test run may exceed its measured time before it counts as timed out (default 5000;
+# more on a machine shared with other work, so a starved test is not taken for a hang).
 set -euo pipefail
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$repo"
@@ -79,6 +81,7 @@ cat > "$config" <<JSON
     "concurrency": ${STRYKER_CONCURRENCY:-1},
     "test-runner": "${STRYKER_TEST_RUNNER:-mtp}",
     "coverage-analysis": "perTest",
+    "additional-timeout": ${STRYKER_ADDITIONAL_TIMEOUT_MS:-5000},
     "reporters": ["html", "json", "progress", "cleartext"],
     "thresholds": { "high": 80, "low": 60, "break": 0 }
   }
