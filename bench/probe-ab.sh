@@ -2,7 +2,7 @@
 # A/B of benchmark cases across git revisions, without BenchmarkDotNet (docs/performance.md,
 # "W1 before and after the re-rooming, settled"): each revision's library is built in a temporary
 # worktree with THIS tree's probe harness and benchmark classes copied over it, so only the library
-# differs; then rounds of launches rotate over the revisions, pinned to CPU 1 when taskset works, and
+# differs; then rounds of launches rotate over the revisions, pinned to CPU 1 (PROBE_CPU) when taskset works, and
 # each launch prints the minimum of eight 250 ms iterations (the probe's min: the least disturbed
 # iteration of a launch, which on this shared machine repeats within about 1% where medians do not).
 # One line per case and revision: the smallest and the median of the launch minimums.
@@ -49,8 +49,9 @@ for i in "${!revs[@]}"; do
 done
 
 pin=()
-if command -v taskset > /dev/null 2>&1 && taskset -c 1 true 2> /dev/null; then
-    pin=(taskset -c 1)
+cpu=${PROBE_CPU:-1}
+if command -v taskset > /dev/null 2>&1 && taskset -c "$cpu" true 2> /dev/null; then
+    pin=(taskset -c "$cpu")
 fi
 export DOTNET_TC_CallCountingDelayMs=${DOTNET_TC_CallCountingDelayMs:-0}
 for c in "${cases[@]}"; do
