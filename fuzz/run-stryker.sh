@@ -69,6 +69,11 @@ slug=$(printf '%s' "$scope" | tr '/,:' '---')
 out="$repo/StrykerOutput/$slug"
 
 dotnet tool restore > /dev/null
+# The progress bar only on a real terminal: Stryker 5.1.0's bar throws when it is disposed on a
+# terminal of width 0 (a pseudo-terminal such as script(1)'s), after every mutant was tested and
+# before the reports are written, losing the run.
+progress=""
+if [ -t 1 ] && [ "$(tput cols 2> /dev/null || echo 0)" -gt 0 ]; then progress=', "progress"'; fi
 config=$(mktemp "${TMPDIR:-/tmp}/stryker-config.XXXXXX.json")
 trap 'rm -f "$config"' EXIT
 cat > "$config" <<JSON
@@ -82,7 +87,7 @@ cat > "$config" <<JSON
     "test-runner": "${STRYKER_TEST_RUNNER:-mtp}",
     "coverage-analysis": "perTest",
     "additional-timeout": ${STRYKER_ADDITIONAL_TIMEOUT_MS:-5000},
-    "reporters": ["html", "json", "progress", "cleartext"],
+    "reporters": ["html", "json"$progress, "cleartext"],
     "thresholds": { "high": 80, "low": 60, "break": 0 }
   }
 }
