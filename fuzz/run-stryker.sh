@@ -10,7 +10,9 @@
 #                  folder names the layer
 #     TEST_FILTER  a dotnet test filter for the tests to run against each mutant (default: the
 #                  tests of the same layer, FullyQualifiedName~VirtualApic.Tests.LAYER; for Core also
-#                  the Time tests and BoundVcpuSnapshotTests, for Fabric and Assist the Fabric, Assist,
+#                  the Time and Snapshot tests, the LINT tests of Fabric (the LVT's LINT pins and
+#                  their Remote IRR) and ProfileSwitchTests (the per-profile reset and ESR rules),
+#                  for Fabric and Assist the Fabric, Assist,
 #                  Cpu, Snapshot and Profiles tests; both without the slow tests, see below)
 #     EXTRA ARGS   passed to Stryker, e.g. --since:main, --break-at 80, --mutate '!**/Foo.cs'
 #
@@ -37,7 +39,7 @@ layer=${layer%%,*}
 slow='FullyQualifiedName!~Ten_million_timer_rewrites&FullyQualifiedName!~CrossBackendEquivalenceTests&FullyQualifiedName!~LargeVmTests&FullyQualifiedName!~4096'
 case "$scope" in
     Core|Core/*)
-        preset="(FullyQualifiedName~VirtualApic.Tests.Core.|FullyQualifiedName~VirtualApic.Tests.Time.|FullyQualifiedName~BoundVcpuSnapshotTests)&$slow" ;;
+        preset="(FullyQualifiedName~VirtualApic.Tests.Core.|FullyQualifiedName~VirtualApic.Tests.Time.|FullyQualifiedName~VirtualApic.Tests.Snapshot.|FullyQualifiedName~VirtualApic.Tests.Fabric.LintTests|FullyQualifiedName~VirtualApic.Tests.Profiles.ProfileSwitchTests)&$slow" ;;
     Fabric|Assist|Fabric,Assist|Assist,Fabric|Fabric/*|Assist/*)
         preset="(FullyQualifiedName~VirtualApic.Tests.Fabric.|FullyQualifiedName~VirtualApic.Tests.Assist.|FullyQualifiedName~VirtualApic.Tests.Cpu.|FullyQualifiedName~VirtualApic.Tests.Snapshot.|FullyQualifiedName~VirtualApic.Tests.Profiles.)&$slow" ;;
     *)
