@@ -166,4 +166,26 @@ public class AssistIpiAndReadEdgeTests
         Assert.Equal(doorbells + 1, Model(vm).Doorbells);
         Assert.Equal([0x10], TakeAll(vm.Vcpus[1]));
     }
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Two_halted_targets_of_one_ipi_still_make_the_sender_exit(bool logical)
+    {
+        // Each not-running target is a reason to exit; two of them must not cancel out.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 3);
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0200_0000);
+        Write(vm.Vcpus[2], ApicOffset.Ldr, 0x0400_0000);
+        vm.Vcpus[1].Hlt();
+        vm.Vcpus[2].Hlt();
+        vm.Vcpus[0].Exits.Clear();
+        var icr = logical
+            ? Icr.Create(0x57, destinationMode: DestinationMode.Logical, destinationHigh: 0x06u << 24)
+            : Icr.Create(0x57, shorthand: DestinationShorthand.AllExcludingSelf);
+
+        SendXApicIpi(vm.Vcpus[0], icr);
+
+        Assert.Equal(1, vm.Vcpus[0].Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.Equal([0x57], TakeAll(vm.Vcpus[1]));
+        Assert.Equal([0x57], TakeAll(vm.Vcpus[2]));
+    }
 }
