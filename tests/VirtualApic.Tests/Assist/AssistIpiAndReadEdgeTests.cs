@@ -72,6 +72,7 @@ public class AssistIpiAndReadEdgeTests
 
     [Theory]
     [InlineData(0x0000_0012ul)] // cluster 0, IDs 1 and 4: no vCPU 4
+    [InlineData(0x0000_000Aul)] // cluster 0, IDs 1 and 3: one past the table
     [InlineData(0x0001_0001ul)] // cluster 1, ID 16: beyond the VM
     public void An_x2avic_logical_ipi_naming_a_missing_id_exits_and_is_emulated_to_the_rest(ulong destination)
     {
@@ -83,7 +84,7 @@ public class AssistIpiAndReadEdgeTests
         Assert.Equal(1, vm.Vcpus[0].Exits[ExitReason.AvicIncompleteIpi]);
         var taken = TakeEach(vm);
         Assert.Empty(taken[0]);
-        Assert.Equal(destination == 0x12 ? [0x54] : [], taken[1]);
+        Assert.Equal(destination < 0x1_0000 ? [0x54] : [], taken[1]);
         Assert.Empty(taken[2]);
     }
 
@@ -187,5 +188,16 @@ public class AssistIpiAndReadEdgeTests
         Assert.Equal(1, vm.Vcpus[0].Exits[ExitReason.AvicIncompleteIpi]);
         Assert.Equal([0x57], TakeAll(vm.Vcpus[1]));
         Assert.Equal([0x57], TakeAll(vm.Vcpus[2]));
+    }
+
+    [Fact]
+    public void An_avic_physical_ipi_one_past_the_table_exits_and_reaches_nobody()
+    {
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 3);
+
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x58, destinationHigh: 3u << 24));
+
+        Assert.Equal(1, vm.Vcpus[0].Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.All(TakeEach(vm), Assert.Empty);
     }
 }
