@@ -412,7 +412,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        WriteRegister(offset & 0xFF0, value);
+        WriteRegister(offset, value); // an offset past the page is reserved, as MmioRead treats it, not an alias
     }
 
     // ---------------------------------------------------------------------------------------

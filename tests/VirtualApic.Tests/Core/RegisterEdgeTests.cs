@@ -424,6 +424,22 @@ public class RegisterEdgeTests
         Assert.Equal(0x80u, LatchEsr(apic));
     }
 
+    [Theory]
+    [InlineData(0x1080)] // TPR's offset plus a page
+    [InlineData(0x7FFF_F080)]
+    public void A_store_past_the_page_is_a_reserved_access_not_an_alias(int offset)
+    {
+        // The same as a load there: MmioRead fails it (IsReadable) and records the error.
+        var apic = TestApic.Create(config: Architectural);
+
+        apic.MmioWrite(offset, 0x50, 4);
+
+        Assert.Equal(0u, apic.Tpr);
+        Assert.Equal(0x80u, LatchEsr(apic));
+        Assert.Equal(0ul, apic.MmioRead(offset, 4));
+        Assert.Equal(0x80u, LatchEsr(apic));
+    }
+
     // ------------------------------------------------------------------ IA32_APIC_BASE
 
     [Theory]
