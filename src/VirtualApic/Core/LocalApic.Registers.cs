@@ -185,11 +185,19 @@ public sealed partial class LocalApic
         // SDM 11.5.3: illegal register address (ESR bit 7) is an access to a *reserved* offset of
         // the xAPIC page; a write to a read-only register or a read of a write-only one is just
         // ignored. x2APIC accesses #GP instead.
-        if (!IsX2Apic && ApicRegisterTable.Find(offset) is null)
+        if (!IsX2Apic && IsReservedInXApic(offset))
         {
             RecordError(EsrIllegalRegisterAddress);
         }
     }
+
+    // Reserved in this APIC's xAPIC page (SDM table 11-1): no row, a row this CPU lacks (LVT CMCI
+    // without CMCI), or a register that exists only in x2APIC mode (SELF_IPI, SDM table 11-6).
+    // RRD, which no mode may access here, is still a register of the xAPIC page, not a reserved one.
+    private bool IsReservedInXApic(int offset) =>
+        ApicRegisterTable.Find(offset) is not { } row
+        || !row.IsPresent(_registerFeatures)
+        || (row.XApic == RegisterAccess.None && row.X2Apic != RegisterAccess.None);
 
     private void WriteLvt(int offset, uint value)
     {
@@ -404,7 +412,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        WriteRegister(offset & 0xFF0, value);
+        WriteRegister(offset, value); // an offset past the page is reserved, as MmioRead treats it, not an alias
     }
 
     // ---------------------------------------------------------------------------------------

@@ -13,10 +13,12 @@ namespace VirtualApic.Tests.Core;
 /// </summary>
 public class InterruptMessageTests
 {
-    [Fact]
-    public void FromIcr_of_an_xapic_sender_takes_the_destination_from_icr_bits_63_56()
+    [Theory]
+    [InlineData(ApicMode.XApic, 3, 0xA5u)]              // ICR bits 63:56
+    [InlineData(ApicMode.X2Apic, 5, 0xA512_3456u)]      // ICR bits 63:32
+    public void FromIcr_takes_the_destination_in_the_senders_mode(ApicMode mode, int id, uint destination)
     {
-        var sender = TestApic.Create(ApicMode.XApic, id: 3);
+        var sender = TestApic.Create(mode, id: id);
         var icr = Icr.Create(
             0x42, DeliveryMode.LowestPriority, DestinationMode.Logical, DestinationShorthand.None,
             level: false, TriggerMode.Level, destinationHigh: 0xA512_3456);
@@ -25,25 +27,8 @@ public class InterruptMessageTests
 
         Assert.Equal(
             new InterruptMessage(
-                0x42, DeliveryMode.LowestPriority, DestinationMode.Logical, 0xA5, TriggerMode.Level, false,
-                DestinationShorthand.None, InterruptSource.Ipi, 3),
-            message);
-    }
-
-    [Fact]
-    public void FromIcr_of_an_x2apic_sender_takes_the_destination_from_icr_bits_63_32()
-    {
-        var sender = TestApic.Create(ApicMode.X2Apic, id: 5);
-        var icr = Icr.Create(
-            0x42, DeliveryMode.LowestPriority, DestinationMode.Logical, DestinationShorthand.None,
-            level: false, TriggerMode.Level, destinationHigh: 0xA512_3456);
-
-        var message = InterruptMessage.FromIcr(icr, sender);
-
-        Assert.Equal(
-            new InterruptMessage(
-                0x42, DeliveryMode.LowestPriority, DestinationMode.Logical, 0xA512_3456, TriggerMode.Level, false,
-                DestinationShorthand.None, InterruptSource.Ipi, 5),
+                0x42, DeliveryMode.LowestPriority, DestinationMode.Logical, destination, TriggerMode.Level, false,
+                DestinationShorthand.None, InterruptSource.Ipi, id),
             message);
     }
 

@@ -13,19 +13,6 @@ namespace VirtualApic.Tests.Core;
 /// </summary>
 public class IrrInboxEdgeTests
 {
-    /// <summary>The first and last vector of each of the eight words.</summary>
-    public static TheoryData<int> WordEdgeVectors()
-    {
-        var data = new TheoryData<int>();
-        for (int w = 0; w < 8; w++)
-        {
-            data.Add(w * 32);
-            data.Add((w * 32) + 31);
-        }
-
-        return data;
-    }
-
     [Fact]
     public void A_word_post_on_its_own_raises_the_flag()
     {
@@ -55,7 +42,7 @@ public class IrrInboxEdgeTests
     }
 
     [Theory]
-    [MemberData(nameof(WordEdgeVectors))]
+    [MemberData(nameof(ApicPageTests.WordEdgeVectors), MemberType = typeof(ApicPageTests))]
     public void A_post_lands_in_word_v_div_32_bit_v_mod_32(int vector)
     {
         var inbox = default(IrrInbox);

@@ -94,7 +94,7 @@ public class RegisterEdgeTests
 
     // ------------------------------------------------------------------ ESR: illegal register address
 
-    public static TheoryData<string> ReservedXApicAccesses() => new() { "read 0x10", "write 0x10", "read 0x3A0", "write 0x3D0", "read 0x800", "write 0x400" };
+    public static TheoryData<string> ReservedXApicAccesses() => new() { "read 0x10", "write 0x10", "read 0x3A0", "write 0x3D0", "read 0x800", "write 0x400", "read 0x3F0", "write 0x3F0", "read 0x2F0", "write 0x2F0" };
 
     [Theory]
     [MemberData(nameof(ReservedXApicAccesses))]
@@ -119,6 +119,19 @@ public class RegisterEdgeTests
             case "read 0x800":
                 Assert.Equal(0ul, apic.MmioRead(0x800, 4));
                 break;
+            case "read 0x3F0": // SELF_IPI exists only in x2APIC mode (SDM table 11-6)
+                Assert.False(apic.TryReadRegister(ApicOffset.SelfIpi, 4, out _));
+                break;
+            case "write 0x3F0":
+                apic.MmioWrite(ApicOffset.SelfIpi, 0x40, 4);
+                Assert.Equal(-1, apic.HighestIrr);
+                break;
+            case "read 0x2F0": // LVT CMCI exists only with CMCI
+                Assert.False(apic.TryReadRegister(ApicOffset.LvtCmci, 4, out _));
+                break;
+            case "write 0x2F0":
+                apic.MmioWrite(ApicOffset.LvtCmci, 0x40, 4);
+                break;
             default:
                 apic.MmioWrite(0x400, 0, 4);
                 break;
@@ -141,6 +154,17 @@ public class RegisterEdgeTests
         Assert.False(apic.WriteRegister(ApicOffset.Tmcct, 0xFF));
         apic.MmioWrite(ApicOffset.Rrd, 0xFF, 4);
 
+        Assert.Equal(0u, LatchEsr(apic));
+    }
+
+    [Fact]
+    public void Lvt_cmci_is_a_register_and_no_error_when_the_cpu_has_cmci()
+    {
+        var apic = TestApic.Create(config: Architectural with { CmciSupported = true });
+        apic.MmioWrite(ApicOffset.LvtCmci, 0x40, 4);
+
+        Assert.True(apic.TryReadRegister(ApicOffset.LvtCmci, 4, out uint value));
+        Assert.Equal(0x40u, value);
         Assert.Equal(0u, LatchEsr(apic));
     }
 
@@ -397,6 +421,22 @@ public class RegisterEdgeTests
         apic.MmioWrite(ApicOffset.Tpr, 0x50, 4);
         apic.MmioWrite(0x10, 0x50, 4);
         Assert.Equal(0x50u, apic.Tpr);
+        Assert.Equal(0x80u, LatchEsr(apic));
+    }
+
+    [Theory]
+    [InlineData(0x1080)] // TPR's offset plus a page
+    [InlineData(0x7FFF_F080)]
+    public void A_store_past_the_page_is_a_reserved_access_not_an_alias(int offset)
+    {
+        // The same as a load there: MmioRead fails it (IsReadable) and records the error.
+        var apic = TestApic.Create(config: Architectural);
+
+        apic.MmioWrite(offset, 0x50, 4);
+
+        Assert.Equal(0u, apic.Tpr);
+        Assert.Equal(0x80u, LatchEsr(apic));
+        Assert.Equal(0ul, apic.MmioRead(offset, 4));
         Assert.Equal(0x80u, LatchEsr(apic));
     }
 

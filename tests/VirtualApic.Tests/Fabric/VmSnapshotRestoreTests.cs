@@ -1,0 +1,88 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+using VirtualApic.Snapshot;
+
+namespace VirtualApic.Tests.Fabric;
+
+/// <summary>
+/// What <see cref="VmSnapshot.Restore"/> and <see cref="VmSnapshot.Migrate"/> put back beside the
+/// vCPUs (the IOAPIC, the 8259's INTR, the clock), and the host errors they report before
+/// changing anything (docs/kvm-reference.md 10: KVM_SET_IRQCHIP after the vCPUs).
+/// </summary>
+public class VmSnapshotRestoreTests
+{
+    [Fact]
+    public void Restore_brings_back_the_ioapic_the_pic_and_the_time()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        var entry = RedirectionEntry.Create(0x61, trigger: TriggerMode.Level, destination: 1);
+        vm.IoApic.WriteEntry(4, entry);
+        vm.Pic.Raise(0x28);
+        vm.Clock.Advance(5000);
+        var saved = VmSnapshot.Capture(vm);
+
+        vm.IoApic.WriteEntry(4, RedirectionEntry.Create(0x77, masked: true));
+        vm.Pic.Lower();
+        vm.Clock.Advance(1000);
+        saved.Restore(vm);
+
+        Assert.Equal(entry, vm.IoApic.GetEntry(4));
+        Assert.Equal((true, (byte)0x28), vm.Pic.Save());
+        Assert.Equal(5000, vm.Clock.NowNs);
+    }
+
+    [Fact]
+    public void Migrate_lets_prepare_see_the_new_vm_before_the_state_arrives()
+    {
+        using var source = new VirtualMachine(new VmOptions { Cpus = 1 });
+        source.IoApic.WriteEntry(2, RedirectionEntry.Create(0x62));
+        source.Clock.Advance(300);
+        long timeSeenByPrepare = -1;
+
+        using var moved = VmSnapshot.Migrate(source, new VmOptions { Cpus = 1, Accel = AccelKind.Apicv }, vm => timeSeenByPrepare = vm.Clock.NowNs);
+
+        Assert.Equal(0, timeSeenByPrepare);
+        Assert.Equal(300, moved.Clock.NowNs);
+        Assert.Equal(RedirectionEntry.Create(0x62), moved.IoApic.GetEntry(2));
+        Assert.Equal(AccelKind.Apicv, moved.Options.Accel);
+    }
+
+    [Fact]
+    public void A_failing_prepare_reaches_the_caller()
+    {
+        using var source = new VirtualMachine(new VmOptions { Cpus = 1 });
+
+        var ex = Assert.Throws<InvalidOperationException>(
+            () => VmSnapshot.Migrate(source, new VmOptions { Cpus = 1 }, _ => throw new InvalidOperationException("prepare failed")));
+
+        Assert.Equal("prepare failed", ex.Message);
+    }
+
+    [Fact]
+    public void A_snapshot_whose_vcpus_are_out_of_order_is_refused_before_anything_changes()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        var saved = VmSnapshot.Capture(vm);
+        var swapped = saved with { Cpus = [saved.Cpus[1], saved.Cpus[0]], TimeNs = 999 };
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => swapped.Restore(vm));
+
+        Assert.Contains("vCPU snapshot 0 is of vCPU 1", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, vm.Clock.NowNs);
+    }
+
+    [Fact]
+    public void Null_arguments_are_reported_by_name()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 1 });
+        var saved = VmSnapshot.Capture(vm);
+
+        Assert.Equal("vm", Assert.Throws<ArgumentNullException>(() => VmSnapshot.Capture(null!)).ParamName);
+        Assert.Equal("vm", Assert.Throws<ArgumentNullException>(() => saved.Restore(null!)).ParamName);
+        Assert.Equal("source", Assert.Throws<ArgumentNullException>(() => VmSnapshot.Migrate(null!, new VmOptions())).ParamName);
+        Assert.Equal("target", Assert.Throws<ArgumentNullException>(() => VmSnapshot.Migrate(vm, null!)).ParamName);
+    }
+}
