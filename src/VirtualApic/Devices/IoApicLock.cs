@@ -31,6 +31,9 @@ internal sealed class IoApicLock
     public Scope EnterScope() =>
         new(Interlocked.CompareExchange(ref _held, 1, 0) == 0 || EnterContended() ? this : null);
 
+    /// <summary>Whether some thread holds the lock (inspection).</summary>
+    internal bool IsHeld => Volatile.Read(ref _held) != 0;
+
     /// <summary>Marks the holder as inside <see cref="IIoApicSink.Deliver"/> (under the lock).</summary>
     public void BeginDelivery() => Volatile.Write(ref _deliveringThread, Environment.CurrentManagedThreadId);
 
