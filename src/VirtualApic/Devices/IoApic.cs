@@ -113,7 +113,7 @@ public sealed class IoApic
     private const int NoChange = -2;
     private const int WholeTable = -1;
 
-    private readonly Lock _lock = new();
+    private readonly IoApicLock _lock = new();
     private readonly IIoApicSink _sink;
     private readonly VirtualClock _clock;
     private readonly ClockTimer _delayedInjection;
@@ -187,7 +187,7 @@ public sealed class IoApic
     {
         get
         {
-            lock (_lock)
+            using (_lock.EnterScope())
             {
                 return _delayedInjection.IsArmed;
             }
@@ -209,7 +209,7 @@ public sealed class IoApic
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(offset, MmioLength);
         uint value;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             value = offset switch
             {
@@ -255,7 +255,7 @@ public sealed class IoApic
         }
 
         int changed = NoChange;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             switch (offset)
@@ -284,7 +284,7 @@ public sealed class IoApic
     /// <returns>The register value.</returns>
     public uint ReadRegister(uint index)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             return ReadIndirectLocked(index);
         }
@@ -298,7 +298,7 @@ public sealed class IoApic
     public void WriteRegister(uint index, uint value)
     {
         int changed;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             changed = WriteIndirectLocked(index, value);
@@ -319,7 +319,7 @@ public sealed class IoApic
     public void WriteEntry(int pin, RedirectionEntry entry)
     {
         ThrowIfBadPin(pin);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             uint low = RedirectionTableIndex + (2 * (uint)pin);
@@ -340,7 +340,7 @@ public sealed class IoApic
     /// <exception cref="InvalidOperationException">Called from inside <see cref="IIoApicSink.Deliver"/>.</exception>
     public void WriteEoiRegister(uint value)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             EoiRegisterLocked(value);
@@ -376,7 +376,7 @@ public sealed class IoApic
         }
 
         int status;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             status = SetLineLocked(pin, asserted);
@@ -396,7 +396,7 @@ public sealed class IoApic
     {
         ThrowIfBadPin(pin);
         int status;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             status = SetLineLocked(pin, true);
@@ -425,7 +425,7 @@ public sealed class IoApic
     public void OnLocalEoi(int vcpuIndex, byte vector, TriggerMode trigger, bool directedEoi)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vcpuIndex);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
 
@@ -457,7 +457,7 @@ public sealed class IoApic
     public RedirectionEntry GetEntry(int pin)
     {
         ThrowIfBadPin(pin);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             return new RedirectionEntry(_entries[pin]);
         }
@@ -470,7 +470,7 @@ public sealed class IoApic
     public bool GetLine(int pin)
     {
         ThrowIfBadPin(pin);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             return (_lines & (1u << pin)) != 0;
         }
@@ -483,7 +483,7 @@ public sealed class IoApic
     public bool GetRemoteIrr(int pin)
     {
         ThrowIfBadPin(pin);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             return (_entries[pin] & RedirectionEntry.RemoteIrrBit) != 0;
         }
@@ -497,7 +497,7 @@ public sealed class IoApic
     /// <exception cref="InvalidOperationException">Called from inside <see cref="IIoApicSink.Deliver"/>.</exception>
     public void Reset()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             _delayedInjection.Cancel();
@@ -517,7 +517,7 @@ public sealed class IoApic
     /// <returns>The snapshot.</returns>
     public IoApicState Save()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             return new IoApicState
             {
@@ -548,7 +548,7 @@ public sealed class IoApic
     {
         ArgumentNullException.ThrowIfNull(state);
         Validate(state);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             state.Entries.CopyTo(_entries);
@@ -638,7 +638,7 @@ public sealed class IoApic
 
     private void ThrowIfDelivering()
     {
-        // The lock is recursive, so only the delivering thread itself can get here with the flag set.
+        // Only the delivering thread re-enters the lock, so only it can get here with the flag set.
         if (_delivering)
         {
             throw new InvalidOperationException(
@@ -646,15 +646,17 @@ public sealed class IoApic
         }
     }
 
-    // The lock-free deassert's form of ThrowIfDelivering: the flag is only true while some thread
-    // delivers under the lock, so a set flag is re-entry only when that thread is this one.
+    // The lock-free deassert's form of ThrowIfDelivering.
     private void ThrowIfDeliveringOnThisThread()
     {
-        if (Volatile.Read(ref _delivering) && _lock.IsHeldByCurrentThread)
+        if (_lock.IsDeliveringOnCurrentThread)
         {
             ThrowIfDelivering();
         }
     }
+
+    /// <summary>Whether the calling thread is inside <see cref="IIoApicSink.Deliver"/> for this IOAPIC.</summary>
+    internal bool IsDeliveringOnCurrentThread => _lock.IsDeliveringOnCurrentThread;
 
     // Rebuilds _pinsOfVector from the whole table (construction, reset, restore).
     private void IndexVectorsLocked()
@@ -803,12 +805,14 @@ public sealed class IoApic
 
         int accepted;
         _delivering = true;
+        _lock.BeginDelivery();
         try
         {
             accepted = _sink.Deliver(in message);
         }
         finally
         {
+            _lock.EndDelivery();
             _delivering = false;
         }
 
@@ -874,7 +878,7 @@ public sealed class IoApic
     // KVM kvm_ioapic_eoi_inject_work: retry every level pin whose line is asserted and Remote IRR clear.
     private void OnDelayedInjection()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfDelivering();
             for (int pin = 0; pin < PinCount; pin++)

@@ -214,23 +214,16 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
             RequestIoApicScans();
         }
 
-        // Kicks raised by this delivery reach VcpuKicked after the IOAPIC releases its lock.
-        t_ioApicDeliveries++;
-        try
-        {
-            return Router.Deliver(message, source: null);
-        }
-        finally
-        {
-            t_ioApicDeliveries--;
-        }
+        // Kicks raised by this delivery reach VcpuKicked after the IOAPIC releases its lock (Kick).
+        return Router.Deliver(message, source: null);
     }
 
     /// <inheritdoc/>
     void IIoApicSink.DeliveriesCompleted()
     {
-        var deferred = t_deferredKicks;
-        if (t_ioApicDeliveries != 0 || deferred is null)
+        // Thread-local storage is touched only once some kick was deferred: an IOAPIC cycle with no
+        // VcpuKicked handler stays free of it.
+        if (!_kicksDeferred || t_deferredKicks is not { } deferred || IoApic.IsDeliveringOnCurrentThread)
         {
             return;
         }
@@ -246,10 +239,10 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
 
     private volatile bool _ioapicScanPending;
 
-    // IOAPIC deliveries in progress on this thread, and the VcpuKicked notifications they deferred
-    // (an embedder's handler must not run under the IOAPIC's lock: docs/threading.md).
-    [ThreadStatic]
-    private static int t_ioApicDeliveries;
+    // The VcpuKicked notifications that IOAPIC deliveries on this thread deferred (an embedder's
+    // handler must not run under the IOAPIC's lock: docs/threading.md), and whether any kick of this
+    // VM was ever deferred (so that DeliveriesCompleted can skip the thread-local list until then).
+    private volatile bool _kicksDeferred;
     [ThreadStatic]
     private static List<(VirtualMachine Vm, int Index)>? t_deferredKicks;
 
@@ -448,9 +441,10 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         _vcpus[target.VcpuId].Kick();
         if (VcpuKicked is { } handler)
         {
-            if (t_ioApicDeliveries != 0)
+            if (IoApic.IsDeliveringOnCurrentThread)
             {
                 (t_deferredKicks ??= []).Add((this, target.VcpuId));
+                _kicksDeferred = true;
                 return;
             }
 
