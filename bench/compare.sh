@@ -84,18 +84,12 @@ echo "== floor: $floor_src"
 [ -f "$floor_src" ] || { echo "w1-floor.c not found at $floor_src" >&2; exit 1; }
 command -v gcc >/dev/null 2>&1 || { echo "compare.sh needs gcc to build the C floor" >&2; exit 1; }
 gcc -O2 -std=gnu11 -o "$work/floor" "$floor_src"
-"${pin[@]}" "$work/floor" "${floor_args[@]}" | tee "$work/floor.txt"
-floor_inl=$(awk '/^floor-inline/ { sub("median=", "", $3); print $3 }' "$work/floor.txt")
-floor_call=$(awk '/^floor-noinline/ { sub("median=", "", $3); print $3 }' "$work/floor.txt")
-floor=$(awk -v a="$floor_inl" -v b="$floor_call" 'BEGIN { print (a < b ? a : b) }')
-floor_min=$(awk '/^floor-/ { sub("min=", "", $4); if (m == "" || $4 < m) m = $4 } END { print m }' "$work/floor.txt")
-
-# The floor again right before and after each workload: this shared machine has minutes-long spells
-# in which code on this CPU runs 1.3-1.8x slower (docs/performance.md, "Host spells"), and a spell
-# can hit the floor's few seconds as well as a workload's minutes. Every case is divided by the
-# least disturbed floor of the whole run (the smallest of these medians; the smallest minimum for
-# the min column), and the floors measured next to each workload are printed, so that a spell
-# that hit one of them shows.
+# The floor is run at the start and again right before and after each workload: this shared
+# machine has minutes-long spells in which code on this CPU runs 1.3-1.8x slower
+# (docs/performance.md, "Host spells"), and a spell can hit the floor's few seconds as well as a
+# workload's minutes. Every case is divided by the least disturbed floor of the whole run (the
+# smallest median of the faster variant; the smallest minimum for the min column), and the floors
+# measured next to each workload are printed, so that a spell that hit one of them shows.
 floor_pair() { # name -> "median min"
     "${pin[@]}" "$work/floor" "${floor_args[@]}" > "$work/floor-$1.txt"
     awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4)
@@ -103,6 +97,9 @@ floor_pair() { # name -> "median min"
                      if (mn == "" || $4 < mn) mn = $4 }
          END { print md, mn }' "$work/floor-$1.txt"
 }
+least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
+read -r floor floor_min <<< "$(floor_pair start)"
+cat "$work/floor-start.txt"
 declare -A floor_note
 
 echo "== ${workloads[*]} under BenchmarkDotNet ($*)"
@@ -129,8 +126,8 @@ for w in "${workloads[@]}"; do
     [ -n "$quick" ] || grep -E '^\|' "$work/bdn-$w.log" || true
     read -r after after_min <<< "$(floor_pair "$w-after")"
     floor_note[$w]="$w: before $before, after $after"
-    floor=$(awk -v a="$floor" -v b="$before" -v c="$after" 'BEGIN { m = a; if (b < m) m = b; if (c < m) m = c; print m }')
-    floor_min=$(awk -v a="$floor_min" -v b="$before_min" -v c="$after_min" 'BEGIN { m = a; if (b < m) m = b; if (c < m) m = c; print m }')
+    floor=$(least "$floor" "$before" "$after")
+    floor_min=$(least "$floor_min" "$before_min" "$after_min")
 done
 
 # The semicolon CSV (units in the header, plain numbers in the cells): Method, the [Params] columns,
@@ -152,7 +149,7 @@ done | sort -t';' -k1,1 -s)
 [ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (KEEP=1 keeps $work and its logs)" >&2; exit 1; }
 
 echo
-echo "== ratios to the C floor of this run (floor median = the least of this run's floor medians: first run inline $floor_inl, noinline $floor_call; every run = $floor ns; floor min = $floor_min ns)"
+echo "== ratios to the C floor of this run (floor median = the least of this run's floor medians = $floor ns; floor min = $floor_min ns)"
 echo "   the floor (ns, the faster variant's median) measured next to each workload:"
 for w in "${workloads[@]}"; do [ -z "${floor_note[$w]:-}" ] || echo "   ${floor_note[$w]}"; done
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"

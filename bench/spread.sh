@@ -2,9 +2,9 @@
 # Launch-to-launch spread of whole-suite runs (issue 16 item 1): reads the output of several
 # `bench/compare.sh` launches and prints, per benchmark case, each launch's median, the spread
 # (largest median over smallest) in ns and in ratio to its launch's floor (as compare.sh printed
-# it), and each launch's ratio; then how many
-# cases agree within 10%. The guest engine's rows (G: ns per guest instruction, host seconds per
-# kvm-unit-tests configuration) come along when the launches ran it. W7 (unpinned, cross-thread) and W6 (microseconds) are listed like the rest.
+# it), and each launch's ratio; then how many cases agree within 10%. The guest engine's rows (G: ns
+# per guest instruction, host seconds per kvm-unit-tests configuration) come along when the
+# launches ran it. W6 (microseconds) and W7 (unpinned, cross-thread) are listed like the rest.
 #
 #   bash bench/compare.sh ... > launch1.txt; ... ; bash bench/spread.sh launch1.txt launch2.txt launch3.txt
 set -euo pipefail
@@ -47,7 +47,7 @@ awk '
                 if (lo == 0 || m < lo) lo = m
                 if (m > hi) hi = m
                 if (k !~ /^G /) {
-                    r = ((k, l) in rat) ? rat[k, l] : m / floor[l]
+                    r = rat[k, l]
                     ratios = ratios (ratios == "" ? "" : ", ") sprintf("%.2fx", r)
                     if (rlo == 0 || r < rlo) rlo = r
                     if (r > rhi) rhi = r

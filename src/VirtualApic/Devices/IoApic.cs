@@ -134,7 +134,6 @@ public sealed class IoApic
     private uint _irrDelivered;
     private byte _id;
     private byte _ioRegSel;
-    private bool _delivering;
 
     /// <summary>Creates an IOAPIC in its reset state: every entry masked, every line deasserted.</summary>
     /// <param name="sink">Where messages go, and who hears about redirection-table changes.</param>
@@ -638,8 +637,8 @@ public sealed class IoApic
 
     private void ThrowIfDelivering()
     {
-        // Only the delivering thread re-enters the lock, so only it can get here with the flag set.
-        if (_delivering)
+        // Only the delivering thread re-enters the lock, so only it can get here while a delivery runs.
+        if (_lock.IsDelivering)
         {
             throw new InvalidOperationException(
                 "The IOAPIC was changed from inside IIoApicSink.Deliver; a sink may only read the IOAPIC while delivering.");
@@ -804,7 +803,6 @@ public sealed class IoApic
         }
 
         int accepted;
-        _delivering = true;
         _lock.BeginDelivery();
         try
         {
@@ -813,7 +811,6 @@ public sealed class IoApic
         finally
         {
             _lock.EndDelivery();
-            _delivering = false;
         }
 
         // KVM sets Remote IRR on any non-zero result, so -1 (no destination matched) sets it too and the

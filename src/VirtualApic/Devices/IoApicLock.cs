@@ -34,6 +34,9 @@ internal sealed class IoApicLock
     /// <summary>Whether some thread holds the lock (inspection).</summary>
     internal bool IsHeld => Volatile.Read(ref _held) != 0;
 
+    /// <summary>Whether a delivery runs (read by the holder, or by the delivering thread re-entering).</summary>
+    public bool IsDelivering => _deliveringThread != 0;
+
     /// <summary>Marks the holder as inside <see cref="IIoApicSink.Deliver"/> (under the lock).</summary>
     public void BeginDelivery() => Volatile.Write(ref _deliveringThread, Environment.CurrentManagedThreadId);
 
