@@ -1,6 +1,8 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Globalization;
+
 namespace VirtualApic.Assist;
 
 /// <summary>
@@ -8,13 +10,89 @@ namespace VirtualApic.Assist;
 /// what the exit information fields would carry. The models never handle their own exits; the
 /// hypervisor's dispatcher counts, traces and handles every one.
 /// </summary>
-/// <param name="Outcome">Completed, #GP or exit.</param>
-/// <param name="Reason">The exit reason (meaningful for <see cref="AssistOutcome.Exit"/>).</param>
-/// <param name="Info">The register offset or MSR, the EOI-induced vector, or the <see cref="AvicIpiFailure"/> cause.</param>
-/// <param name="TrapLike">Whether the access already completed (trap-like) rather than being re-executed (fault-like).</param>
-/// <param name="Icr">The ICR of an AVIC_INCOMPLETE_IPI exit (EXITINFO1).</param>
-public readonly record struct ApicExit(AssistOutcome Outcome, ExitReason Reason, int Info, bool TrapLike, ulong Icr = 0)
+/// <remarks>
+/// Two 64-bit words (outcome, reason, trap-like and info in the first, the ICR in the second), so it
+/// is returned in two registers: as five narrow fields it went through memory, written narrow and
+/// copied wide, a store the CPU cannot forward, on every assisted access.
+/// </remarks>
+public readonly record struct ApicExit
 {
+    // Bits 7:0 the outcome, 15:8 the reason, bit 16 trap-like, bits 63:32 the info.
+    private readonly ulong _head;
+    private readonly ulong _icr;
+
+    /// <summary>An access result.</summary>
+    /// <param name="outcome">Completed, #GP or exit.</param>
+    /// <param name="reason">The exit reason (meaningful for <see cref="AssistOutcome.Exit"/>).</param>
+    /// <param name="info">The register offset or MSR, the EOI-induced vector, or the <see cref="AvicIpiFailure"/> cause.</param>
+    /// <param name="trapLike">Whether the access already completed (trap-like) rather than being re-executed (fault-like).</param>
+    /// <param name="icr">The ICR of an AVIC_INCOMPLETE_IPI exit (EXITINFO1).</param>
+    public ApicExit(AssistOutcome outcome, ExitReason reason, int info, bool trapLike, ulong icr = 0)
+    {
+        _head = Head(outcome, reason, trapLike, info);
+        _icr = icr;
+    }
+
+    /// <summary>Completed, #GP or exit.</summary>
+    public AssistOutcome Outcome
+    {
+        get => (AssistOutcome)(byte)_head;
+        init => _head = Head(value, Reason, TrapLike, Info);
+    }
+
+    /// <summary>The exit reason (meaningful for <see cref="AssistOutcome.Exit"/>).</summary>
+    public ExitReason Reason
+    {
+        get => (ExitReason)(byte)(_head >> 8);
+        init => _head = Head(Outcome, value, TrapLike, Info);
+    }
+
+    /// <summary>The register offset or MSR, the EOI-induced vector, or the <see cref="AvicIpiFailure"/> cause.</summary>
+    public int Info
+    {
+        get => (int)(_head >> 32);
+        init => _head = Head(Outcome, Reason, TrapLike, value);
+    }
+
+    /// <summary>Whether the access already completed (trap-like) rather than being re-executed (fault-like).</summary>
+    public bool TrapLike
+    {
+        get => (_head & TrapLikeBit) != 0;
+        init => _head = Head(Outcome, Reason, value, Info);
+    }
+
+    /// <summary>The ICR of an AVIC_INCOMPLETE_IPI exit (EXITINFO1).</summary>
+    public ulong Icr
+    {
+        get => _icr;
+        init => _icr = value;
+    }
+
+    private const ulong TrapLikeBit = 1UL << 16;
+
+    private static ulong Head(AssistOutcome outcome, ExitReason reason, bool trapLike, int info) =>
+        (byte)outcome | ((ulong)(byte)reason << 8) | (trapLike ? TrapLikeBit : 0) | ((ulong)(uint)info << 32);
+
+    /// <summary>Deconstructs into the five fields.</summary>
+    /// <param name="outcome">Completed, #GP or exit.</param>
+    /// <param name="reason">The exit reason.</param>
+    /// <param name="info">The register offset or MSR, the EOI-induced vector, or the AVIC IPI failure cause.</param>
+    /// <param name="trapLike">Whether the access was trap-like.</param>
+    /// <param name="icr">The ICR of an AVIC_INCOMPLETE_IPI exit.</param>
+    public void Deconstruct(out AssistOutcome outcome, out ExitReason reason, out int info, out bool trapLike, out ulong icr)
+    {
+        outcome = Outcome;
+        reason = Reason;
+        info = Info;
+        trapLike = TrapLike;
+        icr = Icr;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"ApicExit {{ Outcome = {Outcome}, Reason = {Reason}, Info = {Info}, TrapLike = {TrapLike}, Icr = {Icr} }}");
+
     /// <summary>The access completed without an exit.</summary>
     public static ApicExit Completed => default;
 
