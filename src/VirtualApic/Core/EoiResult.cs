@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Runtime.CompilerServices;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Core;
@@ -54,6 +55,7 @@ public readonly record struct EoiResult
     public bool LintRemoteIrrCleared => (_bits & LintBit) != 0;
 
     /// <summary>The result of retiring <paramref name="vector"/> from the ISR.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static EoiResult Retired(int vector, bool level, bool ioApicHandled) =>
         new((vector & 0xFF) | RetiredBit | (level ? LevelBit : 0) | (ioApicHandled ? IoApicBit : 0));
 

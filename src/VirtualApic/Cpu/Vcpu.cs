@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Assist;
+using System.Runtime.CompilerServices;
 using VirtualApic.Core;
 using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
@@ -29,7 +30,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     private int _nmiQueued;    // NMIs accepted but not yet taken
     private volatile byte _sipiVector;
     private bool _nmiBlocked;
-    private readonly Stack<GuestEventKind> _handlers = new();
+    private HandlerStack _handlers = new();
     private bool _lint0;
     private bool _lint1;
 
@@ -142,24 +143,23 @@ public sealed class Vcpu : IApicCpu, IDisposable
     }
 
     // KVM kvm_apic_accept_pic_intr: the PIC reaches a vCPU whose APIC is hardware-disabled or whose
-    // LINT0 is unmasked in ExtINT mode.
+    // LINT0 is unmasked in ExtINT mode. INTR is low almost always: that test is inlined into every
+    // take, the LINT0 check is not.
     private bool ExtIntPending
     {
-        get
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Pic is { HasInterrupt: true } && PicInterruptReachesApic();
+    }
+
+    private bool PicInterruptReachesApic()
+    {
+        if (!Apic.IsHardwareEnabled)
         {
-            if (Pic is not { HasInterrupt: true })
-            {
-                return false;
-            }
-
-            if (!Apic.IsHardwareEnabled)
-            {
-                return true;
-            }
-
-            var lint0 = new Lvt(Apic.Page.Read(ApicOffset.LvtLint0));
-            return !lint0.Masked && lint0.DeliveryMode == DeliveryMode.ExtInt;
+            return true;
         }
+
+        var lint0 = new Lvt(Apic.Page.Read(ApicOffset.LvtLint0));
+        return !lint0.Masked && lint0.DeliveryMode == DeliveryMode.ExtInt;
     }
 
     // ------------------------------------------------------------------ IApicCpu (any thread)
@@ -279,13 +279,17 @@ public sealed class Vcpu : IApicCpu, IDisposable
     // wake-up, so that a WaitForKick returns at once (KVM kvm_vcpu_check_block asks
     // kvm_arch_vcpu_runnable before blocking). Events that arrive later latch it through Kick.
     // Owner thread (it may fold posted vectors into the IRR).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void LatchWakeIfRunnable()
     {
-        if (State != VcpuRunState.Halted)
+        if (State == VcpuRunState.Halted)
         {
-            return;
+            LatchWakeIfHaltedRunnable();
         }
+    }
 
+    private void LatchWakeIfHaltedRunnable()
+    {
         Interlocked.Exchange(ref _waiting, 1);
         int pending = Volatile.Read(ref _pending);
         bool runnable = (pending & (int)(PendingEvents.Init | PendingEvents.Smi)) != 0
@@ -693,7 +697,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <summary>The CPU-side event state outside the APIC, for snapshots.</summary>
     public VcpuEventState SaveEvents() => new(
         State, InterruptFlag, _nmiBlocked, NmiQueued, (PendingEvents)Volatile.Read(ref _pending), _sipiVector,
-        [.. _handlers.Reverse()], _lint0, _lint1);
+        _handlers.ToArrayOldestFirst(), _lint0, _lint1);
 
     /// <summary>The PV EOI state for snapshots: the MSR value and KVM's host-side pending bit.</summary>
     public (ulong Msr, bool Pending) SavePvEoi() => (PvEoi.MsrValue, PvEoi.Pending);

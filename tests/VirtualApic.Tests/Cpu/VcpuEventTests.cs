@@ -208,6 +208,51 @@ public class VcpuEventTests
     }
 
     [Fact]
+    public void Nested_handlers_unwind_in_reverse_order_and_stop_being_remembered_at_the_depth_bound()
+    {
+        // ExtINT ignores PPR, so a guest that re-enables IF inside each handler nests without bound;
+        // one level is an NMI handler. The snapshot lists the handlers oldest first.
+        var vcpu = Create(1);
+        var pic = new FakePic();
+        vcpu.Pic = pic;
+        vcpu.Apic.MmioWrite(ApicOffset.LvtLint0, 0x700, 4);
+        var entered = new List<GuestEventKind>();
+        for (int i = 0; i < Vcpu.MaxHandlerDepth + 10; i++)
+        {
+            if (i == 4)
+            {
+                Send(vcpu, DeliveryMode.Nmi);
+                Assert.Equal(GuestEventKind.Nmi, vcpu.Take().Kind);
+                entered.Add(GuestEventKind.Nmi);
+                continue;
+            }
+
+            pic.Pending.Enqueue(0x20);
+            vcpu.Sti();
+            Assert.Equal(GuestEventKind.ExtInt, vcpu.Take().Kind);
+            entered.Add(GuestEventKind.Vector);
+            Assert.Equal(Math.Min(i + 1, Vcpu.MaxHandlerDepth), vcpu.SaveEvents().HandlerStack.Count);
+        }
+
+        Assert.Equal(entered.Take(Vcpu.MaxHandlerDepth), vcpu.SaveEvents().HandlerStack);
+
+        // Leaving the remembered handlers newest first: a maskable one sets IF, the NMI one unblocks NMIs.
+        for (int depth = Vcpu.MaxHandlerDepth; depth > 0; depth--)
+        {
+            vcpu.Cli();
+            Assert.Equal(depth > 4, vcpu.NmiBlocked);
+            vcpu.Iret();
+            Assert.Equal(entered[depth - 1] == GuestEventKind.Vector, vcpu.InterruptFlag);
+            Assert.Equal(depth > 5, vcpu.NmiBlocked);
+        }
+
+        vcpu.Cli();
+        vcpu.Iret(); // nothing entered: IRET leaves IF alone
+        Assert.False(vcpu.InterruptFlag);
+        Assert.Empty(vcpu.SaveEvents().HandlerStack);
+    }
+
+    [Fact]
     public void Nmis_arriving_while_blocked_collapse_to_one()
     {
         var vcpu = Create();
