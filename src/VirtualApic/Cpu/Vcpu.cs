@@ -1,8 +1,8 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using VirtualApic.Assist;
 using System.Runtime.CompilerServices;
+using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
