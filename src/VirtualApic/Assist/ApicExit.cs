@@ -37,28 +37,28 @@ public readonly record struct ApicExit
     public AssistOutcome Outcome
     {
         get => (AssistOutcome)(byte)_head;
-        init => _head = Head(value, Reason, TrapLike, Info);
+        init => _head = (_head & ~0xFFUL) | (byte)value;
     }
 
     /// <summary>The exit reason (meaningful for <see cref="AssistOutcome.Exit"/>).</summary>
     public ExitReason Reason
     {
         get => (ExitReason)(byte)(_head >> 8);
-        init => _head = Head(Outcome, value, TrapLike, Info);
+        init => _head = (_head & ~0xFF00UL) | ((ulong)(byte)value << 8);
     }
 
     /// <summary>The register offset or MSR, the EOI-induced vector, or the <see cref="AvicIpiFailure"/> cause.</summary>
     public int Info
     {
         get => (int)(_head >> 32);
-        init => _head = Head(Outcome, Reason, TrapLike, value);
+        init => _head = (uint)_head | ((ulong)(uint)value << 32);
     }
 
     /// <summary>Whether the access already completed (trap-like) rather than being re-executed (fault-like).</summary>
     public bool TrapLike
     {
         get => (_head & TrapLikeBit) != 0;
-        init => _head = Head(Outcome, Reason, value, Info);
+        init => _head = value ? _head | TrapLikeBit : _head & ~TrapLikeBit;
     }
 
     /// <summary>The ICR of an AVIC_INCOMPLETE_IPI exit (EXITINFO1).</summary>
