@@ -308,6 +308,34 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// </summary>
     public GuestEvent Take()
     {
+        // The common case first, kept small and free of calls: running with IF=1, nothing pending
+        // but the APIC's fixed vectors (no INIT, SMI or SIPI, no NMI it could take, INTR low), PV
+        // EOI off, not announced as waiting. Then the whole path below reduces to the acknowledge
+        // and the handler entry; every other case takes that path. _waiting is written only on
+        // this (the owner's) thread, so reading it before the acknowledge is reading it after. PV
+        // EOI off implies no flag pending: Restore refuses one, and the WRMSR that turns it off
+        // exits, which syncs the flag before the write is handled (ExitDispatcher.Record).
+        if (State == VcpuRunState.Running && InterruptFlag && Volatile.Read(ref _pending) == 0
+            && (_nmiBlocked || Volatile.Read(ref _nmiQueued) == 0) && Volatile.Read(ref _waiting) == 0
+            && !ExtIntPending && !PvEoi.Enabled)
+        {
+            int v = Apic.Acknowledge();
+            if (v < 0)
+            {
+                return GuestEvent.None;
+            }
+
+            EnterMaskableHandler();
+            return new GuestEvent(GuestEventKind.Vector, (byte)v);
+        }
+
+        return TakeWithEvents();
+    }
+
+    // Take, every case: the events beside the APIC's vectors, HLT and PV-unhalt wake-ups, PV EOI.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private GuestEvent TakeWithEvents()
+    {
         var before = State;
 
         // Injecting needs an entry, which follows an exit: KVM looks at the PV EOI flag there.

@@ -122,6 +122,20 @@ public class VcpuEventTests
     }
 
     [Fact]
+    public void An_ap_waiting_for_sipi_with_interrupts_enabled_leaves_a_fixed_vector_pending()
+    {
+        // Only a fixed vector pending and IF=1: what Take's fast path handles for a running vCPU.
+        var ap = Create(1, waitForSipi: true);
+        ap.Sti();
+        ap.Apic.Raise(0x40);
+
+        Assert.Equal(GuestEvent.None, ap.Take());
+        Assert.Equal(VcpuRunState.WaitForSipi, ap.State);
+        Assert.Equal(0x40, ap.Apic.HighestIrr);
+        Assert.Equal(-1, ap.Apic.HighestIsr);
+    }
+
+    [Fact]
     public void A_sipi_starts_a_waiting_ap_with_its_vector()
     {
         var ap = Create(1, waitForSipi: true);
