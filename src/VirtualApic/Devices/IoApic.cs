@@ -124,11 +124,10 @@ public sealed class IoApic
     // all 24. Kept with _entries, under the lock.
     private readonly uint[] _pinsOfVector = new uint[256];
 
-    // KVM's ioapic->irr: the asserted input lines. For edge pins the bit stays set while the line is
-    // high, which is what makes a second assert of a high line a coalesced no-op. Written only by
-    // atomic operations: a deassert clears its bit without the lock (SetLine), so the lock's holders
-    // must not write the word back whole.
-    private uint _lines;
+    // KVM's ioapic->irr: the asserted input lines. For edge pins the line stays high until deasserted,
+    // which is what makes a second assert of a high line a coalesced no-op. A deassert lowers its line
+    // without the lock (SetLine); one byte per pin lets both it and a level assert be a plain store.
+    private LineLevels _lines;
 
     // KVM's irr_delivered: edge pins delivered since their line last rose. Kept only for KvmIrr.
     private uint _irrDelivered;
@@ -368,9 +367,9 @@ public sealed class IoApic
         if (!asserted)
         {
             // A deassert only lowers the line and delivers nothing (KVM ioapic_set_irq with level 0),
-            // so it needs no lock: one atomic AND, ordered before or after any locked operation.
+            // so it needs no lock: one store to the pin's own byte (LineLevels).
             ThrowIfDeliveringOnThisThread();
-            Interlocked.And(ref _lines, ~(1u << pin));
+            _lines.Set(pin, false);
             return 1;
         }
 
@@ -471,7 +470,7 @@ public sealed class IoApic
         ThrowIfBadPin(pin);
         using (_lock.EnterScope())
         {
-            return (_lines & (1u << pin)) != 0;
+            return _lines.IsHigh(pin);
         }
     }
 
@@ -503,7 +502,7 @@ public sealed class IoApic
             _entries.AsSpan().Fill(RedirectionEntry.ResetValue);
             IndexVectorsLocked();
             Array.Clear(_eoiCounters);
-            Interlocked.Exchange(ref _lines, 0);
+            _lines.SetAll(0);
             _irrDelivered = 0;
             _id = 0;
             _ioRegSel = 0;
@@ -524,7 +523,7 @@ public sealed class IoApic
                 Id = _id,
                 IoRegSel = _ioRegSel,
                 Entries = ImmutableArray.Create(_entries),
-                Lines = _lines,
+                Lines = _lines.ToMask(),
                 IrrDelivered = _irrDelivered,
                 EoiCounters = ImmutableArray.Create(_eoiCounters),
                 DelayedInjectionDeadlineNs = _delayedInjection.IsArmed ? _delayedInjection.DeadlineNs : null,
@@ -553,7 +552,7 @@ public sealed class IoApic
             state.Entries.CopyTo(_entries);
             IndexVectorsLocked();
             state.EoiCounters.CopyTo(_eoiCounters);
-            Interlocked.Exchange(ref _lines, state.Lines);
+            _lines.SetAll(state.Lines);
             _irrDelivered = state.IrrDelivered;
             _id = state.Id;
             _ioRegSel = state.IoRegSel;
@@ -745,7 +744,7 @@ public sealed class IoApic
         // Any write to a level entry whose line is asserted retries the delivery (it goes through when
         // unmasked with Remote IRR clear): that is how unmasking a held level interrupt delivers it.
         // KVM does this after either half is written; edge entries need a new edge.
-        if ((entry & RedirectionEntry.LevelBit) != 0 && (_lines & (1u << pin)) != 0)
+        if ((entry & RedirectionEntry.LevelBit) != 0 && _lines.IsHigh(pin))
         {
             ServiceLocked(pin);
         }
@@ -755,21 +754,26 @@ public sealed class IoApic
 
     private int SetLineLocked(int pin, bool asserted)
     {
-        uint bit = 1u << pin;
         if (!asserted)
         {
-            Interlocked.And(ref _lines, ~bit);
+            _lines.Set(pin, false);
             return 1;
         }
 
-        uint before = Interlocked.Or(ref _lines, bit);
         if ((_entries[pin] & RedirectionEntry.LevelBit) == 0)
         {
-            _irrDelivered &= ~bit;
-            if ((before & bit) != 0)
+            // An edge needs the level before: atomically, or a deassert racing between a read and the
+            // store would leave the line high with its rising edge taken for a coalesced one.
+            _irrDelivered &= ~(1u << pin);
+            if (_lines.Raise(pin))
             {
                 return 0; // the line was already high: no edge, coalesced
             }
+        }
+        else
+        {
+            // A level pin delivers on every assert, whatever the line was: a plain store will do.
+            _lines.Set(pin, true);
         }
 
         return ServiceLocked(pin);
@@ -827,7 +831,7 @@ public sealed class IoApic
     private void EoiPinLocked(int pin)
     {
         _entries[pin] &= ~RedirectionEntry.RemoteIrrBit;
-        if ((_entries[pin] & RedirectionEntry.MaskedBit) == 0 && (_lines & (1u << pin)) != 0)
+        if ((_entries[pin] & RedirectionEntry.MaskedBit) == 0 && _lines.IsHigh(pin))
         {
             // A guest that EOIs without silencing the device would otherwise spin here forever. Real
             // hardware re-delivers a little later, so after StormThreshold immediate re-deliveries in a row
@@ -883,7 +887,7 @@ public sealed class IoApic
                 ulong raw = _entries[pin];
                 if ((raw & RedirectionEntry.LevelBit) != 0
                     && (raw & RedirectionEntry.RemoteIrrBit) == 0
-                    && (_lines & (1u << pin)) != 0)
+                    && _lines.IsHigh(pin))
                 {
                     ServiceLocked(pin);
                 }
