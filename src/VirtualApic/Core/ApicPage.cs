@@ -140,18 +140,18 @@ public sealed class ApicPage
 
     /// <summary>
     /// <see cref="TestVector"/> for a vector the caller took from a vector register or checked
-    /// itself (0-255), without the range check. Any int stays inside the page.
+    /// itself (0-255), without the range check. Any int stays inside the register.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TestKnownVector(int regBase, int vector) => (Word(regBase + ((vector >> 5) << 4)) & (1u << vector)) != 0;
+    internal bool TestKnownVector(int regBase, int vector) => (KnownVectorWord(regBase, vector) & (1u << vector)) != 0;
 
     /// <summary><see cref="SetVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void SetKnownVector(int regBase, int vector) => Word(regBase + ((vector >> 5) << 4)) |= 1u << vector;
+    internal void SetKnownVector(int regBase, int vector) => KnownVectorWord(regBase, vector) |= 1u << vector;
 
     /// <summary><see cref="ClearVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void ClearKnownVector(int regBase, int vector) => Word(regBase + ((vector >> 5) << 4)) &= ~(1u << vector);
+    internal void ClearKnownVector(int regBase, int vector) => KnownVectorWord(regBase, vector) &= ~(1u << vector);
 
     // A vector outside 0-255 would address another register's words: an argument error, not a write.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -162,8 +162,15 @@ public sealed class ApicPage
             ThrowBadVector(vector);
         }
 
-        return ref Word(regBase + ((vector >> 5) << 4));
+        return ref KnownVectorWord(regBase, vector);
     }
+
+    // The dword of the 256-bit register at regBase (a constant at every call site) that holds vector:
+    // dword vector / 32, every fourth one of the page. Only the vector's bits 7:5 pick it, so any int
+    // stays inside the register, and the address is the register's plus a scaled index.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref uint KnownVectorWord(int regBase, int vector) =>
+        ref Unsafe.Add(ref Word(regBase), (nint)(((uint)vector >> 3) & 0x1C));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowBadVector(int vector) =>
