@@ -145,6 +145,10 @@ public sealed class ApicPage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TestKnownVector(int regBase, int vector) => (KnownVectorWord(regBase, vector) & (1u << vector)) != 0;
 
+    /// <summary>The dword of the 256-bit register at <paramref name="regBase"/> that holds <paramref name="vector"/> (see <see cref="TestKnownVector"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint ReadKnownVectorWord(int regBase, int vector) => KnownVectorWord(regBase, vector);
+
     /// <summary><see cref="SetVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void SetKnownVector(int regBase, int vector) => KnownVectorWord(regBase, vector) |= 1u << vector;

@@ -636,8 +636,8 @@ public sealed partial class LocalApic
         UpdatePpr();
         Tracer?.OnEoi(VcpuId, v);
 
-        // v came from the ISR, so it is 0-255: the bitmap test needs no range check.
-        return EoiResult.Retired(v, Page.TestKnownVector(ApicOffset.Tmr, v), IsIoApicHandledKnown(v));
+        // v came from the ISR, so it is 0-255: the bitmap reads need no range check.
+        return EoiResult.Retired(v, Page.ReadKnownVectorWord(ApicOffset.Tmr, v), IoApicHandledWord(v));
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
@@ -653,8 +653,12 @@ public sealed partial class LocalApic
 
     // For a vector known to be 0-255: the word index cannot leave the four-word set.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsIoApicHandledKnown(int vector) =>
-        (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ioapicHandled), (vector >> 6) & 3) & (1ul << vector)) != 0;
+    private bool IsIoApicHandledKnown(int vector) => (IoApicHandledWord(vector) & (1ul << vector)) != 0;
+
+    // The qword of the IOAPIC-handled set that holds vector (bits 7:6 pick it: any int stays inside).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong IoApicHandledWord(int vector) =>
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ioapicHandled), (vector >> 6) & 3);
 
     // Whether the APIC owns the LVT status bits (delivery status, LINT Remote IRR): every profile but KVM's.
     private bool OwnsLvtStatusBits => (_registerFeatures & RegisterFeatures.LvtStatusWritable) == 0;
