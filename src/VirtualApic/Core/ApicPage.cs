@@ -89,13 +89,15 @@ public sealed class ApicPage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int HighestVector(int regBase)
     {
+        // i counts page dwords (four per register dword), as a native int: the loads index with it
+        // directly, with no widening or scaling per step; dword i / 4 holds vectors 8 * i and up.
         ref uint first = ref Word(regBase);
-        for (int i = 7; i >= 0; i--)
+        for (nint i = 7 * 4; i >= 0; i -= 4)
         {
-            uint w = Volatile.Read(ref Unsafe.Add(ref first, i << 2));
+            uint w = Volatile.Read(ref Unsafe.Add(ref first, i));
             if (w != 0)
             {
-                return (i << 5) + 31 - BitOperations.LeadingZeroCount(w);
+                return ((int)i << 3) + 31 - BitOperations.LeadingZeroCount(w);
             }
         }
 
