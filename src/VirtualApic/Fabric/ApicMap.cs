@@ -187,6 +187,24 @@ public sealed class ApicMap
     public int PhysicalCount(uint id) => id < (uint)_physical.Length ? _physicalCount[id] : 0;
 
     /// <summary>
+    /// <see cref="PhysicalCount"/> and <see cref="Physical"/> in one lookup, for the router's fast
+    /// path: returns the count, and sets <paramref name="single"/> to the APIC when it is exactly one.
+    /// </summary>
+    internal int PhysicalLookup(uint id, out LocalApic? single)
+    {
+        var physical = _physical;
+        if (id >= (uint)physical.Length)
+        {
+            single = null;
+            return 0;
+        }
+
+        int count = _physicalCount[id];
+        single = count == 1 ? physical[id] : null;
+        return count;
+    }
+
+    /// <summary>
     /// The logical destination as a cluster base and a 16-bit member mask, when the map can answer;
     /// member <c>i</c> is <see cref="LogicalMember"/>(<paramref name="cluster"/>, i).
     /// </summary>

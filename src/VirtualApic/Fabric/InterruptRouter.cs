@@ -162,13 +162,12 @@ public sealed class InterruptRouter
         if (m.DestinationMode == DestinationMode.Physical)
         {
             uint id = m.Destination;
-            int count = map.PhysicalCount(id);
+            int count = map.PhysicalLookup(id, out var target);
             if (count > 1 || (count == 0 && id > 0xFF && map.HasHighXApicIds))
             {
                 return false; // aliased IDs, or an xAPIC-mode vCPU addressed by its 32-bit ID
             }
 
-            var target = count == 1 ? map.Physical(id) : null;
             if (target is not null)
             {
                 accepted = target.AcceptInterrupt(m) ? 1 : 0;
