@@ -173,10 +173,10 @@ public sealed class ApicPage
 
     // The dword of the 256-bit register at regBase (a constant at every call site) that holds vector:
     // dword vector / 32, every fourth one of the page. Only the vector's bits 7:5 pick it, so any int
-    // stays inside the register, and the address is the register's plus a scaled index.
+    // stays inside the register, and the address is the register's plus a scaled index. Written
+    // without Word(): one inline level fewer, which the JIT's inlining budget needs in large loops
+    // (a whole IPI inlined into one), where a nested call to Word() stayed a call.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    // Written without Word(): one inline level fewer, which the JIT's inlining budget needs in the
-    // large loops (a whole IPI inlined) where a nested call to Word stayed a call.
     private ref uint KnownVectorWord(int regBase, int vector) =>
         ref Unsafe.Add(
             ref Unsafe.As<PageWords, uint>(ref _words),
