@@ -648,12 +648,8 @@ public sealed partial class LocalApic
             ApicPage.ThrowBadVector(vector);
         }
 
-        return IsIoApicHandledKnown(vector);
+        return (IoApicHandledWord(vector) & (1ul << vector)) != 0;
     }
-
-    // For a vector known to be 0-255: the word index cannot leave the four-word set.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsIoApicHandledKnown(int vector) => (IoApicHandledWord(vector) & (1ul << vector)) != 0;
 
     // The qword of the IOAPIC-handled set that holds vector (bits 7:6 pick it: any int stays inside).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

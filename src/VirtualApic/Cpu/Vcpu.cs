@@ -319,14 +319,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
             && (_nmiBlocked || Volatile.Read(ref _nmiQueued) == 0) && Volatile.Read(ref _waiting) == 0
             && !ExtIntPending && !PvEoi.Enabled)
         {
-            int v = Apic.Acknowledge();
-            if (v < 0)
-            {
-                return GuestEvent.None;
-            }
-
-            EnterMaskableHandler();
-            return new GuestEvent(GuestEventKind.Vector, (byte)v);
+            return TakeApicVector();
         }
 
         return TakeWithEvents();
@@ -430,6 +423,14 @@ public sealed class Vcpu : IApicCpu, IDisposable
             return new GuestEvent(GuestEventKind.ExtInt, vector);
         }
 
+        return TakeApicVector();
+    }
+
+    // The APIC's fixed vector above PPR, if any, acknowledged and its handler entered (the caller
+    // has checked IF and everything that comes before the APIC).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private GuestEvent TakeApicVector()
+    {
         int v = Apic.Acknowledge();
         if (v < 0)
         {

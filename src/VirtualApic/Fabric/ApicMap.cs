@@ -181,7 +181,11 @@ public sealed class ApicMap
     }
 
     /// <summary>The APIC at physical ID <paramref name="id"/> when exactly one claims it; null otherwise.</summary>
-    public LocalApic? Physical(uint id) => id < (uint)_physical.Length && _physicalCount[id] == 1 ? _physical[id] : null;
+    public LocalApic? Physical(uint id)
+    {
+        PhysicalLookup(id, out var single);
+        return single;
+    }
 
     /// <summary>How many present APICs claim physical ID <paramref name="id"/>.</summary>
     public int PhysicalCount(uint id) => id < (uint)_physical.Length ? _physicalCount[id] : 0;
