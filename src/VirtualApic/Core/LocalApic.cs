@@ -367,7 +367,8 @@ public sealed partial class LocalApic
     // descriptor, and OpenVMM's per-target inbox.
     // ---------------------------------------------------------------------------------------
 
-    private int _ownerThread;
+    // The thread a bound IRR belongs to (OwnerThread: used in place, never copied).
+    private OwnerThread _owner;
 
     // Other threads' deliveries to a bound IRR (IrrInbox: used in place, never copied).
     private IrrInbox _inbox;
@@ -379,7 +380,7 @@ public sealed partial class LocalApic
     /// </summary>
     internal void BindOwnerToCurrentThread()
     {
-        Volatile.Write(ref _ownerThread, Environment.CurrentManagedThreadId);
+        _owner.BindToCurrentThread();
         MergeInbox();
     }
 
@@ -387,11 +388,11 @@ public sealed partial class LocalApic
     internal void UnbindOwner()
     {
         MergeInbox();
-        Volatile.Write(ref _ownerThread, 0);
+        _owner.Unbind();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool OnOwnerThread() => _ownerThread != 0 && _ownerThread == Environment.CurrentManagedThreadId;
+    private bool OnOwnerThread() => _owner.IsBound && _owner.IsCurrent();
 
     /// <summary>Whether the IRR is bound (<see cref="BindOwnerToCurrentThread"/>) to the calling thread.</summary>
     internal bool IsOwnerThread => OnOwnerThread();
@@ -412,11 +413,11 @@ public sealed partial class LocalApic
         {
             Page.SetKnownVector(ApicOffset.Irr, vector);
         }
-        else if (_ownerThread == 0)
+        else if (!_owner.IsBound)
         {
             Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
         }
-        else if (_ownerThread == Environment.CurrentManagedThreadId)
+        else if (_owner.IsCurrent())
         {
             Page.SetKnownVector(ApicOffset.Irr, vector);
         }
@@ -440,7 +441,7 @@ public sealed partial class LocalApic
             int offset = ApicOffset.Irr + (index << 4);
             Page.Write(offset, Page.Read(offset) | bits);
         }
-        else if (_ownerThread == 0)
+        else if (!_owner.IsBound)
         {
             Page.OrVectorWordAtomic(ApicOffset.Irr, index, bits);
         }
@@ -499,7 +500,7 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
     {
-        if (_concurrentDelivery && _ownerThread == 0)
+        if (_concurrentDelivery && !_owner.IsBound)
         {
             return Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector);
         }
@@ -734,7 +735,7 @@ public sealed partial class LocalApic
     internal void RequestTimerInjection() => Interlocked.Or(ref _requests, ReqTimer);
 
     // Whether the IRR is bound to some thread (the timer hands expiries on other threads to it).
-    internal bool IsBound => Volatile.Read(ref _ownerThread) != 0;
+    internal bool IsBound => _owner.IsBound;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ProcessRequests()

@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Runtime.CompilerServices;
 using VirtualApic.Core;
 using VirtualApic.Registers;
 using VirtualApic.Tests.Support;
@@ -58,6 +59,85 @@ public class BoundIrrTests
         Assert.True(apic.IrrHas(0x52));
         Assert.False(apic.IsInboxed(0x52));
         apic.UnbindOwner();
+    }
+
+    // The owner is told apart by its stack (OwnerThread): a delivery from a frame deeper or shallower
+    // than the one that bound must still be recognised, and no other thread ever.
+    [Fact]
+    public void A_delivery_from_any_stack_depth_on_the_owners_thread_goes_straight_into_the_irr()
+    {
+        var apic = TestApic.Create();
+        AtDepth(40, apic.BindOwnerToCurrentThread);
+
+        AtDepth(0, () => Assert.True(apic.Raise(0x60)));   // shallower than the bind
+        AtDepth(200, () => Assert.True(apic.Raise(0x61))); // deeper
+        AtDepth(100, () => Assert.True(apic.Raise(0x62))); // in between, now inside the window
+
+        foreach (byte v in new byte[] { 0x60, 0x61, 0x62 })
+        {
+            Assert.True(apic.IrrHas(v));
+            Assert.False(apic.IsInboxed(v));
+        }
+
+        apic.UnbindOwner();
+    }
+
+    [Fact]
+    public void A_live_thread_delivering_while_the_owner_waits_deep_in_its_stack_goes_through_the_inbox()
+    {
+        var apic = TestApic.Create();
+        using var bound = new ManualResetEventSlim();
+        using var delivered = new ManualResetEventSlim();
+        bool ownerLandedInIrr = false;
+        var owner = new Thread(() =>
+        {
+            apic.BindOwnerToCurrentThread();
+            AtDepth(150, () => Assert.True(apic.Raise(0x63))); // the window spans 150 frames
+            bound.Set();
+            delivered.Wait();
+            ownerLandedInIrr = apic.IrrHas(0x63) && !apic.IsInboxed(0x63);
+        });
+        owner.Start();
+        bound.Wait(TestContext.Current.CancellationToken);
+
+        Assert.False(apic.IsOwnerThread);
+        AtDepth(150, () => Assert.True(apic.Raise(0x64)));
+
+        Assert.True(apic.IsInboxed(0x64));
+        delivered.Set();
+        owner.Join();
+        Assert.True(ownerLandedInIrr);
+    }
+
+    [Fact]
+    public void After_the_irr_is_bound_to_another_thread_the_old_owner_delivers_through_the_inbox()
+    {
+        var apic = TestApic.Create();
+        apic.BindOwnerToCurrentThread();
+        Assert.True(apic.Raise(0x65));
+        Assert.True(apic.IrrHas(0x65));
+
+        BindToAnotherThread(apic);
+        Assert.True(apic.Raise(0x66));
+
+        Assert.True(apic.IsInboxed(0x66));
+        Assert.False(apic.IrrHas(0x66));
+    }
+
+    // Runs action under depth extra stack frames (each frame not inlined, so each is real).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AtDepth(int depth, Action action)
+    {
+        if (depth == 0)
+        {
+            action();
+            return;
+        }
+
+        Span<byte> frame = stackalloc byte[64]; // a frame of some size, so depth means distance
+        frame[0] = (byte)depth;
+        AtDepth(depth - 1, action);
+        GC.KeepAlive(frame[0]);
     }
 
     [Fact]
