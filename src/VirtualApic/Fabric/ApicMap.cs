@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using VirtualApic.Core;
 
 namespace VirtualApic.Fabric;
@@ -37,6 +38,14 @@ public sealed class ApicMap
     // x2APIC reuses the physical table (cluster c, bit b is x2APIC ID 16c + b).
     private readonly LocalApic?[] _logical;
     private bool _shortcuts;
+
+    // The logical targets as one table for every mode: member b of cluster c is slot
+    // (c << _clusterShift) + b, so a lookup is an index and a bounds check, with no switch on the
+    // mode (the router's multicast loop does one per member). x2APIC: the physical table itself when
+    // whoever holds a slot is a member (KVM), else a copy holding only the x2APIC-mode holders;
+    // xAPIC: _logical (flat: one cluster of 8; cluster: 15 of 4); no logical map: empty.
+    private LocalApic?[] _members = [];
+    private int _clusterShift;
 
     private ApicMap(int physicalSize, int logicalSize)
     {
@@ -177,7 +186,35 @@ public sealed class ApicMap
         }
 
         map.LogicalMode = logicalBroken ? LogicalMapMode.Disabled : mode;
+        map.BuildMemberTable();
         return map;
+    }
+
+    private void BuildMemberTable()
+    {
+        switch (LogicalMode)
+        {
+            case LogicalMapMode.X2Apic:
+                // The slot holds the APIC with that physical ID. Architecturally it is a logical target
+                // only in x2APIC mode (its LDR is derived from that ID); KVM delivers to whoever holds
+                // the slot (kvm_apic_map_get_logical_dest), as x2AVIC's physical ID table does.
+                // Software-disabled APICs stay targets: they still accept NMI, SMI, INIT and SIPI
+                // (SDM 11.4.7.2) and drop fixed vectors themselves; lowest-priority arbitration skips
+                // them. An aliased slot never answers (TryGetLogical refuses the whole map).
+                _members = _shortcuts ? _physical : Array.ConvertAll(_physical, a => a is { IsX2Apic: true } ? a : null);
+                _clusterShift = 4;
+                break;
+            case LogicalMapMode.XApicFlat:
+                _members = _logical;
+                _clusterShift = 3;
+                break;
+            case LogicalMapMode.XApicCluster:
+                _members = _logical;
+                _clusterShift = 2;
+                break;
+            default:
+                break;
+        }
     }
 
     /// <summary>The APIC at physical ID <paramref name="id"/> when exactly one claims it; null otherwise.</summary>
@@ -224,7 +261,7 @@ public sealed class ApicMap
                 // slot it cannot say who is there (KVM discards the whole map: 5b84b0291702).
                 return !PhysicalIdAliased;
             case LogicalMapMode.XApicFlat:
-                cluster = -1;
+                cluster = 0;
                 mask = (byte)mda;
                 return true;
             case LogicalMapMode.XApicCluster:
@@ -251,27 +288,12 @@ public sealed class ApicMap
     }
 
     /// <summary>Member <paramref name="bit"/> of a logical cluster from <see cref="TryGetLogical"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LocalApic? LogicalMember(int cluster, int bit)
     {
-        switch (LogicalMode)
-        {
-            case LogicalMapMode.X2Apic:
-                long id = ((long)cluster << 4) + bit;
-                var apic = id < _physical.Length ? _physical[id] : null;
-
-                // The slot holds the APIC with that physical ID. Architecturally it is a logical target
-                // only in x2APIC mode (its LDR is derived from that ID); KVM delivers to whoever holds
-                // the slot (kvm_apic_map_get_logical_dest), as x2AVIC's physical ID table does.
-                // Software-disabled APICs stay targets: they still accept NMI, SMI, INIT and SIPI
-                // (SDM 11.4.7.2) and drop fixed vectors themselves; lowest-priority arbitration skips them.
-                return apic is not null && (_shortcuts || apic.IsX2Apic) && _physicalCount[id] == 1 ? apic : null;
-            case LogicalMapMode.XApicFlat:
-                return _logical[bit];
-            case LogicalMapMode.XApicCluster:
-                return _logical[(cluster << 2) + bit];
-            default:
-                return null;
-        }
+        var members = _members;
+        long slot = ((long)cluster << _clusterShift) + bit;
+        return (ulong)slot < (ulong)members.Length ? members[slot] : null;
     }
 
     /// <summary>Whether <paramref name="destination"/> is the physical broadcast for a target in the given mode.</summary>
