@@ -23,6 +23,8 @@ public class HotPathParts
     private Vcpu _vcpu = null!;
     private LocalApic _apic = null!;
     private uint _plainCounter;
+    private OwnerThread _owner;
+    private int _ownerId;
 
     [GlobalSetup]
     public void Setup()
@@ -31,8 +33,11 @@ public class HotPathParts
         _vcpu = _vm.Vcpus[0];
         _apic = _vcpu.Apic;
         Guest.EnterX2Apic(_vcpu);
+        _owner.BindToCurrentThread();
+        _ownerId = Environment.CurrentManagedThreadId;
+        Guest.Check(OwnerByStackWindow() == N && OwnerByThreadId() == N, "the benchmark thread is the owner");
         JitWarmup.UntilQuiet(HostKick, ExitCount, () => PlainIncrement(), () => PicHasInterrupt(), () => PendingVectorEmpty(),
-            () => IrrAtomicSetClear(), () => IrrPlainSetClear());
+            () => IrrAtomicSetClear(), () => IrrPlainSetClear(), () => OwnerByThreadId(), () => OwnerByStackWindow());
     }
 
     [GlobalCleanup]
@@ -48,6 +53,33 @@ public class HotPathParts
         {
             host.Kick(apic);
         }
+    }
+
+    /// <summary>Is this the bound IRR's owner thread, asked the old way: Environment.CurrentManagedThreadId (a runtime call).</summary>
+    [Benchmark(OperationsPerInvoke = N)]
+    public int OwnerByThreadId()
+    {
+        int owner = _ownerId;
+        int acc = 0;
+        for (int i = 0; i < N; i++)
+        {
+            acc += Environment.CurrentManagedThreadId == owner ? 1 : 0;
+        }
+
+        return acc;
+    }
+
+    /// <summary>The same question as LocalApic asks it now: OwnerThread.IsCurrent, a local's address against the owner's stack window.</summary>
+    [Benchmark(OperationsPerInvoke = N)]
+    public int OwnerByStackWindow()
+    {
+        int acc = 0;
+        for (int i = 0; i < N; i++)
+        {
+            acc += _owner.IsCurrent() ? 1 : 0;
+        }
+
+        return acc;
     }
 
     /// <summary>ExitStatistics.Count: one Interlocked.Increment per emulated exit.</summary>
