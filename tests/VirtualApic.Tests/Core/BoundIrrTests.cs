@@ -1,7 +1,6 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using System.Runtime.CompilerServices;
 using VirtualApic.Core;
 using VirtualApic.Registers;
 using VirtualApic.Tests.Support;
@@ -67,11 +66,11 @@ public class BoundIrrTests
     public void A_delivery_from_any_stack_depth_on_the_owners_thread_goes_straight_into_the_irr()
     {
         var apic = TestApic.Create();
-        AtDepth(40, apic.BindOwnerToCurrentThread);
+        StackDepth.Run(40, apic.BindOwnerToCurrentThread);
 
-        AtDepth(0, () => Assert.True(apic.Raise(0x60)));   // shallower than the bind
-        AtDepth(200, () => Assert.True(apic.Raise(0x61))); // deeper
-        AtDepth(100, () => Assert.True(apic.Raise(0x62))); // in between, now inside the window
+        StackDepth.Run(0, () => Assert.True(apic.Raise(0x60)));   // shallower than the bind
+        StackDepth.Run(200, () => Assert.True(apic.Raise(0x61))); // deeper
+        StackDepth.Run(100, () => Assert.True(apic.Raise(0x62))); // in between, now inside the window
 
         foreach (byte v in new byte[] { 0x60, 0x61, 0x62 })
         {
@@ -92,7 +91,7 @@ public class BoundIrrTests
         var owner = new Thread(() =>
         {
             apic.BindOwnerToCurrentThread();
-            AtDepth(150, () => Assert.True(apic.Raise(0x63))); // the window spans 150 frames
+            StackDepth.Run(150, () => Assert.True(apic.Raise(0x63))); // the window spans 150 frames
             bound.Set();
             delivered.Wait();
             ownerLandedInIrr = apic.IrrHas(0x63) && !apic.IsInboxed(0x63);
@@ -101,7 +100,7 @@ public class BoundIrrTests
         bound.Wait(TestContext.Current.CancellationToken);
 
         Assert.False(apic.IsOwnerThread);
-        AtDepth(150, () => Assert.True(apic.Raise(0x64)));
+        StackDepth.Run(150, () => Assert.True(apic.Raise(0x64)));
 
         Assert.True(apic.IsInboxed(0x64));
         delivered.Set();
@@ -122,22 +121,6 @@ public class BoundIrrTests
 
         Assert.True(apic.IsInboxed(0x66));
         Assert.False(apic.IrrHas(0x66));
-    }
-
-    // Runs action under depth extra stack frames (each frame not inlined, so each is real).
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void AtDepth(int depth, Action action)
-    {
-        if (depth == 0)
-        {
-            action();
-            return;
-        }
-
-        Span<byte> frame = stackalloc byte[64]; // a frame of some size, so depth means distance
-        frame[0] = (byte)depth;
-        AtDepth(depth - 1, action);
-        GC.KeepAlive(frame[0]);
     }
 
     [Fact]

@@ -1,8 +1,8 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using System.Runtime.CompilerServices;
 using VirtualApic.Core;
+using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Core;
 
@@ -22,16 +22,16 @@ public class OwnerThreadTests
     public void The_owner_asks_its_thread_id_once_per_new_depth_and_never_inside_the_window()
     {
         var h = new Holder();
-        AtDepth(60, () => h.Owner.BindToCurrentThread());
+        StackDepth.Run(60, () => h.Owner.BindToCurrentThread());
 
-        Assert.True(AtDepth(0, () => h.Owner.IsCurrent()));
-        Assert.True(AtDepth(160, () => h.Owner.IsCurrent()));
+        Assert.True(StackDepth.Run(0, () => h.Owner.IsCurrent()));
+        Assert.True(StackDepth.Run(160, () => h.Owner.IsCurrent()));
         int lookups = h.Owner.OwnerIdLookups;
         Assert.Equal(2, lookups); // depth 0, then depth 160: one each
 
         foreach (int depth in new[] { 0, 20, 60, 100, 160, 100, 0 })
         {
-            Assert.True(AtDepth(depth, () => h.Owner.IsCurrent()));
+            Assert.True(StackDepth.Run(depth, () => h.Owner.IsCurrent()));
         }
 
         Assert.Equal(lookups, h.Owner.OwnerIdLookups);
@@ -43,10 +43,10 @@ public class OwnerThreadTests
         var h = new Holder();
         h.Owner.BindToCurrentThread();
         Assert.True(h.Owner.IsBound);
-        Assert.True(AtDepth(100, () => h.Owner.IsCurrent()));
+        Assert.True(StackDepth.Run(100, () => h.Owner.IsCurrent()));
 
         bool other = true;
-        var thread = new Thread(() => other = h.Owner.IsCurrent() || AtDepth(100, () => h.Owner.IsCurrent()));
+        var thread = new Thread(() => other = h.Owner.IsCurrent() || StackDepth.Run(100, () => h.Owner.IsCurrent()));
         thread.Start();
         thread.Join();
         Assert.False(other);
@@ -54,7 +54,7 @@ public class OwnerThreadTests
         h.Owner.Unbind();
         Assert.False(h.Owner.IsBound);
         Assert.False(h.Owner.IsCurrent());
-        Assert.False(AtDepth(50, () => h.Owner.IsCurrent()));
+        Assert.False(StackDepth.Run(50, () => h.Owner.IsCurrent()));
     }
 
     [Fact]
@@ -71,25 +71,4 @@ public class OwnerThreadTests
         Assert.True(h.Owner.IsBound);
         Assert.False(h.Owner.IsCurrent());
     }
-
-    // Runs f under depth extra stack frames (none inlined, each with some stack of its own).
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool AtDepth(int depth, Func<bool> f)
-    {
-        if (depth == 0)
-        {
-            return f();
-        }
-
-        Span<byte> frame = stackalloc byte[64];
-        frame[0] = (byte)depth;
-        bool result = AtDepth(depth - 1, f);
-        return result && frame[0] == (byte)depth;
-    }
-
-    private static void AtDepth(int depth, Action action) => AtDepth(depth, () =>
-    {
-        action();
-        return true;
-    });
 }
