@@ -70,8 +70,7 @@ internal struct OwnerThread
     {
         long here = StackAddress();
         long window = Volatile.Read(ref _window);
-        long low = (window >>> LengthBits) << 4;
-        return (ulong)(here - low) <= (ulong)(window & ((1L << LengthBits) - 1)) << 4 || IsCurrentByThreadId(here);
+        return (ulong)(here - Low(window)) <= (ulong)Length(window) || IsCurrentByThreadId(here);
     }
 
     // Outside the window: the thread ID decides, and on the owner the window grows to take this depth in.
@@ -91,13 +90,18 @@ internal struct OwnerThread
         }
         else
         {
-            long low = (window >>> LengthBits) << 4;
-            long high = low + ((window & ((1L << LengthBits) - 1)) << 4);
-            Remember(Math.Min(low, here), Math.Max(high, here));
+            Remember(Math.Min(Low(window), here), Math.Max(Low(window) + Length(window), here));
         }
 
         return true;
     }
+
+    // The window's low end and length in bytes (the word packs both in 16-byte units).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Low(long window) => (window >>> LengthBits) << 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Length(long window) => (window & ((1L << LengthBits) - 1)) << 4;
 
     // Stores [low, high] (owner thread only) when it packs; otherwise keeps the window it had. A
     // 32-bit process could read the word torn, so it keeps none.

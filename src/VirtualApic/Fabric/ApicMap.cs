@@ -200,8 +200,11 @@ public sealed class ApicMap
                 // the slot (kvm_apic_map_get_logical_dest), as x2AVIC's physical ID table does.
                 // Software-disabled APICs stay targets: they still accept NMI, SMI, INIT and SIPI
                 // (SDM 11.4.7.2) and drop fixed vectors themselves; lowest-priority arbitration skips
-                // them. An aliased slot never answers (TryGetLogical refuses the whole map).
-                _members = _shortcuts ? _physical : Array.ConvertAll(_physical, a => a is { IsX2Apic: true } ? a : null);
+                // them. A slot two APICs claim answers nobody. Without aliasing every held slot has a
+                // count of 1, so under KVM's rule the physical table is the member table as it stands.
+                _members = _shortcuts && !PhysicalIdAliased
+                    ? _physical
+                    : [.. _physical.Select((a, id) => a is not null && _physicalCount[id] == 1 && (_shortcuts || a.IsX2Apic) ? a : null)];
                 _clusterShift = 4;
                 break;
             case LogicalMapMode.XApicFlat:

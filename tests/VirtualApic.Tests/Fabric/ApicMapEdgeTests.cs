@@ -42,4 +42,17 @@ public class ApicMapEdgeTests
         Assert.Same(apics[2], map.LogicalMember(0, 2));
         Assert.Null(map.LogicalMember(slots >> 4, slots & 0xF));
     }
+
+    [Fact]
+    public void An_x2apic_logical_member_whose_slot_two_apics_claim_is_nobody()
+    {
+        LocalApic[] apics = [.. Apics(2, ApicMode.X2Apic), TestApic.Create(ApicMode.X2Apic, id: 1)];
+        var map = ApicMap.Build(apics);
+
+        Assert.True(map.PhysicalIdAliased);
+        Assert.Equal(2, map.PhysicalCount(1));
+        Assert.False(map.TryGetLogical(LocalApic.X2ApicLdr(1), out _, out _));
+        Assert.Null(map.LogicalMember(0, 1));
+        Assert.Same(apics[0], map.LogicalMember(0, 0));
+    }
 }
