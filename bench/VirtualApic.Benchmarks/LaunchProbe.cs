@@ -66,7 +66,12 @@ internal static class LaunchProbe
             : benchmarks.Length == 1 ? benchmarks[0] : throw new ArgumentException($"--probe: name one of {string.Join(", ", benchmarks.Select(m => m.Name))}");
         int opsPerInvoke = method.GetCustomAttribute<BenchmarkAttribute>()!.OperationsPerInvoke;
 
-        type.GetMethods().SingleOrDefault(m => m.GetCustomAttribute<GlobalSetupAttribute>() is not null)?.Invoke(instance, null);
+        // A class may have one [GlobalSetup] per group of benchmarks (Targets); the probe runs the one
+        // that names this benchmark, or the one that names none.
+        type.GetMethods()
+            .SingleOrDefault(m => m.GetCustomAttribute<GlobalSetupAttribute>() is { } setup
+                && (setup.Targets is not { Length: > 0 } targets || targets.Contains(method.Name)))
+            ?.Invoke(instance, null);
         var measure = typeof(LaunchProbe).GetMethod(nameof(Measure), BindingFlags.NonPublic | BindingFlags.Static)!
             .MakeGenericMethod(method.ReturnType == typeof(void) ? typeof(int) : method.ReturnType);
         var loop = method.ReturnType == typeof(void)
