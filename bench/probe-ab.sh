@@ -10,7 +10,7 @@
 #   bash bench/probe-ab.sh [-n ROUNDS] REV... -- CASE...
 #   e.g. bash bench/probe-ab.sh -n 3 9943481 HEAD -- "W1FixedCycle Irr=locked" "W1Backend Accel=avic Bound=false"
 #
-# A benchmark class must compile against every revision's library (the harness files are copied too:
+# A case may name one method of its class (W4IpiBroadcast.TakeEoi256). A benchmark class must compile against every revision's library (the harness files are copied too:
 # JitWarmup.cs, LaunchProbe.cs, Program.cs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +29,7 @@ bench=$root/bench/VirtualApic.Benchmarks
 files=(JitWarmup.cs LaunchProbe.cs Program.cs)
 for c in "${cases[@]}"; do
     class=${c%% *}
+    class=${class%%.*} # CLASS.METHOD names the class's file by CLASS
     file=$(grep -l "public class $class\b" "$bench"/*.cs | head -n 1) \
         || { echo "probe-ab.sh: no benchmark class '$class'" >&2; exit 2; }
     files+=("$(basename "$file")")
