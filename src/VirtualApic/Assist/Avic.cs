@@ -327,6 +327,7 @@ public sealed class AvicModel : HardwareAssist
 
         // Resolve every destination first; an invalid entry anywhere fails the whole IPI.
         Span<int> targets = stackalloc int[16];
+        targets.Clear(); // the module skips locals init (SafeCodeTests)
         int count = 0;
         bool broadcast = false;
         var message = InterruptMessage.FromIcr(icr, apic);

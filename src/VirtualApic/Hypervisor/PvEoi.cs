@@ -124,7 +124,7 @@ public sealed class PvEoi
         // KVM pv_eoi_test_and_clr_pending clears the host bit in any case: the flag is armed again
         // only when it is known to be safe. Cleared before the EOI, whose split-irqchip exit comes back here.
         Pending = false;
-        Span<byte> flag = stackalloc byte[1];
+        Span<byte> flag = stackalloc byte[] { 0 };
         if (Memory is { } memory && memory.TryRead(Address, flag))
         {
             if ((flag[0] & FlagBit) != 0)
@@ -173,7 +173,7 @@ public sealed class PvEoi
             return;
         }
 
-        Span<byte> flag = stackalloc byte[1];
+        Span<byte> flag = stackalloc byte[] { 0 };
         if (Memory is not { } memory || !memory.TryRead(Address, flag))
         {
             return;
@@ -190,13 +190,13 @@ public sealed class PvEoi
     /// <summary>Reads the guest's flag byte bit 0 (for observation); false when disabled or not RAM.</summary>
     public bool ReadFlag()
     {
-        Span<byte> flag = stackalloc byte[1];
+        Span<byte> flag = stackalloc byte[] { 0 };
         return Enabled && Memory is { } memory && memory.TryRead(Address, flag) && (flag[0] & FlagBit) != 0;
     }
 
     private bool IsRam(ulong address)
     {
-        Span<byte> probe = stackalloc byte[1];
+        Span<byte> probe = stackalloc byte[] { 0 };
         return Memory is { } memory && memory.TryRead(address, probe);
     }
 }
