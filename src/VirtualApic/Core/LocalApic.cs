@@ -242,13 +242,19 @@ public sealed partial class LocalApic
     /// Accepts an interrupt message addressed to this APIC (destination matching is the fabric's
     /// job). Returns true when the APIC took it. Safe from any thread.
     /// </summary>
-    public bool AcceptInterrupt(in InterruptMessage message)
+    public bool AcceptInterrupt(in InterruptMessage message) =>
+        message.DeliveryMode is DeliveryMode.Fixed or DeliveryMode.LowestPriority
+            ? AcceptFixed(message.Vector, message.TriggerMode, message.Level)
+            : AcceptEvent(message.DeliveryMode, message.Vector, message.TriggerMode, message.Level);
+
+    // SMI, NMI, INIT, SIPI and the PV unhalt: out of line, so that the JIT spends its inlining budget
+    // of a delivery path on the fixed acceptance every IPI and MSI takes. The fields come by value:
+    // a reference to the message would keep a caller's message in memory even on the fixed path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool AcceptEvent(DeliveryMode mode, byte vector, TriggerMode trigger, bool level)
     {
-        switch (message.DeliveryMode)
+        switch (mode)
         {
-            case DeliveryMode.Fixed:
-            case DeliveryMode.LowestPriority:
-                return AcceptFixed(message.Vector, message.TriggerMode, message.Level);
             case DeliveryMode.Smi:
                 Cpu.OnSmi();
                 Host.Kick(this);
@@ -260,7 +266,7 @@ public sealed partial class LocalApic
             case DeliveryMode.Init:
                 // A level de-assert INIT is ignored (SDM 11.6.1: INIT level de-assert is a
                 // synchronization message of old processors).
-                if (message.TriggerMode == TriggerMode.Level && !message.Level)
+                if (trigger == TriggerMode.Level && !level)
                 {
                     return false;
                 }
@@ -269,7 +275,7 @@ public sealed partial class LocalApic
                 Host.Kick(this);
                 return true;
             case DeliveryMode.StartUp:
-                Cpu.OnSipi(message.Vector);
+                Cpu.OnSipi(vector);
                 Host.Kick(this);
                 return true;
             case DeliveryMode.RemoteRead when Config.Profile.RemoteReadUnhalts:
@@ -308,19 +314,26 @@ public sealed partial class LocalApic
         // TMR follows the trigger mode of the last acceptance of the vector.
         if (Page.TestVector(ApicOffset.Tmr, vector) != (trigger == TriggerMode.Level))
         {
-            if (trigger == TriggerMode.Level)
-            {
-                Page.TestAndSetVectorAtomic(ApicOffset.Tmr, vector);
-            }
-            else
-            {
-                Page.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
-            }
+            FlipTmr(vector, trigger);
         }
 
         bool posted = Delivery.Deliver(this, vector);
         Tracer?.OnDelivery(VcpuId, vector, posted);
         return true;
+    }
+
+    // Out of line: a vector changes trigger mode rarely, and every acceptance inlines AcceptFixed.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FlipTmr(byte vector, TriggerMode trigger)
+    {
+        if (trigger == TriggerMode.Level)
+        {
+            Page.TestAndSetVectorAtomic(ApicOffset.Tmr, vector);
+        }
+        else
+        {
+            Page.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
+        }
     }
 
     /// <summary>

@@ -70,18 +70,26 @@ public sealed class InterruptRouter
         {
             if (_dirty)
             {
-                lock (_rebuildLock)
-                {
-                    if (_dirty)
-                    {
-                        _dirty = false;
-                        _map = ApicMap.Build(_apics, _use32BitIds, _profile.LogicalMapShortcuts);
-                        MapRebuilds++;
-                    }
-                }
+                Rebuild();
             }
 
             return _map;
+        }
+    }
+
+    // Out of line: every delivery inlines the getter above, and the JIT's inlining budget is better
+    // spent on the acceptance than on a rebuild that runs once per map change.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Rebuild()
+    {
+        lock (_rebuildLock)
+        {
+            if (_dirty)
+            {
+                _dirty = false;
+                _map = ApicMap.Build(_apics, _use32BitIds, _profile.LogicalMapShortcuts);
+                MapRebuilds++;
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Runtime.CompilerServices;
 using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
@@ -441,15 +442,22 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         _vcpus[target.VcpuId].Kick();
         if (VcpuKicked is { } handler)
         {
-            if (IoApic.IsDeliveringOnCurrentThread)
-            {
-                (t_deferredKicks ??= []).Add((this, target.VcpuId));
-                _kicksDeferred = true;
-                return;
-            }
-
-            handler(target.VcpuId);
+            NotifyKicked(handler, target.VcpuId);
         }
+    }
+
+    // Out of line: every delivery inlines Kick, and an embedder's handler is the rare case.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void NotifyKicked(Action<int> handler, int index)
+    {
+        if (IoApic.IsDeliveringOnCurrentThread)
+        {
+            (t_deferredKicks ??= []).Add((this, index));
+            _kicksDeferred = true;
+            return;
+        }
+
+        handler(index);
     }
 
     private void KickAll()

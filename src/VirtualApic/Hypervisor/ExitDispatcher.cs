@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Runtime.CompilerServices;
 using VirtualApic.Assist;
 using VirtualApic.Core;
 using VirtualApic.Registers;
@@ -156,17 +157,18 @@ public sealed class ExitDispatcher
     private bool HandleWriteExit(in ApicExit exit, ulong value, int size, uint msr)
     {
         Record(exit);
+
         switch (exit.Reason)
         {
+            // The exits every emulated write takes stay inline: an MSR write and a fault-like APIC
+            // access. The assists' own exits go out of line, so that the JIT spends the inlining
+            // budget of the guest's write on the emulation.
             case ExitReason.MsrWrite when msr == PvEoi.Msr:
                 return PvEoi.TryWriteMsr(value); // x86.c kvm_set_msr_common, MSR_KVM_PV_EOI_EN
             case ExitReason.MsrWrite:
                 return ApicExitHandler.EmulateMsrWrite(_apic, msr, value);
-            case ExitReason.EoiInduced:
-                ApicExitHandler.HandleEoiInduced(_apic, exit.Info);
-                return true;
-            case ExitReason.AvicIncompleteIpi:
-                HandleIncompleteIpi((AvicIpiFailure)exit.Info, new Icr(exit.Icr));
+            case ExitReason.EoiInduced or ExitReason.AvicIncompleteIpi:
+                HandleAssistExit(exit);
                 return true;
             default:
                 if (exit.TrapLike)
@@ -181,6 +183,19 @@ public sealed class ExitDispatcher
                 }
 
                 return true;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void HandleAssistExit(in ApicExit exit)
+    {
+        if (exit.Reason == ExitReason.EoiInduced)
+        {
+            ApicExitHandler.HandleEoiInduced(_apic, exit.Info);
+        }
+        else
+        {
+            HandleIncompleteIpi((AvicIpiFailure)exit.Info, new Icr(exit.Icr));
         }
     }
 
