@@ -356,6 +356,15 @@ public sealed partial class LocalApic
         }
 
         int offset = ApicOffset.FromMsr(msr);
+        if (offset == ApicOffset.Eoi && value == 0)
+        {
+            // The write every guest's handler ends with. The EOI row of the x2APIC write table
+            // accepts a zero in every profile (EoiMustBeZero faults only on other values), so the
+            // table is skipped here and its lookup is not inlined into every EOI exit.
+            EndOfInterrupt();
+            return true;
+        }
+
         if (offset == ApicOffset.Icr)
         {
             return WriteX2ApicIcr(value);
