@@ -10,8 +10,9 @@
 #   bash bench/probe-ab.sh [-n ROUNDS] REV... -- CASE...
 #   e.g. bash bench/probe-ab.sh -n 3 9943481 HEAD -- "W1FixedCycle Irr=locked" "W1Backend Accel=avic Bound=false"
 #
-# A case may name one method of its class (W4IpiBroadcast.TakeEoi256). A benchmark class must compile against every revision's library (the harness files are copied too:
-# JitWarmup.cs, LaunchProbe.cs, Program.cs).
+# A case may name one method of its class (W4IpiBroadcast.TakeEoi256). A benchmark class must
+# compile against every revision's library (the harness files are copied too: JitWarmup.cs,
+# LaunchProbe.cs, Program.cs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=3

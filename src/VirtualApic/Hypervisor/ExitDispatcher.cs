@@ -161,14 +161,17 @@ public sealed class ExitDispatcher
         switch (exit.Reason)
         {
             // The exits every emulated write takes stay inline: an MSR write and a fault-like APIC
-            // access. The assists' own exits go out of line, so that the JIT spends the inlining
-            // budget of the guest's write on the emulation.
+            // access. The assists' own exits are calls (HandleIncompleteIpi is kept out of line), so
+            // that the JIT spends the inlining budget of the guest's write on the emulation.
             case ExitReason.MsrWrite when msr == PvEoi.Msr:
                 return PvEoi.TryWriteMsr(value); // x86.c kvm_set_msr_common, MSR_KVM_PV_EOI_EN
             case ExitReason.MsrWrite:
                 return ApicExitHandler.EmulateMsrWrite(_apic, msr, value);
-            case ExitReason.EoiInduced or ExitReason.AvicIncompleteIpi:
-                HandleAssistExit(exit);
+            case ExitReason.EoiInduced:
+                ApicExitHandler.HandleEoiInduced(_apic, exit.Info);
+                return true;
+            case ExitReason.AvicIncompleteIpi:
+                HandleIncompleteIpi((AvicIpiFailure)exit.Info, new Icr(exit.Icr));
                 return true;
             default:
                 if (exit.TrapLike)
@@ -186,20 +189,8 @@ public sealed class ExitDispatcher
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void HandleAssistExit(in ApicExit exit)
-    {
-        if (exit.Reason == ExitReason.EoiInduced)
-        {
-            ApicExitHandler.HandleEoiInduced(_apic, exit.Info);
-        }
-        else
-        {
-            HandleIncompleteIpi((AvicIpiFailure)exit.Info, new Icr(exit.Icr));
-        }
-    }
-
     // KVM avic_incomplete_ipi_interception, cause by cause.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void HandleIncompleteIpi(AvicIpiFailure cause, Icr icr)
     {
         switch (cause)

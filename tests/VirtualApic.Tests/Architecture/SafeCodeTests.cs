@@ -19,7 +19,7 @@ namespace VirtualApic.Tests.Architecture;
 public sealed partial class SafeCodeTests
 {
     [Fact]
-    public void The_library_has_no_unsafe_code_stackalloc_or_skipped_init()
+    public void The_library_has_no_unsafe_code_skipped_init_or_uninitialized_stackalloc()
     {
         string src = Repo.PathOf("src/VirtualApic");
         var offenders = new List<string>();
