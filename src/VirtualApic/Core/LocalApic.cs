@@ -701,9 +701,15 @@ public sealed partial class LocalApic
     {
         if (eoi.IoApicHandled)
         {
-            Host.EndOfInterrupt(this, (byte)eoi.Vector, eoi.Trigger);
+            ForwardEoiToIoApic(eoi);
         }
     }
+
+    // Out of line and by value: a call left in line that reads the result's properties takes the
+    // address of the caller's EoiResult, and then every EOI keeps it in memory and reloads it (a
+    // store-forwarding round trip on each test of its bits) instead of holding it in a register.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ForwardEoiToIoApic(EoiResult eoi) => Host.EndOfInterrupt(this, (byte)eoi.Vector, eoi.Trigger);
 
     /// <summary>Whether SVR bit 12 (suppress EOI broadcast, directed EOI) is set.</summary>
     internal bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
