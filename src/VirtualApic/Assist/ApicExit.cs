@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace VirtualApic.Assist;
 
@@ -57,6 +58,10 @@ public readonly record struct ApicExit
     /// <summary>Whether the access already completed (trap-like) rather than being re-executed (fault-like).</summary>
     public bool TrapLike
     {
+        // Forced in line: at 18 bytes of IL the JIT leaves it a call in the dispatcher's cold
+        // branches (the tracer, the APIC-access exits), and a call on a local takes its address, so
+        // every exit, the MSR EOI's included, would keep its ApicExit in memory.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => (_head & TrapLikeBit) != 0;
         init => _head = value ? _head | TrapLikeBit : _head & ~TrapLikeBit;
     }
