@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
 
@@ -53,7 +52,7 @@ public sealed partial class LocalApic
     }
 
     // Vectors whose EOI must reach the IOAPIC (KVM ioapic_handled_vectors), kept by the fabric.
-    private readonly ulong[] _ioapicHandled = new ulong[4];
+    private VectorBits _ioapicHandled; // in this object: every EOI reads it
 
     /// <summary>Creates the APIC of vCPU <paramref name="vcpuId"/> in its RESET state.</summary>
     /// <param name="vcpuId">The vCPU index, which is also the initial APIC ID and the x2APIC ID.</param>
@@ -668,7 +667,7 @@ public sealed partial class LocalApic
     // The qword of the IOAPIC-handled set that holds vector (bits 7:6 pick it: any int stays inside).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong IoApicHandledWord(int vector) =>
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ioapicHandled), (vector >> 6) & 3);
+        _ioapicHandled[(vector >> 6) & 3];
 
     // Whether the APIC owns the LVT status bits (delivery status, LINT Remote IRR): every profile but KVM's.
     private bool OwnsLvtStatusBits => (_registerFeatures & RegisterFeatures.LvtStatusWritable) == 0;

@@ -42,4 +42,27 @@ public class ExitStatisticsTests
         Assert.Equal(0, stats.Total);
         Assert.Equal(0, stats[ExitReason.MsrWrite]);
     }
+
+    [Fact]
+    public void Every_reason_has_a_count_of_its_own()
+    {
+        // The counts live in a fixed-size store inside the object: a reason without a slot would throw
+        // on the exit path, and two reasons sharing one would merge their counts.
+        var stats = new ExitStatistics();
+        var reasons = ExitStatistics.Reasons;
+        for (int i = 0; i < reasons.Count; i++)
+        {
+            for (int n = 0; n <= i; n++)
+            {
+                stats.Count(reasons[i]);
+            }
+        }
+
+        for (int i = 0; i < reasons.Count; i++)
+        {
+            Assert.Equal(i + 1, stats[reasons[i]]);
+        }
+
+        Assert.Equal(reasons.Count * (reasons.Count + 1) / 2, stats.Total);
+    }
 }
