@@ -184,6 +184,16 @@ public sealed class InterruptRouter
             return true;
         }
 
+        return TryDeliverLogical(m, map, out accepted);
+    }
+
+    // A method of its own (not forced out of line): the JIT charges an inlined method's whole size to
+    // the caller's inlining budget, and dynamic PGO inlines this only where logical delivery runs, so
+    // a physical unicast (W3) no longer pays for it with the calls its EOI and IRET would inline.
+    private bool TryDeliverLogical(in InterruptMessage m, ApicMap map, out int accepted)
+    {
+        accepted = 0;
+
         // The logical map holds software-enabled APICs only (KVM kvm_recalculate_logical_map), so in
         // KVM an xAPIC logical NMI/SMI/INIT/SIPI never reaches a software-disabled APIC; the SDM
         // says such an APIC still accepts them (11.4.7.2): the slow path matches every APIC.
