@@ -13,6 +13,13 @@
 # A case may name one method of its class (W4IpiBroadcast.TakeEoi256). A benchmark class must
 # compile against every revision's library (the harness files are copied too: JitWarmup.cs,
 # LaunchProbe.cs, Program.cs).
+#
+# FLOOR_GATE=1.03 (needs gcc) gates every launch on the C floor (bench/baseline/w1-floor.c, a short
+# run on the same CPU) measured just before and just after it: a launch whose floor read more than
+# that factor above the lowest floor seen so far fell in a host spell and is run again, after a
+# pause, up to FLOOR_TRIES times (default 40) per launch; one that never gets a quiet window is kept
+# and counted. Spells on the shared 2-core machines double single figures for minutes at a time
+# (docs/performance.md, "Thirteenth session").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=3
@@ -56,13 +63,63 @@ if command -v taskset > /dev/null 2>&1 && taskset -c "$cpu" true 2> /dev/null; t
     pin=(taskset -c "$cpu")
 fi
 export DOTNET_TC_CallCountingDelayMs=${DOTNET_TC_CallCountingDelayMs:-0}
+
+gate=${FLOOR_GATE:-}
+lowest=
+spelled=0
+if [ -n "$gate" ]; then
+    command -v gcc > /dev/null || { echo "probe-ab.sh: FLOOR_GATE needs gcc" >&2; exit 2; }
+    gcc -O2 -o "$work/floor" "$root/bench/baseline/w1-floor.c"
+fi
+
+# The C floor now: ns per cycle, the median of five short runs of its called variant.
+floor_now() { "${pin[@]}" "$work/floor" 5000000 5 c | awk '{sub("median=", "", $3); print $3}'; }
+
+# Whether floor $1 is within the gate of the lowest floor seen (which it lowers).
+quiet() {
+    if [ -z "$lowest" ] || awk -v f="$1" -v l="$lowest" 'BEGIN{exit !(f < l)}'; then lowest=$1; fi
+    awk -v f="$1" -v l="$lowest" -v g="$gate" 'BEGIN{exit !(f <= l * g)}'
+}
+
+# The minimum (ns per operation) of one launch of case $1 on revision index $2.
+launch() {
+    # shellcheck disable=SC2086 # a case is a class and NAME=VALUE words
+    "${pin[@]}" dotnet "${dlls[$2]}" --probe $1 warmup=300 iterations=8 | awk '{print $4}'
+}
+
+# Sets result to the minimum of a launch of case $1 on revision index $2 that the gate lets through
+# (run here, not in a subshell, so that the lowest floor and the spell count persist).
+gated_launch() {
+    local tries=0 f
+    if [ -z "$gate" ]; then result=$(launch "$1" "$2"); return; fi
+    while :; do
+        f=$(floor_now)
+        if quiet "$f"; then
+            result=$(launch "$1" "$2")
+            f=$(floor_now)
+            if quiet "$f"; then return; fi
+        fi
+        tries=$((tries + 1))
+        if [ "$tries" -ge "${FLOOR_TRIES:-40}" ]; then
+            echo "probe-ab.sh: no quiet window for $1 on ${revs[$2]}; kept a launch in a spell" >&2
+            spelled=$((spelled + 1))
+            result=$(launch "$1" "$2")
+            return
+        fi
+        sleep 5
+    done
+}
+
+if [ -n "$gate" ]; then
+    for _ in 1 2 3; do quiet "$(floor_now)" || true; sleep 2; done # seed the lowest floor
+fi
+
 for c in "${cases[@]}"; do
     declare -A mins=()
     for _ in $(seq "$rounds"); do
         for i in "${!dlls[@]}"; do
-            # shellcheck disable=SC2086 # a case is a class and NAME=VALUE words
-            m=$("${pin[@]}" dotnet "${dlls[$i]}" --probe $c warmup=300 iterations=8 | awk '{print $4}')
-            mins[$i]+="$m "
+            gated_launch "$c" "$i"
+            mins[$i]+="$result "
         done
     done
     for i in "${!dlls[@]}"; do
@@ -72,3 +129,6 @@ for c in "${cases[@]}"; do
     done
     unset mins
 done
+if [ -n "$gate" ]; then
+    echo "floor gate: ${gate}x the lowest floor seen, ${lowest} ns; launches kept in a spell: $spelled" >&2
+fi
