@@ -134,11 +134,9 @@ public sealed class ExitDispatcher
     // looks at the flag before such an access, so that a PV EOI the guest made is complete before
     // it can read the APIC: guests see the same ISR and PPR under every backend
     // (docs/known-divergences.md). Under `none` and an inhibited assist every access exits anyway.
-    // The accelerator is asked first: its type is known at every call site the JIT profiled, so under
-    // `none` the test folds away and the PV EOI object is not even loaded.
     private void SyncPvEoiBeforeHardwareAccess()
     {
-        if (Accelerator.IsActive && PvEoi.Pending)
+        if (PvEoi.Pending && Accelerator.IsActive)
         {
             PvEoi.SyncFromGuest();
         }
