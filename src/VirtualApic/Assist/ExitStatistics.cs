@@ -11,9 +11,8 @@ public sealed class ExitStatistics
     private static readonly string[] Names =
         ["msr-read", "msr-write", "apic-access", "apic-write", "eoi-induced", "avic-noaccel", "avic-incomplete-ipi", "hlt", "ioapic-eoi", "vmcall"];
 
-    // Held in this object rather than in an array of its own: every exit counts, and on a broadcast
-    // each target's EOI exit would otherwise wait for one more cold cache line (docs/performance.md,
-    // "Thirteenth session").
+    // Held in this object rather than in an array of its own: every exit counts, and an array is one
+    // more reference (and cache line) to reach first (docs/performance.md, "Thirteenth session").
     private Counts _counts;
 
     /// <summary>Every reason, in enum order.</summary>
