@@ -373,9 +373,15 @@ public sealed class AvicModel : HardwareAssist
             // destination rule as emulation decides.
             for (int i = 0; i < _physicalTable.Length; i++)
             {
-                if ((_physicalTable[i] & ValidBit) != 0 && Peers.MatchesDestination(Peers.Apic(i), message, apic))
+                if ((_physicalTable[i] & ValidBit) == 0)
                 {
-                    notRunning |= HardwareSetIrr(i, message.Vector);
+                    continue;
+                }
+
+                var target = Peers.Apic(i);
+                if (Peers.MatchesDestination(target, message, apic))
+                {
+                    notRunning |= HardwareSetIrr(i, target, message.Vector);
                 }
             }
         }
@@ -385,9 +391,10 @@ public sealed class AvicModel : HardwareAssist
             {
                 // The table knows no APIC modes; a target the emulated path would not match (a VM
                 // mixing xAPIC and x2APIC vCPUs) is skipped, as emulation does (known-divergences.md).
-                if (Peers.MatchesDestination(Peers.Apic(targets[i]), message, apic))
+                var target = Peers.Apic(targets[i]);
+                if (Peers.MatchesDestination(target, message, apic))
                 {
-                    notRunning |= HardwareSetIrr(targets[i], message.Vector);
+                    notRunning |= HardwareSetIrr(targets[i], target, message.Vector);
                 }
             }
         }
@@ -445,11 +452,13 @@ public sealed class AvicModel : HardwareAssist
         return true;
     }
 
-    // Sets the IRR bit in the target's backing page; rings the doorbell when it runs. Returns true
-    // when the target was not running (the sender must exit so the hypervisor wakes it).
-    private bool HardwareSetIrr(int index, byte vector)
+    // Sets the IRR bit in the backing page of the target at table slot index; rings the doorbell
+    // when it runs. Returns true when the target was not running (the sender must exit so the
+    // hypervisor wakes it). The caller has the target's APIC already: asking the peers again is a
+    // second interface call per target.
+    private bool HardwareSetIrr(int index, LocalApic target, byte vector)
     {
-        if (!Peers.Apic(index).AcceptFromHardware(vector))
+        if (!target.AcceptFromHardware(vector))
         {
             return false;
         }
