@@ -475,10 +475,15 @@ public sealed class AvicModel : HardwareAssist
     /// <summary>Emulated deliveries (devices, emulated IPIs) to an AVIC vCPU: backing-page IRR, then doorbell or wake.</summary>
     private sealed class AvicDelivery(AvicModel model) : IVectorDelivery
     {
+        // The model's table, held here too: the IsRunning test on every delivery then loads the
+        // table straight from this object instead of through the model.
+        private readonly ulong[] _physicalTable = model._physicalTable;
+
         public bool Deliver(LocalApic apic, int vector)
         {
             apic.SetIrr(vector);
-            if (apic.VcpuId < model._physicalTable.Length && (model._physicalTable[apic.VcpuId] & IsRunningBit) != 0)
+            ulong[] table = _physicalTable;
+            if ((uint)apic.VcpuId < (uint)table.Length && (table[apic.VcpuId] & IsRunningBit) != 0)
             {
                 model._doorbells++;
             }
