@@ -94,7 +94,9 @@ public sealed class PostedInterruptDescriptor
             return;
         }
 
-        ClearOn();
+        // ON is set, and only this side clears it (posts only set it): the clear needs no read-back.
+        Interlocked.And(ref _control, ~1L);
+        Volatile.Write(ref _onCleared, _onCleared + 1);
         for (int i = 0; i < 4; i++)
         {
             // Only words with bits need the atomic harvest; a post racing with this read sets ON

@@ -159,6 +159,13 @@ public sealed class ApicPage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void ClearKnownVector(int regBase, int vector) => KnownVectorWord(regBase, vector) &= ~(1u << vector);
 
+    /// <summary>
+    /// Atomically clears a vector known to be 0-255 (see <see cref="TestKnownVector"/>), without
+    /// reading back what it was: one locked AND, where a test-and-clear needs a compare-exchange loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ClearKnownVectorAtomic(int regBase, int vector) => Interlocked.And(ref KnownVectorWord(regBase, vector), ~(1u << vector));
+
     // A vector outside 0-255 would address another register's words: an argument error, not a write.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref uint VectorWord(int regBase, int vector)

@@ -512,12 +512,20 @@ public sealed partial class LocalApic
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
     {
+        // Other threads only ever set IRR bits; clearing one is the owner's (acknowledge, RESET, INIT,
+        // restore). So a bit the owner reads as set stays set until it clears it: the test can be a
+        // plain load, and the clear a locked AND that need not return the old word.
+        bool set = Page.TestKnownVector(ApicOffset.Irr, vector);
         if (_concurrentDelivery && !_owner.IsBound)
         {
-            return Page.TestAndClearVectorAtomic(ApicOffset.Irr, vector);
+            if (set)
+            {
+                Page.ClearKnownVectorAtomic(ApicOffset.Irr, vector);
+            }
+
+            return set;
         }
 
-        bool set = Page.TestKnownVector(ApicOffset.Irr, vector);
         Page.ClearKnownVector(ApicOffset.Irr, vector);
         return set;
     }
