@@ -94,9 +94,7 @@ public sealed class PostedInterruptDescriptor
             return;
         }
 
-        // ON is set, and only this side clears it (posts only set it): the clear needs no read-back.
-        Interlocked.And(ref _control, ~1L);
-        Volatile.Write(ref _onCleared, _onCleared + 1);
+        ClearSetOn();
         for (int i = 0; i < 4; i++)
         {
             // Only words with bits need the atomic harvest; a post racing with this read sets ON
@@ -118,19 +116,24 @@ public sealed class PostedInterruptDescriptor
     /// <summary>Drops everything posted (KVM <c>apicv_pre_state_restore</c>, reset).</summary>
     public void Clear()
     {
-        ClearOn();
+        if ((Volatile.Read(ref _control) & 1) != 0)
+        {
+            ClearSetOn();
+        }
+
         for (int i = 0; i < 4; i++)
         {
             Interlocked.Exchange(ref _pir[i], 0);
         }
     }
 
-    private void ClearOn()
+    // Clears an ON bit the caller has read as set. Posts only set ON and only this side (sync, clear)
+    // clears it, so it is still set: the clear needs no read-back, one locked AND instead of a
+    // compare-exchange loop, and it counts one finished notification.
+    private void ClearSetOn()
     {
-        if ((Interlocked.And(ref _control, ~1L) & 1) != 0)
-        {
-            Volatile.Write(ref _onCleared, _onCleared + 1);
-        }
+        Interlocked.And(ref _control, ~1L);
+        Volatile.Write(ref _onCleared, _onCleared + 1);
     }
 
     private void Update(long mask, long bits)
