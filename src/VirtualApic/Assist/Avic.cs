@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using VirtualApic.Core;
 using VirtualApic.Registers;
 
@@ -312,7 +313,12 @@ public sealed class AvicModel : HardwareAssist
 
     // APM 15.29.9.1: fixed edge IPIs are delivered by the hardware through the tables: IRR set in each
     // target's backing page, doorbell to running targets; otherwise AVIC_INCOMPLETE_IPI, which the
-    // hypervisor handles (Hypervisor/ExitDispatcher: emulate, or kick the targets).
+    // hypervisor handles (Hypervisor/ExitDispatcher: emulate, or kick the targets). Every destination
+    // is resolved before any IRR is set: an invalid entry anywhere fails the whole IPI.
+    //
+    // No stack buffer holds the resolved targets: a method with a loop and a stackalloc above the
+    // JIT's 32-byte limit cannot be tiered (no OSR with localloc), so it was compiled once without a
+    // profile and every peer call in it stayed an interface stub call.
     private ApicExit HardwareIpi(LocalApic apic, Icr icr)
     {
         if (icr.DeliveryMode != DeliveryMode.Fixed || icr.TriggerMode != TriggerMode.Edge)
@@ -325,131 +331,141 @@ public sealed class AvicModel : HardwareAssist
             return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidIpiVector, icr.Raw);
         }
 
-        // Resolve every destination first; an invalid entry anywhere fails the whole IPI.
-        Span<int> targets = stackalloc int[16];
-        targets.Clear(); // the module skips locals init (SafeCodeTests)
-        int count = 0;
-        bool broadcast = false;
         var message = InterruptMessage.FromIcr(icr, apic);
         uint destination = message.Destination;
+        bool notRunning;
         switch (icr.Shorthand)
         {
             case DestinationShorthand.Self:
-                targets[count++] = apic.VcpuId;
+                notRunning = HardwareIpiTo(apic.VcpuId, message, apic);
                 break;
             case DestinationShorthand.AllIncludingSelf:
             case DestinationShorthand.AllExcludingSelf:
-                broadcast = true;
+                notRunning = HardwareBroadcast(message, apic);
                 break;
             default:
-                if (icr.DestinationMode == DestinationMode.Physical)
+                if (icr.DestinationMode == DestinationMode.Logical)
                 {
-                    if (destination == InterruptMessage.BroadcastDestination(apic.IsX2Apic))
-                    {
-                        broadcast = true;
-                    }
-                    else if (destination >= (uint)_physicalTable.Length || (_physicalTable[destination] & ValidBit) == 0)
-                    {
-                        return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidTarget, icr.Raw);
-                    }
-                    else
-                    {
-                        targets[count++] = (int)destination;
-                    }
+                    return HardwareLogicalIpi(apic, icr, message);
                 }
-                else if (!ResolveLogical(apic, destination, targets, ref count))
+
+                if (destination == InterruptMessage.BroadcastDestination(apic.IsX2Apic))
+                {
+                    notRunning = HardwareBroadcast(message, apic);
+                }
+                else if (destination >= (uint)_physicalTable.Length || (_physicalTable[destination] & ValidBit) == 0)
                 {
                     return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidTarget, icr.Raw);
+                }
+                else
+                {
+                    notRunning = HardwareIpiTo((int)destination, message, apic);
                 }
 
                 break;
         }
 
-        bool notRunning = false;
-        if (broadcast)
-        {
-            // Every valid entry the broadcast addresses: a physical 0xFF from an xAPIC sender is not a
-            // broadcast for an x2APIC-mode target (KVM kvm_apic_match_physical_addr), so the same
-            // destination rule as emulation decides.
-            for (int i = 0; i < _physicalTable.Length; i++)
-            {
-                if ((_physicalTable[i] & ValidBit) == 0)
-                {
-                    continue;
-                }
+        return notRunning ? ApicExit.IncompleteIpi(AvicIpiFailure.TargetNotRunning, icr.Raw) : ApicExit.Completed;
+    }
 
-                var target = Peers.Apic(i);
-                if (Peers.MatchesDestination(target, message, apic))
+    // Every valid entry the broadcast addresses: a physical 0xFF from an xAPIC sender is not a
+    // broadcast for an x2APIC-mode target (KVM kvm_apic_match_physical_addr), so the same destination
+    // rule as emulation decides.
+    private bool HardwareBroadcast(in InterruptMessage message, LocalApic sender)
+    {
+        bool notRunning = false;
+        for (int i = 0; i < _physicalTable.Length; i++)
+        {
+            if ((_physicalTable[i] & ValidBit) != 0)
+            {
+                notRunning |= HardwareIpiTo(i, message, sender);
+            }
+        }
+
+        return notRunning;
+    }
+
+    // A logical destination: x2AVIC derives logical IDs from x2APIC IDs (cluster c, bit b is physical
+    // ID 16c + b); xAVIC looks each bit up in the logical table (flat: 8 bits; cluster: 4 bits of a
+    // cluster). Out of line: a physical unicast, the common IPI, does not carry it.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ApicExit HardwareLogicalIpi(LocalApic apic, Icr icr, in InterruptMessage message)
+    {
+        uint destination = message.Destination;
+        bool notRunning = false;
+        if (apic.IsX2Apic)
+        {
+            long clusterBase = (long)(destination >> 16) << 4;
+            uint mask = destination & 0xFFFF;
+            for (uint bits = mask; bits != 0; bits &= bits - 1)
+            {
+                long id = clusterBase + BitOperations.TrailingZeroCount(bits);
+                if (id >= _physicalTable.Length || (_physicalTable[id] & ValidBit) == 0)
                 {
-                    notRunning |= HardwareSetIrr(i, target, message.Vector);
+                    return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidTarget, icr.Raw);
                 }
+            }
+
+            // The table knows no modes: an xAPIC-mode vCPU in the slot is a candidate too, and
+            // HardwareIpiTo keeps the targets the emulated path reaches.
+            for (uint bits = mask; bits != 0; bits &= bits - 1)
+            {
+                notRunning |= HardwareIpiTo((int)(clusterBase + BitOperations.TrailingZeroCount(bits)), message, apic);
             }
         }
         else
         {
-            for (int i = 0; i < count; i++)
+            if (!ResolveXApicLogical(apic, destination, out ulong ids, out int count))
             {
-                // The table knows no APIC modes; a target the emulated path would not match (a VM
-                // mixing xAPIC and x2APIC vCPUs) is skipped, as emulation does (known-divergences.md).
-                var target = Peers.Apic(targets[i]);
-                if (Peers.MatchesDestination(target, message, apic))
-                {
-                    notRunning |= HardwareSetIrr(targets[i], target, message.Vector);
-                }
+                return ApicExit.IncompleteIpi(AvicIpiFailure.InvalidTarget, icr.Raw);
+            }
+
+            for (int k = 0; k < count; k++)
+            {
+                notRunning |= HardwareIpiTo((int)((ids >> (8 * k)) & 0xFF), message, apic);
             }
         }
 
         return notRunning ? ApicExit.IncompleteIpi(AvicIpiFailure.TargetNotRunning, icr.Raw) : ApicExit.Completed;
     }
 
-    private bool ResolveLogical(LocalApic sender, uint destination, Span<int> targets, ref int count)
+    // The physical IDs the xAPIC logical destination's table entries name, read once and packed a
+    // byte each (at most 8: a flat destination's bits); false when an addressed entry is invalid or
+    // the destination is a cluster broadcast, which the table does not hold.
+    private bool ResolveXApicLogical(LocalApic sender, uint destination, out ulong ids, out int count)
     {
-        if (sender.IsX2Apic)
-        {
-            // x2AVIC derives logical IDs from x2APIC IDs: cluster c, bit b is physical ID 16c + b.
-            uint cluster = destination >> 16;
-            uint mask = destination & 0xFFFF;
-            while (mask != 0)
-            {
-                int bit = BitOperations.TrailingZeroCount(mask);
-                mask &= mask - 1;
-                long id = ((long)cluster << 4) + bit;
-                if (id >= _physicalTable.Length || (_physicalTable[id] & ValidBit) == 0)
-                {
-                    return false;
-                }
-
-                // The table knows no modes: an xAPIC-mode vCPU in the slot is a candidate too; the
-                // caller keeps the targets the emulated path reaches (IVcpuPeers.MatchesDestination).
-                targets[count++] = (int)id;
-            }
-
-            return true;
-        }
-
+        ids = 0;
+        count = 0;
         bool flat = sender.Dfr == 0xFFFF_FFFF;
         uint logical = destination & 0xFF;
         uint bits = flat ? logical : logical & 0xF;
         uint clusterBase = flat ? 0 : (logical >> 4) << 2;
         if (!flat && (logical >> 4) == 0xF)
         {
-            return false; // cluster broadcast: not in the table
+            return false;
         }
 
-        while (bits != 0)
+        for (; bits != 0; bits &= bits - 1)
         {
-            int bit = BitOperations.TrailingZeroCount(bits);
-            bits &= bits - 1;
-            uint entry = _logicalTable[clusterBase + (uint)bit];
+            uint entry = _logicalTable[clusterBase + (uint)BitOperations.TrailingZeroCount(bits)];
             if ((entry & LogicalValidBit) == 0)
             {
                 return false;
             }
 
-            targets[count++] = (int)(entry & 0xFF);
+            ids |= (ulong)(entry & 0xFF) << (8 * count++);
         }
 
         return true;
+    }
+
+    // One target of a hardware IPI, at table slot index: a target the emulated path would not match
+    // (a VM mixing xAPIC and x2APIC vCPUs; the table knows no modes) is skipped, as emulation skips
+    // it (known-divergences.md). Returns true when the target took the vector but was not running.
+    private bool HardwareIpiTo(int index, in InterruptMessage message, LocalApic sender)
+    {
+        var target = Peers.Apic(index);
+        return Peers.MatchesDestination(target, message, sender) && HardwareSetIrr(index, target, message.Vector);
     }
 
     // Sets the IRR bit in the backing page of the target at table slot index; rings the doorbell
