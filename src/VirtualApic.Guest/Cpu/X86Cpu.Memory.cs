@@ -9,8 +9,7 @@ namespace VirtualApic.Guest.Cpu;
 /// <summary>Linear and physical memory access: segmentation bases, 4-level paging with a TLB, #PF, RAM vs MMIO.</summary>
 public sealed partial class X86Cpu
 {
-    private const ulong Cr0Pe = 1, Cr0Mp = 2, Cr0Ts = 8, Cr0Et = 0x10, Cr0Ne = 0x20, Cr0Wp = 1UL << 16, Cr0Am = 1UL << 18,
-        Cr0Nw = 1UL << 29, Cr0Cd = 1UL << 30, Cr0Pg = 1UL << 31;
+    private const ulong Cr0Pe = 1, Cr0Ts = 8, Cr0Et = 0x10, Cr0Wp = 1UL << 16, Cr0Nw = 1UL << 29, Cr0Cd = 1UL << 30, Cr0Pg = 1UL << 31;
 
     private const ulong Cr4Pse = 0x10, Cr4Pae = 0x20, Cr4Pge = 0x80, Cr4Smep = 1UL << 20;
     private const ulong EferSce = 1, EferLme = 0x100, EferLma = 0x400, EferNxe = 0x800;
@@ -29,13 +28,6 @@ public sealed partial class X86Cpu
         Array.Clear(_tlbRead);
         Array.Clear(_tlbWrite);
         Array.Clear(_tlbExec);
-        _fetchLinearPage = ulong.MaxValue;
-    }
-
-    private void FlushTlbPage(ulong linear)
-    {
-        int i = (int)(linear >> 12) & (TlbSize - 1);
-        _tlbRead[i] = _tlbWrite[i] = _tlbExec[i] = 0;
         _fetchLinearPage = ulong.MaxValue;
     }
 
@@ -307,7 +299,7 @@ public sealed partial class X86Cpu
 
         ulong table = _cr3 & addrMask;
         bool w = true, u = true, nx = false;
-        Span<ulong> entryAddress = stackalloc ulong[4];
+        var entryAddress = default(PageWalkEntries);
         int levels = 0;
         ulong physical = 0;
         for (int shift = 39; ; shift -= 9)
