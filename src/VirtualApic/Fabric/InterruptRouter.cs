@@ -354,7 +354,17 @@ public sealed class InterruptRouter
     public bool Reaches(LocalApic target, in InterruptMessage m, LocalApic? source)
     {
         ArgumentNullException.ThrowIfNull(target);
-        if (m.Shorthand == DestinationShorthand.None && m.DestinationMode == DestinationMode.Logical && !IsBroadcast(m, source)
+        return m.Shorthand == DestinationShorthand.None && m.DestinationMode == DestinationMode.Logical
+            ? ReachesLogical(target, m, source)
+            : MatchesDestination(target, m, source);
+    }
+
+    // Out of line, as the logical half of MatchesDestination is: a hardware model's physical unicast,
+    // the common IPI, then inlines the short physical test.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReachesLogical(LocalApic target, in InterruptMessage m, LocalApic? source)
+    {
+        if (!IsBroadcast(m, source)
             && !(_profile.LogicalEventsReachDisabledApics && m.DeliveryMode is not (DeliveryMode.Fixed or DeliveryMode.LowestPriority)))
         {
             var map = Map;
@@ -407,11 +417,13 @@ public sealed class InterruptRouter
             return true;
         }
 
-        if (m.DestinationMode == DestinationMode.Physical)
-        {
-            return target.MatchesPhysical(mda);
-        }
+        return m.DestinationMode == DestinationMode.Physical ? target.MatchesPhysical(mda) : MatchesLogical(target, mda, x2);
+    }
 
+    // kvm_apic_match_logical_addr: x2APIC cluster and bits; xAPIC flat or cluster by the target's DFR.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool MatchesLogical(LocalApic target, uint mda, bool x2)
+    {
         uint ldr = target.Ldr;
         if (x2)
         {
