@@ -316,9 +316,9 @@ public sealed class AvicModel : HardwareAssist
     // hypervisor handles (Hypervisor/ExitDispatcher: emulate, or kick the targets). Every destination
     // is resolved before any IRR is set: an invalid entry anywhere fails the whole IPI.
     //
-    // No stack buffer holds the resolved targets: a method with a loop and a stackalloc above the
-    // JIT's 32-byte limit cannot be tiered (no OSR with localloc), so it was compiled once without a
-    // profile and every peer call in it stayed an interface stub call.
+    // No stack buffer holds the resolved targets: the JIT cannot tier a method with both a loop and a
+    // stackalloc (no OSR with localloc; TieringTests), so it was compiled once without a profile and
+    // every peer call in it stayed an interface stub call.
     private ApicExit HardwareIpi(LocalApic apic, Icr icr)
     {
         if (icr.DeliveryMode != DeliveryMode.Fixed || icr.TriggerMode != TriggerMode.Edge)

@@ -426,6 +426,44 @@ public class AvicIpiTests
     }
 
     [Fact]
+    public void X2avic_logical_ipi_reaches_each_cluster_member_in_hardware()
+    {
+        // x2AVIC derives the logical ID from the x2APIC ID: cluster 0, bit b is vCPU b.
+        using var vm = EnabledVm(AccelKind.X2Avic, cpus: 3);
+        EnterX2Apic(vm);
+        long doorbells = Model(vm).Doorbells;
+
+        Assert.True(vm.Vcpus[0].TryWriteMsr(0x830, Icr.Create(0x65, destinationMode: DestinationMode.Logical, destinationHigh: 0x6).Raw));
+
+        Assert.Equal(0, vm.Vcpus[0].Exits.Total);
+        Assert.Equal(doorbells + 2, Model(vm).Doorbells);
+        Assert.Empty(TakeAll(vm.Vcpus[0]));
+        Assert.Equal([0x65], TakeAll(vm.Vcpus[1]));
+        Assert.Equal([0x65], TakeAll(vm.Vcpus[2]));
+    }
+
+    [Fact]
+    public void X2avic_logical_ipi_with_a_member_beyond_the_table_sets_no_irr_before_it_exits()
+    {
+        // Bits 1 and 3 of cluster 0: vCPU 1 exists, ID 3 is beyond the 3-entry table. The hardware
+        // resolves every destination before it sets an IRR bit, so only the emulation that follows
+        // the exit delivers: one doorbell (its delivery to running vCPU 1), not two.
+        using var vm = EnabledVm(AccelKind.X2Avic, cpus: 3);
+        EnterX2Apic(vm);
+        var tracer = new RecordingTracer();
+        vm.Tracer = tracer;
+        long doorbells = Model(vm).Doorbells;
+
+        Assert.True(vm.Vcpus[0].TryWriteMsr(0x830, Icr.Create(0x66, destinationMode: DestinationMode.Logical, destinationHigh: 0xA).Raw));
+
+        AssertIncompleteIpi(vm.Vcpus[0], tracer, AvicIpiFailure.InvalidTarget);
+        Assert.Equal(doorbells + 1, Model(vm).Doorbells);
+        Assert.Equal([0x66], TakeAll(vm.Vcpus[1]));
+        Assert.Empty(TakeAll(vm.Vcpus[0]));
+        Assert.Empty(TakeAll(vm.Vcpus[2]));
+    }
+
+    [Fact]
     public void Hybrid_avic_intercepts_every_x2apic_msr_but_keeps_backing_page_delivery()
     {
         using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
