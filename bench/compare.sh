@@ -97,6 +97,16 @@ floor_pair() { # name -> "median min"
                      if (mn == "" || $4 < mn) mn = $4 }
          END { print md, mn }' "$work/floor-$1.txt"
 }
+# Steal time: what the hypervisor under this VM ran instead of our vCPU (the 8th figure of a CPU's line
+# in /proc/stat, in USER_HZ ticks), for CPU 1 when pinned, all CPUs when not; 0 where the kernel
+# keeps none. Read around each workload, so that a spell that was the host taking the CPU shows as
+# such (a spell without steal is the host slowing the CPU down while it runs ours).
+steal_ticks() { # cpu-line-name -> ticks
+    awk -v c="$1" '$1 == c { print ($9 == "" ? 0 : $9); found = 1 } END { if (!found) print 0 }' /proc/stat 2>/dev/null || echo 0
+}
+steal_cpu=cpu1
+[ ${#pin[@]} -gt 0 ] || steal_cpu=cpu
+ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
 least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
 read -r floor floor_min <<< "$(floor_pair start)"
 cat "$work/floor-start.txt"
@@ -117,6 +127,9 @@ for w in "${workloads[@]}"; do
     [ "$w" != W7 ] || run_pin=()
     echo "   $w: ${classes[$w]}${run_pin[*]:+ (pinned)}"
     read -r before before_min <<< "$(floor_pair "$w-before")"
+    w_steal_cpu=$steal_cpu
+    [ ${#run_pin[@]} -gt 0 ] || w_steal_cpu=cpu
+    steal_before=$(steal_ticks "$w_steal_cpu")
     if ! (cd "$project" && "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
         --filter "${filters[@]}" "$@" --artifacts "$work/bdn-$w") > "$work/bdn-$w.log" 2>&1; then
         failed+=("$w")
@@ -124,8 +137,9 @@ for w in "${workloads[@]}"; do
         tail -15 "$work/bdn-$w.log" >&2
     fi
     [ -n "$quick" ] || grep -E '^\|' "$work/bdn-$w.log" || true
+    steal_ms=$(( ($(steal_ticks "$w_steal_cpu") - steal_before) * 1000 / ticks_per_s ))
     read -r after after_min <<< "$(floor_pair "$w-after")"
-    floor_note[$w]="$w: before $before, after $after"
+    floor_note[$w]="$w: before $before, after $after; steal time during it ${steal_ms} ms (${w_steal_cpu})"
     floor=$(least "$floor" "$before" "$after")
     floor_min=$(least "$floor_min" "$before_min" "$after_min")
 done
@@ -150,7 +164,7 @@ done | sort -t';' -k1,1 -s)
 
 echo
 echo "== ratios to the C floor of this run (floor median = the least of this run's floor medians = $floor ns; floor min = $floor_min ns)"
-echo "   the floor (ns, the faster variant's median) measured next to each workload:"
+echo "   the floor (ns, the faster variant's median) measured next to each workload, and the CPU time the host took (steal):"
 for w in "${workloads[@]}"; do [ -z "${floor_note[$w]:-}" ] || echo "   ${floor_note[$w]}"; done
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
 printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "target" ""
