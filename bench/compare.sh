@@ -104,8 +104,6 @@ floor_pair() { # name -> "median min"
 steal_ticks() { # cpu-line-name -> ticks
     awk -v c="$1" '$1 == c { print ($9 == "" ? 0 : $9); found = 1 } END { if (!found) print 0 }' /proc/stat 2>/dev/null || echo 0
 }
-steal_cpu=cpu1
-[ ${#pin[@]} -gt 0 ] || steal_cpu=cpu
 ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
 least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
 read -r floor floor_min <<< "$(floor_pair start)"
@@ -127,7 +125,7 @@ for w in "${workloads[@]}"; do
     [ "$w" != W7 ] || run_pin=()
     echo "   $w: ${classes[$w]}${run_pin[*]:+ (pinned)}"
     read -r before before_min <<< "$(floor_pair "$w-before")"
-    w_steal_cpu=$steal_cpu
+    w_steal_cpu=cpu1
     [ ${#run_pin[@]} -gt 0 ] || w_steal_cpu=cpu
     steal_before=$(steal_ticks "$w_steal_cpu")
     if ! (cd "$project" && "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \

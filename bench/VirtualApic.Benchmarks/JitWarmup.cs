@@ -54,11 +54,7 @@ internal static class JitWarmup
         var clock = Stopwatch.StartNew();
         for (int round = 0; round < PacedRounds && clock.Elapsed < PacedAtMost; round++)
         {
-            foreach (var body in bodies)
-            {
-                body();
-            }
-
+            RunAll(bodies);
             Thread.Sleep(1);
         }
 
@@ -66,11 +62,7 @@ internal static class JitWarmup
         var lastChange = TimeSpan.Zero;
         while (clock.Elapsed < AtMost)
         {
-            foreach (var body in bodies)
-            {
-                body();
-            }
-
+            RunAll(bodies);
             long now = JitInfo.GetCompiledMethodCount();
             var elapsed = clock.Elapsed;
             if (now != compiled)
@@ -85,5 +77,13 @@ internal static class JitWarmup
         }
 
         return clock.Elapsed;
+    }
+
+    private static void RunAll(Action[] bodies)
+    {
+        foreach (var body in bodies)
+        {
+            body();
+        }
     }
 }
