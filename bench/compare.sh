@@ -10,8 +10,9 @@
 # Builds w1-floor.c with gcc -O2 and runs it, then the W1-W8 benchmarks under BenchmarkDotNet, both
 # pinned to CPU 1 with taskset when it is available, and prints one row per benchmark case: its
 # median and minimum in ns per operation, each divided by the floor (the faster of w1-floor.c's two
-# variants: median over its runs for the median column, minimum for the minimum column; the least
-# of the floors measured at the start and around every workload), bhyve's
+# floor variants: median over its runs for the median column, minimum for the minimum column; the
+# least of the floors measured at the start and around every workload; its third, locked variant is
+# printed as context: what the two locked IRR updates of any-thread delivery cost in C), bhyve's
 # figure divided by the 8 ns floor it was measured against, and issue 16's target. G, the guest
 # engine (issue 16 item 4), follows in its own table: guest instructions per second on apic.flat (the
 # GuestInstructions benchmark) and the host seconds of every kvm-unit-tests configuration under every
@@ -90,12 +91,16 @@ gcc -O2 -std=gnu11 -o "$work/floor" "$floor_src"
 # workload's minutes. Every case is divided by the least disturbed floor of the whole run (the
 # smallest median of the faster variant; the smallest minimum for the min column), and the floors
 # measured next to each workload are printed, so that a spell that hit one of them shows.
-floor_pair() { # name -> "median min"
+# w1-floor.c's third variant, "locked", is not a floor: it is the inline one with the IRR set and
+# cleared by the locked instructions bhyve and KVM use so that any thread may deliver; its median
+# is carried along (third figure) and printed as context for the rows that pay the same two locks.
+floor_pair() { # name -> "median min locked-median"
     "${pin[@]}" "$work/floor" "${floor_args[@]}" > "$work/floor-$1.txt"
-    awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4)
-                     if (md == "" || $3 < md) md = $3
+    awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4) }
+         /^floor-locked / { lk = $3; next }
+         /^floor-/ { if (md == "" || $3 < md) md = $3
                      if (mn == "" || $4 < mn) mn = $4 }
-         END { print md, mn }' "$work/floor-$1.txt"
+         END { print md, mn, (lk == "" ? "-" : lk) }' "$work/floor-$1.txt"
 }
 # Steal time: what the hypervisor under this VM ran instead of our vCPU (the 8th figure of a CPU's line
 # in /proc/stat, in USER_HZ ticks), for CPU 1 when pinned, all CPUs when not; 0 where the kernel
@@ -106,7 +111,7 @@ steal_ticks() { # cpu-line-name -> ticks
 }
 ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
 least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
-read -r floor floor_min <<< "$(floor_pair start)"
+read -r floor floor_min locked <<< "$(floor_pair start)"
 cat "$work/floor-start.txt"
 declare -A floor_note
 
@@ -124,7 +129,7 @@ for w in "${workloads[@]}"; do
     run_pin=("${pin[@]}")
     [ "$w" != W7 ] || run_pin=()
     echo "   $w: ${classes[$w]}${run_pin[*]:+ (pinned)}"
-    read -r before before_min <<< "$(floor_pair "$w-before")"
+    read -r before before_min before_locked <<< "$(floor_pair "$w-before")"
     w_steal_cpu=cpu1
     [ ${#run_pin[@]} -gt 0 ] || w_steal_cpu=cpu
     steal_before=$(steal_ticks "$w_steal_cpu")
@@ -136,10 +141,11 @@ for w in "${workloads[@]}"; do
     fi
     [ -n "$quick" ] || grep -E '^\|' "$work/bdn-$w.log" || true
     steal_ms=$(( ($(steal_ticks "$w_steal_cpu") - steal_before) * 1000 / ticks_per_s ))
-    read -r after after_min <<< "$(floor_pair "$w-after")"
+    read -r after after_min after_locked <<< "$(floor_pair "$w-after")"
     floor_note[$w]="$w: before $before, after $after; steal time during it ${steal_ms} ms (${w_steal_cpu})"
     floor=$(least "$floor" "$before" "$after")
     floor_min=$(least "$floor_min" "$before_min" "$after_min")
+    locked=$(least "$locked" "$before_locked" "$after_locked")
 done
 
 # The semicolon CSV (units in the header, plain numbers in the cells): Method, the [Params] columns,
@@ -164,6 +170,7 @@ echo
 echo "== ratios to the C floor of this run (floor median = the least of this run's floor medians = $floor ns; floor min = $floor_min ns)"
 echo "   the floor (ns, the faster variant's median) measured next to each workload, and the CPU time the host took (steal):"
 for w in "${workloads[@]}"; do [ -z "${floor_note[$w]:-}" ] || echo "   ${floor_note[$w]}"; done
+awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
 printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "target" ""
 na=()

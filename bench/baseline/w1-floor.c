@@ -2,7 +2,7 @@
  * w1-floor.c: the least work one W1 fixed-cycle can cost on one local APIC, in plain C with no
  * emulator around it. bench/compare.sh builds it with gcc -O2 and divides each W1 figure by it.
  *
- *   gcc -O2 -std=gnu11 -o w1-floor w1-floor.c && ./w1-floor [CYCLES] [RUNS] [inline|call]
+ *   gcc -O2 -std=gnu11 -o w1-floor w1-floor.c && ./w1-floor [CYCLES] [RUNS] [inline|call|locked]
  *
  * One cycle, with TPR 0, the APIC enabled and the vector stepping through 0x20..0xff:
  *   post     IRR |= bit(v)
@@ -13,7 +13,11 @@
  * The 256-bit registers are four 64-bit words scanned from the top with a count-leading-zeros.
  * Two shapes are timed: "inline" (the four steps fused into the loop, with a compiler barrier per
  * cycle so the state goes through memory as it would between guest exits) and "noinline" (each step
- * an out-of-line call, the shape of an emulator's API). Each prints
+ * an out-of-line call, the shape of an emulator's API). A third, "locked", is context rather than a
+ * floor: the inline shape with the IRR set and cleared by locked read-modify-writes, as every
+ * emulator that lets any thread deliver does (bhyve vlapic.c: atomic_set_int in
+ * vlapic_set_intr_ready, atomic_clear_int in vlapic_intr_accepted; KVM lapic.c: set_bit and
+ * clear_bit through kvm_lapic_set_vector and kvm_lapic_clear_vector). Each prints
  *
  *   floor-NAME ns/cycle median=M min=A max=B [r1 r2 ...]
  *
@@ -55,6 +59,12 @@ static inline __attribute__((always_inline)) void do_post(lapic_t *a, int v)
 	a->irr[v >> 6] |= UINT64_C(1) << (v & 63);
 }
 
+/* Another thread may set an IRR bit at any time: set and clear with locked instructions. */
+static inline __attribute__((always_inline)) void do_post_locked(lapic_t *a, int v)
+{
+	__atomic_fetch_or(&a->irr[v >> 6], UINT64_C(1) << (v & 63), __ATOMIC_SEQ_CST);
+}
+
 static inline __attribute__((always_inline)) int do_pending(const lapic_t *a)
 {
 	int v = top_vector(a->irr);
@@ -67,6 +77,14 @@ static inline __attribute__((always_inline)) void do_ack(lapic_t *a, int v)
 	a->irr[v >> 6] &= ~bit;
 	a->isr[v >> 6] |= bit;
 	/* v was deliverable: it is now the highest vector in service. */
+	a->ppr = CLASS(a->tpr) >= CLASS(v) ? a->tpr : CLASS(v);
+}
+
+static inline __attribute__((always_inline)) void do_ack_locked(lapic_t *a, int v)
+{
+	uint64_t bit = UINT64_C(1) << (v & 63);
+	__atomic_fetch_and(&a->irr[v >> 6], ~bit, __ATOMIC_SEQ_CST);
+	a->isr[v >> 6] |= bit;
 	a->ppr = CLASS(a->tpr) >= CLASS(v) ? a->tpr : CLASS(v);
 }
 
@@ -97,6 +115,25 @@ static __attribute__((noinline)) void run_inline(uint64_t cycles)
 		if (p != v)
 			fail("inline: the posted vector is not the pending one");
 		do_ack(a, p);
+		do_eoi(a);
+		sum += (uint64_t)p;
+		__asm__ volatile("" : : "r"(a) : "memory");
+		v = v == 0xff ? 0x20 : v + 1;
+	}
+	keep_alive += sum;
+}
+
+static __attribute__((noinline)) void run_locked(uint64_t cycles)
+{
+	lapic_t *a = &the_apic;
+	uint64_t sum = 0;
+	int v = 0x20;
+	for (uint64_t i = 0; i < cycles; i++) {
+		do_post_locked(a, v);
+		int p = do_pending(a);
+		if (p != v)
+			fail("locked: the posted vector is not the pending one");
+		do_ack_locked(a, p);
 		do_eoi(a);
 		sum += (uint64_t)p;
 		__asm__ volatile("" : : "r"(a) : "memory");
@@ -172,5 +209,7 @@ int main(int argc, char **argv)
 		time_variant("inline", run_inline, cycles, runs);
 	if (which[0] == '\0' || which[0] == 'c')
 		time_variant("noinline", run_call, cycles, runs);
+	if (which[0] == '\0' || which[0] == 'l')
+		time_variant("locked", run_locked, cycles, runs);
 	return 0;
 }
