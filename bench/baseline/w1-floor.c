@@ -123,6 +123,8 @@ static __attribute__((noinline)) void run_inline(uint64_t cycles)
 	keep_alive += sum;
 }
 
+/* run_inline with the locked steps. Written out rather than shared with run_inline, so that the
+ * floor's own code stays what every earlier session measured. */
 static __attribute__((noinline)) void run_locked(uint64_t cycles)
 {
 	lapic_t *a = &the_apic;
