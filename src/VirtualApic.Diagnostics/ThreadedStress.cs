@@ -14,7 +14,7 @@ namespace VirtualApic.Diagnostics;
 /// <summary>The options of a threaded stress run.</summary>
 public sealed record StressOptions
 {
-    /// <summary>vCPUs, each on its own thread (2-64); with <see cref="ToggleInhibits"/> the last one churns its ID and LDR.</summary>
+    /// <summary>vCPUs, each on its own thread (1-64, at least 2 with <see cref="ToggleInhibits"/>, where the last one churns its ID and LDR).</summary>
     public int Cpus { get; init; } = 4;
 
     /// <summary>The backend.</summary>
@@ -43,6 +43,12 @@ public sealed record StressOptions
 
     /// <summary>A vCPU blocked in HLT longer than this, with an interrupt pending for it and no kick, is a stall.</summary>
     public TimeSpan StallThreshold { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Fault injection, for the watchdog's own test: each MSI device sets its target's IRR without
+    /// the kick it owes (a lost wake-up), and kicks only once the watchdog has reported a stall.
+    /// </summary>
+    internal bool LoseMsiKicks { get; init; }
 
     /// <summary>Seed of the senders' choices.</summary>
     public int Seed { get; init; } = 1;
@@ -157,9 +163,10 @@ public static class ThreadedStress
     public static StressResult Run(StressOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Cpus is < 2 or > 64 || options.DeviceThreads is < 0 or > 16 || options.IoApicPins is < 0 or > 24)
+        if (options.Cpus is < 1 or > 64 || (options.ToggleInhibits && options.Cpus < 2)
+            || options.DeviceThreads is < 0 or > 16 || options.IoApicPins is < 0 or > 24)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), "Cpus must be 2..64, DeviceThreads 0..16, IoApicPins 0..24");
+            throw new ArgumentOutOfRangeException(nameof(options), "Cpus must be 1..64 (2..64 with ToggleInhibits: the last vCPU toggles), DeviceThreads 0..16, IoApicPins 0..24");
         }
 
         using var harness = new Harness(options);
@@ -174,11 +181,11 @@ public static class ThreadedStress
         private readonly int _workers;          // vCPUs that receive IPIs, MSIs and IOAPIC pins
         private readonly int _senders;          // workers + MSI devices
         private readonly int[] _inFlight;       // [sender * cpus + target]
-        private readonly long[] _sentAt;        // Stopwatch ticks of the send in flight
+        private readonly long[] _deliveredAt;   // Stopwatch ticks when the send in flight returned, 0 while it runs
         private readonly long[] _sent;
         private readonly long[] _taken;
         private readonly int[] _pinPending;
-        private readonly long[] _pinSentAt;
+        private readonly long[] _pinAssertedAt; // as _deliveredAt, for the pin's SetLine
         private readonly long[] _pinSent;
         private readonly long[] _pinTaken;
         private readonly long[] _ticks;
@@ -201,11 +208,11 @@ public static class ThreadedStress
             _workers = o.ToggleInhibits ? o.Cpus - 1 : o.Cpus;
             _senders = _workers + o.DeviceThreads;
             _inFlight = new int[_senders * _cpus];
-            _sentAt = new long[_inFlight.Length];
+            _deliveredAt = new long[_inFlight.Length];
             _sent = new long[_inFlight.Length];
             _taken = new long[_inFlight.Length];
             _pinPending = new int[o.IoApicPins];
-            _pinSentAt = new long[o.IoApicPins];
+            _pinAssertedAt = new long[o.IoApicPins];
             _pinSent = new long[o.IoApicPins];
             _pinTaken = new long[o.IoApicPins];
             _ticks = new long[_cpus];
@@ -625,11 +632,12 @@ public static class ThreadedStress
                 return;
             }
 
-            Volatile.Write(ref _sentAt[slot], Stopwatch.GetTimestamp());
+            Volatile.Write(ref _deliveredAt[slot], 0);
             Volatile.Write(ref _inFlight[slot], 1);
             Interlocked.Increment(ref _sent[slot]);
             vcpu.MmioWrite(ApicBase + ApicOffset.Icr2, (ulong)target << 24, 4);
             vcpu.MmioWrite(ApicBase + ApicOffset.Icr, (ulong)(IpiBase + self), 4);
+            Volatile.Write(ref _deliveredAt[slot], Stopwatch.GetTimestamp());
         }
 
         private void Handle(Vcpu vcpu, int self, byte vector)
@@ -676,10 +684,17 @@ public static class ThreadedStress
                 int slot = (sender * _cpus) + target;
                 if (Volatile.Read(ref _inFlight[slot]) == 0)
                 {
-                    Volatile.Write(ref _sentAt[slot], Stopwatch.GetTimestamp());
+                    Volatile.Write(ref _deliveredAt[slot], 0);
                     Volatile.Write(ref _inFlight[slot], 1);
                     Interlocked.Increment(ref _sent[slot]);
+                    if (_o.LoseMsiKicks)
+                    {
+                        LoseKick(target, vector, slot);
+                        continue;
+                    }
+
                     _vm.DeliverMsi(Msi.EncodeAddress((uint)target), vector);
+                    Volatile.Write(ref _deliveredAt[slot], Stopwatch.GetTimestamp());
                 }
                 else
                 {
@@ -690,6 +705,20 @@ public static class ThreadedStress
             ParkUntilStop();
         }
 
+        // The injected fault: the vector reaches the IRR, the kick does not, until the watchdog saw it.
+        private void LoseKick(int target, byte vector, int slot)
+        {
+            var vcpu = _vm.Vcpus[target];
+            vcpu.Apic.SetIrr(vector);
+            Volatile.Write(ref _deliveredAt[slot], Stopwatch.GetTimestamp());
+            while (StallCount == 0 && !_stop)
+            {
+                Thread.Sleep(1);
+            }
+
+            vcpu.Kick();
+        }
+
         private void LevelDevice(int pin)
         {
             while (!_stopSending)
@@ -697,10 +726,11 @@ public static class ThreadedStress
                 ParkIfPaused();
                 if (Volatile.Read(ref _pinPending[pin]) == 0)
                 {
-                    Volatile.Write(ref _pinSentAt[pin], Stopwatch.GetTimestamp());
+                    Volatile.Write(ref _pinAssertedAt[pin], 0);
                     Volatile.Write(ref _pinPending[pin], 1);
                     Interlocked.Increment(ref _pinSent[pin]);
                     _vm.IoApic.SetLine(pin, true);
+                    Volatile.Write(ref _pinAssertedAt[pin], Stopwatch.GetTimestamp());
                 }
                 else
                 {
@@ -732,7 +762,8 @@ public static class ThreadedStress
         }
 
         // A stall: a vCPU blocked, not signalled, longer than the threshold, with an interrupt in
-        // flight to it for longer than the threshold (or a timer that expired while it was blocked).
+        // flight to it whose delivery returned longer than the threshold ago (or a timer that expired
+        // while it was blocked).
         private void Watchdog()
         {
             long threshold = (long)(_o.StallThreshold.TotalSeconds * Stopwatch.Frequency);
@@ -781,7 +812,10 @@ public static class ThreadedStress
                         what = "its timer expired over the threshold ago";
                     }
 
-                    if (what is not null)
+                    // Still the same block, and still not woken: the wake-up is read before the block's
+                    // start is read again, so a vCPU that woke, left the wait and announced its next one
+                    // (which resets the wake-up) in between is not taken for one that never woke.
+                    if (what is not null && !vcpu.WakeSignalled && Volatile.Read(ref _blockedSince[c]) == since)
                     {
                         reported[c] = true;
                         string state = string.Create(CultureInfo.InvariantCulture,
@@ -795,12 +829,17 @@ public static class ThreadedStress
             }
         }
 
+        // A send counts from when its call returned: by then the kick it owes the target, if any, has
+        // been made. A sender the scheduler stopped in mid-delivery (between the IRR and the kick)
+        // holds up its own interrupt, which is not a stall of the model.
+        private static bool Returned(long at, long now, long threshold) => at != 0 && now - at >= threshold;
+
         private string? PendingFor(int target, long now, long threshold)
         {
             for (int sender = 0; sender < _senders; sender++)
             {
                 int slot = (sender * _cpus) + target;
-                if (Volatile.Read(ref _inFlight[slot]) != 0 && now - Volatile.Read(ref _sentAt[slot]) >= threshold)
+                if (Volatile.Read(ref _inFlight[slot]) != 0 && Returned(Volatile.Read(ref _deliveredAt[slot]), now, threshold))
                 {
                     return sender < _workers ? $"an IPI from cpu{sender} is pending" : $"an MSI from device {sender - _workers} is pending";
                 }
@@ -808,7 +847,7 @@ public static class ThreadedStress
 
             for (int pin = 0; pin < _pinPending.Length; pin++)
             {
-                if (pin % _workers == target && Volatile.Read(ref _pinPending[pin]) != 0 && now - Volatile.Read(ref _pinSentAt[pin]) >= threshold)
+                if (pin % _workers == target && Volatile.Read(ref _pinPending[pin]) != 0 && Returned(Volatile.Read(ref _pinAssertedAt[pin]), now, threshold))
                 {
                     return $"IOAPIC pin {pin} is asserted (Remote-IRR {_vm.IoApic.GetRemoteIrr(pin)})";
                 }

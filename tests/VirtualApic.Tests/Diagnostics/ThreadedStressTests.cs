@@ -115,6 +115,35 @@ public class ThreadedStressTests
         Assert.True(result.Passed);
     }
 
+    [Theory]
+    [InlineData(AccelKind.None)]
+    [InlineData(AccelKind.X2Avic)]
+    public void The_watchdog_reports_a_lost_kick_as_a_stall_even_when_the_interrupt_arrives_later(AccelKind accel)
+    {
+        // One vCPU, one MSI device and nothing else that could wake it: the device sets the IRR
+        // without the kick it owes, and kicks only once the watchdog has reported the stall.
+        var result = ThreadedStress.Run(new StressOptions
+        {
+            Cpus = 1,
+            Accel = accel,
+            DeviceThreads = 1,
+            IoApicPins = 0,
+            Timers = false,
+            ToggleInhibits = false,
+            SnapshotInterval = TimeSpan.Zero,
+            Duration = TimeSpan.FromMilliseconds(400),
+            LoseMsiKicks = true,
+        }, TestContext.Current.CancellationToken);
+
+        string stall = Assert.Single(result.Stalls);
+        Assert.StartsWith("cpu0: blocked ", stall, StringComparison.Ordinal);
+        Assert.Contains("an MSI from device 0 is pending", stall, StringComparison.Ordinal);
+        Assert.Contains("IRR top 0x80", stall, StringComparison.Ordinal);
+        Assert.Empty(result.Errors);
+        Assert.Equal(result.Sent, result.Received); // the late kick: nothing lost, still a failure
+        Assert.False(result.Passed);
+    }
+
     [Fact]
     public void A_run_not_cancelled_is_not_interrupted()
     {
