@@ -96,9 +96,9 @@ gcc -O2 -std=gnu11 -o "$work/floor" "$floor_src"
 # is carried along (third figure) and printed as context for the rows that pay the same two locks.
 floor_pair() { # name -> "median min locked-median"
     "${pin[@]}" "$work/floor" "${floor_args[@]}" > "$work/floor-$1.txt"
-    awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4) }
-         /^floor-locked / { lk = $3; next }
-         /^floor-/ { if (md == "" || $3 < md) md = $3
+    awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4)
+                     if ($1 == "floor-locked") { lk = $3; next }
+                     if (md == "" || $3 < md) md = $3
                      if (mn == "" || $4 < mn) mn = $4 }
          END { print md, mn, (lk == "" ? "-" : lk) }' "$work/floor-$1.txt"
 }
