@@ -63,7 +63,10 @@ public sealed class ApicvModel : HardwareAssist
     {
         ArgumentNullException.ThrowIfNull(apic);
         // The posted path stays installed while inhibited: a sender that raced with the toggle may
-        // still post, and SyncToIrr keeps harvesting the PIR; new deliveries go to the IRR directly.
+        // still post, and SyncToIrr keeps harvesting the PIR; new deliveries are emulated, and from
+        // other threads they go through the inbox, so that only the vCPU's thread writes its IRR
+        // and the sync and acknowledge need no locked instruction.
+        apic.KeepIrrOwnerWritten();
         apic.Delivery = _delivery;
         OnRunStateChanged(apic.VcpuId);
     }

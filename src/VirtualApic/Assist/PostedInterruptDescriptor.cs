@@ -84,7 +84,9 @@ public sealed class PostedInterruptDescriptor
 
     /// <summary>
     /// Folds the PIR into the IRR when ON is set (KVM <c>sync_pir_to_irr</c>): ON is cleared first,
-    /// then each PIR word is harvested atomically, so a concurrent post is never lost.
+    /// then each PIR word is harvested atomically, so a concurrent post is never lost. The vCPU's
+    /// own thread (or whoever holds it paused), as in KVM: under APICv only that thread writes the
+    /// IRR, with plain instructions.
     /// </summary>
     public void SyncTo(LocalApic apic)
     {

@@ -32,6 +32,10 @@ public sealed partial class LocalApic
     // Config.ConcurrentDelivery, read on every IRR update: a field of this object, one load.
     private readonly bool _concurrentDelivery;
 
+    // Whether only the evaluating thread writes the IRR even while unbound: every delivery from
+    // elsewhere is posted (a descriptor's PIR, or the inbox). Set once, before the vCPU runs.
+    private bool _ownerWritesIrr;
+
     private ulong _apicBase;
 
     // The ISR's count and highest vector (IsrCache: used in place, never copied).
@@ -376,7 +380,10 @@ public sealed partial class LocalApic
     // may deliver. Bound to its vCPU thread (Vcpu.BindToCurrentThread), the owner updates the IRR
     // with plain instructions and other threads post into an inbox of 256 bits (one locked OR and
     // a flag) that the owner folds in before it evaluates: the same split as a posted-interrupt
-    // descriptor, and OpenVMM's per-target inbox.
+    // descriptor, and OpenVMM's per-target inbox. A backend whose deliveries are all posted
+    // (APICv: the descriptor while active, the inbox while inhibited) keeps the IRR the evaluating
+    // thread's alone while unbound too (KeepIrrOwnerWritten): no thread identity is needed when no
+    // other thread ever writes it.
     // ---------------------------------------------------------------------------------------
 
     // The thread a bound IRR belongs to (OwnerThread: used in place, never copied).
@@ -395,6 +402,19 @@ public sealed partial class LocalApic
         _owner.BindToCurrentThread();
         MergeInbox();
     }
+
+    /// <summary>
+    /// Makes every later <see cref="SetIrr"/> of an unbound IRR a post into the inbox, so that only
+    /// the thread that evaluates (the vCPU's, or whoever holds it paused) writes the IRR, with plain
+    /// instructions. For a backend that posts every other delivery (APICv's descriptor): its owner's
+    /// PIR sync and acknowledge then need no locked instruction, where KVM's
+    /// <c>__kvm_apic_update_irr</c> keeps a compare-exchange because its inhibited senders set IRR
+    /// bits directly. Call it before the vCPU runs; it is never undone.
+    /// </summary>
+    internal void KeepIrrOwnerWritten() => _ownerWritesIrr = true;
+
+    /// <summary>Whether only the evaluating thread writes the IRR (<see cref="KeepIrrOwnerWritten"/>, or a one-thread VM).</summary>
+    internal bool IsIrrOwnerWritten => _ownerWritesIrr || !_concurrentDelivery;
 
     /// <summary>Returns to unbound mode (every IRR update locked), after folding in the inbox.</summary>
     internal void UnbindOwner()
@@ -427,7 +447,14 @@ public sealed partial class LocalApic
         }
         else if (!_owner.IsBound)
         {
-            Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+            if (_ownerWritesIrr)
+            {
+                _inbox.Post(vector);
+            }
+            else
+            {
+                Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+            }
         }
         else if (_owner.IsCurrent())
         {
@@ -439,7 +466,11 @@ public sealed partial class LocalApic
         }
     }
 
-    /// <summary>ORs 32 vector bits into IRR dword <paramref name="index"/> (0-7), as <see cref="SetIrr"/> does for one.</summary>
+    /// <summary>
+    /// ORs 32 vector bits into IRR dword <paramref name="index"/> (0-7), as <see cref="SetIrr"/> does
+    /// for one. Bound, any thread; unbound with <see cref="KeepIrrOwnerWritten"/>, the evaluating
+    /// thread only (a descriptor's sync, which KVM runs on the vCPU's thread too).
+    /// </summary>
     internal void OrIrrWord(int index, uint bits)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)index, 7u, nameof(index));
@@ -448,7 +479,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        if (!_concurrentDelivery || OnOwnerThread())
+        if (!_concurrentDelivery || OnOwnerThread() || (_ownerWritesIrr && !_owner.IsBound))
         {
             int offset = ApicOffset.Irr + (index << 4);
             Page.Write(offset, Page.Read(offset) | bits);
@@ -463,9 +494,10 @@ public sealed partial class LocalApic
         }
     }
 
-    // Folds the inbox into the IRR: plainly on the owner thread, atomically elsewhere (a paused
-    // vCPU's snapshot, or a bound vCPU being unbound).
-    private void MergeInbox() => _inbox.MergeInto(Page, OnOwnerThread());
+    // Folds the inbox into the IRR: plainly on the owner thread (or wherever an owner-written,
+    // unbound IRR is evaluated), atomically elsewhere (a paused vCPU's snapshot, or a bound vCPU
+    // being unbound).
+    private void MergeInbox() => _inbox.MergeInto(Page, OnOwnerThread() || (_ownerWritesIrr && !_owner.IsBound));
 
     /// <summary>
     /// Word <paramref name="index"/> (0-7) of the inbox as stored, for side-effect-free inspection
@@ -505,9 +537,9 @@ public sealed partial class LocalApic
     }
 
     // Clears an IRR bit for an evaluation (acknowledge): atomically when other threads may be setting
-    // bits in the same word (unbound), plainly when they cannot: a single-threaded VM, or an IRR bound
+    // bits in the same word (unbound), plainly when they cannot: a single-threaded VM, an IRR bound
     // to its vCPU thread, where other threads post to the inbox and the binding contract puts every
-    // evaluation on the owner thread. No thread-id read here: it cost a TLS lookup per interrupt.
+    // evaluation on the owner thread, or an owner-written IRR (KeepIrrOwnerWritten). No thread-id read here: it cost a TLS lookup per interrupt.
     // Both callers have the vector in 0-255 already (from the IRR scan, or range-checked).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
@@ -516,7 +548,7 @@ public sealed partial class LocalApic
         // restore). So a bit the owner reads as set stays set until it clears it: the test can be a
         // plain load, and the clear a locked AND that need not return the old word.
         bool set = Page.TestKnownVector(ApicOffset.Irr, vector);
-        if (_concurrentDelivery && !_owner.IsBound)
+        if (_concurrentDelivery && !_owner.IsBound && !_ownerWritesIrr)
         {
             if (set)
             {

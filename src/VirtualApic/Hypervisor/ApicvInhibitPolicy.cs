@@ -170,9 +170,12 @@ public sealed class ApicvInhibitPolicy
         return r & _required;
     }
 
-    // KVM_REQ_APICV_UPDATE on every vCPU (kvm_vcpu_update_apicv): the posted vectors move into the
-    // IRR (interlocked, safe from this thread), the delivery path switches, and each vCPU purges its
-    // ISR caches on its own thread at its next evaluation (KVM 97a71c444a14). The caller kicks.
+    // KVM_REQ_APICV_UPDATE on every vCPU (kvm_vcpu_update_apicv): the delivery path switches, and
+    // each vCPU purges its ISR caches on its own thread at its next evaluation (KVM 97a71c444a14).
+    // Vectors already posted stay in the PIR until then too: the posted path stays installed and
+    // every evaluation syncs it first, on the vCPU's thread, as KVM's vcpu_enter_guest calls
+    // sync_pir_to_irr; from this thread the sync would write an IRR only its vCPU writes (APICv's
+    // KeepIrrOwnerWritten). The caller kicks.
     private void Toggle(bool active)
     {
         Interlocked.Increment(ref _toggles);
@@ -180,7 +183,6 @@ public sealed class ApicvInhibitPolicy
         for (int i = 0; i < _peers.Count; i++)
         {
             var apic = _peers.Apic(i);
-            apic.Delivery.SyncToIrr(apic);
             _model.ConfigureVcpu(apic);
             apic.RequestRefresh();
         }

@@ -110,7 +110,7 @@ public class InhibitAndRaceTests
     [InlineData(AccelKind.X2Avic)]
     public void A_toggle_with_pending_and_in_service_vectors_loses_nothing(AccelKind accel)
     {
-        // KVM 97a71c444a14: the ISR cache is purged on every toggle; PIR is folded into the IRR.
+        // KVM 97a71c444a14: the ISR cache is purged on every toggle; the vCPU syncs its PIR when it next evaluates.
         using var vm = EnabledVm(accel, cpus: 2);
         var cpu = vm.Vcpus[0];
         var assist = Assist(vm);
