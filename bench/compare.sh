@@ -13,7 +13,9 @@
 # floor variants: median over its runs for the median column, minimum for the minimum column; the
 # least of the floors measured at the start and around every workload; its third, locked variant is
 # printed as context: what the two locked IRR updates of any-thread delivery cost in C), bhyve's
-# figure divided by the 8 ns floor it was measured against, and issue 16's target. G, the guest
+# figure divided by the 8 ns floor it was measured against, the same bhyve code built and timed on
+# a 2-core Zen 5 beside w1-floor.c (a fixed figure from docs/performance.md, "Nineteenth session":
+# context for that machine; bhyve's code is not in this repository), and issue 16's target. G, the guest
 # engine (issue 16 item 4), follows in its own table: guest instructions per second on apic.flat (the
 # GuestInstructions benchmark) and the host seconds of every kvm-unit-tests configuration under every
 # backend (`vapic kut --quiet --accel all`); it needs the kvm-unit-tests data ($VAPIC_KUT_DIR or
@@ -218,38 +220,44 @@ for w in "${workloads[@]}"; do
 done
 awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
-printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "target" ""
+echo "   bhyve/Z5: the same code built and timed on a 2-core Zen 5 (EPYC family 26) beside w1-floor.c, over that run's floor (docs/performance.md, \"Nineteenth session\"): context for that machine only"
+printf '%-3s %-44s %9s %7s %9s %7s %7s %8s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "bhyve/Z5" "target" ""
 na=()
 while IFS=';' read -r w label median min; do
     [ -n "$label" ] || continue
     [ "$w" != Gu ] || continue # the guest engine has its own table below
     bhyve=-
     target=-
+    zen5=-
     case $w in
         W1)
             bhyve=18
+            zen5=2.78
             case $label in
                 *"irr=one-thread"* | *"irr=bound"* | *"accel=none bound=True"*) target=1.5 ;;
                 *"accel=apicv bound=False"*) target=3.0 ;;
                 *"bound=True"*) target=1.75 ;;
                 *) target=2.0 ;;
             esac ;;
-        W2) bhyve=47; target=5.5 ;;
-        W3) bhyve=27; target=3.2 ;;
-        W4) case $label in TakeEoi*) bhyve=20; target=2.3 ;; esac ;;
-        W5) bhyve=29; target=3.4 ;;
+        W2) bhyve=47; target=5.5; zen5=8.32 ;;
+        W3) bhyve=27; target=3.2; zen5=4.38 ;;
+        W4) case $label in TakeEoi*) bhyve=20; target=2.3; zen5=3.53 ;; esac ;;
+        W5)
+            bhyve=29; target=3.4
+            case $label in *"members=4"*) zen5=10.68 ;; *"members=16"*) zen5=5.25 ;; esac ;;
     esac
     if [ "$median" = NA ] || [ -z "$median" ]; then
         # BenchmarkDotNet writes NA when the case threw (a [GlobalSetup] check failed, say).
-        printf '%-3s %-44s %9s %7s %9s %7s %7s %7s %s\n' "$w" "$label" NA - NA - - - "FAILED (its log: KEEP=1)"
+        printf '%-3s %-44s %9s %7s %9s %7s %7s %8s %7s %s\n' "$w" "$label" NA - NA - - - - "FAILED (its log: KEEP=1)"
         na+=("$w $label")
         continue
     fi
-    awk -v w="$w" -v l="$label" -v m="$median" -v f="$floor" -v n="$min" -v fn="$floor_min" -v b="$bhyve" -v t="$target" \
+    awk -v w="$w" -v l="$label" -v m="$median" -v f="$floor" -v n="$min" -v fn="$floor_min" -v b="$bhyve" -v t="$target" -v z="$zen5" \
         'BEGIN { bh = (b == "-") ? "-" : sprintf("%.2fx", b / 8)
+                 bz = (z == "-") ? "-" : sprintf("%.2fx", z)
                  tg = (t == "-") ? "-" : sprintf("%.2fx", t)
                  verdict = (t == "-") ? "" : (m / f <= t ? "met" : "over")
-                 printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %7s %s\n", w, l, m, m / f, n, n / fn, bh, tg, verdict }'
+                 printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %8s %7s %s\n", w, l, m, m / f, n, n / fn, bh, bz, tg, verdict }'
 done <<< "$results"
 if [ -n "$guest" ]; then
     echo
