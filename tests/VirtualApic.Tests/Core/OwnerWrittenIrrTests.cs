@@ -24,16 +24,7 @@ public class OwnerWrittenIrrTests
         apic.KeepIrrOwnerWritten();
         Assert.False(apic.IsBound);
 
-        Assert.True(apic.Raise(0x51));
-
-        Assert.True(apic.IsInboxed(0x51));
-        Assert.False(apic.IrrHas(0x51));
-        Assert.Equal(0x51, apic.PendingVector());
-        Assert.True(apic.IrrHas(0x51));
-        Assert.False(apic.IsInboxed(0x51));
-        Assert.Equal(0x51, apic.Acknowledge());
-        Assert.False(apic.IrrHas(0x51));
-        Assert.True(apic.IsrHas(0x51));
+        apic.AssertInboxedUntilEvaluated(0x51);
     }
 
     [Fact]

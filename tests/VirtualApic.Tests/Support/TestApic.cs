@@ -78,6 +78,25 @@ internal static class TestApic
         Assert.Equal(vector, apic.Acknowledge());
     }
 
+    /// <summary>
+    /// Raises <paramref name="vector"/> from the calling thread, a non-owner of the IRR, and asserts
+    /// the path of an inboxed delivery: in the inbox and not the IRR until an evaluation folds it
+    /// in, then acknowledged from the IRR into the ISR with plain updates.
+    /// </summary>
+    public static void AssertInboxedUntilEvaluated(this LocalApic apic, byte vector)
+    {
+        Assert.True(apic.Raise(vector));
+
+        Assert.True(apic.IsInboxed(vector));
+        Assert.False(apic.IrrHas(vector));
+        Assert.Equal(vector, apic.PendingVector());
+        Assert.True(apic.IrrHas(vector));
+        Assert.False(apic.IsInboxed(vector));
+        Assert.Equal(vector, apic.Acknowledge());
+        Assert.False(apic.IrrHas(vector));
+        Assert.True(apic.IsrHas(vector));
+    }
+
     public static bool IrrHas(this LocalApic apic, int vector) => apic.Page.TestVector(ApicOffset.Irr, vector);
 
     public static bool IsrHas(this LocalApic apic, int vector) => apic.Page.TestVector(ApicOffset.Isr, vector);
