@@ -479,7 +479,7 @@ public sealed partial class LocalApic
             return;
         }
 
-        if (!_concurrentDelivery || OnOwnerThread() || (_ownerWritesIrr && !_owner.IsBound))
+        if (WritesIrrPlainly())
         {
             int offset = ApicOffset.Irr + (index << 4);
             Page.Write(offset, Page.Read(offset) | bits);
@@ -494,10 +494,14 @@ public sealed partial class LocalApic
         }
     }
 
-    // Folds the inbox into the IRR: plainly on the owner thread (or wherever an owner-written,
-    // unbound IRR is evaluated), atomically elsewhere (a paused vCPU's snapshot, or a bound vCPU
-    // being unbound).
-    private void MergeInbox() => _inbox.MergeInto(Page, OnOwnerThread() || (_ownerWritesIrr && !_owner.IsBound));
+    // Whether this thread may update the IRR with plain instructions: no other thread writes it
+    // (a one-thread VM, an owner-written unbound IRR) or this thread is the one it is bound to.
+    private bool WritesIrrPlainly() =>
+        !_concurrentDelivery || (_ownerWritesIrr && !_owner.IsBound) || OnOwnerThread();
+
+    // Folds the inbox into the IRR: plainly where the IRR may be written plainly, atomically
+    // elsewhere (a paused vCPU's snapshot, or a bound vCPU being unbound).
+    private void MergeInbox() => _inbox.MergeInto(Page, WritesIrrPlainly());
 
     /// <summary>
     /// Word <paramref name="index"/> (0-7) of the inbox as stored, for side-effect-free inspection
@@ -539,7 +543,8 @@ public sealed partial class LocalApic
     // Clears an IRR bit for an evaluation (acknowledge): atomically when other threads may be setting
     // bits in the same word (unbound), plainly when they cannot: a single-threaded VM, an IRR bound
     // to its vCPU thread, where other threads post to the inbox and the binding contract puts every
-    // evaluation on the owner thread, or an owner-written IRR (KeepIrrOwnerWritten). No thread-id read here: it cost a TLS lookup per interrupt.
+    // evaluation on the owner thread, or an owner-written IRR (KeepIrrOwnerWritten). No thread-id
+    // read here (unlike WritesIrrPlainly): it cost a TLS lookup per interrupt.
     // Both callers have the vector in 0-255 already (from the IRR scan, or range-checked).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
