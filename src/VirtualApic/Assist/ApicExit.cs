@@ -29,8 +29,15 @@ public readonly record struct ApicExit
     /// <param name="trapLike">Whether the access already completed (trap-like) rather than being re-executed (fault-like).</param>
     /// <param name="icr">The ICR of an AVIC_INCOMPLETE_IPI exit (EXITINFO1).</param>
     public ApicExit(AssistOutcome outcome, ExitReason reason, int info, bool trapLike, ulong icr = 0)
+        : this(Head(outcome, reason, trapLike, info), icr)
     {
-        _head = Head(outcome, reason, trapLike, info);
+    }
+
+    // The two words as they are: small enough that the JIT inlines it even where an access path has
+    // spent its inlining budget (a guest's EOI exit in a vCPU loop), so no exit is built in memory.
+    private ApicExit(ulong head, ulong icr)
+    {
+        _head = head;
         _icr = icr;
     }
 
@@ -108,7 +115,8 @@ public readonly record struct ApicExit
     public bool IsExit => Outcome == AssistOutcome.Exit;
 
     /// <summary>A fault-like exit: the hypervisor emulates the instruction.</summary>
-    public static ApicExit FaultLike(ExitReason reason, int offsetOrMsr) => new(AssistOutcome.Exit, reason, offsetOrMsr, false);
+    public static ApicExit FaultLike(ExitReason reason, int offsetOrMsr) =>
+        new((byte)AssistOutcome.Exit | ((ulong)(byte)reason << 8) | ((ulong)(uint)offsetOrMsr << 32), 0);
 
     /// <summary>A trap-like exit: the access already landed in the page; the hypervisor emulates its side effects.</summary>
     public static ApicExit TrapLikeExit(ExitReason reason, int offsetOrVector) => new(AssistOutcome.Exit, reason, offsetOrVector, true);

@@ -134,9 +134,20 @@ public sealed class ExitDispatcher
     // looks at the flag before such an access, so that a PV EOI the guest made is complete before
     // it can read the APIC: guests see the same ISR and PPR under every backend
     // (docs/known-divergences.md). Under `none` and an inhibited assist every access exits anyway.
+    // The test in line, the rest out of line: every guest access path inlines this test.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SyncPvEoiBeforeHardwareAccess()
     {
-        if (PvEoi.Pending && Accelerator.IsActive)
+        if (PvEoi.Pending)
+        {
+            SyncPvEoiIfAssistActive();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SyncPvEoiIfAssistActive()
+    {
+        if (Accelerator.IsActive)
         {
             PvEoi.SyncFromGuest();
         }
@@ -154,7 +165,7 @@ public sealed class ExitDispatcher
         }
     }
 
-    private bool HandleWriteExit(in ApicExit exit, ulong value, int size, uint msr)
+    private bool HandleWriteExit(ApicExit exit, ulong value, int size, uint msr)
     {
         Record(exit);
 
