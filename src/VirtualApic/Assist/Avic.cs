@@ -198,6 +198,14 @@ public sealed class AvicModel : HardwareAssist
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
 
+        // The write every guest handler ends with, first and without the lookups: the X2AvicMsr
+        // column passes the EOI through and a zero never faults (AssistColumnTests and
+        // RegisterEdgeTests pin both).
+        if (offset == ApicOffset.Eoi && value == 0 && Accelerates(apic) && apic.IsX2Apic)
+        {
+            return AcceleratedEoi(apic, 0);
+        }
+
         // KVM passes writes through only for TPR, EOI, SELF_IPI and ICR (the table's X2AvicMsr column).
         if (!Accelerates(apic) || !apic.IsX2Apic
             || ApicRegisterTable.Handling(AssistPath.X2AvicMsr, offset, write: true) == AssistAccess.FaultLike)

@@ -134,7 +134,8 @@ public sealed class ExitDispatcher
     // looks at the flag before such an access, so that a PV EOI the guest made is complete before
     // it can read the APIC: guests see the same ISR and PPR under every backend
     // (docs/known-divergences.md). Under `none` and an inhibited assist every access exits anyway.
-    // The test in line, the rest out of line: every guest access path inlines this test.
+    // Only the flag's test is in line (every guest access inlines it, even where the caller has
+    // spent its inlining budget); the assist check and the sync are a call.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SyncPvEoiBeforeHardwareAccess()
     {
