@@ -114,6 +114,10 @@ public readonly record struct ApicExit
     /// <summary>Whether this is a VM exit.</summary>
     public bool IsExit => Outcome == AssistOutcome.Exit;
 
+    // Head's packing written out (trap-like clear): the emulated path's exit on every guest access,
+    // kept free of calls so it stays a constant where the caller's inlining budget is spent.
+    // ApicExitPackingTests checks it against the constructor.
+
     /// <summary>A fault-like exit: the hypervisor emulates the instruction.</summary>
     public static ApicExit FaultLike(ExitReason reason, int offsetOrMsr) =>
         new((byte)AssistOutcome.Exit | ((ulong)(byte)reason << 8) | ((ulong)(uint)offsetOrMsr << 32), 0);
