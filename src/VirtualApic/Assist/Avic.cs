@@ -198,17 +198,23 @@ public sealed class AvicModel : HardwareAssist
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
 
+        // Only x2AVIC passes x2APIC MSRs through: plain AVIC's hybrid mode intercepts them all, so
+        // it leaves here on its first load (this is every EOI of an x2APIC guest under plain AVIC).
+        if (!_x2Avic || !Accelerates(apic) || !apic.IsX2Apic)
+        {
+            return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
+        }
+
         // The write every guest handler ends with, first and without the lookups: the X2AvicMsr
         // column passes the EOI through and a zero never faults (AssistColumnTests and
         // RegisterEdgeTests pin both).
-        if (offset == ApicOffset.Eoi && value == 0 && Accelerates(apic) && apic.IsX2Apic)
+        if (offset == ApicOffset.Eoi && value == 0)
         {
             return AcceleratedEoi(apic, 0);
         }
 
         // KVM passes writes through only for TPR, EOI, SELF_IPI and ICR (the table's X2AvicMsr column).
-        if (!Accelerates(apic) || !apic.IsX2Apic
-            || ApicRegisterTable.Handling(AssistPath.X2AvicMsr, offset, write: true) == AssistAccess.FaultLike)
+        if (ApicRegisterTable.Handling(AssistPath.X2AvicMsr, offset, write: true) == AssistAccess.FaultLike)
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }
