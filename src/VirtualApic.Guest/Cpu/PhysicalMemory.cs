@@ -33,7 +33,9 @@ public sealed class PhysicalMemory
             throw new ArgumentOutOfRangeException(nameof(size), size, "RAM size must be a positive multiple of 4 KiB that fits in one array.");
         }
 
-        _ram = new byte[size];
+        // Pinned, so that the huge-page advice keeps naming these bytes.
+        _ram = GC.AllocateArray<byte>((int)size, pinned: true);
+        HugePageAdvice.Advise(_ram);
         _codePage = new byte[size / PageSize];
         _generation = new uint[size / PageSize];
     }
