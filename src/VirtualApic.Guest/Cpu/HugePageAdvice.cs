@@ -19,7 +19,7 @@ internal static partial class HugePageAdvice
     /// <summary>Advises the whole 2 MiB pages inside <paramref name="ram"/>, which must not move (pinned heap).</summary>
     public static void Advise(byte[] ram)
     {
-        if (!OperatingSystem.IsLinux() || ram.LongLength < 2 * HugePage)
+        if (!OperatingSystem.IsLinux())
         {
             return;
         }
@@ -27,6 +27,11 @@ internal static partial class HugePageAdvice
         long start = Marshal.UnsafeAddrOfPinnedArrayElement(ram, 0);
         long first = (start + HugePage - 1) & ~(HugePage - 1);
         long end = (start + ram.LongLength) & ~(HugePage - 1);
+        if (end <= first)
+        {
+            return; // no whole 2 MiB page inside
+        }
+
         try
         {
             _ = Madvise((nint)first, (nuint)(end - first), MadvHugePage);

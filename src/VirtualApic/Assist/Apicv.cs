@@ -106,16 +106,20 @@ public sealed class ApicvModel : HardwareAssist
         ArgumentNullException.ThrowIfNull(apic);
         int offset = ApicOffset.FromMsr(msr);
 
+        if (!IsActive || !apic.IsX2Apic)
+        {
+            return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
+        }
+
         // The write every guest handler ends with, first and without the lookups: the ApicvMsr
         // column virtualizes the EOI and a zero never faults (AssistColumnTests and
         // RegisterEdgeTests pin both).
-        if (offset == ApicOffset.Eoi && value == 0 && IsActive && apic.IsX2Apic)
+        if (offset == ApicOffset.Eoi && value == 0)
         {
             return VirtualizeEoi(apic);
         }
 
-        if (!IsActive || !apic.IsX2Apic
-            || ApicRegisterTable.Handling(AssistPath.ApicvMsr, offset, write: true) == AssistAccess.FaultLike)
+        if (ApicRegisterTable.Handling(AssistPath.ApicvMsr, offset, write: true) == AssistAccess.FaultLike)
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }
