@@ -25,10 +25,12 @@
 # and means something only on a quiet machine (docs/performance.md). --quick runs the same cases
 # in-process with one warm-up and three 50 ms iterations and a shorter floor: a few minutes, to
 # prove the script end to end; its figures are noise.
-# A workload a floor beside it shows in a host spell (more than SPELL_GATE, default 1.10, times the
-# least floor so far) is run again after SPELL_PAUSE seconds (default 30), up to SPELL_TRIES times
-# (default 3; 1 with --quick), keeping the attempt with the quietest floors; SPELL_TRIES=1 never
-# runs one again.
+# Around every case the benchmark process reads the floor again (a canary: SpellCanary.cs). A case
+# whose canaries read more than SPELL_GATE (default 1.10) times the least floor so far met a host
+# spell and is measured again on its own, after every workload has run once and SPELL_PAUSE seconds
+# (default 30) more, up to SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps
+# its attempt with the quietest canaries, and a case still beside a spell after the last is marked
+# in the table. SPELL_TRIES=1 never runs one again.
 # NOPIN=1 runs both unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps). KEEP=1 keeps the work folder (BenchmarkDotNet's logs and reports).
 set -euo pipefail
@@ -123,107 +125,126 @@ ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
 least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
 read -r floor floor_min locked <<< "$(floor_pair start)"
 cat "$work/floor-start.txt"
-declare -A floor_note floor_high
 
 echo "== ${workloads[*]} under BenchmarkDotNet ($*)"
 dotnet build "$project" -c Release -nologo -v quiet >/dev/null
 # One BenchmarkDotNet process per workload, so a workload that fails (BenchmarkDotNet refuses an
 # in-process case it finds too slow on a loaded machine, say) costs its own rows only.
+# Around every case the benchmark process runs the floor again (SpellCanary: CASE;BEFORE;AFTER in
+# canary-W-TRY.txt): host spells come and go within a workload's minutes, so the floors read around
+# a whole workload miss the ones that fall on a single case of it (docs/performance.md,
+# "Twenty-second session"). A case whose quietest attempt so far had a canary above SPELL_GATE
+# times the least floor met a spell, and is measured again, on its own (VAPIC_CASES), after every
+# workload has run once and SPELL_PAUSE seconds more: up to SPELL_TRIES attempts in all. Each case's
+# figure comes from its attempt with the quietest canaries.
 failed=()
-for w in "${workloads[@]}"; do
-    filters=()
+declare -A floor_note
+run_attempt() { # workload try [cases-file]
+    local w=$1 try=$2 cases=$3 c
+    shift 3
+    local filters=()
     for c in ${classes[$w]}; do filters+=("*.$c.*"); done
     # W7's sender threads and its receiver spin against each other: pinned to one CPU they would
     # take turns a scheduler time slice at a time (at most 16 vectors per slice, ~0.5 ms per
     # interrupt), so W7 runs on every CPU.
-    run_pin=("${pin[@]}")
+    local run_pin=("${pin[@]}")
     [ "$w" != W7 ] || run_pin=()
-    echo "   $w: ${classes[$w]}${run_pin[*]:+ (pinned)}"
-    # A workload whose floors (before or after it) read more than SPELL_GATE times the least floor of
-    # the run so far met a host spell, which slows it by 1.3-2x for minutes and may have slowed it
-    # too: it is run again after a pause, up to SPELL_TRIES times, and the attempt with the quietest
-    # floors is kept (docs/performance.md, "Nineteenth session"). probe-ab.sh's FLOOR_GATE, per workload.
-    keep=0
-    keep_high=
-    keep_ok=
-    attempts=()
-    for ((try = 1; try <= spell_tries; try++)); do
-        read -r before before_min before_locked <<< "$(floor_pair "$w-before-$try")"
-        w_steal_cpu=cpu1
-        [ ${#run_pin[@]} -gt 0 ] || w_steal_cpu=cpu
-        steal_before=$(steal_ticks "$w_steal_cpu")
-        ok=1
-        if ! (cd "$project" && "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
-            --filter "${filters[@]}" "$@" --artifacts "$work/try-$w-$try") > "$work/try-$w-$try.log" 2>&1; then
-            ok=
-        fi
-        steal_ms=$(( ($(steal_ticks "$w_steal_cpu") - steal_before) * 1000 / ticks_per_s ))
-        read -r after after_min after_locked <<< "$(floor_pair "$w-after-$try")"
-        floor=$(least "$floor" "$before" "$after")
-        floor_min=$(least "$floor_min" "$before_min" "$after_min")
-        locked=$(least "$locked" "$before_locked" "$after_locked")
-        high=$(awk -v a="$before" -v b="$after" 'BEGIN { print (a > b ? a : b) }')
-        attempts+=("before $before, after $after; steal time during it ${steal_ms} ms (${w_steal_cpu})")
-        if [ -z "$keep_high" ] || [ -z "$ok" ] || awk -v h="$high" -v k="$keep_high" 'BEGIN { exit !(h < k) }'; then
-            keep=$try
-            keep_high=$high
-            keep_ok=$ok
-        fi
-        # A failed attempt is not a spell: its log is the answer, so it is kept and not run again.
-        [ -n "$ok" ] || break
-        awk -v h="$high" -v f="$floor" -v g="$spell_gate" 'BEGIN { exit !(h > g * f) }' || break
-        [ "$try" -eq "$spell_tries" ] || {
-            echo "      attempt $try met a host spell (a floor beside it read $high ns, the least $floor): again in ${spell_pause} s"
-            sleep "$spell_pause"
-        }
-    done
-    mv "$work/try-$w-$keep" "$work/bdn-$w" 2> /dev/null || true
-    mv "$work/try-$w-$keep.log" "$work/bdn-$w.log"
-    if [ -z "$keep_ok" ]; then
+    local what=${classes[$w]}
+    [ -z "$cases" ] || what="$(wc -l < "$cases") case(s) again"
+    echo "   $w: $what${run_pin[*]:+ (pinned)}"
+    local before before_min before_locked after after_min after_locked steal_cpu=cpu1 steal_before steal_ms ok=1
+    read -r before before_min before_locked <<< "$(floor_pair "$w-before-$try")"
+    [ ${#run_pin[@]} -gt 0 ] || steal_cpu=cpu
+    steal_before=$(steal_ticks "$steal_cpu")
+    if ! (cd "$project" && VAPIC_CANARY="$work/floor" VAPIC_CANARY_LOG="$work/canary-$w-$try.txt" VAPIC_CASES="$cases" \
+        "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
+        --filter "${filters[@]}" "$@" --artifacts "$work/try-$w-$try") > "$work/try-$w-$try.log" 2>&1; then
+        ok=
+    fi
+    steal_ms=$(( ($(steal_ticks "$steal_cpu") - steal_before) * 1000 / ticks_per_s ))
+    read -r after after_min after_locked <<< "$(floor_pair "$w-after-$try")"
+    floor=$(least "$floor" "$before" "$after")
+    floor_min=$(least "$floor_min" "$before_min" "$after_min")
+    locked=$(least "$locked" "$before_locked" "$after_locked")
+    floor_note[$w]+="${floor_note[$w]:+; }attempt $try${cases:+ ($(wc -l < "$cases") case(s))}: before $before, after $after, steal ${steal_ms} ms ($steal_cpu)"
+    [ -n "$quick" ] || grep -E '^\|' "$work/try-$w-$try.log" || true
+    if [ -z "$ok" ]; then
+        # A failed attempt is not a spell: its log is the answer, and the workload is not run again.
         failed+=("$w")
         echo "   $w FAILED; the end of its log:" >&2
-        tail -15 "$work/bdn-$w.log" >&2
+        tail -15 "$work/try-$w-$try.log" >&2
     fi
-    [ -n "$quick" ] || grep -E '^\|' "$work/bdn-$w.log" || true
-    floor_note[$w]="$w: ${attempts[$((keep - 1))]}"
-    [ ${#attempts[@]} -eq 1 ] || floor_note[$w]+="; attempt $keep of ${#attempts[@]} kept, the one with the quietest floors"
-    floor_high[$w]=$keep_high
+}
+# Every case's quietest attempt so far: KEY;TRY;HIGH, HIGH the higher of the canaries around it.
+quietest() {
+    for f in "$work"/canary-*-*.txt; do
+        [ -f "$f" ] || continue
+        t=${f##*-}; t=${t%.txt}
+        awk -F';' -v t="$t" '{ h = ($3 > $4 ? $3 : $4); print $1 ";" $2 ";" t ";" h }' "$f"
+    done | awk -F';' '{ k = $1 ";" $2 } !(k in h) || $4 + 0 < h[k] + 0 { h[k] = $4; t[k] = $3 }
+                      END { for (k in h) print k ";" t[k] ";" h[k] }' | sort
+}
+for w in "${workloads[@]}"; do
+    run_attempt "$w" 1 "" "$@"
 done
+for ((try = 2; try <= spell_tries; try++)); do
+    quietest > "$work/quietest.txt"
+    again=0
+    for w in "${workloads[@]}"; do
+        [[ " ${failed[*]} " != *" $w "* ]] || continue
+        : > "$work/cases-$w-$try.txt"
+        for c in ${classes[$w]}; do
+            awk -F';' -v c="$c" -v f="$floor" -v g="$spell_gate" '$1 == c && $4 > g * f { print $1 ";" $2 }' \
+                "$work/quietest.txt" >> "$work/cases-$w-$try.txt"
+        done
+        [ -s "$work/cases-$w-$try.txt" ] && again=$((again + $(wc -l < "$work/cases-$w-$try.txt")))
+    done
+    [ "$again" -gt 0 ] || break
+    echo "   $again case(s) met a host spell (a canary beside them read more than $spell_gate x the least floor, $floor ns): again in ${spell_pause} s"
+    sleep "$spell_pause"
+    for w in "${workloads[@]}"; do
+        [ -s "$work/cases-$w-$try.txt" ] || continue
+        run_attempt "$w" "$try" "$work/cases-$w-$try.txt" "$@"
+    done
+done
+quietest > "$work/quietest.txt"
 
 # The semicolon CSV (units in the header, plain numbers in the cells): Method, the [Params] columns,
-# Median [ns], Min [ns]. One line per case: workload, label, median, min.
-extract() { # file workload
-    awk -F';' -v w="$2" 'NR == 1 { for (i = 1; i <= NF; i++) { h[$i] = i } next }
+# Median [ns], Min [ns]. One line per case: class, label (as CaseKey.cs builds it), median, min, try.
+extract() { # file class try
+    awk -F';' -v c="$2" -v t="$3" 'NR == 1 { for (i = 1; i <= NF; i++) { h[$i] = i } next }
         { label = $h["Method"]
           n = split("Accel Irr Bound Cpus Members Senders", p, " ")
           for (k = 1; k <= n; k++) if (p[k] in h) label = label " " tolower(p[k]) "=" $h[p[k]]
           # Figures of 1000 ns and more carry a thousands separator and come quoted: "1,234.5".
           gsub(/[",]/, "", $h["Median [ns]"]); gsub(/[",]/, "", $h["Min [ns]"])
-          print w ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] }' "$1"
+          print c ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] ";" t }' "$1"
 }
-results=$(for f in "$work"/bdn-*/results/*-report.csv; do
+# Each case from its quietest attempt (the first, where no canary ran), as WORKLOAD;LABEL;MEDIAN;MIN;HIGH.
+results=$(for f in "$work"/try-*/results/*-report.csv; do
     [ -f "$f" ] || continue
     class=$(basename "$f" -report.csv); class=${class##*.}
-    extract "$f" "${class:0:2}"
-done | sort -t';' -k1,1 -s)
+    t=${f#"$work"/try-}; t=${t%%/*}; t=${t##*-}
+    extract "$f" "$class" "$t"
+done | awk -F';' 'FNR == NR { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; next }
+    { k = $1 ";" $2; want = (k in t) ? t[k] : 1
+      if ($5 == want) print substr($1, 1, 2) ";" $2 ";" $3 ";" $4 ";" ((k in h) ? h[k] : "-") }' "$work/quietest.txt" - |
+    sort -t';' -k1,1 -s)
 [ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (KEEP=1 keeps $work and its logs)" >&2; exit 1; }
 
 echo
 echo "== ratios to the C floor of this run (floor median = the least of this run's floor medians = $floor ns; floor min = $floor_min ns)"
-echo "   the floor (ns, the faster variant's median) measured next to each workload, and the CPU time the host took (steal):"
-# A floor beside a workload more than 10% above the run's least one was read in a host spell: the
-# workload may have met it too (or not: "Host spells" in docs/performance.md), so it is marked.
+echo "   the floors (ns, the faster variant's median) read before and after each workload's attempts, and the CPU time the host took (steal):"
 for w in "${workloads[@]}"; do
-    [ -n "${floor_note[$w]:-}" ] || continue
-    awk -v n="${floor_note[$w]}" -v h="${floor_high[$w]}" -v f="$floor" \
-        'BEGIN { printf "   %s%s\n", n, (h > 1.1 * f ? sprintf("  <- a spell: a floor beside it read %.2fx the least", h / f) : "") }'
+    [ -z "${floor_note[$w]:-}" ] || echo "   $w: ${floor_note[$w]}"
 done
+awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked)\n", NR, n, g }' "$work/quietest.txt"
 awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
 echo "   bhyve/Z5: the same code built and timed on a 2-core Zen 5 (EPYC family 26) beside w1-floor.c, over that run's floor (docs/performance.md, \"Nineteenth session\"): context for that machine only"
 printf '%-3s %-44s %9s %7s %9s %7s %7s %8s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "bhyve/Z5" "target" ""
 na=()
-while IFS=';' read -r w label median min; do
+while IFS=';' read -r w label median min high; do
     [ -n "$label" ] || continue
     [ "$w" != Gu ] || continue # the guest engine has its own table below
     bhyve=-
@@ -253,18 +274,21 @@ while IFS=';' read -r w label median min; do
         continue
     fi
     awk -v w="$w" -v l="$label" -v m="$median" -v f="$floor" -v n="$min" -v fn="$floor_min" -v b="$bhyve" -v t="$target" -v z="$zen5" \
+        -v h="$high" -v g="$spell_gate" \
         'BEGIN { bh = (b == "-") ? "-" : sprintf("%.2fx", b / 8)
                  bz = (z == "-") ? "-" : sprintf("%.2fx", z)
                  tg = (t == "-") ? "-" : sprintf("%.2fx", t)
                  # Judged on the ratio as printed: 9.42 / 6.28 is 1.50 and meets 1.50.
                  verdict = (t == "-") ? "" : (sprintf("%.2f", m / f) + 0 <= t + 0 ? "met" : "over")
+                 # Every attempt of this case had a canary beside it in a spell: its figure may be the host.
+                 if (h != "-" && h > g * f) verdict = verdict (verdict == "" ? "" : " ") sprintf("(spell: canary %.2fx)", h / f)
                  printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %8s %7s %s\n", w, l, m, m / f, n, n / fn, bh, bz, tg, verdict }'
 done <<< "$results"
 if [ -n "$guest" ]; then
     echo
     echo "== guest engine (issue 16 item 4): kvm-unit-tests code on the x86-64 guest engine"
     printf '%-44s %12s %14s\n' "apic.flat [x2apic] 2 vCPUs (GuestInstructions)" "ns/insn" "guest insns/s"
-    while IFS=';' read -r w label median min; do
+    while IFS=';' read -r w label median min high; do
         [ "$w" = Gu ] || continue
         if [ "$median" = NA ] || [ -z "$median" ]; then
             printf '%-44s %12s %14s %s\n' "$label" NA - "FAILED (its log: KEEP=1)"

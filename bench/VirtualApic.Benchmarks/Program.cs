@@ -48,6 +48,18 @@ public static class Program
             .WithSummaryStyle(style)
             .AddExporter(new CsvExporter(CsvSeparator.Semicolon, csvStyle))
             .AddColumn(StatisticColumn.Min, StatisticColumn.Median);
+        // bench/compare.sh's per-case spell check (SpellCanary) and its re-run of the cases a spell
+        // met (CaseKey): both off unless the environment asks.
+        if (SpellCanary.FromEnvironment() is { } canary)
+        {
+            config = config.AddEventProcessor(canary);
+        }
+
+        if (CaseKey.FilterFromEnvironment() is { } cases)
+        {
+            config = config.AddFilter(cases);
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
         return 0;
     }
