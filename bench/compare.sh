@@ -226,8 +226,11 @@ results=$(for f in "$work"/try-*/results/*-report.csv; do
     class=$(basename "$f" -report.csv); class=${class##*.}
     t=${f#"$work"/try-}; t=${t%%/*}; t=${t##*-}
     extract "$f" "$class" "$t"
-done | awk -F';' 'FNR == NR { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; next }
+done | awk -F';' 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; next }
     { k = $1 ";" $2; want = (k in t) ? t[k] : 1
+      # The canary names cases as CaseKey.cs does and extract() as the CSV does: a case the canaries
+      # ran beside but that has no canary here means the two names drifted apart.
+      if (!(k in t) && length(t) > 0) printf "compare.sh: no canary for %s (CaseKey.cs and extract() disagree?)\n", k > "/dev/stderr"
       if ($5 == want) print substr($1, 1, 2) ";" $2 ";" $3 ";" $4 ";" ((k in h) ? h[k] : "-") }' "$work/quietest.txt" - |
     sort -t';' -k1,1 -s)
 [ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (KEEP=1 keeps $work and its logs)" >&2; exit 1; }
