@@ -298,7 +298,8 @@ if [ -n "$guest" ]; then
             na+=("G $label")
             continue
         fi
-        awk -v l="$label" -v m="$median" 'BEGIN { printf "%-44s %12.2f %13.1fM\n", l, m, 1000 / m }'
+        awk -v l="$label" -v m="$median" -v h="$high" -v f="$floor" -v g="$spell_gate" \
+            'BEGIN { printf "%-44s %12.2f %13.1fM%s\n", l, m, 1000 / m, (h != "-" && h > g * f) ? sprintf(" (spell: canary %.2fx)", h / f) : "" }'
     done <<< "$results"
     echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, pinned as above):"
     dotnet build "$root/src/VirtualApic.Cli" -c Release -nologo -v quiet > /dev/null
