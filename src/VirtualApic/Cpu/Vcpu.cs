@@ -477,9 +477,6 @@ public sealed class Vcpu : IApicCpu, IDisposable
     }
 
     /// <summary>IRET: leaves the handler of the last event taken (sets IF after a maskable one, unblocks NMIs after an NMI).</summary>
-    // Inlined: a driver's loop takes, EOIs and IRETs per interrupt, and by the IRET the JIT has often
-    // spent its inlining budget on the take and the EOI (docs/performance.md, "Twenty-second session").
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Iret()
     {
         if (!_handlers.TryPop(out var kind))
