@@ -30,7 +30,8 @@
 # spell and is measured again on its own, after every workload has run once and SPELL_PAUSE seconds
 # (default 30) more, up to SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps
 # its attempt with the quietest canaries, and a case still beside a spell after the last is marked
-# in the table. SPELL_TRIES=1 never runs one again.
+# in the table; the kvm-unit-tests run (G) is checked and run again the same way, whole.
+# SPELL_TRIES=1 never runs one again.
 # NOPIN=1 runs both unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps). KEEP=1 keeps the work folder (BenchmarkDotNet's logs and reports).
 set -euo pipefail
@@ -303,10 +304,28 @@ if [ -n "$guest" ]; then
     done <<< "$results"
     echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, pinned as above):"
     dotnet build "$root/src/VirtualApic.Cli" -c Release -nologo -v quiet > /dev/null
-    if ! "${pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
-        --dir "$kut_dir" > "$work/kut.txt" 2>&1; then
-        na+=("G kut")
-    fi
+    # Between two floors, run again like a case when one of them reads a spell (the quieter attempt kept).
+    kut_high=
+    for ((try = 1; try <= spell_tries; try++)); do
+        read -r before _ _ <<< "$(floor_pair "kut-before-$try")"
+        kut_ok=1
+        if ! "${pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
+            --dir "$kut_dir" > "$work/kut-$try.txt" 2>&1; then
+            kut_ok=
+        fi
+        read -r after _ _ <<< "$(floor_pair "kut-after-$try")"
+        high=$(awk -v a="$before" -v b="$after" 'BEGIN { print (a > b ? a : b) }')
+        if [ -z "$kut_high" ] || [ -z "$kut_ok" ] || awk -v h="$high" -v k="$kut_high" 'BEGIN { exit !(h < k) }'; then
+            cp "$work/kut-$try.txt" "$work/kut.txt"
+            kut_high=$high
+        fi
+        # A failure is the answer (its output is kept); a quiet attempt is enough.
+        [ -n "$kut_ok" ] || { na+=("G kut"); break; }
+        awk -v h="$high" -v f="$floor" -v g="$spell_gate" 'BEGIN { exit !(h > g * f) }' || break
+        [ "$try" -eq "$spell_tries" ] || { echo "   (a floor beside attempt $try read $high ns: again in ${spell_pause} s)"; sleep "$spell_pause"; }
+    done
+    awk -v h="$kut_high" -v f="$floor" -v g="$spell_gate" \
+        'BEGIN { if (h > g * f) printf "   (every attempt beside a spell: the quietest floor beside the kept one read %.2fx the least)\n", h / f }'
     grep -E '^(PASS|FAIL) ' "$work/kut.txt" | sed 's/^/   /' || true
 fi
 if [ ${#na[@]} -gt 0 ]; then
