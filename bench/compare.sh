@@ -131,13 +131,8 @@ echo "== ${workloads[*]} under BenchmarkDotNet ($*)"
 dotnet build "$project" -c Release -nologo -v quiet >/dev/null
 # One BenchmarkDotNet process per workload, so a workload that fails (BenchmarkDotNet refuses an
 # in-process case it finds too slow on a loaded machine, say) costs its own rows only.
-# Around every case the benchmark process runs the floor again (SpellCanary: CASE;BEFORE;AFTER in
-# canary-W-TRY.txt): host spells come and go within a workload's minutes, so the floors read around
-# a whole workload miss the ones that fall on a single case of it (docs/performance.md,
-# "Twenty-second session"). A case whose quietest attempt so far had a canary above SPELL_GATE
-# times the least floor met a spell, and is measured again, on its own (VAPIC_CASES), after every
-# workload has run once and SPELL_PAUSE seconds more: up to SPELL_TRIES attempts in all. Each case's
-# figure comes from its attempt with the quietest canaries.
+# The canaries around every case (CASE;BEFORE;AFTER in canary-W-TRY.txt) and the re-runs they
+# call for: see the top of this file, and docs/performance.md, "Twenty-second session".
 failed=()
 declare -A floor_note
 run_attempt() { # workload try [cases-file]
@@ -193,11 +188,8 @@ for ((try = 2; try <= spell_tries; try++)); do
     again=0
     for w in "${workloads[@]}"; do
         [[ " ${failed[*]} " != *" $w "* ]] || continue
-        : > "$work/cases-$w-$try.txt"
-        for c in ${classes[$w]}; do
-            awk -F';' -v c="$c" -v f="$floor" -v g="$spell_gate" '$1 == c && $4 > g * f { print $1 ";" $2 }' \
-                "$work/quietest.txt" >> "$work/cases-$w-$try.txt"
-        done
+        awk -F';' -v cs=" ${classes[$w]} " -v f="$floor" -v g="$spell_gate" \
+            'index(cs, " " $1 " ") && $4 > g * f { print $1 ";" $2 }' "$work/quietest.txt" > "$work/cases-$w-$try.txt"
         [ -s "$work/cases-$w-$try.txt" ] && again=$((again + $(wc -l < "$work/cases-$w-$try.txt")))
     done
     [ "$again" -gt 0 ] || break
@@ -221,18 +213,20 @@ extract() { # file class try
           gsub(/[",]/, "", $h["Median [ns]"]); gsub(/[",]/, "", $h["Min [ns]"])
           print c ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] ";" t }' "$1"
 }
-# Each case from its quietest attempt (the first, where no canary ran), as WORKLOAD;LABEL;MEDIAN;MIN;HIGH.
+# Each case from its quietest attempt (the first, where no canary ran), as WORKLOAD;LABEL;MEDIAN;MIN;MARK,
+# MARK naming the canary of a case that every attempt ran beside a spell (its figure may be the host's).
 results=$(for f in "$work"/try-*/results/*-report.csv; do
     [ -f "$f" ] || continue
     class=$(basename "$f" -report.csv); class=${class##*.}
     t=${f#"$work"/try-}; t=${t%%/*}; t=${t##*-}
     extract "$f" "$class" "$t"
-done | awk -F';' 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; next }
+done | awk -F';' -v f="$floor" -v g="$spell_gate" 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; next }
     { k = $1 ";" $2; want = (k in t) ? t[k] : 1
       # The canary names cases as CaseKey.cs does and extract() as the CSV does: a case the canaries
       # ran beside but that has no canary here means the two names drifted apart.
       if (!(k in t) && length(t) > 0) printf "compare.sh: no canary for %s (CaseKey.cs and extract() disagree?)\n", k > "/dev/stderr"
-      if ($5 == want) print substr($1, 1, 2) ";" $2 ";" $3 ";" $4 ";" ((k in h) ? h[k] : "-") }' "$work/quietest.txt" - |
+      mark = ((k in h) && h[k] > g * f) ? sprintf("(spell: canary %.2fx)", h[k] / f) : ""
+      if ($5 == want) print substr($1, 1, 2) ";" $2 ";" $3 ";" $4 ";" mark }' "$work/quietest.txt" - |
     sort -t';' -k1,1 -s)
 [ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (KEEP=1 keeps $work and its logs)" >&2; exit 1; }
 
@@ -248,7 +242,7 @@ echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floo
 echo "   bhyve/Z5: the same code built and timed on a 2-core Zen 5 (EPYC family 26) beside w1-floor.c, over that run's floor (docs/performance.md, \"Nineteenth session\"): context for that machine only"
 printf '%-3s %-44s %9s %7s %9s %7s %7s %8s %7s %s\n' "W" "case (ns per operation)" "median" "/floor" "min" "/floor" "bhyve" "bhyve/Z5" "target" ""
 na=()
-while IFS=';' read -r w label median min high; do
+while IFS=';' read -r w label median min mark; do
     [ -n "$label" ] || continue
     [ "$w" != Gu ] || continue # the guest engine has its own table below
     bhyve=-
@@ -278,29 +272,27 @@ while IFS=';' read -r w label median min high; do
         continue
     fi
     awk -v w="$w" -v l="$label" -v m="$median" -v f="$floor" -v n="$min" -v fn="$floor_min" -v b="$bhyve" -v t="$target" -v z="$zen5" \
-        -v h="$high" -v g="$spell_gate" \
+        -v s="$mark" \
         'BEGIN { bh = (b == "-") ? "-" : sprintf("%.2fx", b / 8)
                  bz = (z == "-") ? "-" : sprintf("%.2fx", z)
                  tg = (t == "-") ? "-" : sprintf("%.2fx", t)
                  # Judged on the ratio as printed: 9.42 / 6.28 is 1.50 and meets 1.50.
                  verdict = (t == "-") ? "" : (sprintf("%.2f", m / f) + 0 <= t + 0 ? "met" : "over")
-                 # Every attempt of this case had a canary beside it in a spell: its figure may be the host.
-                 if (h != "-" && h > g * f) verdict = verdict (verdict == "" ? "" : " ") sprintf("(spell: canary %.2fx)", h / f)
+                 if (s != "") verdict = verdict (verdict == "" ? "" : " ") s
                  printf "%-3s %-44s %9.2f %6.2fx %9.2f %6.2fx %7s %8s %7s %s\n", w, l, m, m / f, n, n / fn, bh, bz, tg, verdict }'
 done <<< "$results"
 if [ -n "$guest" ]; then
     echo
     echo "== guest engine (issue 16 item 4): kvm-unit-tests code on the x86-64 guest engine"
     printf '%-44s %12s %14s\n' "apic.flat [x2apic] 2 vCPUs (GuestInstructions)" "ns/insn" "guest insns/s"
-    while IFS=';' read -r w label median min high; do
+    while IFS=';' read -r w label median min mark; do
         [ "$w" = Gu ] || continue
         if [ "$median" = NA ] || [ -z "$median" ]; then
             printf '%-44s %12s %14s %s\n' "$label" NA - "FAILED (its log: KEEP=1)"
             na+=("G $label")
             continue
         fi
-        awk -v l="$label" -v m="$median" -v h="$high" -v f="$floor" -v g="$spell_gate" \
-            'BEGIN { printf "%-44s %12.2f %13.1fM%s\n", l, m, 1000 / m, (h != "-" && h > g * f) ? sprintf(" (spell: canary %.2fx)", h / f) : "" }'
+        awk -v l="$label" -v m="$median" -v s="$mark" 'BEGIN { printf "%-44s %12.2f %13.1fM%s\n", l, m, 1000 / m, (s == "" ? "" : " " s) }'
     done <<< "$results"
     echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, pinned as above):"
     dotnet build "$root/src/VirtualApic.Cli" -c Release -nologo -v quiet > /dev/null

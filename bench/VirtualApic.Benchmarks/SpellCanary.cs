@@ -25,10 +25,11 @@ internal sealed class SpellCanary : EventProcessor
     // the case, long enough that its median is steady to 1-2% on a quiet CPU.
     private static readonly string[] FloorArguments = ["2000000", "5", "i"];
 
-    private readonly string _floor;
-    private readonly string _log;
+    // The pause between a side's two floor runs (see Read).
     private const int SettleMs = 250;
 
+    private readonly string _floor;
+    private readonly string _log;
     private (double Reading, string Detail) _before;
 
     private SpellCanary(string floor, string log)
