@@ -7,8 +7,8 @@
 #        WORKLOADS='W1 W3' bash bench/compare.sh                   # a subset
 #        WORKLOADS=G bash bench/compare.sh                         # the guest engine only
 #
-# Builds w1-floor.c with gcc -O2 and runs it, then the W1-W8 benchmarks under BenchmarkDotNet, both
-# pinned to CPU 1 with taskset when it is available, and prints one row per benchmark case: its
+# Builds w1-floor.c with gcc -O2 and runs it, then the W1-W8 benchmarks under BenchmarkDotNet, each
+# case pinned to the quieter CPU when taskset is available (below), and prints one row per benchmark case: its
 # median and minimum in ns per operation, each divided by the floor (the faster of w1-floor.c's two
 # floor variants: median over its runs for the median column, minimum for the minimum column; the
 # least of the floors measured at the start and around every workload; its third, locked variant is
@@ -25,14 +25,16 @@
 # and means something only on a quiet machine (docs/performance.md). --quick runs the same cases
 # in-process with one warm-up and three 50 ms iterations and a shorter floor: a few minutes, to
 # prove the script end to end; its figures are noise.
-# Around every case the benchmark process reads the floor again (a canary: SpellCanary.cs). A case
+# Around every case the benchmark process reads the floor again (a canary: SpellCanary.cs), before
+# it on every CPU this script may use (SPELL_CPUS, default every CPU it is allowed: "0,1"), and runs
+# the case on the quietest of them: a host spell here slows one vCPU at a time. A case
 # whose canaries read more than SPELL_GATE (default 1.10) times the least floor so far met a host
 # spell and is measured again on its own, after every workload has run once and SPELL_PAUSE seconds
 # (default 30) more, up to SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps
 # its attempt with the quietest canaries, and a case still beside a spell after the last is marked
 # in the table; the kvm-unit-tests run (G) is checked and run again the same way, whole.
-# SPELL_TRIES=1 never runs one again.
-# NOPIN=1 runs both unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
+# SPELL_TRIES=1 never runs one again. The kvm-unit-tests run goes to the quietest CPU the same way.
+# NOPIN=1 runs everything unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps). KEEP=1 keeps the work folder (BenchmarkDotNet's logs and reports).
 set -euo pipefail
 
@@ -80,14 +82,22 @@ if [[ " ${workloads[*]} " == *" G "* ]]; then
     fi
 fi
 
-pin=()
-if [ -z "${NOPIN:-}" ] && command -v taskset >/dev/null 2>&1 && taskset -c 1 true 2>/dev/null; then
-    pin=(taskset -c 1)
+# The CPUs a case may be pinned to (comma-separated; empty: nothing is pinned). Spells come to one
+# vCPU of this VM at a time and move between them (docs/performance.md, "Twenty-third session"), so
+# every case, floor and kvm-unit-tests run goes to the quietest of these CPUs at its start.
+spell_cpus=
+if [ -z "${NOPIN:-}" ] && command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+    spell_cpus=${SPELL_CPUS:-$(taskset -pc $$ | awk -F': ' '{ n = split($2, a, ",")
+        for (i = 1; i <= n; i++) { if (split(a[i], r, "-") == 2) { for (c = r[1]; c <= r[2]; c++) l = l (l == "" ? "" : ",") c }
+                                   else l = l (l == "" ? "" : ",") a[i] }
+        print l }')}
 fi
 
 echo "== machine"
 lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core)' || true
-echo "pinning: ${pin[*]:-none}; load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+pinning=none
+[ -z "$spell_cpus" ] || pinning="each case to the quietest of CPUs $spell_cpus"
+echo "pinning: $pinning; load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 [ -z "$quick" ] || echo "QUICK MODE: in-process, 3 short iterations: the figures below are noise, not measurements"
 
 echo "== floor: $floor_src"
@@ -107,16 +117,25 @@ spell_gate=${SPELL_GATE:-1.10}
 spell_tries=${SPELL_TRIES:-3}
 spell_pause=${SPELL_PAUSE:-30}
 [ -z "$quick" ] || spell_tries=${SPELL_TRIES:-1}
-floor_pair() { # name -> "median min locked-median"
-    "${pin[@]}" "$work/floor" "${floor_args[@]}" > "$work/floor-$1.txt"
+floor_on() { # cpu name -> "median min locked-median" (cpu "" = unpinned)
+    local on=()
+    [ -z "$1" ] || on=(taskset -c "$1")
+    "${on[@]}" "$work/floor" "${floor_args[@]}" > "$work/floor-$2.txt"
     awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4)
                      if ($1 == "floor-locked") { lk = $3; next }
                      if (md == "" || $3 < md) md = $3
                      if (mn == "" || $4 < mn) mn = $4 }
-         END { print md, mn, (lk == "" ? "-" : lk) }' "$work/floor-$1.txt"
+         END { print md, mn, (lk == "" ? "-" : lk) }' "$work/floor-$2.txt"
 }
-# Steal time: what the hypervisor under this VM ran instead of our vCPU (the 8th figure of a CPU's line
-# in /proc/stat, in USER_HZ ticks), for CPU 1 when pinned, all CPUs when not; 0 where the kernel
+floor_pair() { # name -> "median min locked-median cpu": the floor on the quietest CPU (by median)
+    local c
+    for c in ${spell_cpus//,/ }; do
+        echo "$(floor_on "$c" "$1-cpu$c") $c"
+    done | sort -g -k1,1 | head -1
+    [ -n "$spell_cpus" ] || echo "$(floor_on "" "$1") -"
+}
+# Steal time: what the hypervisor under this VM ran instead of our vCPUs (the 8th figure of the CPU
+# line of /proc/stat, in USER_HZ ticks), all CPUs (a workload's cases run on either); 0 where the kernel
 # keeps none. Read around each workload, so that a spell that was the host taking the CPU shows as
 # such (a spell without steal is the host slowing the CPU down while it runs ours).
 steal_ticks() { # cpu-line-name -> ticks
@@ -124,8 +143,8 @@ steal_ticks() { # cpu-line-name -> ticks
 }
 ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
 least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
-read -r floor floor_min locked <<< "$(floor_pair start)"
-cat "$work/floor-start.txt"
+read -r floor floor_min locked start_cpu <<< "$(floor_pair start)"
+cat "$work/floor-start${spell_cpus:+-cpu$start_cpu}.txt"
 
 echo "== ${workloads[*]} under BenchmarkDotNet ($*)"
 dotnet build "$project" -c Release -nologo -v quiet >/dev/null
@@ -143,26 +162,27 @@ run_attempt() { # workload try [cases-file]
     # W7's sender threads and its receiver spin against each other: pinned to one CPU they would
     # take turns a scheduler time slice at a time (at most 16 vectors per slice, ~0.5 ms per
     # interrupt), so W7 runs on every CPU.
-    local run_pin=("${pin[@]}")
-    [ "$w" != W7 ] || run_pin=()
+    # The other workloads: BenchmarkDotNet's host on the candidate CPUs, and each case pinned by its canary.
+    local run_cpus=$spell_cpus run_pin=()
+    [ "$w" != W7 ] || run_cpus=
+    [ -z "$run_cpus" ] || run_pin=(taskset -c "$run_cpus")
     local what=${classes[$w]}
     [ -z "$cases" ] || what="$(wc -l < "$cases") case(s) again"
-    echo "   $w: $what${run_pin[*]:+ (pinned)}"
-    local before before_min before_locked after after_min after_locked steal_cpu=cpu1 steal_before steal_ms ok=1
-    read -r before before_min before_locked <<< "$(floor_pair "$w-before-$try")"
-    [ ${#run_pin[@]} -gt 0 ] || steal_cpu=cpu
-    steal_before=$(steal_ticks "$steal_cpu")
+    echo "   $w: $what${run_cpus:+ (each case pinned)}"
+    local before before_min before_locked after after_min after_locked steal_before steal_ms ok=1
+    read -r before before_min before_locked _ <<< "$(floor_pair "$w-before-$try")"
+    steal_before=$(steal_ticks cpu)
     if ! (cd "$project" && VAPIC_CANARY="$work/floor" VAPIC_CANARY_LOG="$work/canary-$w-$try.txt" VAPIC_CASES="$cases" \
-        "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
+        VAPIC_CANARY_CPUS="$run_cpus" "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
         --filter "${filters[@]}" "$@" --artifacts "$work/try-$w-$try") > "$work/try-$w-$try.log" 2>&1; then
         ok=
     fi
-    steal_ms=$(( ($(steal_ticks "$steal_cpu") - steal_before) * 1000 / ticks_per_s ))
-    read -r after after_min after_locked <<< "$(floor_pair "$w-after-$try")"
+    steal_ms=$(( ($(steal_ticks cpu) - steal_before) * 1000 / ticks_per_s ))
+    read -r after after_min after_locked _ <<< "$(floor_pair "$w-after-$try")"
     floor=$(least "$floor" "$before" "$after")
     floor_min=$(least "$floor_min" "$before_min" "$after_min")
     locked=$(least "$locked" "$before_locked" "$after_locked")
-    floor_note[$w]+="${floor_note[$w]:+; }attempt $try${cases:+ ($(wc -l < "$cases") case(s))}: before $before, after $after, steal ${steal_ms} ms ($steal_cpu)"
+    floor_note[$w]+="${floor_note[$w]:+; }attempt $try${cases:+ ($(wc -l < "$cases") case(s))}: before $before, after $after, steal ${steal_ms} ms"
     [ -n "$quick" ] || grep -E '^\|' "$work/try-$w-$try.log" || true
     if [ -z "$ok" ]; then
         # A failed attempt is not a spell: its log is the answer, and the workload is not run again.
@@ -171,14 +191,15 @@ run_attempt() { # workload try [cases-file]
         tail -15 "$work/try-$w-$try.log" >&2
     fi
 }
-# Every case's quietest attempt so far: KEY;TRY;HIGH, HIGH the higher of the canaries around it.
+# Every case's quietest attempt so far: KEY;TRY;HIGH;CPU, HIGH the higher of the canaries around it,
+# CPU the one it ran on (the canary log's seventh field; "-" unpinned).
 quietest() {
     for f in "$work"/canary-*-*.txt; do
         [ -f "$f" ] || continue
         t=${f##*-}; t=${t%.txt}
-        awk -F';' -v t="$t" '{ h = ($3 > $4 ? $3 : $4); print $1 ";" $2 ";" t ";" h }' "$f"
-    done | awk -F';' '{ k = $1 ";" $2 } !(k in h) || $4 + 0 < h[k] + 0 { h[k] = $4; t[k] = $3 }
-                      END { for (k in h) print k ";" t[k] ";" h[k] }' | sort
+        awk -F';' -v t="$t" '{ h = ($3 > $4 ? $3 : $4); print $1 ";" $2 ";" t ";" h ";" ($7 == "" ? "-" : $7) }' "$f"
+    done | awk -F';' '{ k = $1 ";" $2 } !(k in h) || $4 + 0 < h[k] + 0 { h[k] = $4; t[k] = $3; c[k] = $5 }
+                      END { for (k in h) print k ";" t[k] ";" h[k] ";" c[k] }' | sort
 }
 for w in "${workloads[@]}"; do
     run_attempt "$w" 1 "" "$@"
@@ -236,7 +257,9 @@ echo "   the floors (ns, the faster variant's median) read before and after each
 for w in "${workloads[@]}"; do
     [ -z "${floor_note[$w]:-}" ] || echo "   $w: ${floor_note[$w]}"
 done
-awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked)\n", NR, n, g }' "$work/quietest.txt"
+awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } { on[$5]++ }
+    END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked)\n", NR, n, g
+          if (!("-" in on) || length(on) > 1) { printf "   the CPU each kept attempt ran on (the quietest at its start):"; for (c in on) printf " %s %d", c, on[c]; print "" } }' "$work/quietest.txt"
 awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
 echo "   bhyve/Z5: the same code built and timed on a 2-core Zen 5 (EPYC family 26) beside w1-floor.c, over that run's floor (docs/performance.md, \"Nineteenth session\"): context for that machine only"
@@ -294,18 +317,20 @@ if [ -n "$guest" ]; then
         fi
         awk -v l="$label" -v m="$median" -v s="$mark" 'BEGIN { printf "%-44s %12.2f %13.1fM%s\n", l, m, 1000 / m, (s == "" ? "" : " " s) }'
     done <<< "$results"
-    echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, pinned as above):"
+    echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, on the quietest CPU as above):"
     dotnet build "$root/src/VirtualApic.Cli" -c Release -nologo -v quiet > /dev/null
     # Between two floors, run again like a case when one of them reads a spell (the quieter attempt kept).
     kut_high=
     for ((try = 1; try <= spell_tries; try++)); do
-        read -r before _ _ <<< "$(floor_pair "kut-before-$try")"
+        read -r before _ _ kut_cpu <<< "$(floor_pair "kut-before-$try")"
+        kut_pin=()
+        [ "$kut_cpu" = - ] || kut_pin=(taskset -c "$kut_cpu")
         kut_ok=1
-        if ! "${pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
+        if ! "${kut_pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
             --dir "$kut_dir" > "$work/kut-$try.txt" 2>&1; then
             kut_ok=
         fi
-        read -r after _ _ <<< "$(floor_pair "kut-after-$try")"
+        read -r after _ _ <<< "$(floor_on "${kut_cpu#-}" "kut-after-$try")"
         high=$(awk -v a="$before" -v b="$after" 'BEGIN { print (a > b ? a : b) }')
         if [ -z "$kut_high" ] || [ -z "$kut_ok" ] || awk -v h="$high" -v k="$kut_high" 'BEGIN { exit !(h < k) }'; then
             cp "$work/kut-$try.txt" "$work/kut.txt"

@@ -12,11 +12,16 @@ namespace VirtualApic.Benchmarks;
 /// <summary>
 /// Runs the C floor (bench/baseline/w1-floor.c, built by bench/compare.sh) right before and right
 /// after every benchmark case, in BenchmarkDotNet's host process on the CPU the case runs on, and
-/// appends <c>CASE-KEY;BEFORE;AFTER;B1/B2;A1/A2</c> to a log: ns per cycle, the inline variant's
-/// median, the lesser of two runs each side (both runs after the last two fields). A host
-/// spell slows this CPU by 1.2-1.8x for seconds to minutes (docs/performance.md, "Host spells"); a
+/// appends <c>CASE-KEY;BEFORE;AFTER;B1/B2;A1/A2;CPU;CANDIDATES</c> to a log: ns per cycle, the inline
+/// variant's median, the lesser of two runs each side (both runs in the next two fields). A host
+/// spell slows one CPU by 1.2-1.8x for seconds to minutes (docs/performance.md, "Host spells"); a
 /// floor read around each workload misses the spells that fall on a single case of it, the two
 /// floors read around each case do not, so compare.sh can run that case again.
+/// With <c>VAPIC_CANARY_CPUS</c> (a comma-separated list) the before-reading is taken on every CPU
+/// of the list and the case runs on the quietest: the spells here are one vCPU's at a time, and
+/// move between the two (docs/performance.md, "Twenty-third session"). The thread that starts the
+/// case's process is pinned to it, and the process inherits the pin; CPU names it, CANDIDATES
+/// lists every CPU's two readings. Without the list nothing is pinned (CPU is <c>-</c>).
 /// Enabled by <c>VAPIC_CANARY</c> (the floor program) and <c>VAPIC_CANARY_LOG</c> (the log).
 /// </summary>
 internal sealed class SpellCanary : EventProcessor
@@ -30,12 +35,16 @@ internal sealed class SpellCanary : EventProcessor
 
     private readonly string _floor;
     private readonly string _log;
+    private readonly int[] _cpus;
     private (double Reading, string Detail) _before;
+    private string _cpu = "-";
+    private string _candidates = "-";
 
-    private SpellCanary(string floor, string log)
+    private SpellCanary(string floor, string log, int[] cpus)
     {
         _floor = floor;
         _log = log;
+        _cpus = cpus;
     }
 
     /// <summary>The canary the environment asks for, or null.</summary>
@@ -53,15 +62,63 @@ internal sealed class SpellCanary : EventProcessor
             throw new FileNotFoundException($"VAPIC_CANARY names '{floor}', which does not exist", floor);
         }
 
-        return new SpellCanary(floor, log);
+        return new SpellCanary(floor, log, ParseCpus(Environment.GetEnvironmentVariable("VAPIC_CANARY_CPUS")));
     }
 
-    public override void OnStartRunBenchmark(BenchmarkCase benchmarkCase) => _before = Read();
+    /// <summary>The CPUs of <c>VAPIC_CANARY_CPUS</c> ("0,1"); none when it is unset or empty.</summary>
+    public static int[] ParseCpus(string? list)
+    {
+        if (string.IsNullOrWhiteSpace(list))
+        {
+            return [];
+        }
+
+        return [.. list.Split(',', StringSplitOptions.TrimEntries).Select(cpu =>
+            int.TryParse(cpu, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n < 64
+                ? n
+                : throw new ArgumentException($"VAPIC_CANARY_CPUS: '{cpu}' in '{list}' is not a CPU number from 0 to 63"))];
+    }
+
+    public override void OnStartRunBenchmark(BenchmarkCase benchmarkCase)
+    {
+        if (_cpus.Length == 0)
+        {
+            _before = Read();
+            return;
+        }
+
+        // Every CPU read twice, the rounds SettleMs apart (as Read does for one), interleaved so that
+        // each CPU's pair spans the same moments; the case goes to the CPU whose lesser reading is lowest.
+        double[] first = new double[_cpus.Length];
+        double[] second = new double[_cpus.Length];
+        for (int i = 0; i < _cpus.Length; i++)
+        {
+            ThreadAffinity.PinCurrentThread(_cpus[i]);
+            first[i] = ReadFloor();
+        }
+
+        Thread.Sleep(SettleMs);
+        int best = 0;
+        for (int i = 0; i < _cpus.Length; i++)
+        {
+            ThreadAffinity.PinCurrentThread(_cpus[i]);
+            second[i] = ReadFloor();
+            if (Math.Min(first[i], second[i]) < Math.Min(first[best], second[best]))
+            {
+                best = i;
+            }
+        }
+
+        ThreadAffinity.PinCurrentThread(_cpus[best]);
+        _before = (Math.Min(first[best], second[best]), $"{Format(first[best])}/{Format(second[best])}");
+        _cpu = "cpu" + _cpus[best].ToString(CultureInfo.InvariantCulture);
+        _candidates = string.Join(' ', _cpus.Select((cpu, i) => $"cpu{cpu.ToString(CultureInfo.InvariantCulture)}={Format(first[i])}/{Format(second[i])}"));
+    }
 
     public override void OnEndRunBenchmark(BenchmarkCase benchmarkCase, BenchmarkReport report)
     {
-        var after = Read();
-        File.AppendAllText(_log, $"{CaseKey.Of(benchmarkCase)};{Format(_before.Reading)};{Format(after.Reading)};{_before.Detail};{after.Detail}\n");
+        var after = Read(); // on the case's CPU: this thread is still pinned to it
+        File.AppendAllText(_log, $"{CaseKey.Of(benchmarkCase)};{Format(_before.Reading)};{Format(after.Reading)};{_before.Detail};{after.Detail};{_cpu};{_candidates}\n");
     }
 
     private static string Format(double ns) => ns.ToString("F2", CultureInfo.InvariantCulture);
