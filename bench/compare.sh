@@ -259,7 +259,7 @@ for w in "${workloads[@]}"; do
 done
 awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } { on[$5]++ }
     END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked)\n", NR, n, g
-          if (!("-" in on) || length(on) > 1) { printf "   the CPU each kept attempt ran on (the quietest at its start):"; for (c in on) printf " %s %d", c, on[c]; print "" } }' "$work/quietest.txt"
+          if (!("-" in on) || length(on) > 1) { printf "   the CPU each kept attempt ran on (the quietest at its start):"; for (c in on) printf " %s %d", (c == "-" ? "unpinned" : c), on[c]; print "" } }' "$work/quietest.txt"
 awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
 echo "   bhyve/Z5: the same code built and timed on a 2-core Zen 5 (EPYC family 26) beside w1-floor.c, over that run's floor (docs/performance.md, \"Nineteenth session\"): context for that machine only"

@@ -19,7 +19,9 @@
 # that factor above the lowest floor seen so far fell in a host spell and is run again, after a
 # pause, up to FLOOR_TRIES times (default 40) per launch; one that never gets a quiet window is kept
 # and counted. Spells on the shared 2-core machines double single figures for minutes at a time
-# (docs/performance.md, "Thirteenth session").
+# (docs/performance.md, "Thirteenth session"), one vCPU at a time ("Twenty-third session"): with the
+# gate, each launch goes to whichever allowed CPU reads the lower floor just before it (PROBE_CPU
+# names one CPU to use instead); without it, every launch runs on PROBE_CPU (default 1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=3
@@ -57,11 +59,18 @@ for i in "${!revs[@]}"; do
     dlls+=("$dir/bench/VirtualApic.Benchmarks/bin/Release/net10.0/VirtualApic.Benchmarks.dll")
 done
 
-pin=()
-cpu=${PROBE_CPU:-1}
-if command -v taskset > /dev/null 2>&1 && taskset -c "$cpu" true 2> /dev/null; then
-    pin=(taskset -c "$cpu")
+# The CPUs a launch may run on ("" = unpinned): PROBE_CPU, or under the gate every CPU this shell
+# may use, or CPU 1.
+cpus=("")
+if command -v taskset > /dev/null 2>&1 && taskset -c "${PROBE_CPU:-1}" true 2> /dev/null; then
+    cpus=("${PROBE_CPU:-1}")
+    if [ -z "${PROBE_CPU:-}" ] && [ -n "${FLOOR_GATE:-}" ]; then
+        read -ra cpus <<< "$(taskset -pc $$ | awk -F': ' '{ n = split($2, a, ",")
+            for (i = 1; i <= n; i++) { if (split(a[i], r, "-") == 2) { for (c = r[1]; c <= r[2]; c++) printf "%d ", c }
+                                       else printf "%d ", a[i] } }')"
+    fi
 fi
+on_cpu() { if [ -n "$1" ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
 export DOTNET_TC_CallCountingDelayMs=${DOTNET_TC_CallCountingDelayMs:-0}
 
 gate=${FLOOR_GATE:-}
@@ -72,8 +81,18 @@ if [ -n "$gate" ]; then
     gcc -O2 -o "$work/floor" "$root/bench/baseline/w1-floor.c"
 fi
 
-# The C floor now: ns per cycle, the median of five short runs of its called variant.
-floor_now() { "${pin[@]}" "$work/floor" 5000000 5 c | awk '{sub("median=", "", $3); print $3}'; }
+# The C floor now on CPU $1: ns per cycle, the median of five short runs of its called variant.
+floor_now() { on_cpu "$1" "$work/floor" 5000000 5 c | awk '{sub("median=", "", $3); print $3}'; }
+
+# Sets cpu and f to the CPU with the lowest floor now, and that floor.
+quietest_cpu() {
+    local c g
+    cpu= f=
+    for c in "${cpus[@]}"; do
+        g=$(floor_now "$c")
+        if [ -z "$f" ] || awk -v a="$g" -v b="$f" 'BEGIN{exit !(a < b)}'; then f=$g; cpu=$c; fi
+    done
+}
 
 # Whether floor $1 is within the gate of the lowest floor seen (which it lowers).
 quiet() {
@@ -81,29 +100,29 @@ quiet() {
     awk -v f="$1" -v l="$lowest" -v g="$gate" 'BEGIN{exit !(f <= l * g)}'
 }
 
-# The minimum (ns per operation) of one launch of case $1 on revision index $2.
+# The minimum (ns per operation) of one launch of case $1 on revision index $2, on CPU $3.
 launch() {
     # shellcheck disable=SC2086 # a case is a class and NAME=VALUE words
-    "${pin[@]}" dotnet "${dlls[$2]}" --probe $1 warmup=300 iterations=8 | awk '{print $4}'
+    on_cpu "$3" dotnet "${dlls[$2]}" --probe $1 warmup=300 iterations=8 | awk '{print $4}'
 }
 
 # Sets result to the minimum of a launch of case $1 on revision index $2 that the gate lets through
 # (run here, not in a subshell, so that the lowest floor and the spell count persist).
 gated_launch() {
-    local tries=0 f
-    if [ -z "$gate" ]; then result=$(launch "$1" "$2"); return; fi
+    local tries=0 cpu f
+    if [ -z "$gate" ]; then result=$(launch "$1" "$2" "${cpus[0]}"); return; fi
     while :; do
-        f=$(floor_now)
+        quietest_cpu
         if quiet "$f"; then
-            result=$(launch "$1" "$2")
-            f=$(floor_now)
+            result=$(launch "$1" "$2" "$cpu")
+            f=$(floor_now "$cpu")
             if quiet "$f"; then return; fi
         fi
         tries=$((tries + 1))
         if [ "$tries" -ge "${FLOOR_TRIES:-40}" ]; then
             echo "probe-ab.sh: no quiet window for $1 on ${revs[$2]}; kept a launch in a spell" >&2
             spelled=$((spelled + 1))
-            result=$(launch "$1" "$2")
+            result=$(launch "$1" "$2" "$cpu")
             return
         fi
         sleep 5
@@ -111,7 +130,7 @@ gated_launch() {
 }
 
 if [ -n "$gate" ]; then
-    for _ in 1 2 3; do quiet "$(floor_now)" || true; sleep 2; done # seed the lowest floor
+    for _ in 1 2 3; do quietest_cpu; quiet "$f" || true; sleep 2; done # seed the lowest floor
 fi
 
 for c in "${cases[@]}"; do
