@@ -2,9 +2,10 @@
 # A/B of benchmark cases across git revisions, without BenchmarkDotNet (docs/performance.md,
 # "W1 before and after the re-rooming, settled"): each revision's library is built in a temporary
 # worktree with THIS tree's probe harness and benchmark classes copied over it, so only the library
-# differs; then rounds of launches rotate over the revisions, pinned to CPU 1 (PROBE_CPU) when taskset works, and
-# each launch prints the minimum of eight 250 ms iterations (the probe's min: the least disturbed
-# iteration of a launch, which on this shared machine repeats within about 1% where medians do not).
+# differs; then rounds of launches rotate over the revisions, pinned to CPU 1 (PROBE_CPU) when taskset
+# works (under a floor gate, to the quieter CPU: below), and each launch prints the minimum of eight
+# 250 ms iterations (the probe's min: the least disturbed iteration of a launch, which on this shared
+# machine repeats within about 1% where medians do not).
 # One line per case and revision: the smallest and the median of the launch minimums.
 #
 #   bash bench/probe-ab.sh [-n ROUNDS] REV... -- CASE...
