@@ -87,10 +87,9 @@ fi
 # every case, floor and kvm-unit-tests run goes to the quietest of these CPUs at its start.
 spell_cpus=
 if [ -z "${NOPIN:-}" ] && command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
-    spell_cpus=${SPELL_CPUS:-$(taskset -pc $$ | awk -F': ' '{ n = split($2, a, ",")
-        for (i = 1; i <= n; i++) { if (split(a[i], r, "-") == 2) { for (c = r[1]; c <= r[2]; c++) l = l (l == "" ? "" : ",") c }
-                                   else l = l (l == "" ? "" : ",") a[i] }
-        print l }')}
+    # shellcheck source=bench/allowed-cpus.sh
+    . "$root/bench/allowed-cpus.sh"
+    spell_cpus=${SPELL_CPUS:-$(allowed_cpus | paste -sd, -)}
 fi
 
 echo "== machine"
@@ -129,10 +128,13 @@ floor_on() { # cpu name -> "median min locked-median" (cpu "" = unpinned)
 }
 floor_pair() { # name -> "median min locked-median cpu": the floor on the quietest CPU (by median)
     local c
+    if [ -z "$spell_cpus" ]; then
+        echo "$(floor_on "" "$1") -"
+        return
+    fi
     for c in ${spell_cpus//,/ }; do
         echo "$(floor_on "$c" "$1-cpu$c") $c"
     done | sort -g -k1,1 | head -1
-    [ -n "$spell_cpus" ] || echo "$(floor_on "" "$1") -"
 }
 # Steal time: what the hypervisor under this VM ran instead of our vCPUs (the 8th figure of the CPU
 # line of /proc/stat, in USER_HZ ticks), all CPUs (a workload's cases run on either); 0 where the kernel
@@ -166,8 +168,8 @@ run_attempt() { # workload try [cases-file]
     local run_cpus=$spell_cpus run_pin=()
     [ "$w" != W7 ] || run_cpus=
     [ -z "$run_cpus" ] || run_pin=(taskset -c "$run_cpus")
-    local what=${classes[$w]}
-    [ -z "$cases" ] || what="$(wc -l < "$cases") case(s) again"
+    local what=${classes[$w]} count=
+    [ -z "$cases" ] || { count="$(wc -l < "$cases") case(s)"; what="$count again"; }
     echo "   $w: $what${run_cpus:+ (each case pinned)}"
     local before before_min before_locked after after_min after_locked steal_before steal_ms ok=1
     read -r before before_min before_locked _ <<< "$(floor_pair "$w-before-$try")"
@@ -182,7 +184,7 @@ run_attempt() { # workload try [cases-file]
     floor=$(least "$floor" "$before" "$after")
     floor_min=$(least "$floor_min" "$before_min" "$after_min")
     locked=$(least "$locked" "$before_locked" "$after_locked")
-    floor_note[$w]+="${floor_note[$w]:+; }attempt $try${cases:+ ($(wc -l < "$cases") case(s))}: before $before, after $after, steal ${steal_ms} ms"
+    floor_note[$w]+="${floor_note[$w]:+; }attempt $try${count:+ ($count)}: before $before, after $after, steal ${steal_ms} ms"
     [ -n "$quick" ] || grep -E '^\|' "$work/try-$w-$try.log" || true
     if [ -z "$ok" ]; then
         # A failed attempt is not a spell: its log is the answer, and the workload is not run again.

@@ -66,9 +66,9 @@ cpus=("")
 if command -v taskset > /dev/null 2>&1 && taskset -c "${PROBE_CPU:-1}" true 2> /dev/null; then
     cpus=("${PROBE_CPU:-1}")
     if [ -z "${PROBE_CPU:-}" ] && [ -n "${FLOOR_GATE:-}" ]; then
-        read -ra cpus <<< "$(taskset -pc $$ | awk -F': ' '{ n = split($2, a, ",")
-            for (i = 1; i <= n; i++) { if (split(a[i], r, "-") == 2) { for (c = r[1]; c <= r[2]; c++) printf "%d ", c }
-                                       else printf "%d ", a[i] } }')"
+        # shellcheck source=bench/allowed-cpus.sh
+        . "$root/bench/allowed-cpus.sh"
+        mapfile -t cpus < <(allowed_cpus)
     fi
 fi
 on_cpu() { if [ -n "$1" ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }

@@ -33,18 +33,24 @@ internal sealed class SpellCanary : EventProcessor
     // The pause between a side's two floor runs (see Read).
     private const int SettleMs = 250;
 
+    // A CPU "number" that pins nothing: the case runs wherever the host process runs.
+    private const int Unpinned = -1;
+
     private readonly string _floor;
     private readonly string _log;
+
+    // The CPUs a case may run on; Unpinned alone without VAPIC_CANARY_CPUS.
     private readonly int[] _cpus;
+
+    private int _cpu = Unpinned;
     private (double Reading, string Detail) _before;
-    private string _cpu = "-";
     private string _candidates = "-";
 
     private SpellCanary(string floor, string log, int[] cpus)
     {
         _floor = floor;
         _log = log;
-        _cpus = cpus;
+        _cpus = cpus.Length == 0 ? [Unpinned] : cpus;
     }
 
     /// <summary>The canary the environment asks for, or null.</summary>
@@ -81,58 +87,65 @@ internal sealed class SpellCanary : EventProcessor
 
     public override void OnStartRunBenchmark(BenchmarkCase benchmarkCase)
     {
-        if (_cpus.Length == 0)
-        {
-            _before = Read();
-            return;
-        }
-
-        // Every CPU read twice, the rounds SettleMs apart (as Read does for one), interleaved so that
-        // each CPU's pair spans the same moments; the case goes to the CPU whose lesser reading is lowest.
-        double[] first = new double[_cpus.Length];
-        double[] second = new double[_cpus.Length];
-        for (int i = 0; i < _cpus.Length; i++)
-        {
-            ThreadAffinity.PinCurrentThread(_cpus[i]);
-            first[i] = ReadFloor();
-        }
-
-        Thread.Sleep(SettleMs);
+        var readings = Read(_cpus);
         int best = 0;
-        for (int i = 0; i < _cpus.Length; i++)
+        for (int i = 1; i < readings.Length; i++)
         {
-            ThreadAffinity.PinCurrentThread(_cpus[i]);
-            second[i] = ReadFloor();
-            if (Math.Min(first[i], second[i]) < Math.Min(first[best], second[best]))
+            if (readings[i].Reading < readings[best].Reading)
             {
                 best = i;
             }
         }
 
-        ThreadAffinity.PinCurrentThread(_cpus[best]);
-        _before = (Math.Min(first[best], second[best]), $"{Format(first[best])}/{Format(second[best])}");
-        _cpu = "cpu" + _cpus[best].ToString(CultureInfo.InvariantCulture);
-        _candidates = string.Join(' ', _cpus.Select((cpu, i) => $"cpu{cpu.ToString(CultureInfo.InvariantCulture)}={Format(first[i])}/{Format(second[i])}"));
+        _cpu = _cpus[best];
+        Pin(_cpu); // the case's process inherits it
+        _before = readings[best];
+        _candidates = _cpu == Unpinned ? "-" : string.Join(' ', _cpus.Select((cpu, i) => $"{CpuName(cpu)}={readings[i].Detail}"));
     }
 
     public override void OnEndRunBenchmark(BenchmarkCase benchmarkCase, BenchmarkReport report)
     {
-        var after = Read(); // on the case's CPU: this thread is still pinned to it
-        File.AppendAllText(_log, $"{CaseKey.Of(benchmarkCase)};{Format(_before.Reading)};{Format(after.Reading)};{_before.Detail};{after.Detail};{_cpu};{_candidates}\n");
+        var after = Read([_cpu])[0];
+        File.AppendAllText(_log, $"{CaseKey.Of(benchmarkCase)};{Format(_before.Reading)};{Format(after.Reading)};{_before.Detail};{after.Detail};{CpuName(_cpu)};{_candidates}\n");
     }
 
     private static string Format(double ns) => ns.ToString("F2", CultureInfo.InvariantCulture);
 
-    // Two floor runs SettleMs apart, the lesser kept. A single run beside a case can read well above
-    // the floor with the host machine quiet (5.9-8.0 ns in one W3 + W6 run, 12.3 once): the host
-    // process shares this CPU (it reads the case's results; its runtime compiles and collects) and
-    // the child process is torn down. A host spell lasts seconds to minutes and slows both runs.
-    private (double Reading, string Detail) Read()
+    private static string CpuName(int cpu) => cpu == Unpinned ? "-" : "cpu" + cpu.ToString(CultureInfo.InvariantCulture);
+
+    private static void Pin(int cpu)
     {
-        double first = ReadFloor();
+        if (cpu != Unpinned)
+        {
+            ThreadAffinity.PinCurrentThread(cpu);
+        }
+    }
+
+    // Each CPU's floor read twice, the two rounds SettleMs apart and interleaved across the CPUs (so
+    // every CPU's pair spans the same moments), the lesser kept. A single run beside a case can read
+    // well above the floor with the host machine quiet (5.9-8.0 ns in one W3 + W6 run, 12.3 once):
+    // the host process shares the CPU (it reads the case's results; its runtime compiles and
+    // collects) and the child process is torn down. A host spell lasts seconds to minutes and slows
+    // both runs.
+    private (double Reading, string Detail)[] Read(int[] cpus)
+    {
+        double[] first = new double[cpus.Length];
+        for (int i = 0; i < cpus.Length; i++)
+        {
+            Pin(cpus[i]);
+            first[i] = ReadFloor();
+        }
+
         Thread.Sleep(SettleMs);
-        double second = ReadFloor();
-        return (Math.Min(first, second), $"{Format(first)}/{Format(second)}");
+        var readings = new (double Reading, string Detail)[cpus.Length];
+        for (int i = 0; i < cpus.Length; i++)
+        {
+            Pin(cpus[i]);
+            double second = ReadFloor();
+            readings[i] = (Math.Min(first[i], second), $"{Format(first[i])}/{Format(second)}");
+        }
+
+        return readings;
     }
 
     // The floor's line: "floor-inline ns/cycle median=6.31 min=... max=... [...]".
