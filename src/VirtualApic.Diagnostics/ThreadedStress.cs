@@ -706,9 +706,24 @@ public static class ThreadedStress
         }
 
         // The injected fault: the vector reaches the IRR, the kick does not, until the watchdog saw it.
+        // It waits for the target to block first: a vCPU still running (or not yet started) would find
+        // the vector at its next look at the IRR and take it without needing the kick, and the fault
+        // would go unseen by the run it was injected into.
         private void LoseKick(int target, byte vector, int slot)
         {
             var vcpu = _vm.Vcpus[target];
+            while (Volatile.Read(ref _blockedSince[target]) == 0)
+            {
+                if (_stopSending)
+                {
+                    _vm.DeliverMsi(Msi.EncodeAddress((uint)target), vector); // the run ended first
+                    Volatile.Write(ref _deliveredAt[slot], Stopwatch.GetTimestamp());
+                    return;
+                }
+
+                Thread.Sleep(1);
+            }
+
             vcpu.Apic.SetIrr(vector);
             Volatile.Write(ref _deliveredAt[slot], Stopwatch.GetTimestamp());
             while (StallCount == 0 && !_stop)
