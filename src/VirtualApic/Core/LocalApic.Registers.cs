@@ -132,7 +132,7 @@ public sealed partial class LocalApic
                 break;
             case WriteEffect.Remap:
                 Page.Write(offset, kept); // the map still routes by the old value until rebuilt (ReplayShadow.ApicMap)
-                Host.ApicMapChanged(this);
+                MapInputsChanged();
                 break;
             case WriteEffect.Priority:
                 SetTpr(kept);
@@ -239,13 +239,23 @@ public sealed partial class LocalApic
 
         if (wasEnabled != enabled)
         {
-            Host.ApicMapChanged(this);
+            MapInputsChanged();
         }
     }
 
     private void SetXApicId(uint id)
     {
         Page.Write(ApicOffset.Id, id << 24);
+        MapInputsChanged();
+    }
+
+    // Every change of what the APIC map is built from (ID, LDR, DFR, SVR's enable bit, APIC_BASE)
+    // ends here: the map's copies of the page registers are taken, then the host rebuilds.
+    private void MapInputsChanged()
+    {
+        _mapXApicId = (byte)(Page.Read(ApicOffset.Id) >> 24);
+        _mapLdr = Page.Read(ApicOffset.Ldr);
+        _mapDfr = Page.Read(ApicOffset.Dfr);
         Host.ApicMapChanged(this);
     }
 
@@ -456,7 +466,7 @@ public sealed partial class LocalApic
         }
 
         ApplyApicBase(value);
-        Host.ApicMapChanged(this);
+        MapInputsChanged();
         return true;
     }
 

@@ -39,7 +39,7 @@ public sealed partial class LocalApic
             Timer.RestartFromCurrentCount(tmcct);
         }
 
-        Host.ApicMapChanged(this);
+        MapInputsChanged();
     }
 
     /// <summary>Restores IA32_APIC_BASE from a snapshot as the host does, without the guest's transition rules.</summary>

@@ -45,6 +45,15 @@ public sealed partial class LocalApic
     // shadow (a trap-like SVR write has already put the new value in the page; see WriteSvr).
     private bool _softwareEnabled;
 
+    // The xAPIC ID, LDR and DFR as of the last map change (MapInputsChanged), with _apicBase and
+    // _softwareEnabled everything ApicMap.Build reads: a rebuild then reads one object per APIC, not
+    // two lines of its register page too, which at 4096 vCPUs halved W6 (docs/performance.md,
+    // "Twenty-fourth session"). A trap-like write has already put the new value in the page; the map
+    // follows once its replay has run, as the ReplayShadow.ApicMap rule says.
+    private byte _mapXApicId;
+    private uint _mapLdr;
+    private uint _mapDfr;
+
     // ESR errors detected since the last ESR write (architectural profile only; SDM 11.5.3).
     private uint _esrPending;
 
@@ -147,6 +156,18 @@ public sealed partial class LocalApic
     /// <summary>The logical destination register.</summary>
     public uint Ldr => Page.Read(ApicOffset.Ldr);
 
+    /// <summary>The xAPIC ID as of the last map change: what <c>ApicMap.Build</c> files the APIC under.</summary>
+    internal byte MapXApicId => _mapXApicId;
+
+    /// <summary>The LDR as of the last map change.</summary>
+    internal uint MapLdr => _mapLdr;
+
+    /// <summary>The DFR as of the last map change.</summary>
+    internal uint MapDfr => _mapDfr;
+
+    /// <summary>SVR's software-enable bit as last processed (a map change when it changes).</summary>
+    internal bool MapSoftwareEnabled => _softwareEnabled;
+
     /// <summary>The destination format register.</summary>
     internal uint Dfr => Page.Read(ApicOffset.Dfr);
 
@@ -188,7 +209,7 @@ public sealed partial class LocalApic
         }
 
         ResetRegisters();
-        Host.ApicMapChanged(this);
+        MapInputsChanged();
     }
 
     // The register part shared by RESET, INIT and (architectural profile) a hardware disable.

@@ -72,7 +72,11 @@ public sealed class ApicMap
     /// <summary>The largest physical ID the table covers.</summary>
     public int MaxId => _physical.Length - 1;
 
-    /// <summary>Builds the map from the APICs' current registers. O(number of vCPUs).</summary>
+    /// <summary>
+    /// Builds the map from the APICs' registers as of each one's last map change (a write of ID, LDR,
+    /// DFR, SVR's enable bit or APIC_BASE, a reset or a restore: a register written into the page by
+    /// other means counts once the APIC processes it, as a trap-like write's replay does). O(number of vCPUs).
+    /// </summary>
     public static ApicMap Build(IReadOnlyList<LocalApic> apics) => Build(apics, use32BitIds: false, logicalMapShortcuts: true);
 
     /// <summary>
@@ -105,10 +109,10 @@ public sealed class ApicMap
             }
 
             bool x2 = apic.IsX2Apic;
-            int key = x2 ? (int)apic.X2ApicId : apic.XApicId;
+            int key = x2 ? (int)apic.X2ApicId : apic.MapXApicId;
             if (!x2)
             {
-                map.ApicIdModified |= apic.XApicId != (byte)apic.VcpuId;
+                map.ApicIdModified |= apic.MapXApicId != (byte)apic.VcpuId;
                 map.HasHighXApicIds |= apic.VcpuId > 0xFF;
             }
 
@@ -120,10 +124,10 @@ public sealed class ApicMap
                     map._physicalCount[apic.X2ApicId] = 1;
                 }
 
-                if (!x2 && map._physicalCount[apic.XApicId] == 0)
+                if (!x2 && map._physicalCount[key] == 0)
                 {
-                    map._physical[apic.XApicId] = apic;
-                    map._physicalCount[apic.XApicId] = 1;
+                    map._physical[key] = apic;
+                    map._physicalCount[key] = 1;
                 }
             }
             else
@@ -141,15 +145,15 @@ public sealed class ApicMap
             }
 
             // Logical contributors: software-enabled APICs with a non-zero LDR.
-            uint ldr = apic.Ldr;
-            if (!apic.IsSoftwareEnabled || ldr == 0)
+            uint ldr = apic.MapLdr;
+            if (!apic.MapSoftwareEnabled || ldr == 0)
             {
                 continue;
             }
 
             var own = x2 ? LogicalMapMode.X2Apic
-                : apic.Dfr == 0xFFFF_FFFF ? LogicalMapMode.XApicFlat
-                : apic.Dfr == 0x0FFF_FFFF || logicalMapShortcuts ? LogicalMapMode.XApicCluster
+                : apic.MapDfr == 0xFFFF_FFFF ? LogicalMapMode.XApicFlat
+                : apic.MapDfr == 0x0FFF_FFFF || logicalMapShortcuts ? LogicalMapMode.XApicCluster
                 : LogicalMapMode.Disabled;
             if (mode == LogicalMapMode.None)
             {
