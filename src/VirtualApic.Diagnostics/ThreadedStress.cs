@@ -687,9 +687,8 @@ public static class ThreadedStress
                     Volatile.Write(ref _deliveredAt[slot], 0);
                     Volatile.Write(ref _inFlight[slot], 1);
                     Interlocked.Increment(ref _sent[slot]);
-                    if (_o.LoseMsiKicks)
+                    if (_o.LoseMsiKicks && LoseKick(target, vector, slot))
                     {
-                        LoseKick(target, vector, slot);
                         continue;
                     }
 
@@ -708,17 +707,16 @@ public static class ThreadedStress
         // The injected fault: the vector reaches the IRR, the kick does not, until the watchdog saw it.
         // It waits for the target to block first: a vCPU still running (or not yet started) would find
         // the vector at its next look at the IRR and take it without needing the kick, and the fault
-        // would go unseen by the run it was injected into.
-        private void LoseKick(int target, byte vector, int slot)
+        // would go unseen by the run it was injected into. False when the run ended first: the caller
+        // then delivers the MSI as usual.
+        private bool LoseKick(int target, byte vector, int slot)
         {
             var vcpu = _vm.Vcpus[target];
             while (Volatile.Read(ref _blockedSince[target]) == 0)
             {
                 if (_stopSending)
                 {
-                    _vm.DeliverMsi(Msi.EncodeAddress((uint)target), vector); // the run ended first
-                    Volatile.Write(ref _deliveredAt[slot], Stopwatch.GetTimestamp());
-                    return;
+                    return false;
                 }
 
                 Thread.Sleep(1);
@@ -732,6 +730,7 @@ public static class ThreadedStress
             }
 
             vcpu.Kick();
+            return true;
         }
 
         private void LevelDevice(int pin)
