@@ -73,7 +73,14 @@ public sealed partial class LocalApic
     /// <param name="config">The VM's CPUID and clock options.</param>
     /// <param name="clock">The VM's virtual clock.</param>
     public LocalApic(int vcpuId, bool isBsp, ApicConfig config, VirtualClock clock)
+        : this(vcpuId, isBsp, config, clock, new ApicPage())
     {
+    }
+
+    /// <summary>Creates the APIC with a register page its VM allocated apart (see VirtualMachine's constructor).</summary>
+    internal LocalApic(int vcpuId, bool isBsp, ApicConfig config, VirtualClock clock, ApicPage page)
+    {
+        Page = page;
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentOutOfRangeException.ThrowIfNegative(vcpuId);
@@ -106,7 +113,7 @@ public sealed partial class LocalApic
     internal VirtualClock Clock { get; }
 
     /// <summary>The register page: the single source of truth, shared with a hardware assist.</summary>
-    public ApicPage Page { get; } = new();
+    public ApicPage Page { get; }
 
     /// <summary>The APIC timer.</summary>
     public ApicTimer Timer { get; }

@@ -36,9 +36,16 @@ public sealed class Vcpu : IApicCpu, IDisposable
 
     /// <summary>Creates vCPU <paramref name="index"/> with its local APIC in the RESET state.</summary>
     public Vcpu(int index, ApicConfig config, VirtualClock clock, bool waitForSipi = false)
+        : this(index, new LocalApic(index, index == 0, config, clock), waitForSipi)
+    {
+    }
+
+    /// <summary>Creates vCPU <paramref name="index"/> around an APIC its VM allocated apart.</summary>
+    internal Vcpu(int index, LocalApic apic, bool waitForSipi)
     {
         Index = index;
-        Apic = new LocalApic(index, index == 0, config, clock) { Cpu = this };
+        Apic = apic;
+        apic.Cpu = this;
         Dispatcher = new ExitDispatcher(Apic, Exits);
         State = waitForSipi && index != 0 ? VcpuRunState.WaitForSipi : VcpuRunState.Running;
     }

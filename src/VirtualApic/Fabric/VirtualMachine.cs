@@ -36,13 +36,22 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         var config = options.ToApicConfig();
         _vcpus = new Vcpu[options.Cpus];
         _ioApicScansOf = new long[options.Cpus];
+        var pages = new ApicPage[options.Cpus];
+        for (int i = 0; i < pages.Length; i++)
+        {
+            pages[i] = new ApicPage();
+        }
+
         var apics = new LocalApic[options.Cpus];
+        for (int i = 0; i < apics.Length; i++)
+        {
+            apics[i] = new LocalApic(i, i == 0, config, Clock, pages[i]) { Host = this };
+        }
+
         for (int i = 0; i < options.Cpus; i++)
         {
-            var vcpu = new Vcpu(i, config, Clock, options.ApsWaitForSipi) { Pic = Pic, Bus = this };
-            vcpu.Apic.Host = this;
+            var vcpu = new Vcpu(i, apics[i], options.ApsWaitForSipi) { Pic = Pic, Bus = this };
             _vcpus[i] = vcpu;
-            apics[i] = vcpu.Apic;
         }
 
         Router = new InterruptRouter(apics, options.Profile, options.X2ApicApi);
