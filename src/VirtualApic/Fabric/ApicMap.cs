@@ -91,18 +91,24 @@ public sealed class ApicMap
     public static ApicMap Build(IReadOnlyList<LocalApic> apics, bool use32BitIds, bool logicalMapShortcuts)
     {
         ArgumentNullException.ThrowIfNull(apics);
+
+        // The walk reads the APICs as a span: through the interface, every element would be a call.
+        return BuildFrom(apics as LocalApic[] ?? [.. apics], use32BitIds, logicalMapShortcuts);
+    }
+
+    private static ApicMap BuildFrom(ReadOnlySpan<LocalApic> apics, bool use32BitIds, bool logicalMapShortcuts)
+    {
         int maxId = 255;
-        for (int i = 0; i < apics.Count; i++)
+        foreach (var apic in apics)
         {
-            maxId = Math.Max(maxId, (int)apics[i].X2ApicId);
+            maxId = Math.Max(maxId, (int)apic.X2ApicId);
         }
 
         var map = new ApicMap(maxId + 1, 15 * 4) { _shortcuts = logicalMapShortcuts };
         var mode = LogicalMapMode.None;
         bool logicalBroken = false;
-        for (int i = 0; i < apics.Count; i++)
+        foreach (var apic in apics)
         {
-            var apic = apics[i];
             if (!apic.IsHardwareEnabled)
             {
                 continue;
