@@ -80,6 +80,7 @@ public sealed partial class LocalApic
     /// <summary>Creates the APIC with a register page its VM allocated apart (see VirtualMachine's constructor).</summary>
     internal LocalApic(int vcpuId, bool isBsp, ApicConfig config, VirtualClock clock, ApicPage page)
     {
+        ArgumentNullException.ThrowIfNull(page);
         Page = page;
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(clock);
