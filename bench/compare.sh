@@ -29,10 +29,12 @@
 # it on every CPU this script may use (SPELL_CPUS, default every CPU it is allowed: "0,1"), and runs
 # the case on the quietest of them: a host spell here slows one vCPU at a time. A case
 # whose canaries read more than SPELL_GATE (default 1.10) times the least floor so far met a host
-# spell and is measured again on its own, after every workload has run once and SPELL_PAUSE seconds
-# (default 30) more, up to SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps
-# its attempt with the quietest canaries, and a case still beside a spell after the last is marked
-# in the table; the kvm-unit-tests run (G) is checked and run again the same way, whole.
+# spell, and so did a case whose own median read more than SPELL_GATE times its own minimum (a spell
+# that came and went inside it, which the canaries cannot see); either is measured again on its
+# own, after every workload has run once and SPELL_PAUSE seconds (default 30) more, up to
+# SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps its least disturbed
+# attempt (the larger of its canary over the least floor and its median over its minimum), and a
+# case still beside a spell or unsteady after the last is marked in the table; the kvm-unit-tests run (G) is checked and run again the same way, whole.
 # SPELL_TRIES=1 never runs one again. The kvm-unit-tests run goes to the quietest CPU the same way.
 # NOPIN=1 runs everything unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps). KEEP=1 keeps the work folder (BenchmarkDotNet's logs and reports).
@@ -154,6 +156,17 @@ dotnet build "$project" -c Release -nologo -v quiet >/dev/null
 # in-process case it finds too slow on a loaded machine, say) costs its own rows only.
 # The canaries around every case (CASE;BEFORE;AFTER in canary-W-TRY.txt) and the re-runs they
 # call for: see the top of this file, and docs/performance.md, "Twenty-second session".
+# The semicolon CSV (units in the header, plain numbers in the cells): Method, the [Params] columns,
+# Median [ns], Min [ns]. One line per case: class, label (as CaseKey.cs builds it), median, min, try.
+extract() { # file class try
+    awk -F';' -v c="$2" -v t="$3" 'NR == 1 { for (i = 1; i <= NF; i++) { h[$i] = i } next }
+        { label = $h["Method"]
+          n = split("Accel Irr Bound Cpus Members Senders", p, " ")
+          for (k = 1; k <= n; k++) if (p[k] in h) label = label " " tolower(p[k]) "=" $h[p[k]]
+          # Figures of 1000 ns and more carry a thousands separator and come quoted: "1,234.5".
+          gsub(/[",]/, "", $h["Median [ns]"]); gsub(/[",]/, "", $h["Min [ns]"])
+          print c ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] ";" t }' "$1"
+}
 failed=()
 declare -A floor_note
 run_attempt() { # workload try [cases-file]
@@ -193,15 +206,28 @@ run_attempt() { # workload try [cases-file]
         tail -15 "$work/try-$w-$try.log" >&2
     fi
 }
-# Every case's quietest attempt so far: KEY;TRY;HIGH;CPU, HIGH the higher of the canaries around it,
-# CPU the one it ran on (the canary log's seventh field; "-" unpinned).
+# Every case's quietest attempt so far: KEY;TRY;HIGH;CPU;SPREAD, HIGH the higher of the canaries
+# around it, CPU the one it ran on (the canary log's seventh field; "-" unpinned), SPREAD its own
+# median over its own minimum. The canaries see a spell that is there before or after a case; one
+# that comes and goes inside it shows only as iterations that disagree (a median above the
+# minimum). An attempt's disturbance is the larger of its canary over the least floor and its
+# spread; each case keeps its least disturbed attempt.
 quietest() {
+    local f t class
+    for f in "$work"/try-*/results/*-report.csv; do
+        [ -f "$f" ] || continue
+        class=$(basename "$f" -report.csv); class=${class##*.}
+        t=${f#"$work"/try-}; t=${t%%/*}; t=${t##*-}
+        extract "$f" "$class" "$t"
+    done | awk -F';' '$4 > 0 { printf "%s;%s;%s;%.4f\n", $1, $2, $5, $3 / $4 }' > "$work/spread.txt"
     for f in "$work"/canary-*-*.txt; do
         [ -f "$f" ] || continue
         t=${f##*-}; t=${t%.txt}
         awk -F';' -v t="$t" '{ h = ($3 > $4 ? $3 : $4); print $1 ";" $2 ";" t ";" h ";" ($7 == "" ? "-" : $7) }' "$f"
-    done | awk -F';' '{ k = $1 ";" $2 } !(k in h) || $4 + 0 < h[k] + 0 { h[k] = $4; t[k] = $3; c[k] = $5 }
-                      END { for (k in h) print k ";" t[k] ";" h[k] ";" c[k] }' | sort
+    done | awk -F';' -v f="$floor" 'FILENAME == ARGV[1] { r[$1 ";" $2 ";" $3] = $4; next }
+        { k = $1 ";" $2; s = ((k ";" $3) in r) ? r[k ";" $3] : 1; d = ($4 / f > s ? $4 / f : s) }
+        !(k in best) || d < best[k] { best[k] = d; t[k] = $3; h[k] = $4; c[k] = $5; sp[k] = s }
+        END { for (k in best) print k ";" t[k] ";" h[k] ";" c[k] ";" sp[k] }' "$work/spread.txt" - | sort
 }
 for w in "${workloads[@]}"; do
     run_attempt "$w" 1 "" "$@"
@@ -212,11 +238,11 @@ for ((try = 2; try <= spell_tries; try++)); do
     for w in "${workloads[@]}"; do
         [[ " ${failed[*]} " != *" $w "* ]] || continue
         awk -F';' -v cs=" ${classes[$w]} " -v f="$floor" -v g="$spell_gate" \
-            'index(cs, " " $1 " ") && $4 > g * f { print $1 ";" $2 }' "$work/quietest.txt" > "$work/cases-$w-$try.txt"
+            'index(cs, " " $1 " ") && ($4 > g * f || $6 > g) { print $1 ";" $2 }' "$work/quietest.txt" > "$work/cases-$w-$try.txt"
         [ -s "$work/cases-$w-$try.txt" ] && again=$((again + $(wc -l < "$work/cases-$w-$try.txt")))
     done
     [ "$again" -gt 0 ] || break
-    echo "   $again case(s) met a host spell (a canary beside them read more than $spell_gate x the least floor, $floor ns): again in ${spell_pause} s"
+    echo "   $again case(s) met a host spell (a canary beside them read more than $spell_gate x the least floor, $floor ns, or their median more than $spell_gate x their minimum): again in ${spell_pause} s"
     sleep "$spell_pause"
     for w in "${workloads[@]}"; do
         [ -s "$work/cases-$w-$try.txt" ] || continue
@@ -225,17 +251,6 @@ for ((try = 2; try <= spell_tries; try++)); do
 done
 quietest > "$work/quietest.txt"
 
-# The semicolon CSV (units in the header, plain numbers in the cells): Method, the [Params] columns,
-# Median [ns], Min [ns]. One line per case: class, label (as CaseKey.cs builds it), median, min, try.
-extract() { # file class try
-    awk -F';' -v c="$2" -v t="$3" 'NR == 1 { for (i = 1; i <= NF; i++) { h[$i] = i } next }
-        { label = $h["Method"]
-          n = split("Accel Irr Bound Cpus Members Senders", p, " ")
-          for (k = 1; k <= n; k++) if (p[k] in h) label = label " " tolower(p[k]) "=" $h[p[k]]
-          # Figures of 1000 ns and more carry a thousands separator and come quoted: "1,234.5".
-          gsub(/[",]/, "", $h["Median [ns]"]); gsub(/[",]/, "", $h["Min [ns]"])
-          print c ";" label ";" $h["Median [ns]"] ";" $h["Min [ns]"] ";" t }' "$1"
-}
 # Each case from its quietest attempt (the first, where no canary ran), as WORKLOAD;LABEL;MEDIAN;MIN;MARK,
 # MARK naming the canary of a case that every attempt ran beside a spell (its figure may be the host's).
 results=$(for f in "$work"/try-*/results/*-report.csv; do
@@ -243,12 +258,13 @@ results=$(for f in "$work"/try-*/results/*-report.csv; do
     class=$(basename "$f" -report.csv); class=${class##*.}
     t=${f#"$work"/try-}; t=${t%%/*}; t=${t##*-}
     extract "$f" "$class" "$t"
-done | awk -F';' -v f="$floor" -v g="$spell_gate" 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; next }
+done | awk -F';' -v f="$floor" -v g="$spell_gate" 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; sp[$1 ";" $2] = $6; next }
     { k = $1 ";" $2; want = (k in t) ? t[k] : 1
       # The canary names cases as CaseKey.cs does and extract() as the CSV does: a case the canaries
       # ran beside but that has no canary here means the two names drifted apart.
       if (!(k in t) && length(t) > 0) printf "compare.sh: no canary for %s (CaseKey.cs and extract() disagree?)\n", k > "/dev/stderr"
       mark = ((k in h) && h[k] > g * f) ? sprintf("(spell: canary %.2fx)", h[k] / f) : ""
+      if ((k in sp) && sp[k] > g) mark = mark (mark == "" ? "" : " ") sprintf("(unsteady: median %.2fx its min)", sp[k])
       if ($5 == want) print substr($1, 1, 2) ";" $2 ";" $3 ";" $4 ";" mark }' "$work/quietest.txt" - |
     sort -t';' -k1,1 -s)
 [ -n "$results" ] || { echo "compare.sh: BenchmarkDotNet wrote no report (KEEP=1 keeps $work and its logs)" >&2; exit 1; }
@@ -259,8 +275,8 @@ echo "   the floors (ns, the faster variant's median) read before and after each
 for w in "${workloads[@]}"; do
     [ -z "${floor_note[$w]:-}" ] || echo "   $w: ${floor_note[$w]}"
 done
-awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } { on[$5]++ }
-    END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked)\n", NR, n, g
+awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } $6 > g { u++ } { on[$5]++ }
+    END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked), %d unsteady in every attempt (a median above %.2fx its minimum: marked)\n", NR, n, g, u, g
           if (!("-" in on) || length(on) > 1) { printf "   the CPU each kept attempt ran on (the quietest at its start):"; for (c in on) printf " %s %d", (c == "-" ? "unpinned" : c), on[c]; print "" } }' "$work/quietest.txt"
 awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
