@@ -36,6 +36,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         var config = options.ToApicConfig();
         _vcpus = new Vcpu[options.Cpus];
         _ioApicScansOf = new long[options.Cpus];
+        // Each kind of per-vCPU object together, pages, then APICs, then vCPUs: a walk over every APIC
+        // (a map rebuild, a broadcast) then reads APICs side by side, not one beside each 4 KB page
+        // (docs/performance.md, "Twenty-fifth session").
         var pages = new ApicPage[options.Cpus];
         for (int i = 0; i < pages.Length; i++)
         {
