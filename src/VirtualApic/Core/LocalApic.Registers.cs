@@ -253,9 +253,9 @@ public sealed partial class LocalApic
     // ends here: the map's copies of the page registers are taken, then the host rebuilds.
     private void MapInputsChanged()
     {
-        _mapXApicId = (byte)(Page.Read(ApicOffset.Id) >> 24);
-        _mapLdr = Page.Read(ApicOffset.Ldr);
-        _mapDfr = Page.Read(ApicOffset.Dfr);
+        MapXApicId = (byte)(Page.Read(ApicOffset.Id) >> 24);
+        MapLdr = Page.Read(ApicOffset.Ldr);
+        MapDfr = Page.Read(ApicOffset.Dfr);
         Host.ApicMapChanged(this);
     }
 

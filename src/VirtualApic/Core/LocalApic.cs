@@ -45,15 +45,6 @@ public sealed partial class LocalApic
     // shadow (a trap-like SVR write has already put the new value in the page; see WriteSvr).
     private bool _softwareEnabled;
 
-    // The xAPIC ID, LDR and DFR as of the last map change (MapInputsChanged), with _apicBase and
-    // _softwareEnabled everything ApicMap.Build reads: a rebuild then reads one object per APIC, not
-    // two lines of its register page too (W6 at 4096 vCPUs 46 -> 26 us, docs/performance.md,
-    // "Twenty-fourth session"). A trap-like write has already put the new value in the page; the map
-    // follows once its replay has run, as the ReplayShadow.ApicMap rule says.
-    private byte _mapXApicId;
-    private uint _mapLdr;
-    private uint _mapDfr;
-
     // ESR errors detected since the last ESR write (architectural profile only; SDM 11.5.3).
     private uint _esrPending;
 
@@ -169,14 +160,20 @@ public sealed partial class LocalApic
     /// <summary>The logical destination register.</summary>
     public uint Ldr => Page.Read(ApicOffset.Ldr);
 
+    // The xAPIC ID, LDR and DFR as of the last map change (MapInputsChanged), with _apicBase and
+    // _softwareEnabled everything ApicMap.Build reads: a rebuild then reads one object per APIC, not
+    // two lines of its register page too (W6 at 4096 vCPUs 46 -> 26 us, docs/performance.md,
+    // "Twenty-fourth session"). A trap-like write has already put the new value in the page; the map
+    // follows once its replay has run, as the ReplayShadow.ApicMap rule says.
+
     /// <summary>The xAPIC ID as of the last map change: what <c>ApicMap.Build</c> files the APIC under.</summary>
-    internal byte MapXApicId => _mapXApicId;
+    internal byte MapXApicId { get; private set; }
 
     /// <summary>The LDR as of the last map change.</summary>
-    internal uint MapLdr => _mapLdr;
+    internal uint MapLdr { get; private set; }
 
     /// <summary>The DFR as of the last map change.</summary>
-    internal uint MapDfr => _mapDfr;
+    internal uint MapDfr { get; private set; }
 
     /// <summary>SVR's software-enable bit as last processed (a map change when it changes).</summary>
     internal bool MapSoftwareEnabled => _softwareEnabled;

@@ -51,10 +51,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
             apics[i] = new LocalApic(i, i == 0, config, Clock, pages[i]) { Host = this };
         }
 
-        for (int i = 0; i < options.Cpus; i++)
+        for (int i = 0; i < _vcpus.Length; i++)
         {
-            var vcpu = new Vcpu(i, apics[i], options.ApsWaitForSipi) { Pic = Pic, Bus = this };
-            _vcpus[i] = vcpu;
+            _vcpus[i] = new Vcpu(i, apics[i], options.ApsWaitForSipi) { Pic = Pic, Bus = this };
         }
 
         Router = new InterruptRouter(apics, options.Profile, options.X2ApicApi);
