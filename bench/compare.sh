@@ -176,7 +176,7 @@ run_attempt() { # workload try [cases-file]
     for c in ${classes[$w]}; do filters+=("*.$c.*"); done
     # W7's sender threads and its receiver spin against each other: pinned to one CPU they would
     # take turns a scheduler time slice at a time (at most 16 vectors per slice, ~0.5 ms per
-    # interrupt), so W7 runs on every CPU.
+    # interrupt), so W7's process gets every CPU and pins its receiver and senders apart itself.
     # The other workloads: BenchmarkDotNet's host on the candidate CPUs, and each case pinned by its canary.
     local run_cpus=$spell_cpus run_pin=()
     [ "$w" != W7 ] || run_cpus=

@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace VirtualApic.Benchmarks;
@@ -32,6 +33,30 @@ internal static partial class ThreadAffinity
             throw new InvalidOperationException($"sched_setaffinity to CPU {cpu} failed: errno {Marshal.GetLastPInvokeError()}");
         }
     }
+
+    /// <summary>
+    /// The CPUs the calling thread may run on (Linux <c>sched_getaffinity(0, ...)</c>), lowest first;
+    /// empty where the set cannot be read (not Linux, or a CPU above 63).
+    /// </summary>
+    public static int[] AllowedCpus()
+    {
+        ulong mask = 0;
+        if (!OperatingSystem.IsLinux() || SchedGetAffinity(0, sizeof(ulong), ref mask) < 0)
+        {
+            return [];
+        }
+
+        int[] cpus = new int[BitOperations.PopCount(mask)];
+        for (int i = 0; mask != 0; i++, mask &= mask - 1)
+        {
+            cpus[i] = BitOperations.TrailingZeroCount(mask);
+        }
+
+        return cpus;
+    }
+
+    [LibraryImport("libc", EntryPoint = "sched_getaffinity", SetLastError = true)]
+    private static partial int SchedGetAffinity(int pid, nuint size, ref ulong mask);
 
     [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
     private static partial int SchedSetAffinity(int pid, nuint size, ref ulong mask);
