@@ -482,8 +482,13 @@ public sealed partial class LocalApic
             {
                 _inbox.Post(vector);
             }
-            else
+            else if (!Page.TestKnownVector(ApicOffset.Irr, vector))
             {
+                // A vector already requested coalesces (one IRR bit per vector, SDM 11.8.4). Only
+                // the owner clears IRR bits, so a bit read as set stays set until the owner takes
+                // it (and the caller's kick still follows): the delivery is complete without the
+                // locked write, which under a storm of deliveries (W7) took the line from the vCPU
+                // every time.
                 Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
             }
         }
