@@ -482,13 +482,8 @@ public sealed partial class LocalApic
             {
                 _inbox.Post(vector);
             }
-            else if (!Page.TestKnownVector(ApicOffset.Irr, vector))
+            else
             {
-                // A vector already requested coalesces (one IRR bit per vector, SDM 11.8.4). Only
-                // the owner clears IRR bits, so a bit read as set stays set until the owner takes
-                // it (and the caller's kick still follows): the delivery is complete without the
-                // locked write, which under a storm of deliveries (W7) took the line from the vCPU
-                // every time.
                 Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
             }
         }
