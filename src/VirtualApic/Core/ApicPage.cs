@@ -166,19 +166,6 @@ public sealed class ApicPage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void ClearKnownVectorAtomic(int regBase, int vector) => Interlocked.And(ref KnownVectorWord(regBase, vector), ~(1u << vector));
 
-    /// <summary>
-    /// Reads the TMR and IRR dwords that a fixed delivery of <paramref name="vector"/> (any int: bits
-    /// 7:5 pick the dword) will touch, and drops them: a delivery to many targets reads the page of a
-    /// target a few ahead, so that its cache and TLB misses overlap the work on the targets before it.
-    /// Any thread; volatile reads, which the JIT keeps though nothing uses them.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void TouchDeliveryWords(int vector)
-    {
-        _ = Volatile.Read(ref KnownVectorWord(ApicOffset.Tmr, vector));
-        _ = Volatile.Read(ref KnownVectorWord(ApicOffset.Irr, vector));
-    }
-
     // A vector outside 0-255 would address another register's words: an argument error, not a write.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref uint VectorWord(int regBase, int vector)

@@ -294,27 +294,14 @@ public sealed class InterruptRouter
         && (apic.Page.TestVector(ApicOffset.Irr, vector) || apic.Page.TestVector(ApicOffset.Isr, vector)
             || apic.IsInboxed(vector) || apic.Delivery.HoldsPending(apic, vector));
 
-    // How many targets ahead DeliverSlow reads a target's page.
-    private const int DeliveryLookAhead = 4;
-
     private int DeliverSlow(in InterruptMessage m, LocalApic? source)
     {
         int result = -1;
         bool lowest = IsLowestPriority(m);
         int candidates = 0;
         LocalApic? best = null;
-        var apics = _apics;
-        for (int i = 0; i < apics.Length; i++)
+        foreach (var apic in _apics)
         {
-            // Each target's register page lies 4 KiB from the last, a stride no hardware prefetcher
-            // follows across pages: read the words of a target a few ahead, so that a broadcast to
-            // thousands of vCPUs waits on their misses side by side rather than one after the other.
-            if ((uint)(i + DeliveryLookAhead) < (uint)apics.Length)
-            {
-                apics[i + DeliveryLookAhead].Page.TouchDeliveryWords(m.Vector);
-            }
-
-            var apic = apics[i];
             if (!apic.IsHardwareEnabled || !MatchesDestination(apic, m, source))
             {
                 continue;
