@@ -169,6 +169,17 @@ extract() { # file class try
 }
 failed=()
 declare -A floor_note
+# W7 moves every interrupt across CPUs: its receiver and sender threads pin themselves to the first
+# two CPUs the process may use, and each interrupt costs about one round trip of the IRR line between
+# them, which under a VM depends on where the host puts those two vCPUs (docs/performance.md,
+# "Twenty-sixth session"). line-pingpong.c reads that round trip before and after every W7 attempt.
+trip_cpus=($(taskset -pc $$ 2>/dev/null | sed 's/.*: //' | tr ',' '\n' | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' | head -2))
+trip_before= trip_after=
+if [ ${#trip_cpus[@]} -eq 2 ] && gcc -O2 -std=gnu11 -pthread -o "$work/line-pingpong" "$root/bench/baseline/line-pingpong.c" 2>/dev/null; then
+    line_trip() { "$work/line-pingpong" "${trip_cpus[0]}" "${trip_cpus[1]}" 200000 5 | sed -E 's/.* median=([0-9.]+).*/\1/'; }
+else
+    line_trip() { :; }
+fi
 run_attempt() { # workload try [cases-file]
     local w=$1 try=$2 cases=$3 c
     shift 3
@@ -186,6 +197,7 @@ run_attempt() { # workload try [cases-file]
     echo "   $w: $what${run_cpus:+ (each case pinned)}"
     local before before_min before_locked after after_min after_locked steal_before steal_ms ok=1
     read -r before before_min before_locked _ <<< "$(floor_pair "$w-before-$try")"
+    [ "$w" != W7 ] || trip_before=$(line_trip)
     steal_before=$(steal_ticks cpu)
     if ! (cd "$project" && VAPIC_CANARY="$work/floor" VAPIC_CANARY_LOG="$work/canary-$w-$try.txt" VAPIC_CASES="$cases" \
         VAPIC_CANARY_CPUS="$run_cpus" "${run_pin[@]}" dotnet "$project/bin/Release/net10.0/VirtualApic.Benchmarks.dll" \
@@ -193,11 +205,13 @@ run_attempt() { # workload try [cases-file]
         ok=
     fi
     steal_ms=$(( ($(steal_ticks cpu) - steal_before) * 1000 / ticks_per_s ))
+    [ "$w" != W7 ] || trip_after=$(line_trip)
     read -r after after_min after_locked _ <<< "$(floor_pair "$w-after-$try")"
     floor=$(least "$floor" "$before" "$after")
     floor_min=$(least "$floor_min" "$before_min" "$after_min")
     locked=$(least "$locked" "$before_locked" "$after_locked")
     floor_note[$w]+="${floor_note[$w]:+; }attempt $try${count:+ ($count)}: before $before, after $after, steal ${steal_ms} ms"
+    [ "$w" != W7 ] || [ -z "$trip_before" ] || floor_note[$w]+=", line round trip before $trip_before, after $trip_after ns"
     [ -n "$quick" ] || grep -E '^\|' "$work/try-$w-$try.log" || true
     if [ -z "$ok" ]; then
         # A failed attempt is not a spell: its log is the answer, and the workload is not run again.

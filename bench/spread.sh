@@ -4,7 +4,7 @@
 # (largest median over smallest) in ns and in ratio to its launch's floor (as compare.sh printed
 # it), and each launch's ratio; then how many cases agree within 10%. The guest engine's rows (G: ns
 # per guest instruction, host seconds per kvm-unit-tests configuration) come along when the
-# launches ran it. W6 (microseconds) and W7 (unpinned, cross-thread) are listed like the rest.
+# launches ran it. W6 (microseconds) and W7 (cross-thread, its threads pinned apart) are listed like the rest.
 #
 #   bash bench/compare.sh ... > launch1.txt; ... ; bash bench/spread.sh launch1.txt launch2.txt launch3.txt
 set -euo pipefail
