@@ -173,7 +173,8 @@ declare -A floor_note
 # two CPUs the process may use, and each interrupt costs about one round trip of the IRR line between
 # them, which under a VM depends on where the host puts those two vCPUs (docs/performance.md,
 # "Twenty-sixth session"). line-pingpong.c reads that round trip before and after every W7 attempt.
-trip_cpus=($(taskset -pc $$ 2>/dev/null | sed 's/.*: //' | tr ',' '\n' | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' | head -2))
+mapfile -t trip_cpus < <(taskset -pc $$ 2>/dev/null | sed 's/.*: //' | tr ',' '\n' \
+    | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' | head -2)
 trip_before= trip_after=
 if [ ${#trip_cpus[@]} -eq 2 ] && gcc -O2 -std=gnu11 -pthread -o "$work/line-pingpong" "$root/bench/baseline/line-pingpong.c" 2>/dev/null; then
     line_trip() { "$work/line-pingpong" "${trip_cpus[0]}" "${trip_cpus[1]}" 200000 5 | sed -E 's/.* median=([0-9.]+).*/\1/'; }
