@@ -17,7 +17,9 @@ namespace VirtualApic.Benchmarks;
 /// to the others (two senders on a two-CPU machine share one), as a VMM pins its vCPU threads apart
 /// from its device threads: unpinned, the scheduler sometimes put a sender on the receiver's CPU,
 /// where the two took turns a time slice at a time (six fresh processes read 434-576 ns with one
-/// sender, 563-775 with two; docs/performance.md, "Twenty-sixth session").
+/// sender and 563-775 with two unpinned, 325-392 and 351-395 pinned). Pinned, an interrupt still
+/// costs up to one round trip of the IRR line between the two CPUs, which the host decides
+/// (bench/baseline/line-pingpong.c; docs/performance.md, "Twenty-sixth session").
 /// </summary>
 [MemoryDiagnoser]
 public class W7CrossThread
