@@ -34,7 +34,8 @@
 # own, after every workload has run once and SPELL_PAUSE seconds (default 30) more, up to
 # SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps its least disturbed
 # attempt (the larger of its canary over the least floor and its median over its minimum), and a
-# case still beside a spell or unsteady after the last is marked in the table; the kvm-unit-tests run (G) is checked and run again the same way, whole.
+# case still beside a spell or unsteady after the last is marked in the table; the kvm-unit-tests
+# run (G) is checked and run again the same way, whole.
 # SPELL_TRIES=1 never runs one again. The kvm-unit-tests run goes to the quietest CPU the same way.
 # NOPIN=1 runs everything unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps). KEEP=1 keeps the work folder (BenchmarkDotNet's logs and reports).
@@ -170,14 +171,13 @@ extract() { # file class try
 failed=()
 declare -A floor_note
 # W7 moves every interrupt across CPUs: its receiver and sender threads pin themselves to the first
-# two CPUs the process may use, and each interrupt costs about one round trip of the IRR line between
-# them, which under a VM depends on where the host puts those two vCPUs (docs/performance.md,
-# "Twenty-sixth session"). line-pingpong.c reads that round trip before and after every W7 attempt.
-mapfile -t trip_cpus < <(taskset -pc $$ 2>/dev/null | sed 's/.*: //' | tr ',' '\n' \
-    | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' | head -2)
+# two CPUs the process may use, and each interrupt costs up to about one round trip of the IRR line
+# between them, which under a VM depends on where the host puts those two vCPUs (docs/performance.md,
+# "Twenty-sixth session"). line-pingpong.c, on the same two CPUs by default, reads that round trip
+# before and after every W7 attempt (nothing where it cannot: one CPU, or no gcc).
 trip_before= trip_after=
-if [ ${#trip_cpus[@]} -eq 2 ] && gcc -O2 -std=gnu11 -pthread -o "$work/line-pingpong" "$root/bench/baseline/line-pingpong.c" 2>/dev/null; then
-    line_trip() { "$work/line-pingpong" "${trip_cpus[0]}" "${trip_cpus[1]}" 200000 5 | sed -E 's/.* median=([0-9.]+).*/\1/'; }
+if gcc -O2 -std=gnu11 -pthread -o "$work/line-pingpong" "$root/bench/baseline/line-pingpong.c" 2>/dev/null; then
+    line_trip() { { "$work/line-pingpong" 2>/dev/null || true; } | sed -E 's/.* median=([0-9.]+).*/\1/'; }
 else
     line_trip() { :; }
 fi

@@ -8,8 +8,9 @@
  *
  *   gcc -O2 -std=gnu11 -pthread -o line-pingpong line-pingpong.c && ./line-pingpong [A] [B] [TRIPS] [RUNS]
  *
- * A thread pinned to CPU A (default 0) writes an odd count into a 64-byte line and waits for the
- * next even one, which a thread pinned to CPU B (default 1) writes back. Prints
+ * A thread pinned to CPU A writes an odd count into a 64-byte line and waits for the next even one,
+ * which a thread pinned to CPU B writes back. A and B default to the first two CPUs this process may
+ * run on, the two W7CrossThread pins its receiver and first sender to. Prints
  *
  *   pingpong-A-B ns/round-trip min=X median=M max=Y [r1 r2 ...]
  *
@@ -66,10 +67,26 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The n-th (0-based) CPU this process may run on, or -1 when it may run on fewer. */
+static int allowed_cpu(int n)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set) && n-- == 0)
+            return cpu;
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    int cpu_a = argc > 1 ? atoi(argv[1]) : 0;
-    cpu_b = argc > 2 ? atoi(argv[2]) : 1;
+    int cpu_a = argc > 1 ? atoi(argv[1]) : allowed_cpu(0);
+    cpu_b = argc > 2 ? atoi(argv[2]) : allowed_cpu(1);
+    if (cpu_a < 0 || cpu_b < 0) {
+        fprintf(stderr, "line-pingpong: needs two CPUs (this process may run on fewer)\n");
+        return 2;
+    }
     trips = argc > 3 ? atol(argv[3]) : 200000;
     long runs = argc > 4 ? atol(argv[4]) : 5;
     if (cpu_a == cpu_b || trips < 1 || runs < 1 || runs > MaxRuns) {

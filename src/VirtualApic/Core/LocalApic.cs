@@ -165,7 +165,6 @@ public sealed partial class LocalApic
     // two lines of its register page too (W6 at 4096 vCPUs 46 -> 26 us, docs/performance.md,
     // "Twenty-fourth session"). A trap-like write has already put the new value in the page; the map
     // follows once its replay has run, as the ReplayShadow.ApicMap rule says.
-
     /// <summary>The xAPIC ID as of the last map change: what <c>ApicMap.Build</c> files the APIC under.</summary>
     internal byte MapXApicId { get; private set; }
 
