@@ -113,11 +113,17 @@ public sealed class ConservationTracker
         int completed = 0;
         int highestBefore = Highest(s0);
         uint[] mayLeave = HighestOf(s0, 1 + deferredEois);
+        uint[] deferredLeave = HighestOf(s0, deferredEois);
         for (int i = 0; i < 8; i++)
         {
-            uint newlyInService = s1[i] & ~s0[i];
-            uint leftService = s0[i] & ~s1[i];
             uint leftPending = p0[i] & ~p1[i];
+
+            // A deferred PV EOI ends the instance in service before the step takes again (KVM syncs
+            // the flag at the exit, before the entry injects): a vector pending and in service
+            // before, in service and no longer pending after, left service and entered it again.
+            uint retaken = leftPending & s0[i] & s1[i] & deferredLeave[i];
+            uint newlyInService = (s1[i] & ~s0[i]) | retaken;
+            uint leftService = (s0[i] & ~s1[i]) | retaken;
             uint arrived = p1[i] & ~p0[i];
             Count(Arrived, i, arrived);
             Count(Taken, i, newlyInService);

@@ -6,8 +6,10 @@ using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Diagnostics;
 using VirtualApic.Fabric;
+using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Fuzzing;
+using VirtualApic.Scenarios.Running;
 using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Diagnostics;
@@ -163,6 +165,42 @@ public class InvariantCheckerTests
         vm.Vcpus[0].Apic.Page.ClearVector(ApicOffset.Irr, 0x71);
         Assert.Empty(tracker.Step(vm, StepLicense.MayResetApic));
         Assert.Equal(1, tracker.Dropped[0x71]);
+    }
+
+    [Fact]
+    public void A_deferred_PV_EOI_lets_its_vector_be_taken_again_in_one_step_but_not_vanish()
+    {
+        using var vm = AssistTestKit.EnabledVm(AccelKind.None, cpus: 2);
+        var ram = new SparseGuestMemory();
+        vm.GuestMemory = ram;
+        var cpu = vm.Vcpus[0];
+        Assert.True(cpu.TryWriteMsr(PvEoi.Msr, 0x2000 | PvEoi.EnableBit));
+        var tracker = new ConservationTracker();
+        tracker.Step(vm, StepLicense.None);
+        Post(vm, 0, 0x70);
+        Assert.Empty(tracker.Step(vm, StepLicense.None));
+        Assert.Equal(0x70, cpu.StiTake().Vector);
+        Assert.Empty(tracker.Step(vm, StepLicense.None));
+        Assert.True(cpu.PvEoi.Pending);
+        Assert.True(ram.TryWrite(0x2000, [0])); // the guest's PV EOI: no exit, 0x70 stays in service
+        Post(vm, 0, 0x70);
+        Assert.Empty(tracker.Step(vm, StepLicense.None));
+
+        // The take's entry performs the deferred EOI, then takes the second 0x70: in service before
+        // and after, its IRR bit gone. Taken and completed once more, nothing vanished.
+        Assert.Equal(0x70, cpu.StiTake().Vector);
+        Assert.Empty(tracker.Step(vm, StepLicense.None));
+        Assert.Equal((2, 1), (tracker.Taken[0x70], tracker.Completed[0x70]));
+
+        // The same shape broken on purpose: a deferred PV EOI whose vector's IRR bit is dropped
+        // without a take (out of service and not pending after) is a loss.
+        Assert.True(cpu.PvEoi.Pending);
+        Assert.True(ram.TryWrite(0x2000, [0]));
+        Post(vm, 0, 0x70);
+        Assert.Empty(tracker.Step(vm, StepLicense.None));
+        cpu.MmioRead(0xFEE0_0000ul + ApicOffset.Tpr, 4); // an exit: the deferred EOI is performed
+        cpu.Apic.Page.ClearVector(ApicOffset.Irr, 0x70);
+        Assert.Contains(tracker.Step(vm, StepLicense.None), p => p.Contains("0x70 vanished", StringComparison.Ordinal));
     }
 
     [Fact]
