@@ -131,19 +131,34 @@ public static class InvariantChecker
         }
     }
 
-    // The scan count of each vCPU's IOAPIC-handled set when the VM was last checked.
-    private static readonly ConditionalWeakTable<VirtualMachine, long[]> LastScan = new();
+    // Per VM, as of its last check: each vCPU's scan count of its IOAPIC-handled set, and the vectors
+    // it held (pending or in service).
+    private static readonly ConditionalWeakTable<VirtualMachine, LastCheck> LastChecks = new();
+
+    private sealed class LastCheck(int cpus)
+    {
+        public long[] Scans { get; } = new long[cpus];
+
+        public uint[][] Held { get; } = [.. Enumerable.Range(0, cpus).Select(_ => new uint[8])];
+    }
 
     private static void CheckIoApic(VirtualMachine vm, List<string> problems)
     {
-        long[] seen = LastScan.GetValue(vm, v => new long[v.Vcpus.Count]);
+        var last = LastChecks.GetValue(vm, v => new LastCheck(v.Vcpus.Count));
         bool[] scanned = new bool[vm.Vcpus.Count];
+        uint[][] heldBefore = new uint[vm.Vcpus.Count][];
         for (int c = 0; c < scanned.Length; c++)
         {
             long count = vm.IoApicScansOf(c);
-            scanned[c] = count != seen[c] && !vm.IoApicMapScanPending && !vm.Vcpus[c].Apic.IoApicScanRequested;
-            seen[c] = count;
+            scanned[c] = count != last.Scans[c] && !vm.IoApicMapScanPending && !vm.Vcpus[c].Apic.IoApicScanRequested;
+            last.Scans[c] = count;
+            heldBefore[c] = [.. last.Held[c]];
+            for (int i = 0; i < 8; i++)
+            {
+                last.Held[c][i] = StoredState.PendingWord(vm, vm.Vcpus[c], i) | vm.Vcpus[c].Apic.Page.Read(ApicOffset.Isr + (i << 4));
+            }
         }
+
         var entries = vm.IoApic.Save().Entries; // one lock for the table, not one per pin
         for (int pin = 0; pin < Devices.IoApic.PinCount; pin++)
         {
@@ -164,11 +179,14 @@ public static class InvariantChecker
             // (KVM kvm_ioapic_scan_entry with kvm_apic_pending_eoi), or its EOI never reaches the
             // IOAPIC and the line stays blocked. An entry nobody holds is legal: the guest may have
             // re-vectored or retargeted it, reset the APIC, or use directed EOI (docs/reliability.md).
-            // Only an APIC whose own set was rebuilt since the last check: a vector that arrived after
-            // its scan (an MSI reusing the pin's vector) is legitimately outside the set until the next.
+            // Only an APIC whose own set was rebuilt since the last check, and only a vector it held
+            // before the step as well: one that arrived after its scan (an MSI reusing the pin's
+            // vector, or an IPI sent by the very exit whose request processing ran the scan, seed
+            // 2972084) is legitimately outside the set until the next. A vector held across the step
+            // was held when the scan looked (a timer expiry handed over before it included).
             foreach (var vcpu in vm.Vcpus)
             {
-                if (!scanned[vcpu.Index])
+                if (!scanned[vcpu.Index] || (heldBefore[vcpu.Index][e.Vector >> 5] & (1u << e.Vector)) == 0)
                 {
                     continue;
                 }

@@ -49,6 +49,7 @@ public class MetamorphicFindingTests
     [InlineData("17-timer-expiry-before-the-ioapic-scan.vapic", MetamorphicKind.BindIrrsElsewhere, false)]
     [InlineData("17-timer-expiry-before-the-ioapic-scan.vapic", MetamorphicKind.BindIrrsElsewhere, true)]
     [InlineData("18-illegal-timer-vector-error-after-owner-entry.vapic", MetamorphicKind.BindIrrsElsewhere, true)]
+    [InlineData("21-self-ipi-after-the-exits-ioapic-scan.vapic", MetamorphicKind.BindIrrsElsewhere, false)]
     public void A_found_scenario_passes_its_metamorphic_run_at_every_step(string file, MetamorphicKind kind, bool architectural)
     {
         string text = File.ReadAllText(Path.Combine(Repo.Root, "scenarios", "found", file));
