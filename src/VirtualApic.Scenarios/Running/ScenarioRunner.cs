@@ -88,6 +88,23 @@ public static class ScenarioRunner
 
         public void Dispose() => _vm.Dispose();
 
+        // KVM kicks every vCPU in guest mode out for a request (kvm_make_all_cpus_request), and it
+        // exits and enters again before its next instruction: a running vCPU that owes one after a
+        // statement has its exit and entry before the next statement (a PV EOI flag armed before an
+        // IOAPIC rescan is taken back, as KVM's kick takes it back; fuzzer seed 2948428). A halted vCPU
+        // serves its requests when it next runs; a restore or migration is the VMM's, done while no
+        // vCPU is in guest mode, so what it leaves owed waits for the next entry without an exit.
+        private void ReenterKickedVcpus()
+        {
+            foreach (var vcpu in _vm.Vcpus)
+            {
+                if (vcpu.State == VcpuRunState.Running && vcpu.HasPendingRequests)
+                {
+                    vcpu.Reenter();
+                }
+            }
+        }
+
         public ScenarioResult Execute()
         {
             _scenarioTracer?.OnRunStart(_scenario.FileName, _backend, _scenario.Vm.Cpus, () => _vm.Clock.NowNs);
@@ -107,6 +124,11 @@ public static class ScenarioRunner
                     if (!_dead)
                     {
                         _vm.Clock.RunDue();
+                        if (statement is not (RestoreStatement or MigrateStatement))
+                        {
+                            ReenterKickedVcpus();
+                        }
+
                         AfterStep?.Invoke(_vm, statement);
                     }
                 }

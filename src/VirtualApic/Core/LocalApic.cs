@@ -702,6 +702,25 @@ public sealed partial class LocalApic
     }
 
     /// <summary>
+    /// An EOI the guest made in guest mode and the hypervisor performs at the next exit (a PV EOI,
+    /// KVM <c>apic_sync_pv_eoi_from_guest</c>): with the IOAPIC-handled set as it stands, because a
+    /// rescan owed now is served by the entry that follows (<c>vcpu_enter_guest</c>), after this EOI.
+    /// Serving it first would mark the vector by <c>kvm_apic_pending_eoi</c> (it is still in service)
+    /// and send to the IOAPIC an EOI KVM does not (fuzzer seed 2940153). Owner thread.
+    /// </summary>
+    internal EoiResult EndOfInterruptAtExit()
+    {
+        int scan = Interlocked.And(ref _requests, ~ReqScanIoApic) & ReqScanIoApic;
+        var eoi = EndOfInterrupt();
+        if (scan != 0)
+        {
+            RequestIoApicScan();
+        }
+
+        return eoi;
+    }
+
+    /// <summary>
     /// The ISR/PPR half of an EOI, as EOI virtualization does it in hardware (SDM 30.1.4, APM
     /// 15.29.9.2): clears the highest in-service vector and lowers PPR. Returns the vector with its
     /// TMR trigger mode and whether the IOAPIC handles it, for the caller to finish or exit on.
@@ -821,6 +840,9 @@ public sealed partial class LocalApic
     /// the caller kicks.
     /// </summary>
     internal void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
+
+    /// <summary>Whether any request is owed (a scan, a refresh, a handed-over timer expiry). Any thread.</summary>
+    internal bool HasRequests => Volatile.Read(ref _requests) != 0;
 
     /// <summary>Whether an IOAPIC-handled scan request is still owed (inspection only).</summary>
     internal bool IoApicScanRequested => (Volatile.Read(ref _requests) & ReqScanIoApic) != 0;

@@ -655,6 +655,35 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// </summary>
     internal bool WakeLatched => _wake.IsSet;
 
+    /// <summary>
+    /// Whether the vCPU owes work that KVM does at its next entry and kicks a vCPU in guest mode out
+    /// for (<c>kvm_make_all_cpus_request</c>): an IOAPIC scan (KVM_REQ_SCAN_IOAPIC), an assist
+    /// refresh (KVM_REQ_APICV_UPDATE), a timer expiry handed to a bound owner. See <see cref="Reenter"/>.
+    /// Any thread.
+    /// </summary>
+    public bool HasPendingRequests => Apic.HasRequests;
+
+    /// <summary>
+    /// The vCPU leaves guest mode and enters it again without injecting anything, as a running vCPU
+    /// does when KVM kicks it for a request: the exit looks at the PV EOI flag
+    /// (<c>kvm_lapic_sync_from_vapic</c>: a flag still set is taken back, so the guest's next EOI
+    /// writes the register; a flag the guest cleared is its EOI, performed now). The requests stay
+    /// owed and are served where the model always serves them, before the vCPU next evaluates or EOIs
+    /// (the IOAPIC-handled set matters only at an EOI). <see cref="Take"/> looks at the flag before it
+    /// injects, so a VMM that calls it at every entry needs this only where it re-enters without
+    /// asking for an event; the scenario runner calls it after each statement for every running vCPU
+    /// that <see cref="HasPendingRequests"/>. Owner thread.
+    /// </summary>
+    public void Reenter()
+    {
+        if (PvEoi.Pending)
+        {
+            PvEoi.SyncFromGuest();
+        }
+
+        LatchWakeIfRunnable();
+    }
+
     /// <summary>Number of kicks received (diagnostics; concurrent kicks may be counted once).</summary>
     public long Kicks => Volatile.Read(ref _kicks);
 

@@ -272,8 +272,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     void IIoApicSink.RedirectionTableChanged(int pin) => RequestIoApicScans();
 
     // KVM kvm_make_scan_ioapic_request: every vCPU rebuilds its own set on its own thread before it
-    // next evaluates or EOIs. No kick: the set matters only at the vCPU's next EOI, which follows an
-    // evaluation, and nothing in the set can make a halted vCPU runnable.
+    // next evaluates or EOIs. No kick: the set matters only at the vCPU's next EOI, and nothing in it
+    // can make a halted vCPU runnable. KVM's kick also takes back an armed PV EOI flag; a VMM whose
+    // guests use PV EOI re-enters its running vCPUs for that (Vcpu.Reenter, docs/kvm-configurations.md).
     private void RequestIoApicScans()
     {
         foreach (var v in _vcpus)

@@ -136,7 +136,7 @@ public sealed class PvEoi
         }
 
         // The guest cleared the flag (or it cannot be read, which KVM also treats as an EOI).
-        if (!_apic.EndOfInterrupt().IsNone)
+        if (!_apic.EndOfInterruptAtExit().IsNone)
         {
             Interlocked.Increment(ref _eois);
         }

@@ -283,4 +283,86 @@ public class PvEoiTests
         Assert.Contains("pv_eoi.pending", ex.Message, StringComparison.Ordinal);
         Assert.Equal(Flag | 1, vm.Vcpus[0].PvEoi.MsrValue);
     }
+
+    [Fact]
+    public void Reentering_for_an_ioapic_scan_disarms_the_flag_so_a_vector_the_scan_makes_ioapic_handled_ends_at_the_ioapic()
+    {
+        // Fuzzer seed 2948428: the flag armed for a level MSI's 0x50 (not IOAPIC-handled), then a level
+        // entry with 0x50 routed elsewhere.
+        var (vm, ram) = Vm(cpus: 3);
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        Assert.Equal(1, vm.DeliverMsi(0xFEE0_0000, 0xC050)); // level, assert, vector 0x50, to APIC 0
+        Assert.Equal(0x50, cpu0.StiTake().Vector);
+        Assert.Equal(1, FlagByte(ram));
+        Assert.False(cpu0.HasPendingRequests);
+
+        vm.IoApic.WriteEntry(3, new RedirectionEntry(RedirectionEntry.Create(0x50, trigger: TriggerMode.Level, destination: 2).Raw));
+        Assert.True(cpu0.HasPendingRequests); // KVM_REQ_SCAN_IOAPIC, which KVM kicks every vCPU for
+        cpu0.Reenter();
+
+        Assert.Equal(0, FlagByte(ram));           // the exit took the flag back
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.True(cpu0.Apic.IsrHas(0x50));      // no EOI: the guest had not made one
+        Assert.True(cpu0.HasPendingRequests);     // the scan is served before the next EOI
+        vm.IoApic.SetLine(3, true);
+        vm.IoApic.SetLine(3, false);
+        Assert.True(vm.IoApic.GetRemoteIrr(3));   // delivered to APIC 2
+
+        Assert.False(GuestPvEoi(cpu0, ram));      // so the guest writes the EOI register
+        Assert.False(cpu0.Apic.IsrHas(0x50));
+        Assert.True(cpu0.Apic.IsIoApicHandled(0x50)); // the scan marked it: in service (kvm_apic_pending_eoi)
+        Assert.False(vm.IoApic.GetRemoteIrr(3));  // so the level EOI reached the IOAPIC
+        Assert.Equal(0, cpu0.PvEoi.Eois);
+    }
+
+    [Fact]
+    public void A_pv_eoi_performed_at_an_exit_goes_before_an_owed_ioapic_scan()
+    {
+        // Fuzzer seed 2940153: KVM performs the guest's PV EOI at the exit (apic_sync_pv_eoi_from_guest)
+        // and serves KVM_REQ_SCAN_IOAPIC at the entry after it, so the scan never sees the vector in
+        // service and the EOI does not reach the IOAPIC.
+        var (vm, ram) = Vm(cpus: 3);
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.IoApic.WriteEntry(3, new RedirectionEntry(RedirectionEntry.Create(0x50, trigger: TriggerMode.Level, destination: 2).Raw));
+        vm.IoApic.SetLine(3, true);
+        vm.IoApic.SetLine(3, false);
+        Assert.True(vm.IoApic.GetRemoteIrr(3));   // 0x50 in flight on APIC 2
+        Assert.Equal(GuestEventKind.None, cpu0.StiTake().Kind); // an entry: the scan, 0x50 not held
+        Assert.False(cpu0.HasPendingRequests);
+        Assert.Equal(1, vm.DeliverMsi(0xFEE0_0000, 0xC050)); // a level MSI with the same vector to APIC 0
+        Assert.Equal(0x50, cpu0.StiTake().Vector);
+        Assert.Equal(1, FlagByte(ram));
+        Assert.True(GuestPvEoi(cpu0, ram));
+        vm.IoApic.WriteEntry(4, new RedirectionEntry(RedirectionEntry.Create(0x1C, trigger: TriggerMode.Edge, destination: 2).Raw));
+        Assert.True(cpu0.HasPendingRequests);
+
+        cpu0.Reenter();
+
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+        Assert.False(cpu0.Apic.IsrHas(0x50));
+        Assert.True(vm.IoApic.GetRemoteIrr(3));   // APIC 0's EOI was not the IOAPIC's
+        Assert.True(cpu0.HasPendingRequests);     // and the scan is still owed, for the entry
+    }
+
+    [Fact]
+    public void Reentering_performs_a_pv_eoi_the_guest_made_and_without_requests_or_flag_changes_nothing()
+    {
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        cpu0.StiTake();
+        Assert.True(GuestPvEoi(cpu0, ram));
+        Assert.True(cpu0.Apic.IsrHas(0x40));
+
+        cpu0.Reenter();
+
+        Assert.False(cpu0.Apic.IsrHas(0x40));
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+        long exits = cpu0.Exits.Total;
+        cpu0.Reenter();
+        Assert.Equal((1L, exits), (cpu0.PvEoi.Eois, cpu0.Exits.Total));
+    }
 }
