@@ -158,7 +158,12 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     /// <summary>The 8259 wired to every LINT0.</summary>
     public ExternalPic Pic { get; } = new();
 
-    /// <summary>Raised after a vCPU was kicked, with its index (for embedders running vCPU threads).</summary>
+    /// <summary>
+    /// Raised after a vCPU was kicked, with its index (for embedders running vCPU threads): a delivery
+    /// to it, and for every running vCPU a request KVM kicks vCPUs in guest mode out for (an IOAPIC
+    /// rescan), whose re-entry (<see cref="Vcpu.Take"/>, <see cref="Vcpu.Reenter"/>) takes back an armed
+    /// PV EOI flag.
+    /// </summary>
     public event Action<int>? VcpuKicked;
 
     /// <summary>Delivers an MSI write (KVM <c>kvm_set_msi</c>). Returns the number of APICs that accepted it, -1 for none.</summary>
@@ -272,14 +277,26 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     void IIoApicSink.RedirectionTableChanged(int pin) => RequestIoApicScans();
 
     // KVM kvm_make_scan_ioapic_request: every vCPU rebuilds its own set on its own thread before it
-    // next evaluates or EOIs. No kick: the set matters only at the vCPU's next EOI, and nothing in it
-    // can make a halted vCPU runnable. KVM's kick also takes back an armed PV EOI flag; a VMM whose
-    // guests use PV EOI re-enters its running vCPUs for that (Vcpu.Reenter, docs/kvm-configurations.md).
+    // next evaluates or EOIs. kvm_make_all_cpus_request kicks every vCPU in guest mode, whose exit
+    // takes back an armed PV EOI flag (its re-entry: Take, or Vcpu.Reenter): the embedder hears of
+    // the running ones through VcpuKicked. A waiting vCPU is not woken: nothing in the set can make
+    // it runnable, and KVM's request does not wake a blocked vCPU either.
     private void RequestIoApicScans()
     {
         foreach (var v in _vcpus)
         {
             v.Apic.RequestIoApicScan();
+        }
+
+        if (VcpuKicked is { } handler)
+        {
+            foreach (var v in _vcpus)
+            {
+                if (v.State == VcpuRunState.Running && !v.IsBlocking)
+                {
+                    NotifyKicked(handler, v.Index);
+                }
+            }
         }
     }
 

@@ -365,4 +365,22 @@ public class PvEoiTests
         cpu0.Reenter();
         Assert.Equal((1L, exits), (cpu0.PvEoi.Eois, cpu0.Exits.Total));
     }
+
+    [Fact]
+    public void A_redirection_entry_write_kicks_the_running_vcpus_out_of_guest_mode_and_leaves_a_halted_one_asleep()
+    {
+        // KVM kvm_make_all_cpus_request(KVM_REQ_SCAN_IOAPIC): running vCPUs are kicked (their exit
+        // takes back an armed PV EOI flag); the request does not wake a blocked one.
+        var (vm, _) = Vm(cpus: 3);
+        using var __ = vm;
+        vm.Vcpus[2].Hlt();
+        var kicked = new List<int>();
+        vm.VcpuKicked += kicked.Add;
+
+        vm.IoApic.WriteEntry(3, new RedirectionEntry(RedirectionEntry.Create(0x50, trigger: TriggerMode.Level, destination: 1).Raw));
+
+        Assert.Equal([0, 1], kicked);
+        Assert.True(vm.Vcpus[2].HasPendingRequests);
+        Assert.False(vm.Vcpus[2].WaitForKick(TimeSpan.Zero));
+    }
 }
