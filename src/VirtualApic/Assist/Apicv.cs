@@ -218,11 +218,13 @@ public sealed class ApicvModel : HardwareAssist
     }
 
     // EOI virtualization (SDM 30.1.4): clear the highest vISR bit, update vPPR and SVI; an EOI-exit
-    // bitmap hit (KVM loads it with ioapic_handled_vectors) makes a trap-like EOI-induced exit.
+    // bitmap hit (KVM loads it with ioapic_handled_vectors) makes a trap-like EOI-induced exit. Where
+    // the profile gives a level LINT entry a Remote IRR (not KVM's), the bitmap has that vector too,
+    // or nothing would clear it (fuzzer seed 4320474: LVT_LINT1 0xe0f5 under apicv, 0xa0f5 under none).
     private static ApicExit VirtualizeEoi(LocalApic apic)
     {
         var eoi = apic.ClearHighestIsr();
-        return eoi.IoApicHandled
+        return eoi.IoApicHandled || (!eoi.IsNone && apic.EoiClearsLintRemoteIrr(eoi.Vector))
             ? ApicExit.TrapLikeExit(ExitReason.EoiInduced, eoi.Vector)
             : ApicExit.Completed;
     }

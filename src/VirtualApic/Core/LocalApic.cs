@@ -984,6 +984,16 @@ public sealed partial class LocalApic
         }
     }
 
+    /// <summary>
+    /// Whether an EOI of <paramref name="vector"/> has a LINT entry's Remote IRR to clear (SDM 11.5.1):
+    /// a level LINT entry with the vector holds one, where the profile gives it one (not KVM's). A
+    /// hypervisor that virtualizes EOIs must exit on such a vector, as on an IOAPIC-handled one.
+    /// </summary>
+    internal bool EoiClearsLintRemoteIrr(int vector) =>
+        _lintRemoteIrr != 0 && OwnsLvtStatusBits
+        && (((_lintRemoteIrr & 1) != 0 && (byte)Page.Read(ApicOffset.LvtLint0) == vector)
+            || ((_lintRemoteIrr & 2) != 0 && (byte)Page.Read(ApicOffset.LvtLint1) == vector));
+
     private bool LintRemoteIrr(int lvtOffset) =>
         (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
 
