@@ -139,7 +139,7 @@ public static class InvariantChecker
     {
         public long[] Scans { get; } = new long[cpus];
 
-        public uint[][] Held { get; } = [.. Enumerable.Range(0, cpus).Select(_ => new uint[8])];
+        public uint[][] Held { get; } = [.. Enumerable.Range(0, cpus).Select(_ => new uint[8])]; // replaced per check
     }
 
     private static void CheckIoApic(VirtualMachine vm, List<string> problems)
@@ -152,7 +152,8 @@ public static class InvariantChecker
             long count = vm.IoApicScansOf(c);
             scanned[c] = count != last.Scans[c] && !vm.IoApicMapScanPending && !vm.Vcpus[c].Apic.IoApicScanRequested;
             last.Scans[c] = count;
-            heldBefore[c] = [.. last.Held[c]];
+            heldBefore[c] = last.Held[c];
+            last.Held[c] = new uint[8];
             for (int i = 0; i < 8; i++)
             {
                 last.Held[c][i] = StoredState.PendingWord(vm, vm.Vcpus[c], i) | vm.Vcpus[c].Apic.Page.Read(ApicOffset.Isr + (i << 4));

@@ -991,8 +991,14 @@ public sealed partial class LocalApic
     /// </summary>
     internal bool EoiClearsLintRemoteIrr(int vector) =>
         _lintRemoteIrr != 0 && OwnsLvtStatusBits
-        && (((_lintRemoteIrr & 1) != 0 && (byte)Page.Read(ApicOffset.LvtLint0) == vector)
-            || ((_lintRemoteIrr & 2) != 0 && (byte)Page.Read(ApicOffset.LvtLint1) == vector));
+        && (LintHoldsRemoteIrrFor(ApicOffset.LvtLint0, vector) || LintHoldsRemoteIrrFor(ApicOffset.LvtLint1, vector));
+
+    // Whether the LINT entry at lvtOffset holds a Remote IRR for vector: what an EOI of it clears.
+    private bool LintHoldsRemoteIrrFor(int lvtOffset, int vector)
+    {
+        uint lvt = Page.Read(lvtOffset);
+        return (lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == vector;
+    }
 
     private bool LintRemoteIrr(int lvtOffset) =>
         (lvtOffset == ApicOffset.LvtLint0 && (_lintRemoteIrr & 1) != 0) || (lvtOffset == ApicOffset.LvtLint1 && (_lintRemoteIrr & 2) != 0);
@@ -1004,10 +1010,9 @@ public sealed partial class LocalApic
     {
         for (int offset = ApicOffset.LvtLint0; offset <= ApicOffset.LvtLint1; offset += 0x10)
         {
-            uint lvt = Page.Read(offset);
-            if ((lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == eoi.Vector)
+            if (LintHoldsRemoteIrrFor(offset, eoi.Vector))
             {
-                Page.Write(offset, lvt & ~Lvt.RemoteIrrBit);
+                Page.Write(offset, Page.Read(offset) & ~Lvt.RemoteIrrBit);
                 _lintRemoteIrr &= offset == ApicOffset.LvtLint0 ? ~1 : ~2;
                 eoi = eoi.WithLintRemoteIrrCleared();
             }
