@@ -989,9 +989,13 @@ public sealed partial class LocalApic
     /// a level LINT entry with the vector holds one, where the profile gives it one (not KVM's). A
     /// hypervisor that virtualizes EOIs must exit on such a vector, as on an IOAPIC-handled one.
     /// </summary>
-    internal bool EoiClearsLintRemoteIrr(int vector) =>
-        _lintRemoteIrr != 0 && OwnsLvtStatusBits
-        && (LintHoldsRemoteIrrFor(ApicOffset.LvtLint0, vector) || LintHoldsRemoteIrrFor(ApicOffset.LvtLint1, vector));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool EoiClearsLintRemoteIrr(int vector) => _lintRemoteIrr != 0 && LintRemoteIrrClearedBy(vector);
+
+    // Out of line: APICv's every virtualized EOI asks, and a LINT Remote IRR is the rare case.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool LintRemoteIrrClearedBy(int vector) =>
+        OwnsLvtStatusBits && (LintHoldsRemoteIrrFor(ApicOffset.LvtLint0, vector) || LintHoldsRemoteIrrFor(ApicOffset.LvtLint1, vector));
 
     // Whether the LINT entry at lvtOffset holds a Remote IRR for vector: what an EOI of it clears.
     private bool LintHoldsRemoteIrrFor(int lvtOffset, int vector)
