@@ -479,18 +479,10 @@ public static class ThreadedStress
             }
 
             // Paused: capture everything, then restore it into the same VM (a live migration onto itself).
-            var cpus = _vm.Vcpus.Select(VcpuSnapshot.Capture).ToArray();
-            var ioapic = _vm.IoApic.Save();
-            long now = _vm.Clock.NowNs;
-            byte[][] bytes = cpus.Select(c => c.Serialize()).ToArray();
-            _vm.Clock.SetTime(now);
-            _vm.IoApic.Restore(ioapic);
-            for (int i = 0; i < cpus.Length; i++)
-            {
-                VcpuSnapshot.Deserialize(bytes[i]).Restore(_vm.Vcpus[i]);
-            }
-
-            _vm.Clock.RunDue();
+            // The vCPUs go through the binary format, as a VMM's saved file would.
+            var saved = VmSnapshot.Capture(_vm);
+            byte[][] bytes = saved.Cpus.Select(c => c.Serialize()).ToArray();
+            (saved with { Cpus = [.. bytes.Select(b => VcpuSnapshot.Deserialize(b))] }).Restore(_vm);
             Interlocked.Increment(ref _snapshots);
             _pause = false;
             _resume.Set();

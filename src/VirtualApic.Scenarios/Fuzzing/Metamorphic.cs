@@ -15,23 +15,15 @@ namespace VirtualApic.Scenarios.Fuzzing;
 public static class Metamorphic
 {
     /// <summary>
-    /// Saves every vCPU through the binary format (<see cref="VcpuSnapshot.Serialize"/>), the IOAPIC and
-    /// the 8259, and restores them onto the same VM, as a VMM's save/restore would.
+    /// Saves the VM (<see cref="VmSnapshot.Capture"/>) with every vCPU passed through the binary format
+    /// (<see cref="VcpuSnapshot.Serialize"/>), and restores it onto the same VM, as a VMM's save/restore would.
     /// </summary>
     public static void BinaryRoundTrip(VirtualMachine vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
-        var cpus = vm.Vcpus.Select(v => VcpuSnapshot.Deserialize(VcpuSnapshot.Capture(v).Serialize())).ToArray();
-        var ioapic = vm.IoApic.Save();
-        var pic = vm.Pic.Save();
-        foreach (var cpu in cpus)
-        {
-            cpu.Restore(vm.Vcpus[cpu.Index]);
-        }
-
-        vm.IoApic.Restore(ioapic);
-        vm.Pic.Restore(pic);
-        vm.Clock.RunDue();
+        var saved = VmSnapshot.Capture(vm);
+        var cpus = saved.Cpus.Select(c => VcpuSnapshot.Deserialize(c.Serialize())).ToArray();
+        (saved with { Cpus = cpus }).Restore(vm);
     }
 
     /// <summary>

@@ -42,6 +42,25 @@ public sealed partial class LocalApic
         MapInputsChanged();
     }
 
+    /// <summary>
+    /// Loads the IOAPIC-handled set and whether a rescan of it is owed, as a snapshot captured them
+    /// (<see cref="IoApicHandledVectors"/>, <see cref="IoApicScanRequested"/>). KVM keeps neither
+    /// across a restore and rescans; a full model snapshot carries both, so that the restored VM goes
+    /// on as the saved one would have. Paused VM.
+    /// </summary>
+    internal void RestoreIoApicScan(ReadOnlySpan<ulong> handled, bool owed)
+    {
+        handled.CopyTo(IoApicHandledVectors);
+        if (owed)
+        {
+            RequestIoApicScan();
+        }
+        else
+        {
+            Interlocked.And(ref _requests, ~ReqScanIoApic);
+        }
+    }
+
     /// <summary>Restores IA32_APIC_BASE from a snapshot as the host does, without the guest's transition rules.</summary>
     internal bool RestoreApicBase(ulong value) => SetApicBase(value, hostInitiated: true);
 }

@@ -557,6 +557,22 @@ public sealed partial class LocalApic
         SyncIrrCore();
     }
 
+    /// <summary>
+    /// <see cref="SyncIrr"/> for a save (KVM_GET_LAPIC): an owed IOAPIC rescan stays owed, for the
+    /// snapshot to carry as such (VcpuSnapshot.IoApicScanOwed). Serving it now would run it earlier
+    /// than the saved VM does, and with <c>kvm_apic_pending_eoi</c> when it runs decides which
+    /// vectors it marks; KVM's save does not serve KVM_REQ_SCAN_IOAPIC either. Paused vCPU.
+    /// </summary>
+    internal void SyncIrrForSave()
+    {
+        int scan = Interlocked.And(ref _requests, ~ReqScanIoApic) & ReqScanIoApic;
+        SyncIrr();
+        if (scan != 0)
+        {
+            RequestIoApicScan();
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SyncIrrCore()
     {
@@ -844,7 +860,7 @@ public sealed partial class LocalApic
     /// <summary>Whether any request is owed (a scan, a refresh, a handed-over timer expiry). Any thread.</summary>
     internal bool HasRequests => Volatile.Read(ref _requests) != 0;
 
-    /// <summary>Whether an IOAPIC-handled scan request is still owed (inspection only).</summary>
+    /// <summary>Whether an IOAPIC-handled scan request is still owed (inspection, snapshots).</summary>
     internal bool IoApicScanRequested => (Volatile.Read(ref _requests) & ReqScanIoApic) != 0;
 
     internal void RequestTimerInjection() => Interlocked.Or(ref _requests, ReqTimer);

@@ -267,8 +267,12 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     // same vector as a level pin) is not in the set until the next one, in KVM as here.
     private readonly long[] _ioApicScansOf;
 
-    /// <summary>Whether an APIC map change still owes every vCPU a scan request (inspection).</summary>
-    internal bool IoApicMapScanPending => _ioapicScanPending;
+    /// <summary>Whether an APIC map change still owes every vCPU a scan request (inspection, snapshots).</summary>
+    internal bool IoApicMapScanPending
+    {
+        get => _ioapicScanPending;
+        set => _ioapicScanPending = value;
+    }
 
     /// <summary>The scans of vCPU <paramref name="index"/>'s own IOAPIC-handled set so far (inspection).</summary>
     internal long IoApicScansOf(int index) => Volatile.Read(ref _ioApicScansOf[index]);

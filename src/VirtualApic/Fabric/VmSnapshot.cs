@@ -28,11 +28,21 @@ namespace VirtualApic.Fabric;
 /// </remarks>
 public sealed record VmSnapshot(IReadOnlyList<VcpuSnapshot> Cpus, IoApicState IoApic, (bool Intr, byte Vector) Pic, long TimeNs)
 {
+    /// <summary>
+    /// Whether an APIC map change still owed every vCPU a rescan of its IOAPIC-handled set, which the
+    /// VM requests at the next IOAPIC or MSI-route delivery (<see cref="VirtualMachine.ApicMapChanged"/>).
+    /// Restored only when every vCPU snapshot carries its set (<see cref="VcpuSnapshot.IoApicHandledVectors"/>).
+    /// </summary>
+    public bool IoApicMapScanPending { get; init; }
+
     /// <summary>Captures the state of <paramref name="vm"/>.</summary>
     public static VmSnapshot Capture(VirtualMachine vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
-        return new VmSnapshot([.. vm.Vcpus.Select(VcpuSnapshot.Capture)], vm.IoApic.Save(), vm.Pic.Save(), vm.Clock.NowNs);
+        return new VmSnapshot([.. vm.Vcpus.Select(VcpuSnapshot.Capture)], vm.IoApic.Save(), vm.Pic.Save(), vm.Clock.NowNs)
+        {
+            IoApicMapScanPending = vm.IoApicMapScanPending,
+        };
     }
 
     /// <summary>
@@ -40,6 +50,15 @@ public sealed record VmSnapshot(IReadOnlyList<VcpuSnapshot> Cpus, IoApicState Io
     /// that are due at the restored time. The vCPU count must match; it is checked before anything
     /// changes.
     /// </summary>
+    /// <remarks>
+    /// When every vCPU snapshot carries its IOAPIC-handled set, the sets and the rescans owed are
+    /// loaded last, over the rescan the IOAPIC's restore asks for, so that the guest cannot tell a
+    /// restore happened. KVM rescans after a restore (<c>kvm_set_ioapic</c> requests
+    /// <c>KVM_REQ_SCAN_IOAPIC</c>), and its <c>kvm_apic_pending_eoi</c> then marks a vector in
+    /// service that an IPI or MSI shares with a level pin, whose EOI then reaches the IOAPIC where
+    /// the saved VM's would not have (docs/known-divergences.md). Snapshots without the sets (format
+    /// 1 to 4) get KVM's rescan.
+    /// </remarks>
     /// <exception cref="SnapshotFormatException">The snapshot does not fit <paramref name="vm"/>.</exception>
     public void Restore(VirtualMachine vm)
     {
@@ -65,6 +84,16 @@ public sealed record VmSnapshot(IReadOnlyList<VcpuSnapshot> Cpus, IoApicState Io
 
         vm.IoApic.Restore(IoApic);
         vm.Pic.Restore(Pic);
+        if (Cpus.All(c => c.CarriesIoApicScan))
+        {
+            foreach (var cpu in Cpus)
+            {
+                cpu.RestoreIoApicScan(vm.Vcpus[cpu.Index]);
+            }
+
+            vm.IoApicMapScanPending = IoApicMapScanPending;
+        }
+
         vm.Clock.RunDue();
     }
 

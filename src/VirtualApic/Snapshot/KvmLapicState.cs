@@ -26,7 +26,7 @@ public static class KvmLapicState
     public static byte[] Capture(LocalApic apic, bool x2ApicFormat = true)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        apic.SyncIrr();
+        apic.SyncIrrForSave();
         byte[] image = new byte[Size];
         apic.Page.CopyTo(image);
         Put(image, ApicOffset.Tmcct, apic.Timer.CurrentCount());

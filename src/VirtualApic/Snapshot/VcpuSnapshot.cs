@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Buffers.Binary;
+using System.Collections.Immutable;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Registers;
@@ -22,9 +23,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 {
     /// <summary>
     /// The format version <see cref="Serialize"/> writes (2 adds the unlatched ESR errors, 3 the PV EOI
-    /// state, 4 the LINT remote IRR; 1 to 3 are still read).
+    /// state, 4 the LINT remote IRR, 5 the IOAPIC-handled set; 1 to 4 are still read).
     /// </summary>
-    public const ushort FormatVersion = 4;
+    public const ushort FormatVersion = 5;
 
     /// <summary>MSR_KVM_PV_EOI_EN (0x4b564d04) as the guest last wrote it; 0 when PV EOI is off.</summary>
     public ulong PvEoiMsr { get; init; }
@@ -47,6 +48,25 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
     private const byte LintRemoteIrrMask = 0b11;
 
+    /// <summary>
+    /// The vCPU's IOAPIC-handled set (KVM's per-vCPU <c>ioapic_handled_vectors</c>, under APICv the
+    /// EOI-exit bitmap) as four 64-bit words, vectors 0-63 first; default (not carried) in a format 1
+    /// to 4 snapshot. KVM does not save it and rescans after a restore; the set also depends on when
+    /// the last rescan ran (<c>kvm_apic_pending_eoi</c> marks vectors then in service or requested),
+    /// so <see cref="Fabric.VmSnapshot.Restore"/> loads it rather than rescanning.
+    /// </summary>
+    public ImmutableArray<ulong> IoApicHandledVectors { get; init; }
+
+    /// <summary>Whether the vCPU owed a rescan of that set (a <c>KVM_REQ_SCAN_IOAPIC</c> not yet served).</summary>
+    public bool IoApicScanOwed { get; init; }
+
+    /// <summary>Whether this snapshot carries the IOAPIC-handled set (format 5 and later, or a capture).</summary>
+    internal bool CarriesIoApicScan => !IoApicHandledVectors.IsDefault;
+
+    private const int IoApicHandledWords = 4;
+    private const byte IoApicScanCarried = 1;
+    private const byte IoApicScanOwedBit = 2;
+
     private static ReadOnlySpan<byte> Magic => "VAPICCPU"u8;
 
     /// <summary>Captures the state of <paramref name="vcpu"/>.</summary>
@@ -61,6 +81,8 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             PvEoiMsr = pvEoiMsr,
             PvEoiPending = pvEoiPending,
             LintRemoteIrr = (byte)vcpu.Apic.LintRemoteIrrBits,
+            IoApicHandledVectors = [.. vcpu.Apic.IoApicHandledVectors],
+            IoApicScanOwed = vcpu.Apic.IoApicScanRequested,
         };
     }
 
@@ -83,6 +105,19 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         vcpu.Apic.LintRemoteIrrBits = LintRemoteIrr;
         vcpu.RestoreEvents(Events);
         vcpu.RestorePvEoi(PvEoiMsr, PvEoiPending);
+        RestoreIoApicScan(vcpu);
+    }
+
+    /// <summary>
+    /// Loads the carried IOAPIC-handled set and owed rescan (nothing when not carried). A whole-VM
+    /// restore does it again after the IOAPIC's restore, which owes every vCPU a rescan.
+    /// </summary>
+    internal void RestoreIoApicScan(Vcpu vcpu)
+    {
+        if (CarriesIoApicScan)
+        {
+            vcpu.Apic.RestoreIoApicScan(IoApicHandledVectors.AsSpan(), IoApicScanOwed);
+        }
     }
 
     private void Validate(Vcpu vcpu)
@@ -136,7 +171,18 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         {
             throw new SnapshotFormatException($"vCPU {Index}: {problem}", 0);
         }
+
+        if (IoApicScanProblem(IoApicHandledVectors, IoApicScanOwed) is { } scanProblem)
+        {
+            throw new SnapshotFormatException($"vCPU {Index}: {scanProblem}", 0);
+        }
     }
+
+    // The set is four words or absent; a rescan owed means nothing without the set it would replace.
+    private static string? IoApicScanProblem(ImmutableArray<ulong> handled, bool owed) =>
+        !handled.IsDefault && handled.Length != IoApicHandledWords ? $"ioapic_scan.handled has {handled.Length} words (must be {IoApicHandledWords})"
+        : handled.IsDefault && owed ? "ioapic_scan.owed is set without the IOAPIC-handled set"
+        : null;
 
     // KVM kvm_lapic_set_pv_eoi refuses bit 1 (the address must be 4-byte aligned); the host-side
     // pending bit exists only while PV EOI is enabled.
@@ -178,8 +224,10 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
     {
         // magic, version, reserved, index, apic_base, image; timer mode + armed, period, target,
         // deadline; state, flags, nmi_queued, pending, sipi_vector, reserved; (v2) unlatched ESR errors;
-        // (v3) PV EOI MSR and pending bit; (v4) LINT remote IRR; handler count + list.
-        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4 + 8 + 1 + 1;
+        // (v3) PV EOI MSR and pending bit; (v4) LINT remote IRR; (v5) IOAPIC-handled set flags
+        // (bit 0 carried, bit 1 rescan owed) and its four words (0 when not carried); handler count + list.
+        int size = 8 + 2 + 2 + 4 + 8 + KvmLapicState.Size + 2 + 8 + 8 + 8 + 6 + 2 + Events.HandlerStack.Count + 4 + 8 + 1 + 1
+            + 1 + (IoApicHandledWords * 8);
         byte[] buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Bytes(Magic);
@@ -203,6 +251,12 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         w.U64(PvEoiMsr);
         w.U8(PvEoiPending ? (byte)1 : (byte)0);
         w.U8(LintRemoteIrr);
+        w.U8((byte)((CarriesIoApicScan ? IoApicScanCarried : 0) | (IoApicScanOwed ? IoApicScanOwedBit : 0)));
+        for (int i = 0; i < IoApicHandledWords; i++)
+        {
+            w.U64(CarriesIoApicScan ? IoApicHandledVectors[i] : 0);
+        }
+
         w.U16((ushort)Events.HandlerStack.Count);
         foreach (var h in Events.HandlerStack)
         {
@@ -335,6 +389,40 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             }
         }
 
+        var handled = default(ImmutableArray<ulong>);
+        bool owed = false;
+        if (version >= 5)
+        {
+            at = r.Position;
+            byte scan = r.U8("ioapic_scan.flags");
+            if ((scan & ~(IoApicScanCarried | IoApicScanOwedBit)) != 0)
+            {
+                throw Malformed("ioapic_scan.flags", at, $"unknown flags 0x{scan:x} (bit 0: set carried, bit 1: rescan owed)");
+            }
+
+            owed = (scan & IoApicScanOwedBit) != 0;
+            ulong[] words = new ulong[IoApicHandledWords];
+            long wordsAt = r.Position;
+            for (int i = 0; i < IoApicHandledWords; i++)
+            {
+                words[i] = r.U64("ioapic_scan.handled");
+            }
+
+            if ((scan & IoApicScanCarried) != 0)
+            {
+                handled = [.. words];
+            }
+            else if (words.Any(w => w != 0))
+            {
+                throw Malformed("ioapic_scan.handled", wordsAt, "must be 0 when the set is not carried (flags bit 0 clear)");
+            }
+
+            if (IoApicScanProblem(handled, owed) is { } problem)
+            {
+                throw Malformed("ioapic_scan.flags", at, problem);
+            }
+        }
+
         int count = r.U16("events.handler_count");
         var handlers = new GuestEventKind[count];
         for (int i = 0; i < count; i++)
@@ -362,6 +450,8 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
             PvEoiMsr = pvEoiMsr,
             PvEoiPending = pvEoiPending,
             LintRemoteIrr = lintRemoteIrr,
+            IoApicHandledVectors = handled,
+            IoApicScanOwed = owed,
         };
     }
 

@@ -34,6 +34,53 @@ public class VmSnapshotRestoreTests
         Assert.Equal(5000, vm.Clock.NowNs);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Restore_loads_each_vcpus_ioapic_handled_set_and_owed_rescan_instead_of_rescanning(bool owed)
+    {
+        // 0x46 is in no redirection entry: a rescan would drop it, so only a loaded set keeps it.
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        vm.IoApic.WriteEntry(4, RedirectionEntry.Create(0x61, trigger: TriggerMode.Level, destination: 1));
+        foreach (var v in vm.Vcpus)
+        {
+            v.Apic.SyncIrr(); // the vCPU's entry serves the rescan the entry write owed it
+            Assert.False(v.Apic.IoApicScanRequested);
+        }
+
+        vm.Vcpus[0].Apic.SetIoApicHandled(0x46, true);
+        if (owed)
+        {
+            vm.Vcpus[1].Apic.RequestIoApicScan();
+        }
+
+        var saved = VmSnapshot.Capture(vm);
+        Assert.False(saved.IoApicMapScanPending);
+        saved.Restore(vm);
+
+        Assert.True(vm.Vcpus[0].Apic.IsIoApicHandled(0x46));
+        Assert.True(vm.Vcpus[1].Apic.IsIoApicHandled(0x61));
+        Assert.False(vm.Vcpus[0].Apic.IoApicScanRequested);
+        Assert.Equal(owed, vm.Vcpus[1].Apic.IoApicScanRequested);
+        Assert.False(vm.IoApicMapScanPending);
+    }
+
+    [Fact]
+    public void Restore_of_vcpu_snapshots_without_the_set_rescans_as_kvm_does()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        vm.ScanIoApicHandledVectors();
+        var saved = VmSnapshot.Capture(vm);
+        var old = saved with { Cpus = [.. saved.Cpus.Select(c => c with { IoApicHandledVectors = default })] };
+
+        old.Restore(vm);
+
+        // KVM's kvm_set_ioapic requests KVM_REQ_SCAN_IOAPIC of every vCPU; the map change waits for
+        // the next IOAPIC delivery.
+        Assert.All(vm.Vcpus, v => Assert.True(v.Apic.IoApicScanRequested));
+        Assert.True(vm.IoApicMapScanPending);
+    }
+
     [Fact]
     public void Migrate_lets_prepare_see_the_new_vm_before_the_state_arrives()
     {

@@ -214,6 +214,12 @@ public class VcpuSnapshotTests
         Add("pv_eoi.msr", 8);
         Add("pv_eoi.pending", 1);
         Add("lint.remote_irr", 1);
+        Add("ioapic_scan.flags", 1);
+        for (int i = 0; i < 4; i++)
+        {
+            Add("ioapic_scan.handled", 8);
+        }
+
         Add("events.handler_count", 2);
         for (int i = 0; i < handlers; i++)
         {
@@ -310,6 +316,9 @@ public class VcpuSnapshotTests
         { "pv_eoi.pending", 2, 1 },
         { "lint.remote_irr", 4, 1 },
         { "lint.remote_irr", 0xFF, 1 },
+        { "ioapic_scan.flags", 2, 1 },    // a rescan owed without the set
+        { "ioapic_scan.flags", 4, 1 },
+        { "ioapic_scan.flags", 0xFF, 1 },
     };
 
     [Theory]
@@ -351,7 +360,7 @@ public class VcpuSnapshotTests
     [Fact]
     public void A_version_1_snapshot_without_the_esr_and_pv_eoi_fields_is_still_read()
     {
-        byte[] v3 = ValidBytes();
+        byte[] v3 = V4Bytes();
         int esr = Offset("esr.pending");
         byte[] v1 = [.. v3.AsSpan(0, esr), .. v3.AsSpan(esr + 4 + 9 + 1)];
         BinaryPrimitives.WriteUInt16LittleEndian(v1.AsSpan(8), 1);
@@ -366,7 +375,7 @@ public class VcpuSnapshotTests
     [Fact]
     public void A_version_2_snapshot_without_the_pv_eoi_fields_is_still_read_with_pv_eoi_off()
     {
-        byte[] v3 = ValidBytes();
+        byte[] v3 = V4Bytes();
         int pv = Offset("pv_eoi.msr");
         BinaryPrimitives.WriteUInt64LittleEndian(v3.AsSpan(pv), 0x2001);   // would be enabled in v3
         byte[] v2 = [.. v3.AsSpan(0, pv), .. v3.AsSpan(pv + 9 + 1)];
@@ -383,7 +392,7 @@ public class VcpuSnapshotTests
     [Fact]
     public void A_version_3_snapshot_without_the_lint_remote_irr_is_still_read()
     {
-        byte[] v4 = ValidBytes();
+        byte[] v4 = V4Bytes();
         int lint = Offset("lint.remote_irr");
         byte[] v3 = [.. v4.AsSpan(0, lint), .. v4.AsSpan(lint + 1)];
         BinaryPrimitives.WriteUInt16LittleEndian(v3.AsSpan(8), 3);
@@ -393,6 +402,83 @@ public class VcpuSnapshotTests
         Assert.Equal(0, snapshot.LintRemoteIrr);
         Assert.Equal(VcpuSnapshot.Deserialize(v4).EsrPending, snapshot.EsrPending);
         Assert.Equal(VcpuSnapshot.Deserialize(v4).Events.HandlerStack, snapshot.Events.HandlerStack);
+    }
+
+    // The valid bytes as format 4 wrote them: no IOAPIC-handled set.
+    private static byte[] V4Bytes()
+    {
+        byte[] v5 = ValidBytes();
+        int scan = Offset("ioapic_scan.flags");
+        byte[] v4 = [.. v5.AsSpan(0, scan), .. v5.AsSpan(scan + 1 + 32)];
+        BinaryPrimitives.WriteUInt16LittleEndian(v4.AsSpan(8), 4);
+        return v4;
+    }
+
+    [Fact]
+    public void A_version_4_snapshot_without_the_ioapic_handled_set_is_still_read_without_one()
+    {
+        byte[] v5 = ValidBytes();
+
+        var snapshot = VcpuSnapshot.Deserialize(V4Bytes());
+
+        Assert.True(snapshot.IoApicHandledVectors.IsDefault);
+        Assert.False(snapshot.IoApicScanOwed);
+        Assert.False(VcpuSnapshot.Deserialize(v5).IoApicHandledVectors.IsDefault);
+        Assert.Equal(VcpuSnapshot.Deserialize(v5).Events.HandlerStack, snapshot.Events.HandlerStack);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_ioapic_handled_set_and_an_owed_rescan_survive_the_binary_format(bool owed)
+    {
+        var vcpu = Busy(new VirtualClock(), "x2apic");
+        vcpu.Apic.SetIoApicHandled(0x46, true);
+        vcpu.Apic.SetIoApicHandled(0xFF, true);
+        if (owed)
+        {
+            vcpu.Apic.RequestIoApicScan();
+        }
+
+        var copy = VcpuSnapshot.Deserialize(VcpuSnapshot.Capture(vcpu).Serialize());
+
+        Assert.Equal([0ul, 1ul << 6, 0ul, 1ul << 63], copy.IoApicHandledVectors);
+        Assert.Equal(owed, copy.IoApicScanOwed);
+
+        var target = NewVcpu(new VirtualClock());
+        target.Apic.SetIoApicHandled(0x31, true);
+        target.Apic.RequestIoApicScan();
+        copy.Restore(target);
+        Assert.True(target.Apic.IsIoApicHandled(0x46));
+        Assert.False(target.Apic.IsIoApicHandled(0x31));
+        Assert.Equal(owed, target.Apic.IoApicScanRequested);
+    }
+
+    [Fact]
+    public void Handled_vectors_are_rejected_when_the_flags_say_the_set_is_not_carried()
+    {
+        byte[] bytes = ValidBytes();
+        int flags = Offset("ioapic_scan.flags");
+        bytes[flags] = 0;
+        Assert.True(VcpuSnapshot.Deserialize(bytes).IoApicHandledVectors.IsDefault);
+        bytes[flags + 1 + 8 + 3] = 0x10;
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
+
+        Assert.Contains("ioapic_scan.handled", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(flags + 1, ex.Offset);
+    }
+
+    [Fact]
+    public void A_set_of_the_wrong_size_or_a_rescan_owed_without_one_is_rejected_at_restore()
+    {
+        var good = VcpuSnapshot.Capture(Busy(new VirtualClock(), "x2apic"));
+        var vcpu = NewVcpu(new VirtualClock());
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => (good with { IoApicHandledVectors = [1ul, 2ul] }).Restore(vcpu));
+        Assert.Contains("ioapic_scan.handled has 2 words", ex.Message, StringComparison.Ordinal);
+        ex = Assert.Throws<SnapshotFormatException>(() => (good with { IoApicHandledVectors = default, IoApicScanOwed = true }).Restore(vcpu));
+        Assert.Contains("ioapic_scan.owed", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
