@@ -10,8 +10,10 @@ namespace VirtualApic.Tests;
 
 /// <summary>
 /// The README's library snippet is this file's <see cref="Snippet"/> body, word for word (a test
-/// compares them), so it compiles; running it shows the IPI arrives.
+/// compares them), so it compiles; running it shows the IPI arrives. Running it swaps the process's
+/// <see cref="Console.Out"/>, so nothing runs beside it (<see cref="ReadmeSnippetCollection"/>).
 /// </summary>
+[Collection(nameof(ReadmeSnippetTests))]
 public partial class ReadmeSnippetTests
 {
     [GeneratedRegex(@"## Using the library\s*```csharp\r?\n(.*?)```", RegexOptions.Singleline)]
@@ -75,4 +77,14 @@ public partial class ReadmeSnippetTests
     }
 
     private static string ThisFile([CallerFilePath] string path = "") => path;
+}
+
+/// <summary>
+/// The snippet prints with <see cref="Console.WriteLine(string)"/>, and the test reads that by
+/// swapping <see cref="Console.Out"/> for the whole process: a test beside it that wrote to the
+/// console would lose its output to the snippet's, or put lines into it.
+/// </summary>
+[CollectionDefinition(nameof(ReadmeSnippetTests), DisableParallelization = true)]
+public sealed class ReadmeSnippetCollection
+{
 }

@@ -21,10 +21,21 @@ public sealed class RunDirectoryTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_scratch.FullName, "ok.vapic"), Passing);
         Directory.CreateSymbolicLink(Path.Combine(_scratch.FullName, "loop"), _scratch.FullName);
-        using (var mkfifo = Process.Start("mkfifo", Path.Combine(_scratch.FullName, "pipe.vapic")))
+        // Its own streams: under xunit v3 the test process's stdin and stdout are the runner's
+        // message channel, which a child must not inherit (as in PackageTests).
+        var psi = new ProcessStartInfo("mkfifo", [Path.Combine(_scratch.FullName, "pipe.vapic")])
         {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using (var mkfifo = Process.Start(psi)!)
+        {
+            mkfifo.StandardInput.Close();
+            string error = mkfifo.StandardError.ReadToEnd();
             mkfifo.WaitForExit();
-            Assert.Equal(0, mkfifo.ExitCode);
+            Assert.True(mkfifo.ExitCode == 0, error);
         }
 
         int code = -1;
