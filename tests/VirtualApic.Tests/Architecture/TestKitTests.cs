@@ -29,6 +29,7 @@ public sealed partial class TestKitTests
     {
         [typeof(IpiKind)] = "a public theory parameter of IpiMatrixTests, meaningful only there",
         [typeof(VirtualClockThreadingCollection)] = "an xunit collection definition, which names its tests' collection",
+        [typeof(ReadmeSnippetCollection)] = "an xunit collection definition, which names its tests' collection",
     };
 
     [Fact]
