@@ -566,7 +566,9 @@ public sealed class IoApic
         Notify(WholeTable);
     }
 
-    private void Validate(IoApicState state)
+    /// <summary>Checks that <paramref name="state"/> can be restored here, changing nothing.</summary>
+    /// <exception cref="ArgumentException">A field is malformed; the message names it.</exception>
+    internal void Validate(IoApicState state)
     {
         if (state.Version != Version)
         {

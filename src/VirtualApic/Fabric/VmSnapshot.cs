@@ -47,8 +47,8 @@ public sealed record VmSnapshot(IReadOnlyList<VcpuSnapshot> Cpus, IoApicState Io
 
     /// <summary>
     /// Loads this state into <paramref name="vm"/>, which may run any backend, and fires the timers
-    /// that are due at the restored time. The vCPU count must match; it is checked before anything
-    /// changes.
+    /// that are due at the restored time. Every part is checked against <paramref name="vm"/> before
+    /// anything changes: a snapshot that does not fit leaves the VM as it was.
     /// </summary>
     /// <remarks>
     /// When every vCPU snapshot carries its IOAPIC-handled set, the sets and the rescans owed are
@@ -59,7 +59,8 @@ public sealed record VmSnapshot(IReadOnlyList<VcpuSnapshot> Cpus, IoApicState Io
     /// the saved VM's would not have (docs/known-divergences.md). Snapshots without the sets (format
     /// 1 to 4) get KVM's rescan.
     /// </remarks>
-    /// <exception cref="SnapshotFormatException">The snapshot does not fit <paramref name="vm"/>.</exception>
+    /// <exception cref="SnapshotFormatException">A vCPU snapshot does not fit <paramref name="vm"/>.</exception>
+    /// <exception cref="ArgumentException">The IOAPIC state is malformed; the message names the field.</exception>
     public void Restore(VirtualMachine vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
@@ -74,7 +75,12 @@ public sealed record VmSnapshot(IReadOnlyList<VcpuSnapshot> Cpus, IoApicState Io
             {
                 throw new SnapshotFormatException($"vCPU snapshot {i} is of vCPU {Cpus[i].Index}", 0);
             }
+
+            Cpus[i].Validate(vm.Vcpus[i]);
         }
+
+        ArgumentNullException.ThrowIfNull(IoApic);
+        vm.IoApic.Validate(IoApic);
 
         vm.Clock.SetTime(TimeNs);
         foreach (var cpu in Cpus)

@@ -120,7 +120,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
         }
     }
 
-    private void Validate(Vcpu vcpu)
+    /// <summary>Checks that this snapshot fits <paramref name="vcpu"/>, changing nothing.</summary>
+    /// <exception cref="SnapshotFormatException">It does not; the message names the field.</exception>
+    internal void Validate(Vcpu vcpu)
     {
         if (Index != vcpu.Index)
         {
