@@ -851,11 +851,23 @@ public sealed partial class LocalApic
     internal void RequestRefresh() => Interlocked.Or(ref _requests, ReqRefresh);
 
     /// <summary>
-    /// Asks the owning vCPU to rebuild its set of IOAPIC-handled vectors on its own thread before it
-    /// next evaluates or EOIs (KVM <c>KVM_REQ_SCAN_IOAPIC</c>, <c>vcpu_scan_ioapic</c>). Any thread;
-    /// the caller kicks.
+    /// Asks the owning vCPU to rebuild its set of IOAPIC-handled vectors on its own thread at its next
+    /// entry (<see cref="ServeRequests"/>), in any case before it evaluates or EOIs (KVM
+    /// <c>KVM_REQ_SCAN_IOAPIC</c>, <c>vcpu_scan_ioapic</c>). Any thread; the caller kicks.
     /// </summary>
     internal void RequestIoApicScan() => Interlocked.Or(ref _requests, ReqScanIoApic);
+
+    /// <summary>
+    /// Serves what is owed, as a vCPU entry does (KVM <c>vcpu_enter_guest</c> before it enters): the
+    /// timer expiry handed over, the IOAPIC rescan, the assist refresh. Owner thread.
+    /// </summary>
+    internal void ServeRequests()
+    {
+        if (Volatile.Read(ref _requests) != 0)
+        {
+            ProcessRequests();
+        }
+    }
 
     /// <summary>Whether any request is owed (a scan, a refresh, a handed-over timer expiry). Any thread.</summary>
     internal bool HasRequests => Volatile.Read(ref _requests) != 0;

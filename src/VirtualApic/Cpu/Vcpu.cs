@@ -667,12 +667,13 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// The vCPU leaves guest mode and enters it again without injecting anything, as a running vCPU
     /// does when KVM kicks it for a request: the exit looks at the PV EOI flag
     /// (<c>kvm_lapic_sync_from_vapic</c>: a flag still set is taken back, so the guest's next EOI
-    /// writes the register; a flag the guest cleared is its EOI, performed now). The requests stay
-    /// owed and are served where the model always serves them, before the vCPU next evaluates or EOIs
-    /// (the IOAPIC-handled set matters only at an EOI). <see cref="Take"/> looks at the flag before it
-    /// injects, so a VMM that calls it at every entry needs this only where it re-enters without
-    /// asking for an event; the scenario runner calls it after each statement for every running vCPU
-    /// that <see cref="HasPendingRequests"/>. Owner thread.
+    /// writes the register; a flag the guest cleared is its EOI, performed now with the set as it
+    /// stands), and the entry serves what is owed (<c>vcpu_enter_guest</c>: the expiry handed over,
+    /// then the IOAPIC rescan, then the assist refresh), so a rescan runs when KVM's does, not at the
+    /// vCPU's next evaluation. <see cref="Take"/> does the same before it injects, so a VMM that calls
+    /// it at every entry needs this only where it re-enters without asking for an event; the scenario
+    /// runner calls it after each statement for every running vCPU that <see cref="HasPendingRequests"/>.
+    /// Owner thread.
     /// </summary>
     public void Reenter()
     {
@@ -681,6 +682,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
             PvEoi.SyncFromGuest();
         }
 
+        Apic.ServeRequests();
         LatchWakeIfRunnable();
     }
 

@@ -304,15 +304,15 @@ public class PvEoiTests
         Assert.Equal(0, FlagByte(ram));           // the exit took the flag back
         Assert.False(cpu0.PvEoi.Pending);
         Assert.True(cpu0.Apic.IsrHas(0x50));      // no EOI: the guest had not made one
-        Assert.True(cpu0.HasPendingRequests);     // the scan is served before the next EOI
+        Assert.False(cpu0.HasPendingRequests);    // the entry served the scan (vcpu_enter_guest)
+        Assert.True(cpu0.Apic.IsIoApicHandled(0x50)); // in service then: kvm_apic_pending_eoi marked it
         vm.IoApic.SetLine(3, true);
         vm.IoApic.SetLine(3, false);
         Assert.True(vm.IoApic.GetRemoteIrr(3));   // delivered to APIC 2
 
         Assert.False(GuestPvEoi(cpu0, ram));      // so the guest writes the EOI register
         Assert.False(cpu0.Apic.IsrHas(0x50));
-        Assert.True(cpu0.Apic.IsIoApicHandled(0x50)); // the scan marked it: in service (kvm_apic_pending_eoi)
-        Assert.False(vm.IoApic.GetRemoteIrr(3));  // so the level EOI reached the IOAPIC
+        Assert.False(vm.IoApic.GetRemoteIrr(3));  // the level EOI reached the IOAPIC
         Assert.Equal(0, cpu0.PvEoi.Eois);
     }
 
@@ -343,7 +343,8 @@ public class PvEoiTests
         Assert.Equal(1, cpu0.PvEoi.Eois);
         Assert.False(cpu0.Apic.IsrHas(0x50));
         Assert.True(vm.IoApic.GetRemoteIrr(3));   // APIC 0's EOI was not the IOAPIC's
-        Assert.True(cpu0.HasPendingRequests);     // and the scan is still owed, for the entry
+        Assert.False(cpu0.HasPendingRequests);    // the entry after it served the scan
+        Assert.False(cpu0.Apic.IsIoApicHandled(0x50)); // which found 0x50 no longer in service
     }
 
     [Fact]
