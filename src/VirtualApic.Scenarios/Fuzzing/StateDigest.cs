@@ -148,8 +148,7 @@ public static class StateDigest
     // A PV EOI the guest made (its flag cleared) that KVM performs at the vCPU's next exit: the guest
     // cannot see the vector still in service before then, and under an active assist it never gets
     // the flag, so the digest shows the state after that EOI (docs/kvm-configurations.md).
-    private static int OwedPvEoi(Cpu.Vcpu cpu) =>
-        cpu.PvEoi.Pending && !cpu.PvEoi.ReadFlag() ? cpu.Apic.Page.HighestVector(ApicOffset.Isr) : -1;
+    private static int OwedPvEoi(Cpu.Vcpu cpu) => cpu.EndedByGuest;
 
     private static ulong AfterOwedEoi(VirtualMachine vm, Cpu.Vcpu cpu, int offset, ulong value, int owed)
     {

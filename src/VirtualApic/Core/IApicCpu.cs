@@ -28,6 +28,15 @@ public interface IApicCpu
     void OnPvUnhalt()
     {
     }
+
+    /// <summary>
+    /// The in-service vector the guest has already ended without the APIC knowing yet, or -1: KVM's
+    /// PV EOI, a flag the guest cleared, is performed only at the vCPU's next exit, and only on the
+    /// software path (an active assist never arms the flag). Another processor's arbitration must see
+    /// the APIC as the guest does (lowest priority by PPR and focus, profile architectural), or it
+    /// could tell the backends apart. Any thread. None by default.
+    /// </summary>
+    int EndedByGuest => -1;
 }
 
 /// <summary>An <see cref="IApicCpu"/> that drops every event, for a local APIC used on its own.</summary>

@@ -824,6 +824,24 @@ public sealed partial class LocalApic
     internal bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
 
     /// <summary>Recomputes PPR from TPR and the highest ISR vector (SDM 11.8.3.1; KVM <c>__apic_update_ppr</c>).</summary>
+    /// <summary>
+    /// PPR as it will be once <paramref name="ended"/>, the highest in-service vector, leaves the ISR
+    /// (SDM 11.8.3.1): what another processor's arbitration sees of an APIC whose guest ended that
+    /// vector by PV EOI (<see cref="IApicCpu.EndedByGuest"/>). Reads the page only; any thread.
+    /// </summary>
+    internal uint PprAfterEndOf(int ended)
+    {
+        uint tpr = Page.Read(ApicOffset.Tpr);
+        int isrv = -1;
+        for (int v = ended - 1; v >= 0 && isrv < 0; v--)
+        {
+            isrv = Page.TestVector(ApicOffset.Isr, v) ? v : -1;
+        }
+
+        uint isrClass = isrv < 0 ? 0 : (uint)isrv & 0xF0;
+        return (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass;
+    }
+
     internal void UpdatePpr()
     {
         uint tpr = Page.Read(ApicOffset.Tpr);

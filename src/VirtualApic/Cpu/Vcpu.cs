@@ -221,6 +221,13 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// <inheritdoc/>
     public void OnPvUnhalt() => Interlocked.Or(ref _pending, (int)PendingEvents.PvUnhalt);
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The flag KVM armed (only ever for the highest in-service vector) that the guest has cleared;
+    /// reads the flag from guest RAM on the caller's thread (<see cref="IGuestMemory"/>).
+    /// </remarks>
+    public int EndedByGuest => PvEoi.Pending && !PvEoi.ReadFlag() ? Apic.Page.HighestVector(ApicOffset.Isr) : -1;
+
     // KVM vcpu->arch.pv.pv_unhalted (PendingEvents.PvUnhalt): consumed by HLT or a halted Take.
     private bool ConsumePvUnhalt() => (Interlocked.And(ref _pending, ~(int)PendingEvents.PvUnhalt) & (int)PendingEvents.PvUnhalt) != 0;
 

@@ -285,13 +285,20 @@ public sealed class InterruptRouter
             return candidateFocus;
         }
 
-        uint cp = candidate.Ppr & 0xF0, bp = best.Ppr & 0xF0;
+        uint cp = GuestPpr(candidate) & 0xF0, bp = GuestPpr(best) & 0xF0;
         return cp != bp ? cp < bp : candidate.ApicId > best.ApicId;
     }
 
+    // The APIC as its guest sees it: an in-service vector the guest ended by PV EOI is out of the ISR
+    // already under an active assist (which never arms the flag), so it must be under none too, or a
+    // sender's arbitration could tell them apart (fuzzer seed 5657366: 0x72 went to another vCPU).
+    private static uint GuestPpr(LocalApic apic) =>
+        apic.Cpu.EndedByGuest is int ended and >= 0 ? apic.PprAfterEndOf(ended) : apic.Ppr;
+
     private static bool IsFocus(LocalApic apic, byte vector) =>
         (apic.Page.Read(ApicOffset.Svr) & (1u << 9)) == 0
-        && (apic.Page.TestVector(ApicOffset.Irr, vector) || apic.Page.TestVector(ApicOffset.Isr, vector)
+        && (apic.Page.TestVector(ApicOffset.Irr, vector)
+            || (apic.Page.TestVector(ApicOffset.Isr, vector) && vector != apic.Cpu.EndedByGuest)
             || apic.IsInboxed(vector) || apic.Delivery.HoldsPending(apic, vector));
 
     private int DeliverSlow(in InterruptMessage m, LocalApic? source)

@@ -5,6 +5,8 @@ using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
 using VirtualApic.Registers;
+using VirtualApic.Scenarios.Running;
+using VirtualApic.Scenarios.Syntax;
 using VirtualApic.Tests.Support;
 
 namespace VirtualApic.Tests.Fabric;
@@ -247,5 +249,35 @@ public class LowestPriorityTests
         }
 
         TestGuest.AssertQuiet(vm);
+    }
+
+    /// <summary>
+    /// A vector the guest ended by PV EOI (none only: an assist never arms the flag) is no longer in
+    /// service for a sender's focus check, as the guest sees it (found/27 is the PPR half).
+    /// </summary>
+    [Fact]
+    public void Architectural_focus_ignores_a_vector_the_guest_ended_by_pv_eoi_under_every_backend()
+    {
+        const string program = """
+            vm cpus=3 profile=architectural
+            cpu1 write SVR 0x1ff
+            cpu2 write SVR 0x1ff
+            cpu2 pv-eoi enable 0x1080 == ok
+            cpu2 write TPR 0x20
+            cpu1 ipi 0x72 dest=2 mode=fixed
+            cpu2 sti
+            cpu2 take == vector 0x72
+            expect accel=none cpu2 pv-eoi == 1
+            cpu2 pv-eoi eoi == ok
+            cpu0 ipi 0x72 dest=0 mode=lowest shorthand=others
+            expect cpu1 irr has 0x72
+            expect cpu2 irr lacks 0x72
+            """;
+        var parsed = ScenarioParser.Parse(program, "focus.vapic");
+        Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
+
+        var all = ScenarioRunner.RunAll(parsed.Scenario, profileOverride: null);
+
+        Assert.All(all.Results, r => Assert.True(r.Passed, $"{r.Backend}: " + string.Join("; ", r.Failures.Select(f => $"line {f.Line}: {f.Message}"))));
     }
 }
