@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using VirtualApic.Registers;
 using VirtualApic.Time;
@@ -831,13 +832,16 @@ public sealed partial class LocalApic
     /// </summary>
     internal uint PprAfterEndOf(int ended)
     {
+        // The highest in-service vector below it: its own word masked below it, then the words under.
         uint tpr = Page.Read(ApicOffset.Tpr);
-        int isrv = -1;
-        for (int v = ended - 1; v >= 0 && isrv < 0; v--)
+        int word = ended >> 5;
+        uint bits = Page.Read(ApicOffset.Isr + (word << 4)) & ((1u << (ended & 31)) - 1);
+        while (bits == 0 && --word >= 0)
         {
-            isrv = Page.TestVector(ApicOffset.Isr, v) ? v : -1;
+            bits = Page.Read(ApicOffset.Isr + (word << 4));
         }
 
+        int isrv = bits == 0 ? -1 : (word << 5) + 31 - BitOperations.LeadingZeroCount(bits);
         uint isrClass = isrv < 0 ? 0 : (uint)isrv & 0xF0;
         return (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass;
     }
