@@ -52,7 +52,10 @@ public static class StateDigest
         foreach (var cpu in vm.Vcpus)
         {
             var apic = cpu.Apic;
-            int owed = OwedPvEoi(cpu);
+            // A PV EOI the guest made (its flag cleared) that KVM performs at the vCPU's next exit: the
+            // guest cannot see the vector still in service before then, and under an active assist it
+            // never gets the flag, so the digest shows the state after that EOI (docs/kvm-configurations.md).
+            int owed = cpu.EndedByGuest;
             sink.BeginCpu(cpu);
             foreach (var (name, offset) in Registers)
             {
@@ -144,11 +147,6 @@ public static class StateDigest
             Value = (h * 0x94D049BB133111EBul) ^ (h >> 29);
         }
     }
-
-    // A PV EOI the guest made (its flag cleared) that KVM performs at the vCPU's next exit: the guest
-    // cannot see the vector still in service before then, and under an active assist it never gets
-    // the flag, so the digest shows the state after that EOI (docs/kvm-configurations.md).
-    private static int OwedPvEoi(Cpu.Vcpu cpu) => cpu.EndedByGuest;
 
     private static ulong AfterOwedEoi(VirtualMachine vm, Cpu.Vcpu cpu, int offset, ulong value, int owed)
     {

@@ -566,9 +566,18 @@ public sealed partial class LocalApic
     /// </summary>
     internal void SyncIrrForSave()
     {
-        int scan = Interlocked.And(ref _requests, ~ReqScanIoApic) & ReqScanIoApic;
+        bool scan = HoldBackIoApicScan();
         SyncIrr();
-        if (scan != 0)
+        ReturnIoApicScan(scan);
+    }
+
+    // An owed rescan taken out of the request word while an action runs that would otherwise serve
+    // it first, and put back afterwards (SyncIrrForSave, EndOfInterruptAtExit). Owner thread.
+    private bool HoldBackIoApicScan() => (Interlocked.And(ref _requests, ~ReqScanIoApic) & ReqScanIoApic) != 0;
+
+    private void ReturnIoApicScan(bool scan)
+    {
+        if (scan)
         {
             RequestIoApicScan();
         }
@@ -727,13 +736,9 @@ public sealed partial class LocalApic
     /// </summary>
     internal EoiResult EndOfInterruptAtExit()
     {
-        int scan = Interlocked.And(ref _requests, ~ReqScanIoApic) & ReqScanIoApic;
+        bool scan = HoldBackIoApicScan();
         var eoi = EndOfInterrupt();
-        if (scan != 0)
-        {
-            RequestIoApicScan();
-        }
-
+        ReturnIoApicScan(scan);
         return eoi;
     }
 
@@ -824,7 +829,6 @@ public sealed partial class LocalApic
     /// <summary>Whether SVR bit 12 (suppress EOI broadcast, directed EOI) is set.</summary>
     internal bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
 
-    /// <summary>Recomputes PPR from TPR and the highest ISR vector (SDM 11.8.3.1; KVM <c>__apic_update_ppr</c>).</summary>
     /// <summary>
     /// PPR as it will be once <paramref name="ended"/>, the highest in-service vector, leaves the ISR
     /// (SDM 11.8.3.1): what another processor's arbitration sees of an APIC whose guest ended that
@@ -841,17 +845,19 @@ public sealed partial class LocalApic
             bits = Page.Read(ApicOffset.Isr + (word << 4));
         }
 
-        int isrv = bits == 0 ? -1 : (word << 5) + 31 - BitOperations.LeadingZeroCount(bits);
-        uint isrClass = isrv < 0 ? 0 : (uint)isrv & 0xF0;
-        return (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass;
+        return PprOf(tpr, bits == 0 ? -1 : (word << 5) + 31 - BitOperations.LeadingZeroCount(bits));
     }
 
-    internal void UpdatePpr()
+    /// <summary>Recomputes PPR from TPR and the highest ISR vector (SDM 11.8.3.1; KVM <c>__apic_update_ppr</c>).</summary>
+    internal void UpdatePpr() => Page.Write(ApicOffset.Ppr, PprOf(Page.Read(ApicOffset.Tpr), HighestIsr));
+
+    // SDM 11.8.3.1: TPR when its class is at least the highest in-service vector's (isrv, -1 for
+    // none), else that vector's class.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint PprOf(uint tpr, int isrv)
     {
-        uint tpr = Page.Read(ApicOffset.Tpr);
-        int isrv = HighestIsr;
         uint isrClass = isrv < 0 ? 0 : (uint)isrv & 0xF0;
-        Page.Write(ApicOffset.Ppr, (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass);
+        return (tpr & 0xF0) >= isrClass ? tpr & 0xFF : isrClass;
     }
 
     // ---------------------------------------------------------------------------------------

@@ -283,8 +283,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     // KVM kvm_make_scan_ioapic_request: every vCPU rebuilds its own set on its own thread at its next
     // entry, in any case before it evaluates or EOIs. kvm_make_all_cpus_request kicks every vCPU in
     // guest mode, whose exit takes back an armed PV EOI flag and whose entry rescans (its re-entry:
-    // Take, or Vcpu.Reenter): the embedder hears of the running ones through VcpuKicked. A waiting vCPU is not woken: nothing in the set can make
-    // it runnable, and KVM's request does not wake a blocked vCPU either.
+    // Take, or Vcpu.Reenter): the embedder hears of the running ones through VcpuKicked. A waiting
+    // vCPU is not woken: nothing in the set can make it runnable, and KVM's request does not wake a
+    // blocked vCPU either.
     private void RequestIoApicScans()
     {
         foreach (var v in _vcpus)
