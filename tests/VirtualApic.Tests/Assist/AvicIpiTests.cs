@@ -139,9 +139,9 @@ public class AvicIpiTests
     [Fact]
     public void Target_not_running_on_a_logical_ipi_kicks_only_the_halted_target()
     {
-        var (vm, tracer) = Avic(3);
+        var (vm, tracer) = Avic(4);
         using var _vm = vm;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
         {
             Write(vm.Vcpus[i], ApicOffset.Ldr, (1u << i) << 24);
             vm.Vcpus[i].Exits.Clear();
@@ -149,7 +149,8 @@ public class AvicIpiTests
 
         tracer.Exits.Clear();
         vm.Vcpus[2].Hlt();
-        long kicks1 = vm.Vcpus[1].Kicks, kicks2 = vm.Vcpus[2].Kicks;
+        vm.Vcpus[3].Hlt(); // halted too, but not a destination: KVM avic_kick_target_vcpus matches first
+        long kicks1 = vm.Vcpus[1].Kicks, kicks2 = vm.Vcpus[2].Kicks, kicks3 = vm.Vcpus[3].Kicks;
 
         SendXApicIpi(vm.Vcpus[0], Icr.Create(0x48, destinationMode: DestinationMode.Logical, destinationHigh: 6u << 24));
 
@@ -158,6 +159,8 @@ public class AvicIpiTests
         Assert.Equal([0x48], TakeAll(vm.Vcpus[1]));
         Assert.Equal([0x48], TakeAll(vm.Vcpus[2]));
         Assert.True(vm.Vcpus[1].Kicks >= kicks1);
+        Assert.Equal(kicks3, vm.Vcpus[3].Kicks);
+        Assert.Empty(TakeAll(vm.Vcpus[3]));
     }
 
     [Fact]

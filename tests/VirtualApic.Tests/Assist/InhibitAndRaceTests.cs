@@ -64,6 +64,47 @@ public class InhibitAndRaceTests
     [Theory]
     [InlineData(AccelKind.Apicv)]
     [InlineData(AccelKind.Avic)]
+    public void Apic_base_relocation_stays_sticky_through_later_changes_of_the_same_apic(AccelKind accel)
+    {
+        // Each change recounts the APIC; the relocation must not be counted as if it toggled.
+        using var vm = EnabledVm(accel);
+        var cpu = vm.Vcpus[0];
+        ulong original = cpu.Apic.ApicBaseMsr;
+        Assert.True(cpu.TryWriteMsr(ApicBase.Msr, (original & 0xFFF) | 0xFED0_0000));
+
+        foreach (uint ldr in new[] { 0x0100_0000u, 0x0200_0000u })
+        {
+            Write(cpu, ApicOffset.Ldr, ldr);
+
+            Assert.Equal(ldr, cpu.Apic.Ldr);
+            Assert.True(Assist(vm).Inhibits.HasFlag(ApicvInhibit.ApicBaseModified));
+            Assert.False(vm.Accelerator.IsActive);
+        }
+    }
+
+    [Theory]
+    [InlineData(AccelKind.Apicv, false)]
+    [InlineData(AccelKind.Avic, true)]
+    public void Two_xapic_flat_logical_ids_claimed_twice_alias_for_avic_only(AccelKind accel, bool inhibited)
+    {
+        // KVM kvm_recalculate_apic_map disables the logical map when two APICs claim one logical ID;
+        // LOGICAL_ID_ALIASED is in AVIC's required inhibits only.
+        using var vm = EnabledVm(accel, cpus: 3);
+        Write(vm.Vcpus[0], ApicOffset.Ldr, 0x0100_0000);
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0200_0000);
+        Assert.True(vm.Accelerator.IsActive);
+
+        Write(vm.Vcpus[2], ApicOffset.Ldr, 0x0200_0000);
+
+        Assert.Equal(inhibited, Assist(vm).Inhibits.HasFlag(ApicvInhibit.LogicalIdAliased));
+        Assert.Equal(!inhibited, vm.Accelerator.IsActive);
+        Write(vm.Vcpus[2], ApicOffset.Ldr, 0x0400_0000);
+        Assert.True(vm.Accelerator.IsActive);
+    }
+
+    [Theory]
+    [InlineData(AccelKind.Apicv)]
+    [InlineData(AccelKind.Avic)]
     public void Two_vcpus_with_one_xapic_id_alias_and_both_accept(AccelKind accel)
     {
         using var vm = EnabledVm(accel, cpus: 3);
@@ -102,6 +143,16 @@ public class InhibitAndRaceTests
 
         Assert.Equal(active, vm.Accelerator.IsActive);
         Assert.Equal(!active, Assist(vm).Inhibits.HasFlag(ApicvInhibit.PhysicalIdTooBig));
+    }
+
+    [Fact]
+    public void Two_hundred_fifty_five_vcpus_fill_xavics_physical_ids_and_stay_active()
+    {
+        // xAVIC's largest physical ID is 0xFE (0xFF is the broadcast): IDs 0-254 fit.
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 255, Accel = AccelKind.Avic });
+
+        Assert.True(vm.Accelerator.IsActive);
+        Assert.Equal(ApicvInhibit.None, Assist(vm).Inhibits);
     }
 
     [Theory]

@@ -4,6 +4,7 @@
 using VirtualApic.Assist;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
+using VirtualApic.Hypervisor;
 using VirtualApic.Registers;
 
 namespace VirtualApic.Tests.Assist;
@@ -141,7 +142,7 @@ public class SeedBugRegressionTests
         var sender = vm.Vcpus[0];
         sender.Apic.Page.Write(ApicOffset.Icr, 0x0000_1061);
         sender.Apic.Page.Write(ApicOffset.Icr2, 1);
-        Hypervisor.ApicExitHandler.HandleTrapLikeWrite(sender.Apic, ApicOffset.Icr);
+        ApicExitHandler.HandleTrapLikeWrite(sender.Apic, ApicOffset.Icr);
 
         Assert.True(vm.Vcpus[1].Apic.Page.TestVector(ApicOffset.Irr, 0x61));
         Assert.True(sender.TryReadMsr(0x830, out ulong icr));

@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
@@ -245,6 +246,58 @@ public class PvEoiTests
         Assert.False(cpu0.PvEoi.Enabled);
         Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out ulong value));
         Assert.Equal(0ul, value);
+    }
+
+    [Fact]
+    public void Init_takes_back_an_armed_flag()
+    {
+        // KVM kvm_lapic_reset zeroes apic_attention, KVM_APIC_PV_EOI_PENDING with it: an exit after
+        // INIT must not look at a flag (now at address 0) and end whatever is then in service.
+        var (vm, _) = Vm();
+        using var __ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        cpu0.StiTake();
+        Assert.True(cpu0.PvEoi.Pending);
+
+        cpu0.OnInit();
+        Assert.Equal(GuestEventKind.Init, cpu0.Take().Kind);
+
+        Assert.False(cpu0.PvEoi.Pending);
+    }
+
+    [Fact]
+    public void Restore_refuses_a_reserved_bit_and_a_pending_flag_without_the_enable_and_changes_nothing()
+    {
+        var (vm, _) = Vm();
+        using var __ = vm;
+        var pvEoi = vm.Vcpus[0].PvEoi;
+
+        Assert.Throws<ArgumentException>("msrValue", () => pvEoi.Restore(Flag | 2, pending: false));
+        Assert.Throws<ArgumentException>("pending", () => pvEoi.Restore(Flag, pending: true));
+
+        Assert.Equal(Flag | 1, pvEoi.MsrValue);
+        Assert.False(pvEoi.Pending);
+        pvEoi.Restore(Flag | 1, pending: true);
+        Assert.True(pvEoi.Pending);
+    }
+
+    [Fact]
+    public void Vector_zero_in_the_irr_keeps_the_flag_clear()
+    {
+        // Under the kvm profile a vector below 16 is accepted (KVM checks none) and can never be
+        // delivered (its class is never above PPR), yet it is in the IRR: KVM's irr_pending is true.
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        Assert.True(cpu0.Apic.AcceptInterrupt(InterruptMessage.Fixed(0)));
+        vm.Vcpus[1].SendFixed(0x40, 0);
+
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+
+        Assert.Equal(0, cpu0.Apic.HighestIrr);
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(cpu0.PvEoi.Pending);
     }
 
     [Fact]
