@@ -13,7 +13,7 @@
 #                  the Time and Snapshot tests, the LINT tests of Fabric (the LVT's LINT pins and
 #                  their Remote IRR) and ProfileSwitchTests (the per-profile reset and ESR rules),
 #                  for Fabric, Assist, Hypervisor and Cpu (tested through the VM) the Fabric,
-#                  Assist, Cpu, Snapshot and Profiles tests; both without the slow tests, see below)
+#                  Assist, Hypervisor, Cpu, Snapshot and Profiles tests; both without the slow tests, see below)
 #     EXTRA ARGS   passed to Stryker, e.g. --since:main, --break-at 80, --mutate '!**/Foo.cs'
 #
 # Examples:
@@ -41,7 +41,7 @@ case "$scope" in
     Core|Core/*)
         preset="(FullyQualifiedName~VirtualApic.Tests.Core.|FullyQualifiedName~VirtualApic.Tests.Time.|FullyQualifiedName~VirtualApic.Tests.Snapshot.|FullyQualifiedName~VirtualApic.Tests.Fabric.LintTests|FullyQualifiedName~VirtualApic.Tests.Profiles.ProfileSwitchTests)&$slow" ;;
     Fabric|Assist|Hypervisor|Cpu|Fabric,Assist|Assist,Fabric|Fabric/*|Assist/*|Hypervisor/*|Cpu/*)
-        preset="(FullyQualifiedName~VirtualApic.Tests.Fabric.|FullyQualifiedName~VirtualApic.Tests.Assist.|FullyQualifiedName~VirtualApic.Tests.Cpu.|FullyQualifiedName~VirtualApic.Tests.Snapshot.|FullyQualifiedName~VirtualApic.Tests.Profiles.)&$slow" ;;
+        preset="(FullyQualifiedName~VirtualApic.Tests.Fabric.|FullyQualifiedName~VirtualApic.Tests.Assist.|FullyQualifiedName~VirtualApic.Tests.Hypervisor.|FullyQualifiedName~VirtualApic.Tests.Cpu.|FullyQualifiedName~VirtualApic.Tests.Snapshot.|FullyQualifiedName~VirtualApic.Tests.Profiles.)&$slow" ;;
     *)
         preset="FullyQualifiedName~VirtualApic.Tests.$layer" ;;
 esac
@@ -103,13 +103,6 @@ JSON
 # MSBuild reads environment variables as properties: Stryker's own build of the test project then
 # compiles in this (pinned, niced) process instead of a shared compiler server.
 export UseSharedCompilation=false
-# One test at a time (the test project's StrykerSerialTests switch copies xunit.runner.serial.json
-# to the output as xunit.runner.json): Stryker attributes coverage to the test running at the time,
-# and with xunit's parallel collections it reported mutants as surviving whose killing tests it had
-# never run (InhibitInputs.SameAs `&&` -> `||`, killed by three tests: docs/reliability.md). The
-# config is removed afterwards, so that later test runs of this tree are parallel again.
-export StrykerSerialTests=true
-trap 'rm -f "$config" "$repo"/tests/VirtualApic.Tests/bin/*/net10.0/xunit.runner.json' EXIT
 # From the test project's folder: at the root Stryker would pick the solution up.
 cd tests/VirtualApic.Tests
 # nice: the machine is shared; other engineers' builds keep priority.
