@@ -172,6 +172,9 @@ public sealed class ApicvInhibitPolicy
 
     // KVM_REQ_APICV_UPDATE on every vCPU (kvm_vcpu_update_apicv): the delivery path switches, and
     // each vCPU purges its ISR caches on its own thread at its next evaluation (KVM 97a71c444a14).
+    // Here the purge finds them exact (every ISR change, a virtual EOI too, goes through LocalApic,
+    // where KVM's hardware clears vISR behind its back), so no test can see it go: mutation testing
+    // lists its removal as equivalent (docs/reliability.md); it stays where KVM makes it.
     // Vectors already posted stay in the PIR until then too: the posted path stays installed and
     // every evaluation syncs it first, on the vCPU's thread, as KVM's vcpu_enter_guest calls
     // sync_pir_to_irr; from this thread the sync would write an IRR only its vCPU writes (APICv's

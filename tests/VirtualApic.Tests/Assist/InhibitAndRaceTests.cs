@@ -146,6 +146,84 @@ public class InhibitAndRaceTests
     }
 
     [Fact]
+    public void Xapic_cluster_members_of_different_clusters_do_not_alias()
+    {
+        // Cluster 1 member 0 (LDR 0x11) is a different logical ID from cluster 0 member 0 (0x01).
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
+        foreach (var cpu in vm.Vcpus)
+        {
+            Write(cpu, ApicOffset.Dfr, 0x0FFF_FFFF);
+        }
+
+        Write(vm.Vcpus[0], ApicOffset.Ldr, 0x0100_0000);
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x1100_0000);
+
+        Assert.Equal(ApicvInhibit.None, Assist(vm).Inhibits);
+        Assert.True(vm.Accelerator.IsActive);
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0100_0000);
+        Assert.True(Assist(vm).Inhibits.HasFlag(ApicvInhibit.LogicalIdAliased));
+    }
+
+    [Fact]
+    public void A_multi_bit_logical_id_and_a_duplicate_one_each_keep_avic_inhibited()
+    {
+        // Two different reasons the logical map is disabled must add up, not cancel.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 3);
+        Write(vm.Vcpus[0], ApicOffset.Ldr, 0x0300_0000);
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0400_0000);
+        Write(vm.Vcpus[2], ApicOffset.Ldr, 0x0400_0000);
+
+        Assert.True(Assist(vm).Inhibits.HasFlag(ApicvInhibit.LogicalIdAliased));
+        Write(vm.Vcpus[2], ApicOffset.Ldr, 0x0800_0000);
+        Assert.True(Assist(vm).Inhibits.HasFlag(ApicvInhibit.LogicalIdAliased)); // 0x03 still
+        Write(vm.Vcpus[0], ApicOffset.Ldr, 0x0100_0000);
+        Assert.Equal(ApicvInhibit.None, Assist(vm).Inhibits);
+    }
+
+    [Theory]
+    [InlineData(AccelKind.Apicv)]
+    [InlineData(AccelKind.Avic)]
+    public void An_apic_base_relocated_while_the_assist_is_inhibited_for_another_reason_still_counts(AccelKind accel)
+    {
+        using var vm = EnabledVm(accel, cpus: 2);
+        Write(vm.Vcpus[1], ApicOffset.Id, 0x0500_0000);
+        Assert.False(vm.Accelerator.IsActive);
+        var cpu0 = vm.Vcpus[0];
+
+        Assert.True(cpu0.TryWriteMsr(ApicBase.Msr, (cpu0.Apic.ApicBaseMsr & 0xFFF) | 0xFED0_0000));
+        Write(vm.Vcpus[1], ApicOffset.Id, 0x0100_0000);
+
+        Assert.Equal(ApicvInhibit.ApicBaseModified, Assist(vm).Inhibits);
+        Assert.False(vm.Accelerator.IsActive);
+    }
+
+    [Fact]
+    public void An_avic_inhibit_switches_every_vcpu_to_emulated_delivery_and_reactivation_back_to_the_doorbell()
+    {
+        // KVM_REQ_APICV_UPDATE on every vCPU: while inhibited, a delivery to a running vCPU is an
+        // IRR write and a kick, never a doorbell; once active again, the doorbell without an exit.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
+        var model = Assert.IsType<AvicModel>(vm.Accelerator);
+        Write(vm.Vcpus[1], ApicOffset.Id, 0x0700_0000);
+        Assert.False(model.IsActive);
+        long doorbells = model.Doorbells;
+
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x44, destinationHigh: 7u << 24));
+
+        Assert.Equal(doorbells, model.Doorbells);
+        Assert.Equal([0x44], TakeAll(vm.Vcpus[1]));
+        Write(vm.Vcpus[1], ApicOffset.Id, 0x0100_0000);
+        Assert.True(model.IsActive);
+        vm.Vcpus[0].Exits.Clear();
+
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x55, destinationHigh: 1u << 24)); // above 0x44, still in service
+
+        Assert.Equal(doorbells + 1, model.Doorbells);
+        Assert.Equal(0, vm.Vcpus[0].Exits.Total);
+        Assert.Equal([0x55], TakeAll(vm.Vcpus[1]));
+    }
+
+    [Fact]
     public void Two_hundred_fifty_five_vcpus_fill_xavics_physical_ids_and_stay_active()
     {
         // xAVIC's largest physical ID is 0xFE (0xFF is the broadcast): IDs 0-254 fit.

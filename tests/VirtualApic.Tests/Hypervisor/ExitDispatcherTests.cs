@@ -42,19 +42,36 @@ public class ExitDispatcherTests
         Assert.Equal(0x20u, cpu.Apic.Tpr);
     }
 
+    public static TheoryData<AccelKind, string> AccessesTheAssistServes() => new()
+    {
+        { AccelKind.Apicv, "mmio-read" },
+        { AccelKind.Apicv, "mmio-write" },
+        { AccelKind.Apicv, "msr-read" },
+        { AccelKind.Apicv, "msr-write" },
+        { AccelKind.Avic, "mmio-read" },
+        { AccelKind.Avic, "mmio-write" },
+        { AccelKind.X2Avic, "msr-read" },
+        { AccelKind.X2Avic, "msr-write" },
+    };
+
     [Theory]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    public void A_pv_eoi_made_while_the_assist_was_inhibited_is_complete_before_a_read_that_does_not_exit(AccelKind accel)
+    [MemberData(nameof(AccessesTheAssistServes))]
+    public void A_pv_eoi_made_while_the_assist_was_inhibited_is_complete_before_an_access_that_does_not_exit(AccelKind accel, string access)
     {
         // The flag is armed only while the assist is inhibited (KVM's irr_pending is always true
         // with virtual-interrupt delivery). Lifted from another vCPU, the assist then serves vCPU 0's
-        // ISR read without an exit; the guest's EOI must already be in what it reads
+        // ISR read or TPR write without an exit; the guest's EOI must be complete before it
         // (ExitDispatcher.SyncPvEoiBeforeHardwareAccess, docs/known-divergences.md).
         using var vm = EnabledVm(accel, cpus: 2);
         var ram = new SparseGuestMemory();
         vm.GuestMemory = ram;
         var cpu0 = vm.Vcpus[0];
+        bool x2 = access.StartsWith("msr", StringComparison.Ordinal);
+        if (x2)
+        {
+            Assert.True(cpu0.TryWriteMsr(ApicBase.Msr, cpu0.Apic.ApicBaseMsr | ApicBase.ExtdBit));
+        }
+
         Assert.True(cpu0.TryWriteMsr(PvEoi.Msr, Flag | PvEoi.EnableBit));
         Write(vm.Vcpus[1], ApicOffset.Id, 0x0500_0000);
         Assert.False(vm.Accelerator.IsActive);
@@ -66,12 +83,80 @@ public class ExitDispatcherTests
         Assert.True(vm.Accelerator.IsActive);
         long exits = cpu0.Exits.Total;
 
-        ulong isr = Read(cpu0, ApicOffset.Isr + 0x20); // ISR dword 2: vectors 0x40-0x5F
+        ulong isr = 0;
+        switch (access)
+        {
+            case "mmio-read":
+                isr = Read(cpu0, ApicOffset.Isr + 0x20); // ISR dword 2: vectors 0x40-0x5F
+                break;
+            case "mmio-write":
+                Write(cpu0, ApicOffset.Tpr, 0x10);
+                break;
+            case "msr-read":
+                Assert.True(cpu0.TryReadMsr(ApicOffset.X2ApicMsrBase + ((ApicOffset.Isr + 0x20) >> 4), out isr));
+                break;
+            default:
+                Assert.True(cpu0.TryWriteMsr(ApicOffset.X2ApicMsrBase + (ApicOffset.Tpr >> 4), 0x10));
+                break;
+        }
 
         Assert.Equal(exits, cpu0.Exits.Total);
         Assert.Equal(0ul, isr);
+        Assert.False(cpu0.Apic.IsrHas(0x40));
         Assert.False(cpu0.PvEoi.Pending);
         Assert.Equal(1, cpu0.PvEoi.Eois);
+    }
+
+    [Theory]
+    [InlineData(AccelKind.None)]
+    [InlineData(AccelKind.Apicv)]
+    [InlineData(AccelKind.Avic)]
+    [InlineData(AccelKind.X2Avic)]
+    public void Rdmsr_of_apic_base_and_of_the_pv_eoi_msr_are_exits_on_every_backend(AccelKind accel)
+    {
+        using var vm = EnabledVm(accel);
+        vm.GuestMemory = new SparseGuestMemory();
+        var tracer = new RecordingTracer();
+        vm.Tracer = tracer;
+        var cpu = vm.Vcpus[0];
+
+        Assert.True(cpu.TryReadMsr(ApicBase.Msr, out ulong apicBase));
+        Assert.True(cpu.TryReadMsr(PvEoi.Msr, out ulong pvEoi));
+
+        Assert.Equal(cpu.Apic.ApicBaseMsr, apicBase);
+        Assert.Equal(0ul, pvEoi);
+        Assert.Equal(2, cpu.Exits[ExitReason.MsrRead]);
+        Assert.Equal([(0, ExitReason.MsrRead, (int)ApicBase.Msr, false), (0, ExitReason.MsrRead, unchecked((int)PvEoi.Msr), false)], tracer.Exits);
+    }
+
+    [Fact]
+    public void Every_entry_point_of_the_layer_names_a_null_argument()
+    {
+        using var vm = EnabledVm(AccelKind.Avic);
+        var exits = vm.Vcpus[0].Exits;
+        var model = Assert.IsType<AvicModel>(vm.Accelerator);
+        var policy = Assert.IsType<ApicvInhibitPolicy>(vm.InhibitPolicy);
+        var calls = new (string Param, Action Call)[]
+        {
+            ("apic", () => ApicExitHandler.EmulateMsrRead(null!, ApicBase.Msr, out _)),
+            ("apic", () => ApicExitHandler.EmulateMsrWrite(null!, ApicBase.Msr, 0)),
+            ("apic", () => ApicExitHandler.EmulateMmioRead(null!, ApicOffset.Tpr, 4)),
+            ("apic", () => ApicExitHandler.EmulateMmioWrite(null!, ApicOffset.Tpr, 0, 4)),
+            ("apic", () => ApicExitHandler.HandleTrapLikeWrite(null!, ApicOffset.Eoi)),
+            ("apic", () => ApicExitHandler.HandleEoiInduced(null!, 0x40)),
+            ("apic", () => _ = new ExitDispatcher(null!, exits)),
+            ("exits", () => _ = new ExitDispatcher(vm.Vcpus[0].Apic, null!)),
+            ("apic", () => _ = new PvEoi(null!)),
+            ("model", () => _ = new ApicvInhibitPolicy(null!, use32BitIds: false, logicalMapShortcuts: false)),
+            ("apic", () => policy.OnApicChanged(null!)),
+        };
+
+        foreach (var (param, call) in calls)
+        {
+            Assert.Equal(param, Assert.Throws<ArgumentNullException>(call).ParamName);
+        }
+
+        Assert.True(model.IsActive); // nothing above changed the VM
     }
 
     [Theory]
