@@ -5,6 +5,7 @@ using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Hypervisor;
+using VirtualApic.Profiles;
 using VirtualApic.Registers;
 using VirtualApic.Scenarios.Running;
 using VirtualApic.Snapshot;
@@ -298,6 +299,51 @@ public class PvEoiTests
         Assert.Equal(0, cpu0.Apic.HighestIrr);
         Assert.Equal(0, FlagByte(ram));
         Assert.False(cpu0.PvEoi.Pending);
+    }
+
+    [Fact]
+    public void Syncing_from_the_guest_without_an_armed_flag_changes_nothing()
+    {
+        // An embedder may call it at every exit: only a flag KVM armed is looked at.
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x60, 0);
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        Assert.Equal(0x60, cpu0.StiTake().Vector); // 0x40 pending: the flag stays clear
+        Assert.False(cpu0.PvEoi.Pending);
+
+        cpu0.PvEoi.SyncFromGuest();
+
+        Assert.True(cpu0.Apic.IsrHas(0x60));
+        Assert.Equal(0, cpu0.PvEoi.Eois);
+        Assert.Equal(0, FlagByte(ram));
+    }
+
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 0)]
+    public void A_level_ipi_gets_the_flag_only_where_its_eoi_has_no_local_effect(bool architectural, byte flag)
+    {
+        // Under the kvm profile a level IPI's EOI does nothing KVM must see (not IOAPIC-handled);
+        // the architectural profile's level vectors may hold a LINT Remote IRR that the EOI clears.
+        var vm = new VirtualMachine(new VmOptions { Cpus = 2, Profile = architectural ? ApicProfile.Architectural : ApicProfile.Kvm });
+        using var _ = vm;
+        var ram = new SparseGuestMemory();
+        vm.GuestMemory = ram;
+        foreach (var v in vm.Vcpus)
+        {
+            v.SoftwareEnable();
+        }
+
+        var cpu0 = vm.Vcpus[0];
+        Assert.True(cpu0.TryWriteMsr(PvEoi.Msr, Flag | PvEoi.EnableBit));
+        vm.Vcpus[1].Apic.SendIpi(Icr.Create(0x40, trigger: TriggerMode.Level));
+
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+
+        Assert.True(cpu0.Apic.Page.TestVector(ApicOffset.Tmr, 0x40));
+        Assert.Equal(flag, FlagByte(ram));
     }
 
     [Fact]
