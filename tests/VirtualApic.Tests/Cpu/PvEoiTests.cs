@@ -237,23 +237,10 @@ public class PvEoiTests
     }
 
     [Fact]
-    public void Init_disables_pv_eoi()
+    public void Init_disables_pv_eoi_and_takes_back_an_armed_flag()
     {
-        var (vm, _) = Vm();
-        using var __ = vm;
-        var cpu0 = vm.Vcpus[0];
-        cpu0.OnInit();
-        Assert.Equal(GuestEventKind.Init, cpu0.Take().Kind);
-        Assert.False(cpu0.PvEoi.Enabled);
-        Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out ulong value));
-        Assert.Equal(0ul, value);
-    }
-
-    [Fact]
-    public void Init_takes_back_an_armed_flag()
-    {
-        // KVM kvm_lapic_reset zeroes apic_attention, KVM_APIC_PV_EOI_PENDING with it: an exit after
-        // INIT must not look at a flag (now at address 0) and end whatever is then in service.
+        // KVM kvm_lapic_reset zeroes the MSR and apic_attention, KVM_APIC_PV_EOI_PENDING with it:
+        // an exit after INIT must not look at a flag (now at address 0) and end what is in service.
         var (vm, _) = Vm();
         using var __ = vm;
         var cpu0 = vm.Vcpus[0];
@@ -264,7 +251,10 @@ public class PvEoiTests
         cpu0.OnInit();
         Assert.Equal(GuestEventKind.Init, cpu0.Take().Kind);
 
+        Assert.False(cpu0.PvEoi.Enabled);
         Assert.False(cpu0.PvEoi.Pending);
+        Assert.True(cpu0.TryReadMsr(PvEoi.Msr, out ulong value));
+        Assert.Equal(0ul, value);
     }
 
     [Fact]

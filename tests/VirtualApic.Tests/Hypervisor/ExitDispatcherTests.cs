@@ -17,17 +17,14 @@ namespace VirtualApic.Tests.Hypervisor;
 /// a fault the assist raises without an exit, the PV EOI it completes before an access that does not
 /// exit, what an exit records, and the guest's rules for the always-intercepted MSRs. Each test
 /// stands for a mutant of this layer that the rest of the suite let live (docs/reliability.md,
-/// "Hypervisor and Cpu, twenty-ninth session").
+/// "Hypervisor, twenty-ninth session").
 /// </summary>
 public class ExitDispatcherTests
 {
     private const ulong Flag = 0x2000;
 
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void An_x2apic_write_with_reserved_bits_is_a_gp_on_every_backend_whether_or_not_it_exits(AccelKind accel)
     {
         // APICv and x2AVIC raise the #GP in the processor (no exit); `none` and plain AVIC's
@@ -108,10 +105,7 @@ public class ExitDispatcherTests
     }
 
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void Rdmsr_of_apic_base_and_of_the_pv_eoi_msr_are_exits_on_every_backend(AccelKind accel)
     {
         using var vm = EnabledVm(accel);
@@ -175,10 +169,7 @@ public class ExitDispatcherTests
     }
 
     [Theory]
-    [InlineData(AccelKind.None)]
-    [InlineData(AccelKind.Apicv)]
-    [InlineData(AccelKind.Avic)]
-    [InlineData(AccelKind.X2Avic)]
+    [MemberData(nameof(Backends.Each), MemberType = typeof(Backends))]
     public void Tsc_deadline_is_read_back_through_the_intercepted_rdmsr(AccelKind accel)
     {
         using var vm = EnabledVm(accel);
