@@ -1,0 +1,172 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using VirtualApic.Assist;
+using VirtualApic.Cpu;
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+using VirtualApic.Tests.Support;
+using static VirtualApic.Tests.Support.AssistTestKit;
+
+namespace VirtualApic.Tests.Cpu;
+
+/// <summary>
+/// What a halting vCPU checks before it sleeps, and the processor-side registers the vCPU keeps
+/// (CR8, CPUID's APIC bits, the LINT inputs, the MMIO hole): each test stands for a mutant of
+/// <see cref="Vcpu"/> that the rest of the suite let live (docs/reliability.md, "Cpu, twenty-ninth
+/// session").
+/// </summary>
+public class HaltAndCpuRegisterTests
+{
+    public static TheoryData<string, bool> EventsHeldAtHlt() => new()
+    {
+        { "init", true },
+        { "smi", true },
+        { "nmi", true },
+        { "nmi-while-blocked", false },
+        { "fixed-with-if", true },
+        { "fixed-without-if", false },
+        { "nothing", false },
+    };
+
+    [Theory]
+    [MemberData(nameof(EventsHeldAtHlt))]
+    public void Hlt_with_an_event_already_held_latches_the_wake_up_and_without_one_sleeps(string held, bool runnable)
+    {
+        // KVM kvm_vcpu_check_block asks kvm_arch_vcpu_runnable before it blocks: an event that came
+        // before the HLT (its kick found nobody waiting) must not be slept on. WaitForKick(Zero)
+        // only reads the latch.
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        var cpu = vm.Vcpus[0];
+        switch (held)
+        {
+            case "init":
+                cpu.OnInit();
+                break;
+            case "smi":
+                cpu.OnSmi();
+                break;
+            case "nmi":
+                cpu.OnNmi();
+                break;
+            case "nmi-while-blocked":
+                cpu.OnNmi();
+                Assert.Equal(GuestEventKind.Nmi, cpu.Take().Kind); // NMIs blocked until IRET
+                cpu.OnNmi();
+                break;
+            case "fixed-with-if":
+                cpu.Sti();
+                vm.Vcpus[1].SendFixed(0x40, 0);
+                break;
+            case "fixed-without-if":
+                cpu.Cli();
+                vm.Vcpus[1].SendFixed(0x40, 0);
+                break;
+            default:
+                break;
+        }
+
+        long hltExits = cpu.Exits[ExitReason.Hlt];
+
+        cpu.Hlt();
+
+        Assert.Equal(VcpuRunState.Halted, cpu.State);
+        Assert.Equal(hltExits + 1, cpu.Exits[ExitReason.Hlt]);
+        Assert.Equal(runnable, cpu.WaitForKick(TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void Cr8_is_tpr_bits_7_4_and_its_reserved_bits_fault()
+    {
+        using var vm = EnabledVm(AccelKind.None);
+        var cpu = vm.Vcpus[0];
+
+        Assert.True(cpu.WriteCr8(0x5));
+        Assert.Equal(0x50u, cpu.Apic.Tpr);
+        Assert.Equal(0x5ul, cpu.ReadCr8());
+        Assert.Equal(0x50u, cpu.Apic.Ppr);
+
+        Assert.False(cpu.WriteCr8(0x10)); // bits 63:4 reserved: #GP, nothing written
+        Assert.Equal(0x50u, cpu.Apic.Tpr);
+        Write(cpu, ApicOffset.Tpr, 0x3F);
+        Assert.Equal(0x3ul, cpu.ReadCr8());
+    }
+
+    [Fact]
+    public void Lowering_cr8_wakes_a_halted_vcpu_whose_vector_it_unmasks()
+    {
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        var cpu = vm.Vcpus[0];
+        Assert.True(cpu.WriteCr8(0xF));
+        cpu.Sti();
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        cpu.Hlt();
+        Assert.False(cpu.WaitForKick(TimeSpan.Zero)); // masked by TPR: HLT sleeps
+
+        Assert.True(cpu.WriteCr8(0));
+
+        Assert.True(cpu.WaitForKick(TimeSpan.Zero));
+        Assert.Equal(0x40, cpu.Take().Vector);
+    }
+
+    [Fact]
+    public void Cpuid_leaf_1_edx_apic_bit_follows_apic_base_enable()
+    {
+        // SDM vol. 2A CPUID.01H:EDX[9]; KVM kvm_update_cpuid_runtime clears it with APIC_BASE.EN.
+        using var vm = EnabledVm(AccelKind.None);
+        var cpu = vm.Vcpus[0];
+        Assert.Equal(1u << 9, cpu.Cpuid(1, 0, CpuidRegister.Edx));
+
+        Assert.True(cpu.TryWriteMsr(ApicBase.Msr, cpu.Apic.ApicBaseMsr & ~ApicBase.EnableBit));
+
+        Assert.Equal(0u, cpu.Cpuid(1, 0, CpuidRegister.Edx));
+    }
+
+    [Theory]
+    [InlineData(1, 0xFFul)]
+    [InlineData(2, 0xFFFFul)]
+    [InlineData(4, 0xFFFF_FFFFul)]
+    [InlineData(8, ulong.MaxValue)]
+    public void The_apic_window_of_a_disabled_apic_and_unbacked_memory_read_all_ones_of_the_access_size(int size, ulong ones)
+    {
+        using var vm = EnabledVm(AccelKind.None);
+        var cpu = vm.Vcpus[0];
+        ulong window = cpu.Apic.BaseAddress;
+        Assert.Equal(0x1FFul, cpu.MmioRead(window + ApicOffset.Svr, 4));
+
+        cpu.Bus = null; // a vCPU without a bus: everything outside the window is unbacked
+        Assert.Equal(ones, cpu.MmioRead(0x1_0000_0000, size));
+        Assert.True(cpu.TryWriteMsr(ApicBase.Msr, cpu.Apic.ApicBaseMsr & ~ApicBase.EnableBit));
+
+        Assert.Equal(ones, cpu.MmioRead(window + ApicOffset.Svr, size));
+    }
+
+    [Fact]
+    public void The_apic_window_is_exactly_one_page()
+    {
+        using var vm = EnabledVm(AccelKind.None);
+        var cpu = vm.Vcpus[0];
+        ulong window = cpu.Apic.BaseAddress;
+
+        Assert.True(cpu.IsApicWindow(window));
+        Assert.True(cpu.IsApicWindow(window + 0xFFF));
+        Assert.False(cpu.IsApicWindow(window + 0x1000));
+        Assert.False(cpu.IsApicWindow(window - 1));
+    }
+
+    [Fact]
+    public void Each_lint_input_keeps_its_own_level()
+    {
+        using var vm = EnabledVm(AccelKind.None);
+        var cpu = vm.Vcpus[0];
+
+        cpu.SetLint(1, true);
+
+        Assert.True(cpu.GetLint(1));
+        Assert.False(cpu.GetLint(0));
+        cpu.SetLint(0, true);
+        cpu.SetLint(1, false);
+        Assert.True(cpu.GetLint(0));
+        Assert.False(cpu.GetLint(1));
+    }
+}
