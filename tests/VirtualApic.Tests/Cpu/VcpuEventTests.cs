@@ -136,6 +136,35 @@ public class VcpuEventTests
     }
 
     [Fact]
+    public void Restoring_the_event_state_brings_back_every_field_and_the_wait_that_goes_with_the_run_state()
+    {
+        // Stryker's Cpu run: a restore that forgot the SIPI vector, a LINT level or the halted
+        // vCPU's wait passed every test (docs/reliability.md, "Cpu, twenty-ninth session").
+        var source = Create(1, waitForSipi: true);
+        Send(source, DeliveryMode.StartUp, 0x9A);
+        source.SetLint(0, true);
+        source.SetLint(1, true);
+        var saved = source.SaveEvents();
+        Assert.Equal(VcpuRunState.WaitForSipi, saved.State);
+
+        var target = Create(1);
+        Assert.False(target.IsBlocking);
+        target.RestoreEvents(saved);
+
+        Assert.Equal((byte)0x9A, target.SipiVector);
+        Assert.True(target.GetLint(0));
+        Assert.True(target.GetLint(1));
+        Assert.Equal(saved.Pending, target.PendingEvents);
+        Assert.Equal(new GuestEvent(GuestEventKind.Sipi, 0x9A), target.Take());
+
+        target.RestoreEvents(saved with { State = VcpuRunState.Halted, Pending = PendingEvents.None });
+        Assert.True(target.IsBlocking); // a restored HLT waits for a kick
+        target.RestoreEvents(saved with { State = VcpuRunState.Running, Pending = PendingEvents.None });
+        Assert.False(target.IsBlocking);
+        Assert.Throws<ArgumentNullException>("state", () => target.RestoreEvents(null!));
+    }
+
+    [Fact]
     public void A_sipi_starts_a_waiting_ap_with_its_vector()
     {
         var ap = Create(1, waitForSipi: true);
