@@ -76,6 +76,31 @@ public class HaltAndCpuRegisterTests
     }
 
     [Fact]
+    public void A_run_state_the_host_sets_keeps_the_wait_the_wake_and_avics_is_running_bit_in_step()
+    {
+        // KVM_SET_MP_STATE: a vCPU the host marks halted waits for a kick, is not running for
+        // AVIC (an IPI to it exits as target-not-running), and an event it already holds wakes it.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
+        var target = vm.Vcpus[1];
+        target.Sti();
+
+        target.SetRunState(VcpuRunState.Halted);
+
+        Assert.True(target.IsBlocking);
+        Assert.False(target.WaitForKick(TimeSpan.Zero));
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x44, destinationHigh: 1u << 24));
+        Assert.Equal(1, vm.Vcpus[0].Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.True(target.WaitForKick(TimeSpan.Zero));
+
+        target.SetRunState(VcpuRunState.Running);
+        Assert.False(target.IsBlocking);
+        target.PrepareToWait(); // resets the wake-up
+        Assert.False(target.WaitForKick(TimeSpan.Zero));
+        target.SetRunState(VcpuRunState.Halted); // with 0x44 held: runnable at once
+        Assert.True(target.WaitForKick(TimeSpan.Zero));
+    }
+
+    [Fact]
     public void Cr8_is_tpr_bits_7_4_and_its_reserved_bits_fault()
     {
         using var vm = EnabledVm(AccelKind.None);
