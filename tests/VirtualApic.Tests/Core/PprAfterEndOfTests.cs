@@ -25,14 +25,14 @@ public class PprAfterEndOfTests
             Assert.True(apic.Write(ApicOffset.Tpr, tpr));
             foreach (int v in vectors)
             {
-                apic.Page.Write(ApicOffset.Isr + ((v >> 5) << 4), apic.Page.Read(ApicOffset.Isr + ((v >> 5) << 4)) | (1u << v));
+                apic.Page.SetVector(ApicOffset.Isr, v);
             }
 
             apic.RefreshIsrCache();
             int highest = apic.Page.HighestVector(ApicOffset.Isr);
 
             uint predicted = apic.PprAfterEndOf(highest);
-            apic.Page.Write(ApicOffset.Isr + ((highest >> 5) << 4), apic.Page.Read(ApicOffset.Isr + ((highest >> 5) << 4)) & ~(1u << highest));
+            apic.Page.ClearVector(ApicOffset.Isr, highest);
             apic.RefreshIsrCache();
 
             Assert.Equal(apic.Ppr, predicted);

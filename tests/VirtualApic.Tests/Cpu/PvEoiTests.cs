@@ -22,9 +22,9 @@ public class PvEoiTests
 {
     private const ulong Flag = 0x2000;
 
-    private static (VirtualMachine Vm, SparseGuestMemory Ram) Vm(AccelKind accel = AccelKind.None, int cpus = 2)
+    private static (VirtualMachine Vm, SparseGuestMemory Ram) Vm(AccelKind accel = AccelKind.None, int cpus = 2, ApicProfile? profile = null)
     {
-        var vm = new VirtualMachine(new VmOptions { Cpus = cpus, Accel = accel, IoApicVersion = 0x20 });
+        var vm = new VirtualMachine(new VmOptions { Cpus = cpus, Accel = accel, IoApicVersion = 0x20, Profile = profile ?? ApicProfile.Kvm });
         var ram = new SparseGuestMemory();
         vm.GuestMemory = ram;
         foreach (var v in vm.Vcpus)
@@ -317,17 +317,9 @@ public class PvEoiTests
     {
         // Under the kvm profile a level IPI's EOI does nothing KVM must see (not IOAPIC-handled);
         // the architectural profile's level vectors may hold a LINT Remote IRR that the EOI clears.
-        var vm = new VirtualMachine(new VmOptions { Cpus = 2, Profile = architectural ? ApicProfile.Architectural : ApicProfile.Kvm });
+        var (vm, ram) = Vm(profile: architectural ? ApicProfile.Architectural : ApicProfile.Kvm);
         using var _ = vm;
-        var ram = new SparseGuestMemory();
-        vm.GuestMemory = ram;
-        foreach (var v in vm.Vcpus)
-        {
-            v.SoftwareEnable();
-        }
-
         var cpu0 = vm.Vcpus[0];
-        Assert.True(cpu0.TryWriteMsr(PvEoi.Msr, Flag | PvEoi.EnableBit));
         vm.Vcpus[1].Apic.SendIpi(Icr.Create(0x40, trigger: TriggerMode.Level));
 
         Assert.Equal(0x40, cpu0.StiTake().Vector);
