@@ -358,21 +358,25 @@ public sealed class Vcpu : IApicCpu, IDisposable
             PvEoi.SyncToGuest(Accelerator.IsActive);
         }
 
+        // Leaving HLT drops a PV unhalt whatever woke the vCPU (KVM vcpu_block clears pv_unhalted on
+        // the way out of KVM_MP_STATE_HALTED), and a PV unhalt alone wakes it with no event.
+        bool wakes = taken.Kind != GuestEventKind.None;
+        if (before == VcpuRunState.Halted && ConsumePvUnhalt())
+        {
+            wakes = true;
+        }
+
         bool unblocked = false;
-        if (taken.Kind != GuestEventKind.None && Volatile.Read(ref _waiting) != 0)
+        if (wakes && Volatile.Read(ref _waiting) != 0)
         {
             // Running again (KVM avic_vcpu_unblocking): kicks need not signal until the next wait.
             Volatile.Write(ref _waiting, 0);
             unblocked = true;
         }
 
-        if (taken.Kind != GuestEventKind.None && State == VcpuRunState.Halted)
+        if (wakes && State == VcpuRunState.Halted)
         {
             State = VcpuRunState.Running;
-        }
-        else if (State == VcpuRunState.Halted && ConsumePvUnhalt())
-        {
-            State = VcpuRunState.Running; // PV unhalt: runnable with no event (KVM vcpu_block)
         }
 
         if (State != before || unblocked)

@@ -194,4 +194,72 @@ public class HaltAndCpuRegisterTests
         Assert.True(cpu.GetLint(0));
         Assert.False(cpu.GetLint(1));
     }
+
+    [Fact]
+    public void A_pv_kick_wakes_a_halted_vcpu_into_guest_mode_for_avic()
+    {
+        // KVM_HC_KICK_CPU: the halted target becomes runnable with no event (vcpu_block clears
+        // pv_unhalted) and is unblocked (avic_vcpu_unblocking), so AVIC IPIs reach it in guest mode
+        // again instead of exiting as target-not-running.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
+        var (kicker, target) = (vm.Vcpus[0], vm.Vcpus[1]);
+        target.Sti();
+        target.Hlt();
+        Assert.True(target.IsBlocking);
+
+        Assert.Equal(0, kicker.Hypercall(Vcpu.KvmHcKickCpu, 0, 1));
+
+        Assert.True(target.WaitForKick(TimeSpan.Zero));
+        Assert.Equal(GuestEvent.None, target.Take());
+        Assert.Equal(VcpuRunState.Running, target.State);
+        Assert.False(target.IsBlocking);
+        SendXApicIpi(kicker, Icr.Create(0x44, destinationHigh: 1u << 24));
+        Assert.Equal(0, kicker.Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.Equal(0x44, target.Take().Vector);
+    }
+
+    [Fact]
+    public void A_pv_kick_that_comes_before_hlt_completes_that_hlt_at_once_and_only_that_one()
+    {
+        // kvm_vcpu_has_events counts pv_unhalted: the HLT after the kick does not block.
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        var target = vm.Vcpus[1];
+        Assert.Equal(0, vm.Vcpus[0].Hypercall(Vcpu.KvmHcKickCpu, 0, 1));
+        Assert.Equal(PendingEvents.PvUnhalt, target.PendingEvents);
+
+        target.Hlt();
+
+        Assert.Equal(VcpuRunState.Running, target.State);
+        Assert.False(target.IsBlocking);
+        Assert.Equal(PendingEvents.None, target.PendingEvents);
+        Assert.Equal(1, target.Exits[ExitReason.Hlt]);
+        target.Hlt();
+        Assert.Equal(VcpuRunState.Halted, target.State);
+    }
+
+    [Theory]
+    [InlineData(DeliveryMode.Fixed)]
+    [InlineData(DeliveryMode.Init)]
+    public void A_halted_vcpu_another_event_wakes_forgets_a_pv_kick_that_came_too(DeliveryMode wakeBy)
+    {
+        // KVM vcpu_block clears pv_unhalted as the vCPU leaves KVM_MP_STATE_HALTED, whatever woke
+        // it: the guest's next HLT blocks instead of completing at once on a stale kick.
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        var target = vm.Vcpus[1];
+        target.Sti();
+        target.Hlt();
+        Assert.Equal(0, vm.Vcpus[0].Hypercall(Vcpu.KvmHcKickCpu, 0, 1));
+        vm.Vcpus[0].SendIpi(TestGuest.IcrLow(0x40, wakeBy), 1);
+
+        Assert.Equal(wakeBy == DeliveryMode.Init ? GuestEventKind.Init : GuestEventKind.Vector, target.Take().Kind);
+
+        Assert.Equal(PendingEvents.None, target.PendingEvents);
+        if (wakeBy == DeliveryMode.Fixed)
+        {
+            target.Iret();
+            target.Hlt();
+            Assert.Equal(VcpuRunState.Halted, target.State);
+            Assert.True(target.IsBlocking);
+        }
+    }
 }
