@@ -25,11 +25,23 @@ internal struct IsrCache
     private int _count;
     private int _highest;
 
+    // Whether _highest is the vector last put in service, with no EOI or re-derivation since: KVM's
+    // highest_isr_cache, which apic_set_isr sets and every apic_clear_isr (and a restore or an APICv
+    // toggle) makes -1 again, and which a scan never fills in.
+    private bool _highestSetInService;
+
     /// <summary>The number of in-service vectors.</summary>
     public readonly int Count => _count;
 
     /// <summary>The highest in-service vector as cached: -1 when none, null while a scan is owed. Inspection only.</summary>
     public readonly int? StoredHighest => _count == 0 ? -1 : _highest == Unknown ? null : _highest;
+
+    /// <summary>
+    /// The highest in-service vector when it is the one last put in service and nothing left service
+    /// or was re-derived since, else -1: KVM's <c>highest_isr_cache</c> (arch/x86/kvm/lapic.c
+    /// <c>apic_set_isr</c>, <c>apic_clear_isr</c>), which PV EOI arms its flag for.
+    /// </summary>
+    public readonly int LastSetInService => _highestSetInService ? _highest : -1;
 
     /// <summary>The highest in-service vector, or -1; scans <paramref name="page"/> once when the cache does not know it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -60,6 +72,7 @@ internal struct IsrCache
             page.SetKnownVector(ApicOffset.Isr, vector);
             _count++;
             _highest = vector;
+            _highestSetInService = true;
         }
     }
 
@@ -75,6 +88,7 @@ internal struct IsrCache
         page.ClearKnownVector(ApicOffset.Isr, v);
         _count--;
         _highest = Unknown; // the next one down, if any, is found by a scan when asked for
+        _highestSetInService = false;
         return v;
     }
 
@@ -83,6 +97,7 @@ internal struct IsrCache
     {
         _count = page.CountVectors(ApicOffset.Isr);
         _highest = Unknown;
+        _highestSetInService = false;
     }
 
     /// <summary>Empties the ISR in <paramref name="page"/> and the cache (RESET, INIT).</summary>
@@ -91,5 +106,6 @@ internal struct IsrCache
         page.ClearVectors(ApicOffset.Isr);
         _count = 0;
         _highest = Unknown;
+        _highestSetInService = false;
     }
 }

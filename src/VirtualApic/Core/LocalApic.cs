@@ -636,6 +636,12 @@ public sealed partial class LocalApic
     /// <summary>The highest-ISR cache as stored (null while it must be found by a scan), for inspection.</summary>
     internal int? HighestIsrCache => _isr.StoredHighest;
 
+    /// <summary>
+    /// The vector last acknowledged, while it is still the highest in service and no EOI, restore or
+    /// assist toggle came since; else -1 (KVM's <c>highest_isr_cache</c>, see <see cref="IsrCache.LastSetInService"/>).
+    /// </summary>
+    internal int HighestIsrSetByInjection => _isr.LastSetInService;
+
     /// <summary>The highest in-service vector, or -1.</summary>
     public int HighestIsr
     {

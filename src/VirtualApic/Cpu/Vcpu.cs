@@ -352,9 +352,12 @@ public sealed class Vcpu : IApicCpu, IDisposable
         }
 
         var taken = TakeCore();
-        if (taken.Kind == GuestEventKind.Vector && PvEoi.Enabled)
+        if (taken.Kind != GuestEventKind.None && PvEoi.Enabled)
         {
-            // The software injection path only (KVM apic_sync_pv_eoi_to_guest; see PvEoi).
+            // An entry that injects has handled KVM_REQ_EVENT, and KVM then syncs to the guest
+            // (vcpu_enter_guest -> kvm_lapic_sync_to_vapic) whatever it injected: after an NMI,
+            // an SMI or an ExtINT too, the flag is armed again for a vector still in service whose
+            // flag an exit took back. Software injection path only (see PvEoi.SyncToGuest).
             PvEoi.SyncToGuest(Accelerator.IsActive);
         }
 

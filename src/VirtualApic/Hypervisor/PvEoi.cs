@@ -143,11 +143,13 @@ public sealed class PvEoi
     }
 
     /// <summary>
-    /// Before the entry that follows an injection (KVM <c>kvm_lapic_sync_to_vapic</c> ->
-    /// <c>apic_sync_pv_eoi_to_guest</c>): sets the guest's flag (<c>pv_eoi_set_pending</c>) only when
-    /// an EOI skipped by the guest cannot matter before KVM next looks: nothing in the IRR (a pending
-    /// vector, even a lower one, could become deliverable at the EOI: KVM's <c>irr_pending</c>), the
-    /// highest in-service vector known (the one just injected), and that vector not one the IOAPIC
+    /// Before an entry that injected an event (KVM <c>kvm_lapic_sync_to_vapic</c> ->
+    /// <c>apic_sync_pv_eoi_to_guest</c>, run by every entry that handles KVM_REQ_EVENT): sets the
+    /// guest's flag (<c>pv_eoi_set_pending</c>) only when an EOI skipped by the guest cannot matter
+    /// before KVM next looks: nothing in the IRR (a pending vector, even a lower one, could become
+    /// deliverable at the EOI: KVM's <c>irr_pending</c>), the highest in-service vector known (the
+    /// one an injection put there, with no EOI since: <c>highest_isr_cache</c>; after an NMI, SMI or
+    /// ExtINT injection that is a vector whose flag an exit took back), and that vector not one the IOAPIC
     /// (or a split irqchip's VMM) must hear of (<c>kvm_ioapic_handles_vector</c>: level-triggered
     /// IOAPIC entries and level MSI routes). With <paramref name="virtualInterruptDelivery"/> (an
     /// active APICv/AVIC) KVM's <c>irr_pending</c> is always true: never.
@@ -160,7 +162,9 @@ public sealed class PvEoi
             return;
         }
 
-        int isr = _apic.HighestIsr;
+        // KVM arms the flag only for highest_isr_cache ("cache not set: could be safe but we don't
+        // bother"): the vector an injection put in service, until any EOI, restore or APICv toggle.
+        int isr = _apic.HighestIsrSetByInjection;
         if (isr < 0 || _apic.HighestIrr >= 0 || _apic.IsIoApicHandled(isr))
         {
             return;

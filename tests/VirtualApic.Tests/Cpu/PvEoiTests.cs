@@ -329,6 +329,103 @@ public class PvEoiTests
     }
 
     [Fact]
+    public void The_entry_that_injects_performs_a_pv_eoi_the_guest_made_before_it_picks_the_vector()
+    {
+        // An injection follows an exit, where KVM looks at the flag (kvm_lapic_sync_from_vapic): a
+        // lower vector that only the guest's PV EOI unmasked is the one injected.
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x50, 0);
+        Assert.Equal(0x50, cpu0.StiTake().Vector);
+        Assert.True(GuestPvEoi(cpu0, ram)); // no exit: 0x50 is still in service for the host
+        vm.Vcpus[1].SendFixed(0x40, 0);      // below 0x50's class
+        Assert.True(cpu0.Apic.IsrHas(0x50));
+
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+
+        Assert.False(cpu0.Apic.IsrHas(0x50));
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+    }
+
+    [Theory]
+    [InlineData(DeliveryMode.Nmi, GuestEventKind.Nmi)]
+    [InlineData(DeliveryMode.Smi, GuestEventKind.Smi)]
+    public void An_entry_that_injects_another_event_arms_the_flag_again_for_the_vector_an_exit_took_it_back_from(
+        DeliveryMode mode, GuestEventKind kind)
+    {
+        // KVM syncs to the guest on every entry that handles KVM_REQ_EVENT (vcpu_enter_guest ->
+        // kvm_lapic_sync_to_vapic), whatever it injects: highest_isr_cache still names 0x40.
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+        Exit(cpu0); // the guest had not ended 0x40: the exit takes the flag back
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(cpu0.PvEoi.Pending);
+        vm.Vcpus[1].SendIpi(TestGuest.IcrLow(0, mode), 0);
+
+        Assert.Equal(kind, cpu0.Take().Kind);
+
+        Assert.Equal(1, FlagByte(ram));
+        Assert.True(cpu0.PvEoi.Pending);
+        Assert.True(GuestPvEoi(cpu0, ram)); // the guest's EOI of 0x40 costs no exit ...
+        Exit(cpu0);
+        Assert.False(cpu0.Apic.IsrHas(0x40)); // ... and is done at the next one
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+    }
+
+    [Fact]
+    public void An_entry_that_injects_nothing_leaves_a_flag_an_exit_took_back_clear()
+    {
+        // The entry after an exit that raised no KVM_REQ_EVENT (an APIC read here) does not sync to
+        // the guest: the guest ends 0x40 with the EOI register. The model arms only where an
+        // entry injected something, so a blocked NMI's KVM_REQ_EVENT, which KVM handles with
+        // nothing to inject, is the one case it does not re-arm as KVM would (docs/reliability.md).
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+        Exit(cpu0);
+
+        Assert.Equal(GuestEvent.None, cpu0.StiTake());
+
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.False(GuestPvEoi(cpu0, ram));
+        Assert.False(cpu0.Apic.IsrHas(0x40));
+    }
+
+    [Fact]
+    public void After_an_eoi_no_entry_arms_the_flag_for_the_vector_below_until_the_next_injection()
+    {
+        // apic_clear_isr makes highest_isr_cache -1, and KVM does not scan for the next vector down
+        // ("cache not set: could be safe but we don't bother"): 0x30 ends with the EOI register.
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x30, 0);
+        Assert.Equal(0x30, cpu0.StiTake().Vector);
+        vm.Vcpus[1].SendFixed(0x50, 0);
+        Assert.Equal(0x50, cpu0.StiTake().Vector);
+        Assert.Equal(1, FlagByte(ram)); // for 0x50
+        cpu0.WriteEoi();                // the guest ends 0x50 through the register
+        Assert.Equal(0x30, cpu0.Apic.HighestIsr);
+        Assert.Equal(-1, cpu0.Apic.HighestIrr);
+        vm.Vcpus[1].SendIpi(TestGuest.IcrLow(0, DeliveryMode.Nmi), 0);
+
+        Assert.Equal(GuestEventKind.Nmi, cpu0.Take().Kind);
+
+        Assert.Equal(0, FlagByte(ram));
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.False(GuestPvEoi(cpu0, ram));
+        Assert.Equal(-1, cpu0.Apic.HighestIsr);
+        Assert.Equal(0, cpu0.PvEoi.Eois);
+    }
+
+    [Fact]
     public void A_snapshot_with_the_flag_set_round_trips_and_the_restored_vcpu_completes_the_pv_eoi()
     {
         var (vm, ram) = Vm();
