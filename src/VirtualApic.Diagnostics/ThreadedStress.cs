@@ -271,7 +271,7 @@ public static class ThreadedStress
             var nextSnapshot = _wall.Elapsed + (_o.SnapshotInterval > TimeSpan.Zero ? _o.SnapshotInterval : TimeSpan.MaxValue / 2);
             var nextProgress = _wall.Elapsed + _o.ProgressInterval;
             bool interrupted = false;
-            while (_wall.Elapsed < deadline)
+            while (_wall.Elapsed < deadline || AwaitsInjectedStall(deadline))
             {
                 // Wakes at once when cancelled; then the run ends exactly as a timed-out one does.
                 if (cancellationToken.WaitHandle.WaitOne(10))
@@ -695,6 +695,12 @@ public static class ThreadedStress
 
             ParkUntilStop();
         }
+
+        // A run with the injected lost kick lasts until the watchdog has reported it, within a bound
+        // far above the stall threshold: on a loaded machine the vCPU may block for the first time
+        // only late in the run, and a run that ended before the fault was injected would prove nothing.
+        private bool AwaitsInjectedStall(TimeSpan deadline) =>
+            _o.LoseMsiKicks && StallCount == 0 && _wall.Elapsed < deadline + TimeSpan.FromSeconds(30);
 
         // The injected fault: the vector reaches the IRR, the kick does not, until the watchdog saw it.
         // It waits for the target to block first: a vCPU still running (or not yet started) would find

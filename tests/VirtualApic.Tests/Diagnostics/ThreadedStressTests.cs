@@ -135,7 +135,10 @@ public class ThreadedStressTests
             LoseMsiKicks = true,
         }, TestContext.Current.CancellationToken);
 
-        string stall = Assert.Single(result.Stalls);
+        // The run lasts until the watchdog has reported the fault (AwaitsInjectedStall): a run the
+        // host slowed so much that the vCPU first blocked near its end still injects and sees it.
+        Assert.True(result.Stalls.Count == 1, $"stalls: [{string.Join("; ", result.Stalls)}], errors: [{string.Join("; ", result.Errors)}], sent {result.Sent}, received {result.Received}, {result.Elapsed}");
+        string stall = result.Stalls[0];
         Assert.StartsWith("cpu0: blocked ", stall, StringComparison.Ordinal);
         Assert.Contains("an MSI from device 0 is pending", stall, StringComparison.Ordinal);
         Assert.Contains("IRR top 0x80", stall, StringComparison.Ordinal);
