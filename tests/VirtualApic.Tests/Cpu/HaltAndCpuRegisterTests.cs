@@ -196,6 +196,70 @@ public class HaltAndCpuRegisterTests
     }
 
     [Fact]
+    public void A_lint_pin_other_than_0_or_1_is_refused()
+    {
+        using var vm = EnabledVm(AccelKind.None);
+        var cpu = vm.Vcpus[0];
+
+        Assert.Throws<ArgumentOutOfRangeException>("pin", () => cpu.SetLint(2, true));
+
+        Assert.False(cpu.GetLint(0));
+        Assert.False(cpu.GetLint(1));
+    }
+
+    [Theory]
+    [InlineData("sti")]
+    [InlineData("iret")]
+    [InlineData("reenter")]
+    public void A_step_that_leaves_a_halted_vcpu_runnable_latches_its_wake_up(string step)
+    {
+        // KVM asks kvm_vcpu_has_events again at the next KVM_RUN of a halted vCPU, so what the host
+        // does to one (KVM_SET_REGS with IF set, an NMI handler left, the entry's check before it
+        // blocks) must not leave it asleep on an event it could take.
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        var cpu = vm.Vcpus[0];
+        switch (step)
+        {
+            case "sti":
+                vm.Vcpus[1].SendFixed(0x40, 0);
+                cpu.Hlt(); // IF clear: a fixed vector does not make it runnable
+                break;
+            case "iret":
+                cpu.OnNmi();
+                Assert.Equal(GuestEventKind.Nmi, cpu.Take().Kind);
+                cpu.OnNmi(); // waits for the IRET that ends NMI blocking
+                cpu.Hlt();
+                break;
+            default:
+                cpu.Sti();
+                cpu.Hlt();
+                vm.Vcpus[1].SendFixed(0x40, 0); // its kick latches the wake-up ...
+                cpu.PrepareToWait();            // ... which the vCPU's next wait sequence resets
+                break;
+        }
+
+        Assert.False(cpu.WaitForKick(TimeSpan.Zero));
+
+        switch (step)
+        {
+            case "sti":
+                cpu.Sti();
+                break;
+            case "iret":
+                cpu.Iret();
+                break;
+            default:
+                cpu.Reenter(); // the check between PrepareToWait and WaitForKick
+                break;
+        }
+
+        Assert.True(cpu.WaitForKick(TimeSpan.Zero));
+        Assert.Equal(VcpuRunState.Halted, cpu.State);
+        Assert.NotEqual(GuestEventKind.None, cpu.Take().Kind);
+        Assert.Equal(VcpuRunState.Running, cpu.State);
+    }
+
+    [Fact]
     public void A_pv_kick_wakes_a_halted_vcpu_into_guest_mode_for_avic()
     {
         // KVM_HC_KICK_CPU: the halted target becomes runnable with no event (vcpu_block clears
@@ -261,5 +325,72 @@ public class HaltAndCpuRegisterTests
             Assert.Equal(VcpuRunState.Halted, target.State);
             Assert.True(target.IsBlocking);
         }
+    }
+
+    [Fact]
+    public void Wait_for_kick_announces_the_wait_itself()
+    {
+        // A vCPU thread that waits without PrepareToWait still gets the kick that follows: the wait
+        // sets the flag kicks read before they signal.
+        using var vm = EnabledVm(AccelKind.None, cpus: 2);
+        var cpu = vm.Vcpus[0];
+        Assert.False(cpu.IsBlocking);
+        bool kicked = false;
+        var waiter = new Thread(() => kicked = cpu.WaitForKick(TimeSpan.FromSeconds(30))); // bounded only for a failing run
+        waiter.Start();
+
+        bool announced = SpinWait.SpinUntil(() => cpu.IsBlocking, TimeSpan.FromSeconds(30));
+        vm.Vcpus[1].SendFixed(0x40, 0);
+
+        waiter.Join();
+        Assert.True(announced);
+        Assert.True(kicked);
+    }
+
+    [Fact]
+    public void A_sipi_that_starts_an_ap_and_an_init_that_stops_it_move_avics_is_running_bit()
+    {
+        // An AP waiting for SIPI is not in guest mode: AVIC IPIs to it exit (target not running).
+        // The SIPI that starts it makes it running, and the INIT that puts it back makes it not
+        // running, though neither went through HLT or a wait.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2, apsWaitForSipi: true);
+        var (bsp, ap) = (vm.Vcpus[0], vm.Vcpus[1]);
+        SendXApicIpi(bsp, Icr.Create(0x44, destinationHigh: 1u << 24));
+        Assert.Equal(1, bsp.Exits[ExitReason.AvicIncompleteIpi]);
+
+        SendXApicIpi(bsp, Icr.Create(0x10, DeliveryMode.StartUp, destinationHigh: 1u << 24));
+        Assert.Equal(new GuestEvent(GuestEventKind.Sipi, 0x10), ap.Take());
+        bsp.Exits.Clear();
+        SendXApicIpi(bsp, Icr.Create(0x45, destinationHigh: 1u << 24));
+        Assert.Equal(0, bsp.Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.Equal(0x45, ap.Apic.HighestIrr);
+
+        SendXApicIpi(bsp, Icr.Create(0, DeliveryMode.Init, destinationHigh: 1u << 24));
+        Assert.Equal(GuestEventKind.Init, ap.Take().Kind);
+        Assert.Equal(VcpuRunState.WaitForSipi, ap.State);
+        Assert.True(ap.Apic.WriteRegister(ApicOffset.Svr, 0x1FF)); // INIT disabled it: a disabled APIC drops the IPI
+        bsp.Exits.Clear();
+        SendXApicIpi(bsp, Icr.Create(0x46, destinationHigh: 1u << 24));
+        Assert.Equal(1, bsp.Exits[ExitReason.AvicIncompleteIpi]);
+    }
+
+    [Fact]
+    public void A_restored_run_state_moves_avics_is_running_bit()
+    {
+        // KVM_SET_MP_STATE through a restore: a vCPU restored halted is not in guest mode, so an
+        // AVIC IPI to it exits (target not running); restored running, the IPI goes in directly.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
+        var (sender, target) = (vm.Vcpus[0], vm.Vcpus[1]);
+        var running = target.SaveEvents();
+        Assert.Equal(VcpuRunState.Running, running.State);
+
+        target.RestoreEvents(running with { State = VcpuRunState.Halted });
+        SendXApicIpi(sender, Icr.Create(0x44, destinationHigh: 1u << 24));
+        Assert.Equal(1, sender.Exits[ExitReason.AvicIncompleteIpi]);
+
+        target.RestoreEvents(running);
+        SendXApicIpi(sender, Icr.Create(0x45, destinationHigh: 1u << 24));
+        Assert.Equal(1, sender.Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.Equal(0x45, target.Apic.HighestIrr);
     }
 }

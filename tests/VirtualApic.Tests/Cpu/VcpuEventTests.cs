@@ -225,8 +225,78 @@ public class VcpuEventTests
         Send(bsp, DeliveryMode.Init);
         Send(bsp, DeliveryMode.StartUp, 0x10);
         Assert.Equal(GuestEventKind.Init, bsp.Take().Kind);
+        Assert.Equal(PendingEvents.Sipi, bsp.PendingEvents);
         Assert.Equal(GuestEvent.None, bsp.Take());
         Assert.Equal(VcpuRunState.Running, bsp.State);
+        Assert.Equal(PendingEvents.None, bsp.PendingEvents); // dropped, not left to keep every take on the slow path
+    }
+
+    [Fact]
+    public void Init_drops_a_pending_smi_and_queued_nmis_ends_nmi_blocking_and_forgets_every_handler()
+    {
+        // KVM kvm_vcpu_reset(init_event): smi_pending, nmi_queued and nmi_pending are zeroed and NMIs
+        // are unmasked; the handlers the guest was in are gone with the state it had.
+        var bsp = Create(0);
+        bsp.Sti();
+        bsp.Apic.Raise(0x40);
+        Assert.Equal(0x40, bsp.Take().Vector);
+        Send(bsp, DeliveryMode.Nmi);
+        Assert.Equal(GuestEventKind.Nmi, bsp.Take().Kind);
+        Send(bsp, DeliveryMode.Nmi); // queued behind the blocked one
+        Send(bsp, DeliveryMode.Smi);
+        Send(bsp, DeliveryMode.Init);
+        Assert.Equal(PendingEvents.Init | PendingEvents.Smi | PendingEvents.Nmi, bsp.PendingEvents);
+
+        Assert.Equal(GuestEventKind.Init, bsp.Take().Kind);
+
+        Assert.Equal(PendingEvents.None, bsp.PendingEvents);
+        Assert.Equal(0, bsp.NmiQueued);
+        Assert.False(bsp.NmiBlocked);
+        Assert.Empty(bsp.SaveEvents().HandlerStack);
+        Assert.False(bsp.InterruptFlag);
+        Send(bsp, DeliveryMode.Nmi);
+        Assert.Equal(GuestEventKind.Nmi, bsp.Take().Kind); // not blocked by the handler INIT ended
+    }
+
+    [Theory]
+    [InlineData(GuestEventKind.None, 0, "none")]
+    [InlineData(GuestEventKind.Vector, 0x41, "vector 0x41")]
+    [InlineData(GuestEventKind.ExtInt, 0x08, "extint 0x08")]
+    [InlineData(GuestEventKind.Sipi, 0x9A, "sipi 0x9a")]
+    [InlineData(GuestEventKind.Nmi, 0, "nmi")]
+    [InlineData(GuestEventKind.Smi, 0, "smi")]
+    [InlineData(GuestEventKind.Init, 0, "init")]
+    public void A_taken_event_prints_as_the_scenario_format_writes_it(GuestEventKind kind, byte vector, string text)
+    {
+        var taken = new GuestEvent(kind, vector);
+
+        Assert.Equal(text, taken.ToString());
+        Assert.Equal((kind, vector), (taken.Kind, taken.Vector));
+    }
+
+    [Fact]
+    public void Restoring_the_event_state_replaces_the_handlers_and_wakes_a_restored_hlt_that_has_an_event()
+    {
+        var source = Create(0);
+        source.Sti();
+        source.Apic.Raise(0x40);
+        Assert.Equal(0x40, source.Take().Vector);
+        var saved = source.SaveEvents();
+        Assert.Equal([GuestEventKind.Vector], saved.HandlerStack);
+
+        var target = Create(0);
+        Send(target, DeliveryMode.Nmi);
+        Assert.Equal(GuestEventKind.Nmi, target.Take().Kind);
+        target.RestoreEvents(saved);
+        Assert.Equal(saved.HandlerStack, target.SaveEvents().HandlerStack);
+
+        // A halted vCPU restored with IF set and a vector waiting (KVM_SET_MP_STATE then KVM_RUN
+        // asks kvm_vcpu_has_events): it must not sleep on the vector.
+        target.Apic.Raise(0x50);
+        target.RestoreEvents(saved with { State = VcpuRunState.Halted, InterruptFlag = false });
+        Assert.False(target.WaitForKick(TimeSpan.Zero));
+        target.RestoreEvents(saved with { State = VcpuRunState.Halted, InterruptFlag = true });
+        Assert.True(target.WaitForKick(TimeSpan.Zero));
     }
 
     // ------------------------------------------------------------------ NMI
