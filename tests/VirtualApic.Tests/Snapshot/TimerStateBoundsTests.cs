@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Fabric;
 using VirtualApic.Profiles;
@@ -35,6 +36,20 @@ public class TimerStateBoundsTests
             var bad = snapshot with { Timer = snapshot.Timer with { PeriodNs = period } };
             var ex = Assert.Throws<SnapshotFormatException>(() => bad.Restore(vm.Vcpus[0]));
             Assert.Contains("timer.PeriodNs", ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_longest_period_the_registers_can_program_is_accepted()
+    {
+        var (vm, snapshot) = PeriodicVm(ApicProfile.Kvm);
+        using (vm)
+        {
+            long longest = ApicTimer.PeriodForCount(uint.MaxValue, 128, vm.Vcpus[0].Apic.Config.BusMhz);
+
+            (snapshot with { Timer = snapshot.Timer with { PeriodNs = longest } }).Restore(vm.Vcpus[0]);
+
+            Assert.Equal(longest, vm.Vcpus[0].Apic.Timer.Save().PeriodNs);
         }
     }
 
