@@ -25,9 +25,7 @@ internal struct IsrCache
     private int _count;
     private int _highest;
 
-    // Whether _highest is the vector last put in service, with no EOI or re-derivation since: KVM's
-    // highest_isr_cache, which apic_set_isr sets and every apic_clear_isr (and a restore or an APICv
-    // toggle) makes -1 again, and which a scan never fills in.
+    // Whether _highest was set by SetInService and nothing cleared or re-derived it since (LastSetInService).
     private bool _highestSetInService;
 
     /// <summary>The number of in-service vectors.</summary>

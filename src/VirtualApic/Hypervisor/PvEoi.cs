@@ -162,8 +162,7 @@ public sealed class PvEoi
             return;
         }
 
-        // KVM arms the flag only for highest_isr_cache ("cache not set: could be safe but we don't
-        // bother"): the vector an injection put in service, until any EOI, restore or APICv toggle.
+        // highest_isr_cache, not the highest ISR bit: unknown (-1) after any EOI, and never scanned for.
         int isr = _apic.HighestIsrSetByInjection;
         if (isr < 0 || _apic.HighestIrr >= 0 || _apic.IsIoApicHandled(isr))
         {

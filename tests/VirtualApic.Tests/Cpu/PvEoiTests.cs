@@ -401,8 +401,8 @@ public class PvEoiTests
     [Fact]
     public void After_an_eoi_no_entry_arms_the_flag_for_the_vector_below_until_the_next_injection()
     {
-        // apic_clear_isr makes highest_isr_cache -1, and KVM does not scan for the next vector down
-        // ("cache not set: could be safe but we don't bother"): 0x30 ends with the EOI register.
+        // apic_clear_isr makes highest_isr_cache -1, and apic_sync_pv_eoi_to_guest gives up on an
+        // unknown cache rather than scan for the next vector down: 0x30 ends with the EOI register.
         var (vm, ram) = Vm();
         using var _ = vm;
         var cpu0 = vm.Vcpus[0];
