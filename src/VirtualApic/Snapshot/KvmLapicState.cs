@@ -32,13 +32,12 @@ public static class KvmLapicState
         Put(image, ApicOffset.Tmcct, apic.Timer.CurrentCount());
         if (apic.IsX2Apic)
         {
+            // The page holds the 32-bit ID; the legacy format wants it where xAPIC mode keeps it.
             Put(image, ApicOffset.Id, x2ApicFormat ? apic.X2ApicId : apic.X2ApicId << 24);
-            ulong icr = apic.ReadX2ApicIcr();
-            Put(image, ApicOffset.Icr, (uint)icr);
-            // KVM kvm_apic_state_fixup (get): ICR2 gets the high half; a 64-bit ICR (not split)
-            // keeps it at 0x304 too, since the image is a copy of the register page.
-            Put(image, ApicOffset.Icr + 4, apic.Config.X2ApicIcrSplit ? 0 : (uint)(icr >> 32));
-            Put(image, ApicOffset.Icr2, (uint)(icr >> 32));
+
+            // The ICR needs no fix-up: KVM's kvm_apic_state_fixup (get) copies a 64-bit ICR's high
+            // half into ICR2, and the page already keeps it there in both layouts (StoreX2ApicIcr,
+            // and the switch into x2APIC mode), the 64-bit one at 0x304 as well.
         }
 
         return image;

@@ -351,9 +351,9 @@ public sealed record VcpuSnapshot(int Index, ulong ApicBase, byte[] LapicImage, 
 
         byte sipi = r.U8("events.sipi_vector");
         at = r.Position;
-        if (r.U8("reserved") != 0)
+        if (r.U8("events.reserved") != 0)
         {
-            throw Malformed("reserved", at, "must be 0");
+            throw Malformed("events.reserved", at, "must be 0");
         }
 
         uint esrPending = 0;

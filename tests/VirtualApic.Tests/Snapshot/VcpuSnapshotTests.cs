@@ -209,7 +209,7 @@ public class VcpuSnapshotTests
         Add("events.nmi_queued", 1);
         Add("events.pending", 1);
         Add("events.sipi_vector", 1);
-        Add("reserved", 1);
+        Add("events.reserved", 1);
         Add("esr.pending", 4);
         Add("pv_eoi.msr", 8);
         Add("pv_eoi.pending", 1);
@@ -252,6 +252,7 @@ public class VcpuSnapshotTests
             var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes.AsSpan(0, length)));
             Assert.True(ex.Message.Contains(field.Field, StringComparison.Ordinal), $"length {length}: \"{ex.Message}\" does not name {field.Field}");
             Assert.Contains("truncated", ex.Message, StringComparison.Ordinal);
+            Assert.Contains($"need {field.Length} bytes, have {length - field.Start}", ex.Message, StringComparison.Ordinal);
             Assert.Equal(field.Start, ex.Offset);
         }
     }
@@ -263,7 +264,7 @@ public class VcpuSnapshotTests
     {
         byte[] bytes = ValidBytes();
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize([.. bytes, .. new byte[extra]]));
-        Assert.Contains("trailing", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"{extra} trailing bytes", ex.Message, StringComparison.Ordinal);
         Assert.Equal(bytes.Length, ex.Offset);
     }
 
@@ -311,6 +312,10 @@ public class VcpuSnapshotTests
         { "events.pending", (long)PendingEvents.Nmi, 1 },
         { "events.pending", (long)PendingEvents.ExtInt, 1 },
         { "events.pending", 0x80, 1 },
+        { "events.reserved", 1, 1 },
+        { "events.reserved", 0x80, 1 },
+        { "esr.pending", 0x10, 4 },       // ESR bit 4 is reserved
+        { "esr.pending", 0x100, 4 },
         { "pv_eoi.msr", 2, 8 },
         { "pv_eoi.msr", 0x1003, 8 },
         { "pv_eoi.pending", 2, 1 },
@@ -491,6 +496,19 @@ public class VcpuSnapshotTests
     }
 
     [Fact]
+    public void A_snapshot_without_the_ioapic_handled_set_is_written_without_one()
+    {
+        // A format-4 snapshot carries no set; writing it again must not claim one: a carried set of
+        // zeros would stand in for the rescan its restore owes, and no EOI would reach the IOAPIC.
+        var old = VcpuSnapshot.Deserialize(V4Bytes());
+
+        byte[] written = old.Serialize();
+
+        Assert.Equal(0, written[Offset("ioapic_scan.flags")]);
+        Assert.True(VcpuSnapshot.Deserialize(written).IoApicHandledVectors.IsDefault);
+    }
+
+    [Fact]
     public void Handled_vectors_are_rejected_when_the_flags_say_the_set_is_not_carried()
     {
         byte[] bytes = ValidBytes();
@@ -611,8 +629,21 @@ public class VcpuSnapshotTests
 
     // ------------------------------------------------------------------ restore validation
 
-    public static TheoryData<string> BadSnapshots() =>
-        new() { "index", "invalid-mode", "reserved-bit", "maxphyaddr", "image-size", "x2apic-id", "nmi-queued", "period", "target", "run-state" };
+    /// <summary>How a snapshot is spoiled, and what the refusal must name (the first check that fails, not a later one that happens to catch it too).</summary>
+    public static TheoryData<string, string> BadSnapshots() => new()
+    {
+        { "index", "snapshot of vCPU 4 cannot be restored onto vCPU 3" },
+        { "invalid-mode", "has reserved bits or EN=0/EXTD=1" },
+        { "reserved-bit", "has reserved bits or EN=0/EXTD=1" },
+        { "maxphyaddr", "has reserved bits or EN=0/EXTD=1" },
+        { "image-size", "register image must be 1024 bytes" },
+        { "x2apic-id", "x2APIC ID in the register image is not 3" },
+        { "nmi-queued", "event state out of range" },
+        { "period", "timer state out of range" },
+        { "target", "timer state out of range" },
+        { "run-state", "event state out of range" },
+        { "deadline-zero", "TSC-deadline mode with timer.TscDeadline 0" },
+    };
 
     private static VcpuSnapshot Spoil(VcpuSnapshot s, string how) => how switch
     {
@@ -625,6 +656,7 @@ public class VcpuSnapshotTests
         "nmi-queued" => s with { Events = s.Events with { NmiQueued = 3 } },
         "period" => s with { Timer = s.Timer with { PeriodNs = -5 } },
         "target" => s with { Timer = s.Timer with { TargetNs = -5 } },
+        "deadline-zero" => s with { Timer = new ApicTimerState(TimerMode.TscDeadline, 0, true, 1_000, 0) },
         _ => s with { Events = s.Events with { State = (VcpuRunState)7 } },
     };
 
@@ -637,16 +669,28 @@ public class VcpuSnapshotTests
 
     [Theory]
     [MemberData(nameof(BadSnapshots))]
-    public void Restore_rejects_a_snapshot_that_does_not_fit_and_changes_nothing(string how)
+    public void Restore_rejects_a_snapshot_that_does_not_fit_and_changes_nothing(string how, string named)
     {
         var good = VcpuSnapshot.Capture(Busy(new VirtualClock(), "x2apic"));
         var clock = new VirtualClock();
         var target = Busy(clock, "xapic");
         var before = Observe(target);
 
-        Assert.Throws<SnapshotFormatException>(() => Spoil(good, how).Restore(target));
+        var ex = Assert.Throws<SnapshotFormatException>(() => Spoil(good, how).Restore(target));
 
+        Assert.Contains(named, ex.Message, StringComparison.Ordinal);
         Assert.Equal(before, Observe(target));
+    }
+
+    [Fact]
+    public void Null_arguments_are_refused_by_name()
+    {
+        var snapshot = VcpuSnapshot.Capture(NewVcpu(new VirtualClock()));
+
+        Assert.Equal("vcpu", Assert.Throws<ArgumentNullException>(() => VcpuSnapshot.Capture(null!)).ParamName);
+        Assert.Equal("vcpu", Assert.Throws<ArgumentNullException>(() => snapshot.Restore(null!)).ParamName);
+        Assert.Equal("apic", Assert.Throws<ArgumentNullException>(() => KvmLapicState.Capture(null!)).ParamName);
+        Assert.Equal("apic", Assert.Throws<ArgumentNullException>(() => KvmLapicState.Apply(null!, snapshot.LapicImage)).ParamName);
     }
 
     [Fact]
