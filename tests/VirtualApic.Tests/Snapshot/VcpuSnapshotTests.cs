@@ -2,6 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Buffers.Binary;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using VirtualApic.Core;
 using VirtualApic.Cpu;
 using VirtualApic.Profiles;
@@ -233,6 +235,17 @@ public class VcpuSnapshotTests
 
     private static int Offset(string field) => Layout(0).First(f => f.Field == field).Start;
 
+    // A refusal names the field (or the group of fields it checks together) and its offset, then says
+    // what is wrong (not only where).
+    private static void AssertNamesFieldAndProblem(SnapshotFormatException ex, string field)
+    {
+        Assert.True(ex.Message.Contains(field, StringComparison.Ordinal), $"\"{ex.Message}\" does not name {field}");
+        var parts = Regex.Match(ex.Message, @"^vCPU snapshot: [a-z_.]+ \(offset (\d+)\): (.+)$", RegexOptions.Singleline);
+        Assert.True(parts.Success, $"\"{ex.Message}\" is not \"vCPU snapshot: FIELD (offset N): PROBLEM\"");
+        Assert.Equal(ex.Offset.ToString(CultureInfo.InvariantCulture), parts.Groups[1].Value);
+        Assert.True(parts.Groups[2].Length > 3, $"\"{ex.Message}\" does not say what is wrong with {field}");
+    }
+
     [Fact]
     public void The_layout_table_matches_the_writer()
     {
@@ -264,6 +277,7 @@ public class VcpuSnapshotTests
     {
         byte[] bytes = ValidBytes();
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize([.. bytes, .. new byte[extra]]));
+        AssertNamesFieldAndProblem(ex, "end");
         Assert.Contains($"{extra} trailing bytes", ex.Message, StringComparison.Ordinal);
         Assert.Equal(bytes.Length, ex.Offset);
     }
@@ -277,7 +291,7 @@ public class VcpuSnapshotTests
         byte[] bytes = ValidBytes();
         bytes[at] ^= 0x20;
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
-        Assert.Contains("magic", ex.Message, StringComparison.Ordinal);
+        AssertNamesFieldAndProblem(ex, "magic");
         Assert.Equal(0, ex.Offset);
     }
 
@@ -290,7 +304,8 @@ public class VcpuSnapshotTests
         byte[] bytes = ValidBytes();
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), version);
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
-        Assert.Contains("version", ex.Message, StringComparison.Ordinal);
+        AssertNamesFieldAndProblem(ex, "version");
+        Assert.Contains($"version {version}", ex.Message, StringComparison.Ordinal);
         Assert.Equal(8, ex.Offset);
     }
 
@@ -378,7 +393,7 @@ public class VcpuSnapshotTests
 
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
 
-        Assert.True(ex.Message.Contains(field, StringComparison.Ordinal), $"\"{ex.Message}\" does not name {field}");
+        AssertNamesFieldAndProblem(ex, field);
         Assert.Equal(at, ex.Offset);
     }
 
@@ -394,7 +409,7 @@ public class VcpuSnapshotTests
         Assert.True(count > 0);
         bytes[^1] = kind;
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
-        Assert.Contains("events.handler", ex.Message, StringComparison.Ordinal);
+        AssertNamesFieldAndProblem(ex, "events.handler");
         Assert.Equal(bytes.Length - 1, ex.Offset);
     }
 
