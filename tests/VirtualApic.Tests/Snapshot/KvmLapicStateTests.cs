@@ -235,7 +235,8 @@ public class KvmLapicStateTests
     public void Apply_rejects_an_image_of_the_wrong_size(int size)
     {
         var apic = TestApic.Create();
-        Assert.Throws<SnapshotFormatException>(() => KvmLapicState.Apply(apic, new byte[size]));
+        var ex = Assert.Throws<SnapshotFormatException>(() => KvmLapicState.Apply(apic, new byte[size]));
+        Assert.Equal($"kvm_lapic_state: expected 1024 bytes, got {size}", ex.Message);
     }
 
     /// <summary>

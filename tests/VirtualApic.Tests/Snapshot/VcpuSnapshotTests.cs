@@ -534,7 +534,7 @@ public class VcpuSnapshotTests
 
         var ex = Assert.Throws<SnapshotFormatException>(() => VcpuSnapshot.Deserialize(bytes));
 
-        Assert.Contains("ioapic_scan.handled", ex.Message, StringComparison.Ordinal);
+        AssertNamesFieldAndProblem(ex, "ioapic_scan.handled");
         Assert.Equal(flags + 1, ex.Offset);
     }
 
