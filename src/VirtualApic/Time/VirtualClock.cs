@@ -97,7 +97,6 @@ public sealed class VirtualClock
         }
 
         NowNs = targetNs;
-        Volatile.Write(ref _target, targetNs);
     }
 
     /// <summary>Sets the time directly, as restoring a snapshot does. Armed timers stay armed.</summary>

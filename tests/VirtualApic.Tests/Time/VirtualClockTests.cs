@@ -75,4 +75,52 @@ public class VirtualClockTests
         clock.AdvanceTo(next);
         Assert.False(clock.TryPeekNextDeadline(out _));
     }
+
+    [Fact]
+    public void Bad_arguments_are_refused_by_name_and_leave_the_clock_as_it_was()
+    {
+        var clock = new VirtualClock();
+        clock.Advance(100);
+
+        Assert.Equal("ns", Assert.Throws<ArgumentOutOfRangeException>(() => clock.Advance(-1)).ParamName);
+        Assert.Equal("targetNs", Assert.Throws<ArgumentOutOfRangeException>(() => clock.AdvanceTo(99)).ParamName);
+        Assert.Equal("ns", Assert.Throws<ArgumentOutOfRangeException>(() => clock.SetTime(-1)).ParamName);
+        Assert.Equal(100, clock.NowNs);
+        Assert.Equal(100, clock.AdvanceTargetNs);
+
+        Assert.Equal("clock", Assert.Throws<ArgumentNullException>(() => new ClockTimer(null!, () => { })).ParamName);
+        Assert.Equal("onFire", Assert.Throws<ArgumentNullException>(() => new ClockTimer(clock, (Action)null!)).ParamName);
+    }
+
+    [Fact]
+    public void Time_runs_to_its_last_nanosecond_and_no_further()
+    {
+        var clock = new VirtualClock();
+        clock.Advance(10);
+
+        clock.Advance(long.MaxValue - 10);
+
+        Assert.Equal(long.MaxValue, clock.NowNs);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => clock.Advance(1));
+        Assert.Contains($"advancing 1 ns from {long.MaxValue} ns would pass the end of virtual time", ex.Message, StringComparison.Ordinal);
+        clock.Advance(0);
+        Assert.Equal(long.MaxValue, clock.NowNs);
+    }
+
+    [Fact]
+    public void The_advance_target_is_the_advance_in_progress_and_follows_a_restored_time()
+    {
+        var clock = new VirtualClock();
+        var seen = new List<long>();
+        var t = new ClockTimer(clock, () => seen.Add(clock.AdvanceTargetNs));
+        t.Arm(40);
+
+        clock.AdvanceTo(1_000);
+        Assert.Equal([1_000L], seen); // what a periodic timer may coalesce up to
+        Assert.Equal(1_000, clock.AdvanceTargetNs);
+
+        clock.SetTime(10); // a restore to an earlier time: the old target must not linger
+        Assert.Equal(10, clock.NowNs);
+        Assert.Equal(10, clock.AdvanceTargetNs);
+    }
 }
