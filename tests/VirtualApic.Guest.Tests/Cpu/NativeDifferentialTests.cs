@@ -286,12 +286,25 @@ public class NativeDifferentialTests
         forms.Add(new Form("stc", a => a.stc(), Mask(All)));
         forms.Add(new Form("clc", a => a.clc(), Mask(All)));
 
+        // An instruction that sets every arithmetic flag, then one that changes only some: the first
+        // one's flags, kept lazily as operands and result, must become real before the second
+        // changes its part of them (and the rest must read as the first left them).
+        forms.Add(new Form("add+stc", a => { a.add(rax, rbx); a.stc(); }, Mask(All)));
+        forms.Add(new Form("sub+clc", a => { a.sub(rax, rbx); a.clc(); }, Mask(All)));
+        forms.Add(new Form("sub32+cmc", a => { a.sub(eax, ebx); a.cmc(); }, Mask(All)));
+        forms.Add(new Form("add+sahf", a => { a.add(rax, rbx); a.sahf(); }, Mask(All)));
+        forms.Add(new Form("add+inc", a => { a.add(rax, rbx); a.inc(rcx); }, Mask(All)));
+        forms.Add(new Form("sub8+dec16", a => { a.sub(al, bl); a.dec(dx); }, Mask(All)));
+        forms.Add(new Form("add+stc+adc", a => { a.add(rax, rbx); a.stc(); a.adc(rcx, rdx); }, Mask(All)));
+
         // Every condition: SETcc and CMOVcc after a compare, and on the random input flags directly.
         string[] ccs = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
         foreach (string cc in ccs)
         {
             forms.Add(new Form($"set{cc}", a => SetCc(a, cc, compare: false), Mask(All)));
             forms.Add(new Form($"cmp+set{cc}", a => SetCc(a, cc, compare: true), Mask(All)));
+            forms.Add(new Form($"cmp8+set{cc}", a => { a.cmp(bl, cl); SetCc(a, cc, compare: false); }, Mask(All)));
+            forms.Add(new Form($"cmp16+set{cc}", a => { a.cmp(bx, cx); SetCc(a, cc, compare: false); }, Mask(All)));
             forms.Add(new Form($"cmov{cc}32", a => Cmov(a, cc, wide: false), Mask(All)));
             forms.Add(new Form($"cmov{cc}64", a => Cmov(a, cc, wide: true), Mask(All)));
         }
