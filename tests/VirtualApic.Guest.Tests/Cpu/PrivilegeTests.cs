@@ -71,42 +71,42 @@ public class PrivilegeTests
         AssertRanThenUd(RunAtCpl3(a => a.rdtsc(), timeStampDisable: false), "rdtsc without CR4.TSD");
     }
 
-    private static void Emit(Assembler a, string name)
+    // Each instruction the tests name, as the user code runs it (memory operands at Scratch).
+    private static readonly Dictionary<string, Action<Assembler>> Instructions = new()
     {
-        switch (name)
-        {
-            case "hlt": a.hlt(); break;
-            case "rdmsr": a.rdmsr(); break;
-            case "wrmsr": a.wrmsr(); break;
-            case "lgdt": a.lgdt(__[Scratch]); break;
-            case "lidt": a.lidt(__[Scratch]); break;
-            case "ltr": a.ltr(ax); break;
-            case "lldt": a.lldt(ax); break;
-            case "lmsw": a.lmsw(ax); break;
-            case "clts": a.clts(); break;
-            case "invlpg": a.invlpg(__[Scratch]); break;
-            case "wbinvd": a.wbinvd(); break;
-            case "invd": a.invd(); break;
-            case "mov cr0": a.mov(cr0, rax); break;
-            case "mov cr3": a.mov(cr3, rax); break;
-            case "mov cr4": a.mov(cr4, rax); break;
-            case "mov from cr0": a.mov(rax, cr0); break;
-            case "mov from cr4": a.mov(rax, cr4); break;
-            case "mov dr7": a.mov(dr7, rax); break;
-            case "mov from dr7": a.mov(rax, dr7); break;
-            case "cli": a.cli(); break;
-            case "sti": a.sti(); break;
-            case "in": a.@in(al, dx); break;
-            case "out": a.@out(dx, al); break;
-            case "cpuid": a.cpuid(); break;
-            case "rdtsc": a.rdtsc(); break;
-            case "sgdt": a.sgdt(__[Scratch]); break;
-            case "sidt": a.sidt(__[Scratch]); break;
-            case "smsw": a.smsw(ax); break;
-            case "str": a.str(ax); break;
-            default: a.pushfq(); break;
-        }
-    }
+        ["hlt"] = a => a.hlt(),
+        ["rdmsr"] = a => a.rdmsr(),
+        ["wrmsr"] = a => a.wrmsr(),
+        ["lgdt"] = a => a.lgdt(__[Scratch]),
+        ["lidt"] = a => a.lidt(__[Scratch]),
+        ["ltr"] = a => a.ltr(ax),
+        ["lldt"] = a => a.lldt(ax),
+        ["lmsw"] = a => a.lmsw(ax),
+        ["clts"] = a => a.clts(),
+        ["invlpg"] = a => a.invlpg(__[Scratch]),
+        ["wbinvd"] = a => a.wbinvd(),
+        ["invd"] = a => a.invd(),
+        ["mov cr0"] = a => a.mov(cr0, rax),
+        ["mov cr3"] = a => a.mov(cr3, rax),
+        ["mov cr4"] = a => a.mov(cr4, rax),
+        ["mov from cr0"] = a => a.mov(rax, cr0),
+        ["mov from cr4"] = a => a.mov(rax, cr4),
+        ["mov dr7"] = a => a.mov(dr7, rax),
+        ["mov from dr7"] = a => a.mov(rax, dr7),
+        ["cli"] = a => a.cli(),
+        ["sti"] = a => a.sti(),
+        ["in"] = a => a.@in(al, dx),
+        ["out"] = a => a.@out(dx, al),
+        ["cpuid"] = a => a.cpuid(),
+        ["rdtsc"] = a => a.rdtsc(),
+        ["sgdt"] = a => a.sgdt(__[Scratch]),
+        ["sidt"] = a => a.sidt(__[Scratch]),
+        ["smsw"] = a => a.smsw(ax),
+        ["str"] = a => a.str(ax),
+        ["pushfq"] = a => a.pushfq(),
+    };
+
+    private static void Emit(Assembler a, string name) => Instructions[name](a);
 
     // Supervisor code loads the TSS (for RSP0), sets CR4.TSD if asked, then IRETQs to UserCode at
     // CPL 3 with the given IOPL; the user code is BODY; UD2.
