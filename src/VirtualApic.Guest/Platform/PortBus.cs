@@ -12,7 +12,7 @@ public sealed class PortBus
     private readonly IPortDevice?[] _devices = new IPortDevice?[ushort.MaxValue + 1];
 
     /// <summary>Claims <paramref name="count"/> ports from <paramref name="first"/> for <paramref name="device"/>.</summary>
-    /// <exception cref="ArgumentException">A port of the range is already claimed, or the range leaves the port space.</exception>
+    /// <exception cref="ArgumentException">A port of the range is already claimed, or the range leaves the port space; nothing is claimed then.</exception>
     public void Register(ushort first, int count, IPortDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -21,15 +21,16 @@ public sealed class PortBus
             throw new ArgumentException($"port range 0x{first:x}+{count} is outside the port space", nameof(count));
         }
 
+        // Check the whole range before claiming any of it: a refused registration changes nothing.
         for (int p = first; p < first + count; p++)
         {
             if (_devices[p] is not null)
             {
                 throw new ArgumentException($"port 0x{p:x} is already claimed by {_devices[p]!.GetType().Name}", nameof(first));
             }
-
-            _devices[p] = device;
         }
+
+        _devices.AsSpan(first, count).Fill(device);
     }
 
     /// <summary>The device decoding <paramref name="port"/>, if any.</summary>
