@@ -256,8 +256,9 @@ public sealed partial class X86Cpu
             value = _ram[pa];
             return true;
         }
-        catch (GuestFault)
+        catch (Exception e) when (e is GuestFault or UnsupportedException)
         {
+            // Unmapped, or mapped in a way the engine cannot walk (32-bit paging): no bytes to show.
             return false;
         }
     }

@@ -120,6 +120,28 @@ public class GuestMachineTests
         Assert.Equal(unchecked((uint)-1000), r.ExitStatus);
     }
 
+    /// <summary>
+    /// Enabling paging outside IA-32e mode is not modelled: the run must end as Unsupported naming
+    /// that, not throw out of <see cref="GuestMachine.Run"/> (the report's look at the code bytes
+    /// walks the same unmodelled tables).
+    /// </summary>
+    [Fact]
+    public void Thirty_two_bit_paging_ends_the_run_as_unsupported_instead_of_throwing()
+    {
+        var r = Boot(a =>
+        {
+            a.mov(eax, 0x9000);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x8000_0000));
+            a.mov(cr0, eax);
+            a.hlt();
+        });
+
+        Assert.Equal(GuestOutcome.Unsupported, r.Outcome);
+        Assert.Contains("paging outside IA-32e mode (32-bit or PAE paging) is not modelled", r.Diagnosis, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Pause_back_off_doubles_up_to_its_cap_and_resets_after_real_work()
     {
