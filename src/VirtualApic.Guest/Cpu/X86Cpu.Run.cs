@@ -92,6 +92,11 @@ public sealed partial class X86Cpu
 
             if (_waitForSipi)
             {
+                if (_eventCheck)
+                {
+                    continue; // an INIT was just taken: the SIPI may be waiting behind it
+                }
+
                 return StopReason.WaitForSipi;
             }
 

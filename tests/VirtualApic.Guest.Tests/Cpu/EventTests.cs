@@ -185,17 +185,48 @@ public class EventTests
             },
             0x9100);
         m.Host.Events.Enqueue(new CpuEvent(CpuEventKind.Init, 0));
-        m.Host.Events.Enqueue(new CpuEvent(CpuEventKind.Sipi, 8));
         m.Cpu.RequestEventCheck();
         Assert.Equal(StopReason.WaitForSipi, m.Cpu.Run(100).Reason);
         Assert.True(m.Cpu.IsWaitingForSipi);
         Assert.Equal(0x60000010UL, m.Cpu.Cr0);
+        m.Host.Events.Enqueue(new CpuEvent(CpuEventKind.Sipi, 8));
         m.Cpu.RequestEventCheck();
         m.RunToHalt();
         Assert.Equal(0x64UL, m.Reg(0));
         Assert.Equal(CpuMode.Long64, m.Cpu.Mode);
         Assert.Equal(0x500UL, m.Cpu.Efer & 0x500);
         Assert.Equal(0x7000UL, m.Reg(4));
+    }
+
+    /// <summary>
+    /// An INIT and the SIPI behind it, both pending at one boundary (a sender's INIT-SIPI pair that
+    /// arrived before this CPU ran): the CPU takes the INIT, and in wait-for-SIPI the SIPI, in the same
+    /// run. Stopping with the SIPI still pending would leave a scheduler that only runs a waiting CPU
+    /// when kicked with an AP that never starts (KVM kvm_apic_accept_events takes both in one pass).
+    /// </summary>
+    [Fact]
+    public void Init_and_sipi_pending_together_start_the_cpu_in_one_run()
+    {
+        var m = new TestMachine();
+        m.Load(
+            a =>
+            {
+                a.mov(ax, 0x64);
+                a.hlt();
+            },
+            0x8000,
+            16);
+        m.Host.Events.Enqueue(new CpuEvent(CpuEventKind.Init, 0));
+        m.Host.Events.Enqueue(new CpuEvent(CpuEventKind.Sipi, 8));
+        m.Cpu.RequestEventCheck();
+
+        m.RunToHalt();
+
+        Assert.False(m.Cpu.IsWaitingForSipi);
+        Assert.Equal(CpuMode.Real, m.Cpu.Mode);
+        Assert.Equal(0x64UL, m.Reg(0) & 0xFFFF);
+        Assert.Equal((ushort)0x0800, m.Cpu.GetSegment(SegmentRegister.Cs).Selector); // CS = vector << 8
+        Assert.Equal(4UL, m.Cpu.Rip); // after the HLT at 0800:0003
     }
 
     [Fact]
