@@ -21,7 +21,7 @@ namespace VirtualApic.Guest.Tests.Platform;
 public class VcpuHostTests
 {
     private const ulong Gdt = 0x1000, Idt = 0x2000, Results = 0x3000, DescriptorImages = 0x900;
-    private const ulong GpHandler = 0x6000, TimerHandler = 0x6100, UserCode = 0x7000, UserStack = 0x7F00, Stack = 0x5F00, Pml4 = 0x9000, LongModeEntry = 0xD000;
+    private const ulong GpHandler = 0x6000, TimerHandler = 0x6100, UserCode = 0x7000, UserStack = 0x7F00, Stack = 0x5F00, Pml4 = 0x9000, LongModeEntry = 0xD000, Idt64 = 0xE000, BoundaryHandler = 0xD800;
     private const ushort Code64 = 0x08, Code0 = 0x10, Code3 = 0x23, Data3 = 0x2B;
 
     [Fact]
@@ -234,6 +234,187 @@ public class VcpuHostTests
         Assert.Equal(0xCAFE_F00Du, machine.Memory.ReadUInt32(newBase + 0x80));
     }
 
+    /// <summary>The exit-class operations of <see cref="TimeModel"/> and how many exits each makes.</summary>
+    public static TheoryData<string, int> Operations() => new()
+    {
+        { "mmio read", 1 },
+        { "mmio write", 1 },
+        { "port in", 1 },
+        { "port out", 1 },
+        { "rdmsr", 1 },
+        { "rdmsr+wrmsr", 2 },
+        { "cpuid", 1 },
+        { "vmcall", 1 },
+        { "read cr8", 1 },
+        { "write cr8", 1 },
+        { "ram load", 0 },
+        { "rdtsc", 0 },
+        { "read cr0", 0 },
+    };
+
+    /// <summary>
+    /// The time model's contract (docs/guest-engine.md, "Time"): every retired instruction costs
+    /// InstructionNs, and each exit-class operation ExitNs more, once. Measured as the difference
+    /// between a 64-bit program with the operation and the same program without it, under a model
+    /// whose two prices cannot be confused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Operations))]
+    public void Each_exit_class_operation_costs_exit_ns_once_and_others_nothing(string operation, int exits)
+    {
+        var time = new TimeModel(InstructionNs: 3, ExitNs: 1_000_000);
+        var without = RunLongMode(time, _ => { });
+        var with = RunLongMode(time, a => Operation(a, operation));
+
+        Assert.True(with.Instructions > without.Instructions);
+        Assert.Equal(((with.Instructions - without.Instructions) * 3) + (exits * 1_000_000), with.VirtualNs - without.VirtualNs);
+    }
+
+    private static GuestRunResult RunLongMode(TimeModel time, Action<Assembler> body)
+    {
+        using var machine = Machine(
+            EnterLongMode,
+            time: time,
+            setup: m =>
+            {
+                LongModeTables(m.Memory);
+                Place(
+                    m.Memory,
+                    LongModeEntry,
+                    a =>
+                    {
+                        a.nop();
+                        body(a);
+                        a.mov(eax, 0);
+                        a.@out(0xF4, eax);
+                        a.hlt();
+                    },
+                    bitness: 64);
+            });
+        var r = machine.Run();
+        Assert.True(r.Outcome == GuestOutcome.Exited, r.Diagnosis);
+        return r;
+    }
+
+    private static void Operation(Assembler a, string operation)
+    {
+        switch (operation)
+        {
+            case "mmio read": a.mov(eax, __dword_ptr[0xFEE00030]); break;
+            case "mmio write": a.mov(ebx, 0xFEE00080); a.mov(__dword_ptr[rbx], 0); break;
+            case "port in": a.@in(al, 0x21); break;
+            case "port out": a.@out(0x80, al); break;
+            case "rdmsr": a.mov(ecx, 0x1B); a.rdmsr(); break;
+            case "rdmsr+wrmsr": a.mov(ecx, 0x1B); a.rdmsr(); a.wrmsr(); break;
+            case "cpuid": a.xor(eax, eax); a.cpuid(); break;
+            case "vmcall": a.mov(eax, 99); a.vmcall(); break;
+            case "read cr8": a.mov(rax, cr8); break;
+            case "write cr8": a.xor(eax, eax); a.mov(cr8, rax); break;
+            case "ram load": a.mov(eax, __dword_ptr[(uint)Results]); break;
+            case "rdtsc": a.rdtsc(); break;
+            case "read cr0": a.mov(rax, cr0); break;
+            default: throw new ArgumentException($"unknown operation '{operation}'", nameof(operation));
+        }
+    }
+
+    /// <summary>How each test below makes vector 0x40 deliverable with its own APIC access.</summary>
+    public static TheoryData<string> OwnApicAccesses() =>
+        ["x2apic self-ipi msr", "xapic self-ipi icr", "tpr lowered by mmio", "tpr lowered by cr8"];
+
+    /// <summary>
+    /// An interrupt the vCPU's own APIC access makes deliverable (a self-IPI, a lowered TPR) is taken
+    /// at the next instruction boundary, as on hardware and under KVM, which evaluates pending events
+    /// at the next entry: the handler, through a 64-bit interrupt gate, sees the register the access
+    /// left, not the one the next instruction writes.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(OwnApicAccesses))]
+    public void An_interrupt_made_deliverable_by_an_own_apic_access_is_taken_at_the_next_boundary(string access)
+    {
+        using var machine = Machine(
+            EnterLongMode,
+            model: new CpuModel(X2Apic: true),
+            setup: m =>
+            {
+                LongModeTables(m.Memory);
+                m.Memory.WriteUInt64(DescriptorImages + 16, 0xFFF | (Idt64 << 16));
+                m.Memory.WriteUInt64(Idt64 + (0x40 * 16), (BoundaryHandler & 0xFFFF) | ((ulong)Code64 << 16) | (0x8EUL << 40) | ((BoundaryHandler >> 16) << 48));
+                Place(
+                    m.Memory,
+                    BoundaryHandler,
+                    a =>
+                    {
+                        a.mov(__dword_ptr[(uint)Results], ebx);
+                        a.mov(__dword_ptr[(uint)Results + 4], 1);
+                        a.iretq();
+                    },
+                    bitness: 64);
+                Place(m.Memory, LongModeEntry, a => OwnAccessProgram(a, access), bitness: 64);
+            });
+
+        var r = machine.Run();
+
+        Assert.True(r.Outcome == GuestOutcome.Exited, r.Diagnosis);
+        Assert.Equal(1u, machine.Memory.ReadUInt32(Results + 4)); // taken
+        Assert.Equal(0u, machine.Memory.ReadUInt32(Results));     // before MOV EBX, 1
+    }
+
+    private static void OwnAccessProgram(Assembler a, string access)
+    {
+        a.lidt(__[(uint)DescriptorImages + 16]);
+        if (access.StartsWith("x2apic", StringComparison.Ordinal))
+        {
+            a.mov(ecx, 0x1B);
+            a.rdmsr();
+            a.or(eax, 0x400);
+            a.wrmsr();
+            a.mov(ecx, 0x80F);
+            a.mov(eax, 0x1FF);
+            a.xor(edx, edx);
+            a.wrmsr();
+        }
+        else
+        {
+            a.mov(esi, 0xFEE00000);
+            a.mov(__dword_ptr[rsi + 0xF0], 0x1FF);
+        }
+
+        a.sti();
+        a.xor(ebx, ebx);
+        if (access.StartsWith("tpr", StringComparison.Ordinal))
+        {
+            a.mov(__dword_ptr[rsi + 0x80], 0xF0);   // TPR 0xF0 holds vector 0x40 back
+            a.mov(__dword_ptr[rsi + 0x300], 0x44040); // self-IPI, fixed, vector 0x40: pending
+        }
+
+        switch (access)
+        {
+            case "x2apic self-ipi msr":
+                a.mov(ecx, 0x83F);
+                a.mov(eax, 0x40);
+                a.wrmsr();
+                break;
+            case "xapic self-ipi icr":
+                a.mov(__dword_ptr[rsi + 0x300], 0x44040);
+                break;
+            case "tpr lowered by mmio":
+                a.mov(__dword_ptr[rsi + 0x80], 0);
+                break;
+            case "tpr lowered by cr8":
+                a.xor(eax, eax);
+                a.mov(cr8, rax);
+                break;
+            default:
+                throw new ArgumentException($"unknown access '{access}'", nameof(access));
+        }
+
+        a.mov(ebx, 1);
+        a.mov(ebx, 2);
+        a.mov(eax, 0);
+        a.@out(0xF4, eax);
+        a.hlt();
+    }
+
     /// <summary>4-level tables at <see cref="Pml4"/> mapping 0-16 MiB and the 2 MiB pages of the IOAPIC
     /// and the APIC 1:1.</summary>
     private static void LongModeTables(PhysicalMemory m)
@@ -417,10 +598,11 @@ public class VcpuHostTests
     }
 
     /// <summary>Builds a machine from <paramref name="code"/>; <paramref name="setup"/> fills memory before it runs.</summary>
-    private static GuestMachine Machine(Action<Assembler> code, int cpus = 1, CpuModel? model = null, Action<GuestMachine>? setup = null)
+    private static GuestMachine Machine(Action<Assembler> code, int cpus = 1, CpuModel? model = null, Action<GuestMachine>? setup = null, TimeModel? time = null)
     {
         var image = MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat");
-        var machine = new GuestMachine(image, new GuestMachineOptions { Cpus = cpus, RamMiB = 16, CpuModel = model ?? new CpuModel() });
+        var options = new GuestMachineOptions { Cpus = cpus, RamMiB = 16, CpuModel = model ?? new CpuModel(), Time = time ?? TimeModel.Default };
+        var machine = new GuestMachine(image, options);
         var m = machine.Memory;
         m.WriteUInt64(Gdt + 0x08, 0x00AF9B000000FFFF); // ring-0 code, 64-bit
         m.WriteUInt64(Gdt + 0x10, 0x00CF9B000000FFFF); // ring-0 code, flat
