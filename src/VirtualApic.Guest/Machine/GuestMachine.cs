@@ -22,6 +22,9 @@ namespace VirtualApic.Guest.Machine;
 /// </summary>
 public sealed class GuestMachine : IDisposable
 {
+    /// <summary>Serial lines kept with their times for traces (<see cref="GuestRunResult.SerialLines"/>).</summary>
+    public const int MaxSerialLines = 65_536;
+
     private readonly GuestMachineOptions _options;
     private readonly VcpuHost[] _hosts;
     private readonly X86Cpu[] _cpus;
@@ -158,7 +161,16 @@ public sealed class GuestMachine : IDisposable
     {
         if (b == (byte)'\n')
         {
-            _serialLines.Add((Vm.Clock.NowNs, _lineBuffer.ToString()));
+            // Bounded like the UART's text: past the cap one marker line, then nothing more.
+            if (_serialLines.Count < MaxSerialLines)
+            {
+                _serialLines.Add((Vm.Clock.NowNs, _lineBuffer.ToString()));
+            }
+            else if (_serialLines.Count == MaxSerialLines)
+            {
+                _serialLines.Add((Vm.Clock.NowNs, $"[vapic: serial lines past the first {MaxSerialLines} are not traced]"));
+            }
+
             _lineBuffer.Clear();
         }
         else if (b != (byte)'\r' && _lineBuffer.Length < 4096)

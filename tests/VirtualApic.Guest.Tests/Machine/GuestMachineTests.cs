@@ -120,6 +120,33 @@ public class GuestMachineTests
         Assert.Equal(unchecked((uint)-1000), r.ExitStatus);
     }
 
+    /// <summary>A guest printing empty lines until the instruction limit: the traced lines stop at the
+    /// cap with one marker line, and the run ends at the limit as it should.</summary>
+    [Fact]
+    public void Traced_serial_lines_are_capped_with_a_marker()
+    {
+        var image = MultibootImage.Parse(
+            TestImages.Elf32(TestImages.Code32(a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(dx, 0x3F8);
+                a.mov(al, (byte)'\n');
+                a.Label(ref loop);
+                a.@out(dx, al);
+                a.jmp(loop);
+            })),
+            "test.flat");
+        using var machine = new GuestMachine(image, new GuestMachineOptions { RamMiB = 16, MaxInstructions = 2L * (GuestMachine.MaxSerialLines + 10) });
+
+        var r = machine.Run();
+
+        Assert.Equal(GuestOutcome.InstructionLimit, r.Outcome);
+        Assert.Equal(GuestMachine.MaxSerialLines + 1, r.SerialLines.Count);
+        Assert.Equal(string.Empty, r.SerialLines[GuestMachine.MaxSerialLines - 1].Line);
+        Assert.Equal($"[vapic: serial lines past the first {GuestMachine.MaxSerialLines} are not traced]", r.SerialLines[^1].Line);
+        Assert.True(machine.Serial.BytesTransmitted > GuestMachine.MaxSerialLines + 1);
+    }
+
     /// <summary>
     /// Enabling paging outside IA-32e mode is not modelled: the run must end as Unsupported naming
     /// that, not throw out of <see cref="GuestMachine.Run"/> (the report's look at the code bytes

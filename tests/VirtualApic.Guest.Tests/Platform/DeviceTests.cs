@@ -31,6 +31,43 @@ public class DeviceTests
         Assert.Equal(4, uart.BytesTransmitted);
     }
 
+    /// <summary>A guest that prints forever cannot grow the host: past the budget the middle of the
+    /// output is dropped, the drop is marked, and the start and the most recent end are kept.</summary>
+    [Fact]
+    public void Uart_text_is_bounded_keeping_the_head_and_the_most_recent_tail()
+    {
+        var uart = new Uart16550(retainedChars: 10);
+        foreach (char c in "abcdefghijklmnopqrstuvwxyz")
+        {
+            uart.Write(Uart16550.Com1, c, 1);
+        }
+
+        Assert.Equal("abcde\n[vapic: 16 characters of serial output dropped here]\nvwxyz", uart.Text);
+        Assert.Equal(16, uart.DroppedChars);
+        Assert.Equal(26, uart.BytesTransmitted);
+    }
+
+    [Theory]
+    [InlineData("abc", "abc")]           // the head only
+    [InlineData("abcdefgh", "abcdefgh")] // head and tail, nothing dropped: no marker
+    [InlineData("abcdefghij", "abcd\n[vapic: 1 characters of serial output dropped here]\nfghij")] // head 4, tail 5
+    public void Uart_text_below_and_at_the_budget_is_the_output_itself(string printed, string expected)
+    {
+        var uart = new Uart16550(retainedChars: 9);
+        foreach (char c in printed)
+        {
+            uart.Write(Uart16550.Com1, c, 1);
+        }
+
+        Assert.Equal(expected, uart.Text);
+    }
+
+    [Fact]
+    public void Uart_refuses_a_budget_below_two_characters()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Uart16550(retainedChars: 1));
+    }
+
     [Fact]
     public void Port_bus_reads_all_ones_where_nothing_decodes_and_refuses_double_claims()
     {
