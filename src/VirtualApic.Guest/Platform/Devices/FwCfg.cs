@@ -33,14 +33,17 @@ public sealed class FwCfg : IPortDevice
     private int _offset;
 
     /// <summary>Creates fw_cfg for a machine of <paramref name="cpus"/> CPUs and <paramref name="ramBytes"/> of RAM.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cpus"/> is not 1-65535 (the item is 16 bits).</exception>
     public FwCfg(int cpus, ulong ramBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cpus);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, ushort.MaxValue);
         _items[KeySignature] = "QEMU"u8.ToArray();
         byte[] ram = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(ram, ramBytes);
         _items[KeyRamSize] = ram;
         byte[] n = new byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(n, checked((ushort)cpus));
+        BinaryPrimitives.WriteUInt16LittleEndian(n, (ushort)cpus);
         _items[KeyCpuCount] = n;
     }
 
