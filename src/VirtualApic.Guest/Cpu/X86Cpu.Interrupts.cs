@@ -105,13 +105,15 @@ public sealed partial class X86Cpu
                 return;
             }
 
+            // The second fault is a fault of the current instruction (SDM Vol 3 6.5): its frame points at the
+            // instruction, also when the first event was a software INT whose own frame would point past it.
             if ((IsContributory(first) && IsContributory(second)) || (first == 14 && (IsContributory(second) || second == 14)))
             {
-                Deliver(8, 0, EventSource.Exception, returnRip);
+                Deliver(8, 0, EventSource.Exception, _rip);
                 return;
             }
 
-            Deliver(second, code, EventSource.Exception, returnRip);
+            Deliver(second, code, EventSource.Exception, _rip);
         }
     }
 
