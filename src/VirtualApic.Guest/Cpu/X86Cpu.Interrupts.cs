@@ -119,6 +119,9 @@ public sealed partial class X86Cpu
 
     private static bool PushesErrorCode(int vector) => vector is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21 or 29 or 30;
 
+    /// <summary>Fault-class exceptions (SDM Vol 3 Table 6-1); #DF and #MC are aborts, #BP and #OF traps.</summary>
+    private static bool IsFault(int vector) => vector is 0 or 5 or 6 or 7 or 10 or 11 or 12 or 13 or 14 or 16 or 17 or 19 or 20 or 21;
+
     private void DeliverCore(int vector, int errorCode, EventSource source, ulong returnRip)
     {
         int ext = source == EventSource.External ? 1 : 0;
@@ -188,6 +191,11 @@ public sealed partial class X86Cpu
 
         int newCpl = (csAttr & 4) != 0 ? _cpl : csDpl;
         ulong flags = GetRflags();
+
+        // The RF image pushed is 1 for a fault (SDM Vol 3 17.3.1.1), so that IRET back to the faulting
+        // instruction does not hit an instruction breakpoint again; otherwise RF as it is, which at an
+        // instruction boundary is 0 (RF clears when an instruction completes).
+        ulong pushedFlags = source == EventSource.Exception && IsFault(vector) ? flags | FlagRf : flags & ~FlagRf;
         bool interruptGate = (type & 1) == 0;
         if (longMode)
         {
@@ -209,7 +217,7 @@ public sealed partial class X86Cpu
             sp -= 8;
             WriteSlow(sp, 8, _gpr[4], user);
             sp -= 8;
-            WriteSlow(sp, 8, flags & ~FlagRf, user);
+            WriteSlow(sp, 8, pushedFlags, user);
             sp -= 8;
             WriteSlow(sp, 8, _segSelector[1], user);
             sp -= 8;
@@ -242,7 +250,7 @@ public sealed partial class X86Cpu
             bool user = _cpl == 3;
             ulong sp = StackPointer;
             sp = MaskStack(sp - 4);
-            WriteSlow(Linear(2, sp), 4, flags & ~FlagRf, user);
+            WriteSlow(Linear(2, sp), 4, pushedFlags, user);
             sp = MaskStack(sp - 4);
             WriteSlow(Linear(2, sp), 4, _segSelector[1], user);
             sp = MaskStack(sp - 4);
