@@ -201,8 +201,8 @@ public sealed partial class X86Cpu
         {
             int ist = (int)(lo >> 32) & 7;
             bool switchStack = newCpl < _cpl;
-            ulong rsp = ist != 0 ? ReadTss64((ulong)(0x24 + ((ist - 1) * 8)))
-                : switchStack ? ReadTss64((ulong)(4 + (newCpl * 8)))
+            ulong rsp = ist != 0 ? ReadTss64((ulong)(0x24 + ((ist - 1) * 8)), ext)
+                : switchStack ? ReadTss64((ulong)(4 + (newCpl * 8)), ext)
                 : _gpr[4];
             if ((ulong)((long)(rsp << 16) >> 16) != rsp)
             {
@@ -277,11 +277,12 @@ public sealed partial class X86Cpu
         _shadowActive = _shadowPending = false;
     }
 
-    private ulong ReadTss64(ulong offset)
+    /// <summary>Reads a stack pointer from the 64-bit TSS; #TS(TR selector + EXT) if it is beyond TR's limit.</summary>
+    private ulong ReadTss64(ulong offset, int ext)
     {
         if (offset + 7 > _tr.Limit)
         {
-            Raise(10, _tr.Selector & ~3);
+            Raise(10, (_tr.Selector & ~3) + ext);
         }
 
         return ReadSystem(_tr.Base + offset, 8);
