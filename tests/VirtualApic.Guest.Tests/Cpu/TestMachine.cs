@@ -110,4 +110,15 @@ internal sealed class TestMachine
 
         Memory.WriteUInt64(pt + (((linear >> 12) & 511) * 8), physical | flags);
     }
+
+    /// <summary>Writes the GDT descriptor for <paramref name="selector"/> and widens GDTR's limit to cover it.</summary>
+    public void SetDescriptor(ushort selector, ulong descriptor)
+    {
+        Memory.WriteUInt64(Gdt + (ulong)(selector & ~7), descriptor);
+        ushort limit = Math.Max(Cpu.Gdtr.Limit, (ushort)(selector | 7));
+        Cpu.SetDescriptorTables(new DescriptorTable(Gdt, limit), Cpu.Idtr);
+    }
+
+    /// <summary>Sets IDTR's limit, keeping its base.</summary>
+    public void SetIdtLimit(ushort limit) => Cpu.SetDescriptorTables(Cpu.Gdtr, new DescriptorTable(Cpu.Idtr.Base, limit));
 }
