@@ -209,6 +209,12 @@ public sealed partial class X86Cpu
                 Raise(12, ext);
             }
 
+            // The handler's RIP must be canonical too (SDM Vol 2 INT n, IA-32e mode: #GP(EXT)), before any push.
+            if (!IsCanonical(offset))
+            {
+                RaiseGp(ext);
+            }
+
             rsp &= ~0xFUL;
             bool user = newCpl == 3;
             ulong sp = rsp;
@@ -465,6 +471,12 @@ public sealed partial class X86Cpu
                     Raise(12, newSs & ~3);
                 }
             }
+        }
+
+        // A 64-bit target's RIP must be canonical (SDM Vol 2 IRET: #GP(0)), checked before anything is loaded.
+        if (target64 && !IsCanonical(rip))
+        {
+            RaiseGp(0);
         }
 
         // Commit.

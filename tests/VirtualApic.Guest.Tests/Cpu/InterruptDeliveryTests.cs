@@ -251,6 +251,30 @@ public class InterruptDeliveryTests
     }
 
     [Fact]
+    public void A_gate_offset_has_all_64_bits()
+    {
+        // 4 GiB is not mapped: the handler's fetch page-faults there.
+        var m = Machine();
+        m.SetGate(0x30, 0x1_0000_0000);
+        Raise(m, 0x30, external: false);
+        AssertIn(m, 14);
+        Assert.Equal(0x1_0000_0000UL, Frame(m, 1));
+        Assert.Equal(0x1_0000_0000UL, m.Cpu.Cr2);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_non_canonical_gate_offset_is_GP_with_EXT_before_anything_is_pushed(bool external)
+    {
+        var m = Machine();
+        m.SetGate(0x31, 0x0000_8000_0000_0000);
+        Raise(m, 0x31, external);
+        AssertFault(m, 13, Ext(external), FaultRip(external));
+        Assert.Equal(TestMachine.StackTop - 48, m.Reg(4)); // only the #GP frame
+    }
+
+    [Fact]
     public void A_conforming_target_keeps_CPL_and_the_stack()
     {
         var m = Machine();

@@ -155,7 +155,7 @@ public class IretTests
         RunIret(m, a => a.db(0x66, 0xCF)); // IRETW
         m.RunToHalt();
         Assert.Equal(low + 1, m.Cpu.Rip);
-        Assert.Equal(0xE008UL, m.Reg(4) & 0xFFFF);
+        Assert.Equal(0xE008UL, m.Reg(4)); // a 64-bit target's stack pointer is the popped value, zero-extended (APM IRET)
         Assert.Equal(Cf | 2, m.Cpu.Rflags);
     }
 
@@ -223,15 +223,30 @@ public class IretTests
         AssertFault(m, vector, (ulong)errorCode, iretAt);
     }
 
-    [Fact]
-    public void Iret_to_a_conforming_segment_with_DPL_at_most_RPL_runs_at_RPL()
+    [Theory]
+    [InlineData(Conforming64 | 3, TestMachine.UserData, Rsp0 - 40)]   // DPL 0 < RPL 3: the #UD came from CPL 3
+    [InlineData(Conforming64, TestMachine.Data, 0x5E000UL - 40)]       // DPL 0 = RPL 0
+    public void Iret_to_a_conforming_segment_with_DPL_at_most_RPL_runs_at_RPL(ushort cs, ushort ss, ulong rspAfterUd)
     {
         var m = Machine();
-        WriteFrame(m, 8, Target, Conforming64 | 3, 2, 0x5E008, TestMachine.UserData);
+        WriteFrame(m, 8, Target, cs, 2, 0x5E008, ss);
         RunIret(m, a => a.iretq());
         m.RunToHalt();
-        AssertLanded(m, Conforming64 | 3, 2, 0x5E008, TestMachine.UserData);
-        Assert.Equal(Rsp0 - 40, m.Reg(4)); // the #UD came from CPL 3
+        AssertLanded(m, cs, 2, 0x5E008, ss);
+        Assert.Equal(rspAfterUd, m.Reg(4));
+    }
+
+    [Fact]
+    public void Iretq_to_a_non_canonical_RIP_is_GP0_at_the_iret_before_anything_is_loaded()
+    {
+        var m = Machine();
+        WriteFrame(m, 8, 0x0000_8000_0000_0000, TestMachine.UserCode, 2, 0x5E008, TestMachine.UserData);
+        ulong iretAt = RunIret(m, a => a.iretq());
+        m.RunToHalt();
+        AssertFault(m, 13, 0, iretAt);
+        Assert.Equal((ulong)TestMachine.Code64, Frame(m, 2));
+        Assert.Equal(FrameAt, Frame(m, 4));
+        Assert.Equal((ulong)TestMachine.Data, Frame(m, 5));
     }
 
     [Theory]
