@@ -16,15 +16,15 @@ namespace VirtualApic.Guest.Tests.Cpu;
 public class LegacyModeDeliveryTests
 {
     private const ulong Handlers = 0x180000, Code = 0x101000, RealHandlers = 0x18000, RealCode = 0x10000;
-    private const ushort UserCode32 = 0x98, RealHandlerSegment = 0x1800, RealCodeSegment = 0x1000;
+    private const ushort UserCode32 = 0x98, OtherCode32 = 0xA0, RealHandlerSegment = 0x1800, RealCodeSegment = 0x1000;
     private const ulong Cf = 0x1, If = 0x200, Rf = 0x10000, Ac = 0x40000;
 
     private static ulong HandlerOf(int vector) => Handlers + (ulong)(vector * 16);
 
-    private static void SetGate32(TestMachine m, int vector, int type = 0xE, int dpl = 0, bool present = true)
+    private static void SetGate32(TestMachine m, int vector, int type = 0xE, int dpl = 0, bool present = true, ushort selector = TestMachine.Code32)
     {
         ulong handler = HandlerOf(vector);
-        ulong lo = (handler & 0xFFFF) | ((ulong)TestMachine.Code32 << 16) | ((ulong)type << 40) | ((ulong)dpl << 45)
+        ulong lo = (handler & 0xFFFF) | ((ulong)selector << 16) | ((ulong)type << 40) | ((ulong)dpl << 45)
             | (present ? 1UL << 47 : 0) | ((handler >> 16 & 0xFFFF) << 48);
         m.Memory.WriteUInt64(TestMachine.Idt + (ulong)(vector * 8), lo);
     }
@@ -123,6 +123,19 @@ public class LegacyModeDeliveryTests
             AssertIn(m, 13);
             Assert.Equal([(0x20u * 8) + 2, (uint)Code], new[] { Frame32(m, 0), Frame32(m, 1) });
         }
+    }
+
+    [Fact]
+    public void Delivery_loads_the_gate_code_segment()
+    {
+        var m = Protected32();
+        m.SetDescriptor(OtherCode32, 0x00CF9B000000FFFF);
+        SetGate32(m, 0x34, selector: OtherCode32);
+        m.Load(a => a.@int(0x34), Code, 32);
+        m.RunToHalt();
+        AssertIn(m, 0x34);
+        Assert.Equal(OtherCode32, m.Cpu.GetSegment(SegmentRegister.Cs).Selector);
+        Assert.Equal((uint)TestMachine.Code32, Frame32(m, 1));
     }
 
     [Theory]
