@@ -121,4 +121,82 @@ internal sealed class TestMachine
 
     /// <summary>Sets IDTR's limit, keeping its base.</summary>
     public void SetIdtLimit(ushort limit) => Cpu.SetDescriptorTables(Cpu.Gdtr, new DescriptorTable(Cpu.Idtr.Base, limit));
+
+    /// <summary>Where <see cref="HaltOnExceptions"/> puts its handlers: vector v's HLT is at ExceptionHandlers + 16 * v.</summary>
+    public const ulong ExceptionHandlers = 0x180000;
+
+    /// <summary>Points each of the 32 exception vectors at a HLT of its own through a 64-bit interrupt gate, so
+    /// that a run stops inside the handler of whichever exception was raised.</summary>
+    public void HaltOnExceptions()
+    {
+        for (int v = 0; v < 32; v++)
+        {
+            Memory.Write(ExceptionHandlers + (ulong)(16 * v), [0xF4]);
+            SetGate(v, ExceptionHandlers + (ulong)(16 * v));
+        }
+    }
+
+    /// <summary>The exception vector whose <see cref="HaltOnExceptions"/> handler the CPU stopped in, or -1.</summary>
+    public int HaltedInVector =>
+        Cpu.Rip > ExceptionHandlers && Cpu.Rip <= ExceptionHandlers + 0x200 && (Cpu.Rip - 1 - ExceptionHandlers) % 16 == 0
+            ? (int)((Cpu.Rip - 1 - ExceptionHandlers) / 16)
+            : -1;
+
+    /// <summary>The quadword <paramref name="slot"/> slots above RSP.</summary>
+    public ulong StackSlot(int slot) => Memory.ReadUInt64(Reg(4) + (ulong)(8 * slot));
+
+    /// <summary>Asserts the run stopped in the handler of <paramref name="vector"/> (64-bit frame) with the faulting
+    /// RIP and, when <paramref name="errorCode"/> is not negative, that error code.</summary>
+    public void AssertException(int vector, ulong rip, long errorCode = -1)
+    {
+        Assert.True(HaltedInVector == vector, $"expected vector {vector}, stopped at 0x{Cpu.Rip:x} (vector {HaltedInVector})\n{Cpu.DumpState()}");
+        int slot = 0;
+        if (errorCode >= 0)
+        {
+            Assert.Equal((ulong)errorCode, StackSlot(0));
+            slot = 1;
+        }
+
+        Assert.Equal(rip, StackSlot(slot));
+    }
+
+    /// <summary>An 8-byte segment descriptor (SDM Vol 3 3.4.5): <paramref name="access"/> is byte 5 (P, DPL, S,
+    /// type), <paramref name="flags"/> the nibble G, D/B, L, AVL.</summary>
+    public static ulong Descriptor(ulong baseAddress, uint limit, int access, int flags = 0) =>
+        (limit & 0xFFFF) | ((baseAddress & 0xFFFFFF) << 16) | ((ulong)access << 40) | ((ulong)((limit >> 16) & 0xF) << 48)
+        | ((ulong)flags << 52) | (((baseAddress >> 24) & 0xFF) << 56);
+
+    /// <summary>Switches to compatibility mode (IA-32e active, CS = the 32-bit <see cref="Code32"/>): code runs as
+    /// 32-bit, exceptions still go through the 64-bit IDT.</summary>
+    public void EnterCompatibilityMode() =>
+        Cpu.SetSegment(SegmentRegister.Cs, new SegmentCache(Code32, 0, 0xFFFFFFFF, 0xC09B));
+
+    /// <summary>Switches to legacy 32-bit protected mode without paging (CR0 = PE | ET, EFER = 0, CR4 = 0) with
+    /// 8-byte interrupt gates in the IDT to the <see cref="ExceptionHandlers"/> HLTs through <see cref="Code32"/>.</summary>
+    public void EnterProtectedMode32()
+    {
+        Cpu.SetSegment(SegmentRegister.Cs, new SegmentCache(Code32, 0, 0xFFFFFFFF, 0xC09B));
+        Cpu.SetControlRegisters(0x11, 0, 0, 0);
+        for (int v = 0; v < 32; v++)
+        {
+            ulong handler = ExceptionHandlers + (ulong)(16 * v);
+            Memory.Write(handler, [0xF4]);
+            Memory.WriteUInt64(Idt + (ulong)(8 * v), (handler & 0xFFFF) | ((ulong)Code32 << 16) | (0x8EUL << 40) | ((handler >> 16) << 48));
+        }
+    }
+
+    /// <summary>Asserts a stop in the handler of <paramref name="vector"/> after delivery through a 32-bit gate
+    /// (4-byte frame slots), with the faulting EIP and, when not negative, the error code.</summary>
+    public void AssertException32(int vector, ulong eip, long errorCode = -1)
+    {
+        Assert.True(HaltedInVector == vector, $"expected vector {vector}, stopped at 0x{Cpu.Rip:x}\n{Cpu.DumpState()}");
+        ulong esp = Reg(4);
+        if (errorCode >= 0)
+        {
+            Assert.Equal((ulong)errorCode, Memory.ReadUInt32(esp));
+            esp += 4;
+        }
+
+        Assert.Equal(eip, Memory.ReadUInt32(esp));
+    }
 }
