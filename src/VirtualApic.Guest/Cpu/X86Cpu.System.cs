@@ -231,7 +231,7 @@ public sealed partial class X86Cpu
                 WriteSelectorOperand(ref d, _ldtr.Selector);
                 return;
             case Mnemonic.Smsw:
-                WriteSelectorOperand(ref d, (ushort)_cr0);
+                WriteSelectorOperand(ref d, _cr0); // a register gets CR0 to its size (SDM SMSW, 64-bit mode)
                 return;
             case Mnemonic.Lmsw:
                 {
@@ -273,8 +273,9 @@ public sealed partial class X86Cpu
         }
     }
 
-    /// <summary>STR/SLDT/SMSW: a register destination gets the value zero-extended to its size; memory gets 16 bits.</summary>
-    private void WriteSelectorOperand(ref Decoded d, ushort value)
+    /// <summary>STR/SLDT/SMSW/MOV from Sreg: a register destination gets the value zero-extended or truncated to
+    /// its size; memory gets the low 16 bits.</summary>
+    private void WriteSelectorOperand(ref Decoded d, ulong value)
     {
         if (d.I.Op0Kind == OpKind.Register)
         {
@@ -283,7 +284,7 @@ public sealed partial class X86Cpu
         }
         else
         {
-            WriteMem(Ea(ref d), 2, value);
+            WriteMem(Ea(ref d), 2, (ushort)value);
         }
     }
 

@@ -679,6 +679,31 @@ public class SystemRegisterTests
 
     // ---- SMSW, LMSW, CLTS ----
 
+    /// <summary>SMSW to a register stores CR0 zero-extended to the operand size in 64-bit mode; to memory, 16 bits.</summary>
+    [Fact]
+    public void Smsw_stores_cr0_to_the_register_size_and_16_bits_to_memory()
+    {
+        var m = NewMachine();
+        m.Memory.WriteUInt64(Scratch, ulong.MaxValue);
+        m.Load(a =>
+        {
+            a.mov(rax, -1);
+            a.smsw(rax);
+            a.mov(rbx, -1);
+            a.smsw(ebx);
+            a.mov(rcx, -1);
+            a.smsw(cx);
+            a.smsw(__word_ptr[Scratch]);
+            a.hlt();
+        });
+        m.RunToHalt();
+
+        Assert.Equal(Cr0Boot, m.Reg(0));
+        Assert.Equal(Cr0Boot, m.Reg(3));
+        Assert.Equal(0xFFFF_FFFF_FFFF_0031UL, m.Reg(1));
+        Assert.Equal(0xFFFF_FFFF_FFFF_0031UL, m.Memory.ReadUInt64(Scratch));
+    }
+
     /// <summary>LMSW loads only PE, MP, EM and TS and cannot clear PE (SDM LMSW); CLTS clears TS.</summary>
     [Fact]
     public void Lmsw_loads_the_low_four_bits_without_clearing_pe_and_clts_clears_ts()
