@@ -148,6 +148,34 @@ public class SystemRegisterTests
         Assert.Equal(CpuMode.Protected32, m.Cpu.Mode);
     }
 
+    /// <summary>Without EFER.LME, CR0.PG selects legacy paging (32-bit paging here, SDM 4.1.1): EFER.LMA stays 0.
+    /// The interpreter does not model legacy paging, so the next fetch stops the run cleanly, naming it.</summary>
+    [Fact]
+    public void Setting_cr0_pg_without_efer_lme_selects_legacy_paging_and_stops_cleanly()
+    {
+        var m = NewMachine();
+        m.EnterProtectedMode32();
+        ulong at = m.Load(
+            a =>
+            {
+                a.mov(eax, 0x9000);
+                a.mov(cr3, eax);
+                a.mov(eax, unchecked((int)(Cr0Pg | 0x11)));
+                a.mov(cr0, eax);
+            },
+            TestMachine.CodeBase,
+            32);
+        m.Load(a => a.hlt(), at, 32);
+        var r = m.Cpu.Run(100);
+
+        Assert.Equal(StopReason.Unsupported, r.Reason);
+        Assert.Contains("paging outside IA-32e mode", r.Unsupported!.Reason, StringComparison.Ordinal);
+        Assert.Equal(at, r.Unsupported.Rip);
+        Assert.Equal(Cr0Pg | 0x11, m.Cpu.Cr0);
+        Assert.Equal(0UL, m.Cpu.Efer);
+        Assert.Equal(CpuMode.Protected32, m.Cpu.Mode);
+    }
+
     /// <summary>Clearing CR0.PG from compatibility mode leaves IA-32e mode (SDM 10.8.5.4): EFER.LMA becomes 0.</summary>
     [Fact]
     public void Clearing_cr0_pg_in_compatibility_mode_deactivates_ia32e_mode()
