@@ -128,30 +128,19 @@ public sealed partial class X86Cpu
         int type = attr & 0xF;
         int dpl = (attr >> 5) & 3;
         int rpl = selector & 3;
-        if ((attr & 0x10) == 0)
+        if ((attr & 0x10) == 0 && !isReturn)
         {
             throw new UnsupportedException($"far transfer through a system descriptor (call gate or TSS), selector {selector:X4}");
         }
 
-        if ((type & 8) == 0)
+        // RET accepts only a code segment, never a gate or TSS, and never a more privileged one (SDM RET).
+        if ((attr & 0x10) == 0 || (type & 8) == 0 || (isReturn && rpl < _cpl))
         {
             RaiseGp(selector & ~3);
         }
 
         bool conforming = (type & 4) != 0;
-        if (isReturn)
-        {
-            if (rpl != _cpl)
-            {
-                throw new UnsupportedException("far return to another privilege level");
-            }
-
-            if (conforming ? dpl > rpl : dpl != rpl)
-            {
-                RaiseGp(selector & ~3);
-            }
-        }
-        else if (conforming ? dpl > _cpl : rpl > _cpl || dpl != _cpl)
+        if (isReturn ? (conforming ? dpl > rpl : dpl != rpl) : (conforming ? dpl > _cpl : rpl > _cpl || dpl != _cpl))
         {
             RaiseGp(selector & ~3);
         }
@@ -159,6 +148,11 @@ public sealed partial class X86Cpu
         if ((attr & 0x80) == 0)
         {
             Raise(11, selector & ~3);
+        }
+
+        if (isReturn && rpl != _cpl)
+        {
+            throw new UnsupportedException("far return to another privilege level");
         }
 
         if ((_efer & EferLma) != 0 && (attr & 0x2000) != 0 && (attr & 0x4000) != 0)

@@ -598,6 +598,8 @@ public class SegmentLoadTests
         { "non-conforming DPL 1, RPL 0", TestMachine.Descriptor(0, 0xFFFFF, 0xBA, 0xA), Sel, 13, Sel },
         { "not present", TestMachine.Descriptor(0, 0xFFFFF, 0x1A, 0xA), Sel, 11, Sel },
         { "null", TestMachine.Descriptor(0, 0xFFFFF, 0x9A, 0xA), 0, 13, 0 },
+        { "TSS descriptor", TestMachine.Descriptor(TestMachine.Tss, 0x67, 0x89), Sel, 13, Sel },
+        { "call gate", 0x0000_8C00_0008_0000UL, Sel, 13, Sel },
     };
 
     [Theory]
@@ -635,6 +637,24 @@ public class SegmentLoadTests
         Assert.Equal(Sel, m.Cpu.GetSegment(SegmentRegister.Cs).Selector);
         Assert.Equal(Target + 1, m.Cpu.Rip);
         Assert.Equal(0x9FUL, AccessByte(m, Sel));
+    }
+
+    /// <summary>A far RET may not return to a more privileged level: RPL &lt; CPL is #GP(selector) (SDM RET).</summary>
+    [Fact]
+    public void Retf_to_an_inner_privilege_level_raises_GP_with_the_selector()
+    {
+        var m = NewMachine();
+        ulong at = RunAtCpl3(
+            m,
+            a =>
+            {
+                a.push(TestMachine.Code64);
+                a.push((int)Target);
+            },
+            a => a.db(0x48, 0xCB));
+
+        m.AssertException(13, at, errorCode: TestMachine.Code64);
+        Assert.Equal(Rsp0 - 48, m.Reg(4));
     }
 
     [Fact]
