@@ -332,6 +332,7 @@ public class SegmentLoadTests
         m.SetDescriptor(0x58, 0);
         m.SetDescriptor(0x78, TestMachine.Descriptor(0x0777_0000, 0xFFFFF, 0x92, 0xC));
         m.Memory.WriteUInt64(ldt + 0x68, TestMachine.Descriptor(0x1234_5000, 0xFFF, 0x92, 0x4));
+        m.Memory.WriteUInt64(ldt + 0x70, TestMachine.Descriptor(0, 0xFFFFF, 0x92, 0xC)); // valid, but past the LDT limit
         ulong at = Run(
             m,
             a =>
@@ -621,21 +622,25 @@ public class SegmentLoadTests
         Assert.True(m.Cpu.GetSegment(SegmentRegister.Cs).Selector == TestMachine.Code64, why);
     }
 
+    /// <summary>RETFQ to conforming code with DPL &lt;= RPL returns, with all 64 bits of the popped RIP.</summary>
     [Fact]
     public void Retf_to_conforming_code_with_dpl_not_above_rpl_returns()
     {
+        const ulong high = 0x1_0000_0000; // linear 4 GiB + x maps to physical x
         var m = NewMachine(TestMachine.Descriptor(0, 0xFFFFF, 0x9E, 0xA));
+        m.Memory.WriteUInt64(TestMachine.Pdpt + (4 * 8), TestMachine.Pd | 7);
         m.Load(a => a.hlt(), Target);
         m.Load(a =>
         {
             a.push(Sel);
-            a.push((int)Target);
+            a.mov(rax, (long)(high + Target));
+            a.push(rax);
             a.db(0x48, 0xCB);
         });
         m.RunToHalt();
 
         Assert.Equal(Sel, m.Cpu.GetSegment(SegmentRegister.Cs).Selector);
-        Assert.Equal(Target + 1, m.Cpu.Rip);
+        Assert.Equal(high + Target + 1, m.Cpu.Rip);
         Assert.Equal(0x9FUL, AccessByte(m, Sel));
     }
 

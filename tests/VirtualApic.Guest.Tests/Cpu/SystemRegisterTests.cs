@@ -642,6 +642,20 @@ public class SystemRegisterTests
         Assert.Equal((ulong)busy, (m.Memory.ReadUInt64(TestMachine.Gdt + 0x50) >> 40) & 0xFF);
     }
 
+    /// <summary>A null selector never reaches the GDT: LTR 0 is #GP(0) even if entry 0 holds an available TSS.</summary>
+    [Fact]
+    public void Ltr_of_a_null_selector_raises_GP0_whatever_gdt_entry_0_holds()
+    {
+        var m = NewMachine();
+        m.EnterProtectedMode32();
+        m.Memory.WriteUInt64(TestMachine.Gdt, TestMachine.Descriptor(0x1234_5678, 0x67, 0x89));
+        var before = m.Cpu.Tr;
+        ulong at = Run(m, a => a.xor(eax, eax), a => a.ltr(ax), 32);
+
+        m.AssertException32(13, at, errorCode: 0);
+        Assert.Equal(before, m.Cpu.Tr);
+    }
+
     [Fact]
     public void Lldt_loads_a_16_byte_ldt_descriptor_and_sldt_reads_the_selector()
     {
