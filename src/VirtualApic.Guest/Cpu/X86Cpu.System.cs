@@ -310,7 +310,13 @@ public sealed partial class X86Cpu
         {
             RequireCpl0();
             int n = DebugIndex(r0 - Register.DR0);
-            _dr[n] = ReadReg(r1);
+            ulong v = ReadReg(r1);
+            if (n >= 6 && (v >> 32) != 0)
+            {
+                RaiseGp(0); // DR6 and DR7 bits 63:32 are reserved (SDM MOV DR)
+            }
+
+            _dr[n] = v;
             return;
         }
 

@@ -458,6 +458,30 @@ public class SystemRegisterTests
         Assert.Equal(7UL, m.Reg(3));
     }
 
+    /// <summary>Bits 63:32 of DR6 and DR7 are reserved: writing a 1 there is #GP(0) (SDM MOV DR, 64-bit mode
+    /// exceptions); DR0-DR3 hold 64-bit addresses.</summary>
+    [Theory]
+    [InlineData(6)]
+    [InlineData(7)]
+    public void Writing_bits_63_32_of_dr6_or_dr7_raises_GP0(int n)
+    {
+        var reg = n == 6 ? dr6 : dr7;
+        var m = NewMachine();
+        ulong at = Run(
+            m,
+            a =>
+            {
+                a.mov(rax, unchecked((long)0xFFFF_8000_0000_1000UL));
+                a.mov(dr1, rax);
+                a.mov(rbx, dr1);
+                a.mov(rax, 0x1_0000_0400);
+            },
+            a => a.mov(reg, rax));
+
+        m.AssertException(13, at, errorCode: 0);
+        Assert.Equal(0xFFFF_8000_0000_1000UL, m.Reg(3));
+    }
+
     [Fact]
     public void Dr8_and_above_do_not_exist_and_raise_UD()
     {
