@@ -381,7 +381,11 @@ public class SystemRegisterTests
     {
         var reg = new Dictionary<string, AssemblerRegisterCR>
         {
-            ["cr1"] = cr1, ["cr5"] = cr5, ["cr7"] = cr7, ["cr9"] = cr9, ["cr15"] = cr15,
+            ["cr1"] = cr1,
+            ["cr5"] = cr5,
+            ["cr7"] = cr7,
+            ["cr9"] = cr9,
+            ["cr15"] = cr15,
         }[name];
         var write = NewMachine();
         write.AssertException(6, Run(write, a => a.nop(), a => a.mov(reg, rax)));
