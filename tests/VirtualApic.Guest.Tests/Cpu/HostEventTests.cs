@@ -12,18 +12,10 @@ namespace VirtualApic.Guest.Tests.Cpu;
 /// </summary>
 public class HostEventTests
 {
-    private const ulong Handlers = 0x180000;
-
-    private static ulong HandlerOf(int vector) => Handlers + (ulong)(vector * 16);
-
     private static TestMachine Machine(int gateType = 0xE)
     {
         var m = new TestMachine();
-        for (int v = 0; v < 256; v++)
-        {
-            m.Memory.Write(HandlerOf(v), [0xF4]);
-            m.SetGate(v, HandlerOf(v), gateType);
-        }
+        m.HaltOnExceptions(256, gateType);
 
         return m;
     }
@@ -98,7 +90,7 @@ public class HostEventTests
         Assert.Equal(StopReason.Halted, m.Cpu.Run(10).Reason);
         Queue(m, new CpuEvent(CpuEventKind.Nmi, 0));
         m.RunToHalt();
-        Assert.Equal(HandlerOf(2) + 1, m.Cpu.Rip);
+        Assert.Equal(TestMachine.HandlerOf(2) + 1, m.Cpu.Rip);
         Assert.Equal(afterHlt, m.Memory.ReadUInt64(m.Reg(4)));
         Assert.Equal(TestMachine.StackTop - 40, m.Reg(4)); // no error code
     }
@@ -112,7 +104,7 @@ public class HostEventTests
         m.RunToHalt();
         Queue(m, new CpuEvent(CpuEventKind.Interrupt, 0x41));
         m.RunToHalt();
-        Assert.Equal(HandlerOf(0x41) + 1, m.Cpu.Rip);
+        Assert.Equal(TestMachine.HandlerOf(0x41) + 1, m.Cpu.Rip);
         Assert.Equal(afterHlt, m.Memory.ReadUInt64(m.Reg(4)));
         Assert.Equal(TestMachine.StackTop - 40, m.Reg(4));
     }
@@ -122,13 +114,13 @@ public class HostEventTests
     {
         // Trap gates keep IF = 1; the first handler is NOP; HLT, and the second interrupt comes after its NOP.
         var m = Machine(gateType: 0xF);
-        m.Memory.Write(HandlerOf(0x40), [0x90, 0xF4]);
+        m.Memory.Write(TestMachine.HandlerOf(0x40), [0x90, 0xF4]);
         m.Cpu.Rflags = 0x202;
         m.Load(a => a.hlt());
         Queue(m, new CpuEvent(CpuEventKind.Interrupt, 0x40), new CpuEvent(CpuEventKind.Interrupt, 0x41));
         m.RunToHalt();
-        Assert.Equal(HandlerOf(0x41) + 1, m.Cpu.Rip);
-        Assert.Equal(HandlerOf(0x40) + 1, m.Memory.ReadUInt64(m.Reg(4)));
+        Assert.Equal(TestMachine.HandlerOf(0x41) + 1, m.Cpu.Rip);
+        Assert.Equal(TestMachine.HandlerOf(0x40) + 1, m.Memory.ReadUInt64(m.Reg(4)));
         Assert.Equal(TestMachine.CodeBase, m.Memory.ReadUInt64(m.Reg(4) + 48)); // above 8 bytes of 16-byte alignment
     }
 

@@ -17,23 +17,17 @@ namespace VirtualApic.Guest.Tests.Cpu;
 /// </summary>
 public class InterruptDeliveryTests
 {
-    private const ulong Handlers = 0x180000, UserCode = 0x101000, UserStack = 0x60000, Rsp0 = 0x70000;
+    private const ulong UserCode = 0x101000, UserStack = 0x60000, Rsp0 = 0x70000;
     private const ulong Unmapped = 0x40000000; // the identity map covers only the first GiB
     private const ushort Code64Dpl1 = 0x50, Conforming64 = 0x60, NotPresent64 = 0x68, LongAndBig = 0x70;
     private const int FlagCf = 0x1, FlagIf = 0x200, FlagNt = 0x4000, FlagRf = 0x10000, FlagAc = 0x40000;
-
-    private static ulong HandlerOf(int vector) => Handlers + (ulong)(vector * 16);
 
     /// <summary>The test machine with a HLT handler and a present 64-bit interrupt gate for every vector,
     /// TSS.RSP0 set, and a few more code descriptors.</summary>
     private static TestMachine Machine()
     {
         var m = new TestMachine();
-        for (int v = 0; v < 256; v++)
-        {
-            m.Memory.Write(HandlerOf(v), [0xF4]);
-            m.SetGate(v, HandlerOf(v));
-        }
+        m.HaltOnExceptions(256);
 
         m.Memory.WriteUInt64(TestMachine.Tss + 4, Rsp0);
         m.SetDescriptor(Code64Dpl1, 0x00AFBB000000FFFF);   // 64-bit code, DPL 1
@@ -102,7 +96,7 @@ public class InterruptDeliveryTests
     private static ulong Frame(TestMachine m, int slot) => m.Memory.ReadUInt64(m.Reg(4) + (ulong)(8 * slot));
 
     private static void AssertIn(TestMachine m, int vector) =>
-        Assert.True(m.Cpu.Rip == HandlerOf(vector) + 1, $"expected the handler of vector {vector}, stopped at 0x{m.Cpu.Rip:x}");
+        Assert.True(m.Cpu.Rip == TestMachine.HandlerOf(vector) + 1, $"expected the handler of vector {vector}, stopped at 0x{m.Cpu.Rip:x}");
 
     /// <summary>Stopped in the handler of <paramref name="vector"/> with <paramref name="errorCode"/> pushed
     /// and <paramref name="rip"/> as the return address.</summary>
@@ -161,7 +155,7 @@ public class InterruptDeliveryTests
     {
         const byte vector = 0x21;
         var m = Machine();
-        m.SetGate(vector, HandlerOf(vector), type);
+        m.SetGate(vector, TestMachine.HandlerOf(vector), type);
         Raise(m, vector, external);
         AssertFault(m, 13, (vector * 8) + 2 + Ext(external), FaultRip(external));
     }
@@ -172,7 +166,7 @@ public class InterruptDeliveryTests
     public void Interrupt_and_trap_gates_deliver(int type)
     {
         var m = Machine();
-        m.SetGate(0x21, HandlerOf(0x21), type);
+        m.SetGate(0x21, TestMachine.HandlerOf(0x21), type);
         Raise(m, 0x21, external: false);
         AssertIn(m, 0x21);
     }
@@ -184,7 +178,7 @@ public class InterruptDeliveryTests
     {
         const byte vector = 0x22;
         var m = Machine();
-        m.SetGate(vector, HandlerOf(vector), present: false);
+        m.SetGate(vector, TestMachine.HandlerOf(vector), present: false);
         Raise(m, vector, external);
         AssertFault(m, 11, (vector * 8) + 2 + Ext(external), FaultRip(external));
     }
@@ -193,7 +187,7 @@ public class InterruptDeliveryTests
     public void Software_int_checks_gate_DPL_before_present()
     {
         var m = Machine();
-        m.SetGate(0x23, HandlerOf(0x23), dpl: 0, present: false);
+        m.SetGate(0x23, TestMachine.HandlerOf(0x23), dpl: 0, present: false);
         Raise(m, 0x23, external: false, cpl: 3);
         AssertFault(m, 13, (0x23 * 8) + 2, UserCode);
     }
@@ -202,7 +196,7 @@ public class InterruptDeliveryTests
     public void Software_int_through_a_DPL3_gate_reaches_cpl0_from_cpl3()
     {
         var m = Machine();
-        m.SetGate(0x24, HandlerOf(0x24), dpl: 3);
+        m.SetGate(0x24, TestMachine.HandlerOf(0x24), dpl: 3);
         Raise(m, 0x24, external: false, cpl: 3);
         AssertIn(m, 0x24);
         Assert.Equal(0, m.Cpu.Cpl);
@@ -213,7 +207,7 @@ public class InterruptDeliveryTests
     public void External_interrupts_ignore_gate_DPL()
     {
         var m = Machine();
-        m.SetGate(0x25, HandlerOf(0x25), dpl: 0);
+        m.SetGate(0x25, TestMachine.HandlerOf(0x25), dpl: 0);
         Raise(m, 0x25, external: true, cpl: 3);
         AssertIn(m, 0x25);
         Assert.Equal(0, m.Cpu.Cpl);
@@ -227,7 +221,7 @@ public class InterruptDeliveryTests
     public void A_null_code_selector_in_the_gate_is_GP_with_only_EXT(ushort selector, bool external)
     {
         var m = Machine();
-        m.SetGate(0x26, HandlerOf(0x26), selector: selector);
+        m.SetGate(0x26, TestMachine.HandlerOf(0x26), selector: selector);
         Raise(m, 0x26, external);
         AssertFault(m, 13, Ext(external), FaultRip(external));
     }
@@ -245,7 +239,7 @@ public class InterruptDeliveryTests
     public void The_gate_target_must_be_a_present_64_bit_code_segment_not_less_privileged(ushort selector, int vector, int errorCode, bool external)
     {
         var m = Machine();
-        m.SetGate(0x27, HandlerOf(0x27), selector: selector);
+        m.SetGate(0x27, TestMachine.HandlerOf(0x27), selector: selector);
         Raise(m, 0x27, external);
         AssertFault(m, vector, (ulong)errorCode, FaultRip(external));
     }
@@ -278,15 +272,15 @@ public class InterruptDeliveryTests
     public void A_conforming_target_keeps_CPL_and_the_stack()
     {
         var m = Machine();
-        m.SetGate(0x28, HandlerOf(0x28), dpl: 3, selector: Conforming64);
-        m.Memory.Write(HandlerOf(0x28), [0x90, 0x90, 0x0F, 0x0B]); // NOP NOP UD2: HLT would #GP at CPL 3
-        m.SetGate(6, HandlerOf(6), dpl: 0);
+        m.SetGate(0x28, TestMachine.HandlerOf(0x28), dpl: 3, selector: Conforming64);
+        m.Memory.Write(TestMachine.HandlerOf(0x28), [0x90, 0x90, 0x0F, 0x0B]); // NOP NOP UD2: HLT would #GP at CPL 3
+        m.SetGate(6, TestMachine.HandlerOf(6), dpl: 0);
         Raise(m, 0x28, external: false, cpl: 3);
 
         // The #UD from the handler switches to RSP0; its frame shows the conforming handler's state.
         AssertIn(m, 6);
         Assert.Equal(Rsp0 - 40, m.Reg(4));
-        Assert.Equal(HandlerOf(0x28) + 2, Frame(m, 0));
+        Assert.Equal(TestMachine.HandlerOf(0x28) + 2, Frame(m, 0));
         Assert.Equal((ulong)(Conforming64 | 3), Frame(m, 1));  // CS with RPL = CPL 3
         Assert.Equal(UserStack - 40, Frame(m, 3));              // stayed on the user stack
         Assert.Equal((ulong)TestMachine.UserData, Frame(m, 4)); // SS unchanged
@@ -300,7 +294,7 @@ public class InterruptDeliveryTests
         var m = Machine();
         m.Map4K(Unmapped, stackPage, 0x3);
         m.Memory.WriteUInt64(TestMachine.Tss + 4, Unmapped + 0xFF8);
-        m.SetGate(0x29, HandlerOf(0x29), dpl: 3);
+        m.SetGate(0x29, TestMachine.HandlerOf(0x29), dpl: 3);
         Run(m, a => a.@int(0x29), cpl: 3, rflags: FlagIf | FlagCf | 2);
 
         AssertIn(m, 0x29);
@@ -318,11 +312,11 @@ public class InterruptDeliveryTests
     {
         var m = Machine();
         m.Memory.WriteUInt64(TestMachine.Tss + 4 + 8, 0x68000); // RSP1
-        m.SetGate(0x2A, HandlerOf(0x2A), dpl: 3, selector: Code64Dpl1);
+        m.SetGate(0x2A, TestMachine.HandlerOf(0x2A), dpl: 3, selector: Code64Dpl1);
         Raise(m, 0x2A, external: false, cpl: 3);
 
         // The handler's HLT at CPL 1 raises #GP(0), whose frame (on RSP0) shows the CPL 1 state.
-        AssertFault(m, 13, 0, HandlerOf(0x2A));
+        AssertFault(m, 13, 0, TestMachine.HandlerOf(0x2A));
         Assert.Equal(Rsp0 - 48, m.Reg(4));
         Assert.Equal((ulong)(Code64Dpl1 | 1), Frame(m, 2));
         Assert.Equal(0x68000UL - 40, Frame(m, 4));
@@ -336,7 +330,7 @@ public class InterruptDeliveryTests
     {
         var m = Machine();
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24, 0x6F008); // IST1, misaligned
-        m.SetGate(0x2B, HandlerOf(0x2B), ist: 1);
+        m.SetGate(0x2B, TestMachine.HandlerOf(0x2B), ist: 1);
         Raise(m, 0x2B, external: false);
         AssertIn(m, 0x2B);
         Assert.Equal(0x6F000UL - 40, m.Reg(4));
@@ -350,7 +344,7 @@ public class InterruptDeliveryTests
     {
         var m = Machine();
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24 + 16, 0x6E000); // IST3
-        m.SetGate(0x2C, HandlerOf(0x2C), dpl: 3, ist: 3);
+        m.SetGate(0x2C, TestMachine.HandlerOf(0x2C), dpl: 3, ist: 3);
         Raise(m, 0x2C, external: false, cpl: 3);
         AssertIn(m, 0x2C);
         Assert.Equal(0x6E000UL - 40, m.Reg(4));
@@ -364,7 +358,7 @@ public class InterruptDeliveryTests
     {
         var m = Machine();
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24 + 8, 0x0000800000000000); // IST2
-        m.SetGate(0x2D, HandlerOf(0x2D), ist: 2);
+        m.SetGate(0x2D, TestMachine.HandlerOf(0x2D), ist: 2);
         Raise(m, 0x2D, external);
         AssertFault(m, 12, Ext(external), FaultRip(external));
         Assert.Equal(TestMachine.StackTop - 48, m.Reg(4));
@@ -380,7 +374,7 @@ public class InterruptDeliveryTests
         m.Memory.WriteUInt64(TestMachine.Gdt + TestMachine.TssSel, 0x000089000000002BUL | ((TestMachine.Tss & 0xFFFFFF) << 16));
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24, 0x6F000);
         m.Memory.WriteUInt64(TestMachine.Tss + 0x2C, 0x6E000);
-        m.SetGate(0x2E, HandlerOf(0x2E), ist: ist);
+        m.SetGate(0x2E, TestMachine.HandlerOf(0x2E), ist: ist);
         Raise(m, 0x2E, external);
         if (errorCode < 0)
         {
@@ -424,7 +418,7 @@ public class InterruptDeliveryTests
     public void Delivery_clears_TF_NT_RF_and_VM_and_pushes_RF_clear_for_a_software_interrupt(int type, int after)
     {
         var m = Machine();
-        m.SetGate(0x2F, HandlerOf(0x2F), type);
+        m.SetGate(0x2F, TestMachine.HandlerOf(0x2F), type);
         Run(m, a => a.@int(0x2F), rflags: FlagNt | FlagRf | FlagAc | FlagIf | 2);
         AssertIn(m, 0x2F);
         Assert.Equal((ulong)(FlagNt | FlagAc | FlagIf | 2), Frame(m, 2));
@@ -448,7 +442,7 @@ public class InterruptDeliveryTests
     public void Contributory_after_divide_error_is_a_double_fault()
     {
         var m = Machine();
-        m.SetGate(0, HandlerOf(0), present: false);
+        m.SetGate(0, TestMachine.HandlerOf(0), present: false);
         Run(m, a =>
         {
             a.xor(ecx, ecx);
@@ -461,7 +455,7 @@ public class InterruptDeliveryTests
     public void Int_13_is_not_a_contributory_exception_so_its_NP_is_delivered_serially()
     {
         var m = Machine();
-        m.SetGate(13, HandlerOf(13), present: false);
+        m.SetGate(13, TestMachine.HandlerOf(13), present: false);
         Raise(m, 13, external: false);
         AssertFault(m, 11, (13 * 8) + 2, UserCode);
     }
@@ -470,7 +464,7 @@ public class InterruptDeliveryTests
     public void Int_8_is_not_a_double_fault_so_a_fault_delivering_it_is_delivered()
     {
         var m = Machine();
-        m.SetGate(8, HandlerOf(8), present: false);
+        m.SetGate(8, TestMachine.HandlerOf(8), present: false);
         Raise(m, 8, external: false);
         AssertFault(m, 11, (8 * 8) + 2, UserCode);
     }
@@ -479,7 +473,7 @@ public class InterruptDeliveryTests
     public void Contributory_after_page_fault_is_a_double_fault()
     {
         var m = Machine();
-        m.SetGate(14, HandlerOf(14), present: false);
+        m.SetGate(14, TestMachine.HandlerOf(14), present: false);
         Run(m, a => a.mov(rax, __qword_ptr[Unmapped]));
         AssertFault(m, 8, 0, UserCode);
         Assert.Equal(Unmapped, m.Cpu.Cr2);
@@ -490,7 +484,7 @@ public class InterruptDeliveryTests
     {
         var m = Machine();
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24, Unmapped + 0x1000); // IST1 on an unmapped page
-        m.SetGate(14, HandlerOf(14), ist: 1);
+        m.SetGate(14, TestMachine.HandlerOf(14), ist: 1);
         Run(m, a => a.mov(rax, __qword_ptr[0x40200000]));
         AssertFault(m, 8, 0, UserCode);
         Assert.Equal(Unmapped + 0xFF8, m.Cpu.Cr2); // the first push (SS) of the #PF frame
@@ -501,7 +495,7 @@ public class InterruptDeliveryTests
     {
         var m = Machine();
         m.Memory.WriteUInt64(TestMachine.Tss + 0x24, Unmapped + 0x1000);
-        m.SetGate(13, HandlerOf(13), ist: 1);
+        m.SetGate(13, TestMachine.HandlerOf(13), ist: 1);
         Run(m, a =>
         {
             a.mov(ecx, 0x999);
@@ -515,8 +509,8 @@ public class InterruptDeliveryTests
     public void A_fault_delivering_a_double_fault_shuts_down()
     {
         var m = Machine();
-        m.SetGate(13, HandlerOf(13), present: false);
-        m.SetGate(8, HandlerOf(8), present: false);
+        m.SetGate(13, TestMachine.HandlerOf(13), present: false);
+        m.SetGate(8, TestMachine.HandlerOf(8), present: false);
         m.Load(a =>
         {
             a.mov(ecx, 0x999);

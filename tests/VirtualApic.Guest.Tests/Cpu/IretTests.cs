@@ -15,21 +15,15 @@ namespace VirtualApic.Guest.Tests.Cpu;
 /// </summary>
 public class IretTests
 {
-    private const ulong Handlers = 0x180000, Rsp0 = 0x70000, FrameAt = 0x5F000, Target = 0x102000, UserStart = 0x101000;
+    private const ulong Rsp0 = 0x70000, FrameAt = 0x5F000, Target = 0x102000, UserStart = 0x101000;
     private const ushort Code64Dpl1 = 0x50, Conforming64 = 0x60, NotPresent64 = 0x68, ReadOnlyUser = 0x78, NotPresentUser = 0x80, ConformingDpl3 = 0x88;
     private const ulong Cf = 0x1, Pf = 0x4, Af = 0x10, Zf = 0x40, Sf = 0x80, Tf = 0x100, If = 0x200, Df = 0x400, Of = 0x800;
     private const ulong Iopl3 = 0x3000, Nt = 0x4000, Rf = 0x10000, Vm = 0x20000, Ac = 0x40000, Vif = 0x80000, Vip = 0x100000, Id = 0x200000;
 
-    private static ulong HandlerOf(int vector) => Handlers + (ulong)(vector * 16);
-
     private static TestMachine Machine()
     {
         var m = new TestMachine();
-        for (int v = 0; v < 256; v++)
-        {
-            m.Memory.Write(HandlerOf(v), [0xF4]);
-            m.SetGate(v, HandlerOf(v));
-        }
+        m.HaltOnExceptions(256);
 
         m.Memory.WriteUInt64(TestMachine.Tss + 4, Rsp0);
         m.SetDescriptor(Code64Dpl1, 0x00AFBB000000FFFF);
@@ -92,7 +86,7 @@ public class IretTests
     private static ulong Frame(TestMachine m, int slot) => m.Memory.ReadUInt64(m.Reg(4) + (ulong)(8 * slot));
 
     private static void AssertIn(TestMachine m, int vector) =>
-        Assert.True(m.Cpu.Rip == HandlerOf(vector) + 1, $"expected the handler of vector {vector}, stopped at 0x{m.Cpu.Rip:x}\n{m.Cpu.DumpState()}");
+        Assert.True(m.Cpu.Rip == TestMachine.HandlerOf(vector) + 1, $"expected the handler of vector {vector}, stopped at 0x{m.Cpu.Rip:x}\n{m.Cpu.DumpState()}");
 
     /// <summary>IRET faulted: the handler of <paramref name="vector"/> got <paramref name="errorCode"/> with RIP at the IRET.</summary>
     private static void AssertFault(TestMachine m, int vector, ulong errorCode, ulong iretAt)

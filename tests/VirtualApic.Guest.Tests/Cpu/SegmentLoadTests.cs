@@ -30,23 +30,6 @@ public class SegmentLoadTests
         return m;
     }
 
-    // Runs SETUP, then FAULTING, then HLT; returns the address of FAULTING's first instruction.
-    private static ulong Run(TestMachine m, Action<Assembler> setup, Action<Assembler> faulting, int bitness = 64)
-    {
-        ulong at = m.Load(a =>
-        {
-            a.nop();
-            setup(a);
-        }, TestMachine.CodeBase, bitness);
-        m.Load(a =>
-        {
-            faulting(a);
-            a.hlt();
-        }, at, bitness);
-        m.RunToHalt();
-        return at;
-    }
-
     // Enters CPL 3 by IRETQ (the TSS gives RSP0 for the handlers) and runs SETUP then FAULTING there;
     // returns the address of FAULTING's first instruction.
     private static ulong RunAtCpl3(TestMachine m, Action<Assembler> setup, Action<Assembler> faulting)
@@ -204,8 +187,7 @@ public class SegmentLoadTests
         string why, ulong descriptor, ushort selector, int vector, int errorCode)
     {
         var m = NewMachine(descriptor);
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.xor(eax, eax);
@@ -237,7 +219,7 @@ public class SegmentLoadTests
         string why, ulong descriptor, ushort selector, int vector, int errorCode)
     {
         var m = NewMachine(descriptor);
-        ulong at = Run(m, a => a.mov(eax, selector), a => a.mov(ss, ax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(eax, selector), a => a.mov(ss, ax));
 
         m.AssertException(vector, at, errorCode);
         Assert.True(BootData == m.Cpu.GetSegment(SegmentRegister.Ss), why);
@@ -285,7 +267,7 @@ public class SegmentLoadTests
     public void A_null_ss_with_rpl_other_than_cpl_raises_GP0()
     {
         var m = NewMachine();
-        ulong at = Run(m, a => a.mov(eax, 3), a => a.mov(ss, ax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(eax, 3), a => a.mov(ss, ax));
 
         m.AssertException(13, at, errorCode: 0);
         Assert.Equal(BootData, m.Cpu.GetSegment(SegmentRegister.Ss));
@@ -296,7 +278,7 @@ public class SegmentLoadTests
     {
         var m = NewMachine();
         m.EnterCompatibilityMode();
-        ulong at = Run(m, a => a.xor(eax, eax), a => a.mov(ss, ax), 32);
+        ulong at = m.RunSetupThenFaulting(a => a.xor(eax, eax), a => a.mov(ss, ax), 32);
 
         m.AssertException(13, at, errorCode: 0);
         Assert.Equal(BootData, m.Cpu.GetSegment(SegmentRegister.Ss));
@@ -333,8 +315,7 @@ public class SegmentLoadTests
         m.SetDescriptor(0x78, TestMachine.Descriptor(0x0777_0000, 0xFFFFF, 0x92, 0xC));
         m.Memory.WriteUInt64(ldt + 0x68, TestMachine.Descriptor(0x1234_5000, 0xFFF, 0x92, 0x4));
         m.Memory.WriteUInt64(ldt + 0x70, TestMachine.Descriptor(0, 0xFFFFF, 0x92, 0xC)); // valid, but past the LDT limit
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(eax, Sel);
@@ -554,7 +535,7 @@ public class SegmentLoadTests
         var m = NewMachine(descriptor);
         FarPointer(m, Target, selector);
         m.Load(a => a.hlt(), Target);
-        ulong at = Run(m, a => a.nop(), JmpFar64);
+        ulong at = m.RunSetupThenFaulting(a => a.nop(), JmpFar64);
 
         m.AssertException(vector, at, errorCode);
         Assert.True(m.Cpu.GetSegment(SegmentRegister.Cs).Selector == TestMachine.Code64, why);
@@ -609,8 +590,7 @@ public class SegmentLoadTests
     {
         var m = NewMachine(descriptor);
         m.Load(a => a.hlt(), Target);
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.push(selector);

@@ -28,23 +28,6 @@ public class SystemRegisterTests
         return m;
     }
 
-    // Runs SETUP, then FAULTING, then HLT; returns the address of FAULTING's first instruction.
-    private static ulong Run(TestMachine m, Action<Assembler> setup, Action<Assembler> faulting, int bitness = 64)
-    {
-        ulong at = m.Load(a =>
-        {
-            a.nop();
-            setup(a);
-        }, TestMachine.CodeBase, bitness);
-        m.Load(a =>
-        {
-            faulting(a);
-            a.hlt();
-        }, at, bitness);
-        m.RunToHalt();
-        return at;
-    }
-
     // ---- CR0 ----
 
     /// <summary>MOV to CR0 values the SDM refuses with #GP(0) (Vol 3 2.5; MOV CR "Protected Mode Exceptions").</summary>
@@ -61,7 +44,7 @@ public class SystemRegisterTests
     public void Mov_to_cr0_with_a_refused_value_raises_GP0_and_leaves_cr0(string why, ulong value)
     {
         var m = NewMachine();
-        ulong at = Run(m, a => a.mov(rax, value), a => a.mov(cr0, rax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(rax, value), a => a.mov(cr0, rax));
 
         m.AssertException(13, at, errorCode: 0);
         Assert.True(m.Cpu.Cr0 == Cr0Boot, why);
@@ -127,8 +110,7 @@ public class SystemRegisterTests
     {
         var m = NewMachine();
         m.EnterProtectedMode32();
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(eax, (int)TestMachine.Pml4);
@@ -209,8 +191,7 @@ public class SystemRegisterTests
         const ulong readOnly = 0x400000; // a 2 MiB page, present, not writable
         var m = NewMachine();
         m.Memory.WriteUInt64(TestMachine.Pd + 16, readOnly | 0x81);
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(rax, cr0);
@@ -255,7 +236,7 @@ public class SystemRegisterTests
     {
         var m = NewMachine();
         m.Cpu.MaxPhysicalAddressBits = 40;
-        ulong at = Run(m, a => a.mov(rax, (long)(TestMachine.Pml4 | (1UL << 40))), a => a.mov(cr3, rax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(rax, (long)(TestMachine.Pml4 | (1UL << 40))), a => a.mov(cr3, rax));
 
         m.AssertException(13, at, errorCode: 0);
         Assert.Equal(TestMachine.Pml4, m.Cpu.Cr3);
@@ -272,7 +253,7 @@ public class SystemRegisterTests
     public void Mov_to_cr4_with_an_unimplemented_bit_raises_GP0(int bit)
     {
         var m = NewMachine();
-        ulong at = Run(m, a => a.mov(rax, (long)(0x20UL | (1UL << bit))), a => a.mov(cr4, rax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(rax, (long)(0x20UL | (1UL << bit))), a => a.mov(cr4, rax));
 
         m.AssertException(13, at, errorCode: 0);
         Assert.Equal(0x20UL, m.Cpu.Cr4);
@@ -300,7 +281,7 @@ public class SystemRegisterTests
     public void Clearing_cr4_pae_raises_GP0_only_while_ia32e_mode_is_active()
     {
         var m = NewMachine();
-        ulong at = Run(m, a => a.xor(eax, eax), a => a.mov(cr4, rax));
+        ulong at = m.RunSetupThenFaulting(a => a.xor(eax, eax), a => a.mov(cr4, rax));
         m.AssertException(13, at, errorCode: 0);
         Assert.Equal(0x20UL, m.Cpu.Cr4);
 
@@ -356,8 +337,7 @@ public class SystemRegisterTests
     public void Cr8_is_the_host_tpr_and_values_above_15_raise_GP0()
     {
         var m = NewMachine();
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(eax, 15);
@@ -388,9 +368,9 @@ public class SystemRegisterTests
             ["cr15"] = cr15,
         }[name];
         var write = NewMachine();
-        write.AssertException(6, Run(write, a => a.nop(), a => a.mov(reg, rax)));
+        write.AssertException(6, write.RunSetupThenFaulting(a => a.nop(), a => a.mov(reg, rax)));
         var read = NewMachine();
-        read.AssertException(6, Run(read, a => a.mov(ebx, 7), a => a.mov(rbx, reg)));
+        read.AssertException(6, read.RunSetupThenFaulting(a => a.mov(ebx, 7), a => a.mov(rbx, reg)));
         Assert.Equal(7UL, read.Reg(3));
     }
 
@@ -438,8 +418,7 @@ public class SystemRegisterTests
     {
         var reg = n == 4 ? dr4 : dr5;
         var m = NewMachine();
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(eax, 0x28);
@@ -471,8 +450,7 @@ public class SystemRegisterTests
     {
         var reg = n == 6 ? dr6 : dr7;
         var m = NewMachine();
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(rax, unchecked((long)0xFFFF_8000_0000_1000UL));
@@ -490,9 +468,9 @@ public class SystemRegisterTests
     public void Dr8_and_above_do_not_exist_and_raise_UD()
     {
         var m = NewMachine();
-        m.AssertException(6, Run(m, a => a.nop(), a => a.mov(dr8, rax)));
+        m.AssertException(6, m.RunSetupThenFaulting(a => a.nop(), a => a.mov(dr8, rax)));
         var r = NewMachine();
-        r.AssertException(6, Run(r, a => a.nop(), a => a.mov(rax, dr15)));
+        r.AssertException(6, r.RunSetupThenFaulting(a => a.nop(), a => a.mov(rax, dr15)));
     }
 
     // ---- Descriptor-table registers ----
@@ -544,7 +522,7 @@ public class SystemRegisterTests
         var m = NewMachine();
         m.Memory.WriteUInt64(Scratch, 0x0000_0000_0000_00FFUL);
         m.Memory.WriteUInt64(Scratch + 2, 0x0000_8000_0000_0000UL);
-        ulong at = Run(m, a => a.nop(), a => a.lgdt(__[Scratch]));
+        ulong at = m.RunSetupThenFaulting(a => a.nop(), a => a.lgdt(__[Scratch]));
 
         m.AssertException(13, at, errorCode: 0);
         Assert.Equal(new DescriptorTable(TestMachine.Gdt, 0x4F), m.Cpu.Gdtr);
@@ -636,7 +614,7 @@ public class SystemRegisterTests
         m.SetDescriptor(0x98, 0x0000_8000);
         m.SetDescriptor(0xA0, tss); // the limit ends after its first 8 bytes
         var before = m.Cpu.Tr;
-        ulong at = Run(m, a => a.mov(eax, selector), a => a.ltr(ax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(eax, selector), a => a.ltr(ax));
 
         m.AssertException(vector, at, errorCode);
         Assert.True(m.Cpu.Tr == before, why);
@@ -678,7 +656,7 @@ public class SystemRegisterTests
         m.EnterProtectedMode32();
         m.Memory.WriteUInt64(TestMachine.Gdt, TestMachine.Descriptor(0x1234_5678, 0x67, 0x89));
         var before = m.Cpu.Tr;
-        ulong at = Run(m, a => a.xor(eax, eax), a => a.ltr(ax), 32);
+        ulong at = m.RunSetupThenFaulting(a => a.xor(eax, eax), a => a.ltr(ax), 32);
 
         m.AssertException32(13, at, errorCode: 0);
         Assert.Equal(before, m.Cpu.Tr);
@@ -741,7 +719,7 @@ public class SystemRegisterTests
         m.SetDescriptor(0x60, TestMachine.Descriptor(0x8000, 0xFFF, 0x02));
         m.SetDescriptor(0x68, 0);
         var before = m.Cpu.Ldtr;
-        ulong at = Run(m, a => a.mov(eax, selector), a => a.lldt(ax));
+        ulong at = m.RunSetupThenFaulting(a => a.mov(eax, selector), a => a.lldt(ax));
 
         m.AssertException(vector, at, errorCode);
         Assert.True(m.Cpu.Ldtr == before, why);
@@ -887,8 +865,7 @@ public class SystemRegisterTests
     public void Wrmsr_of_a_value_the_msr_cannot_hold_raises_GP0(uint msr, ulong value)
     {
         var m = NewMachine();
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(ecx, msr);
@@ -909,8 +886,7 @@ public class SystemRegisterTests
     public void Efer_lme_is_fixed_while_paging_and_lma_ignores_writes()
     {
         var m = NewMachine();
-        ulong at = Run(
-            m,
+        ulong at = m.RunSetupThenFaulting(
             a =>
             {
                 a.mov(ecx, MsrEfer);
@@ -1035,7 +1011,7 @@ public class SystemRegisterTests
     {
         var m = NewMachine();
         m.EnterCompatibilityMode();
-        ulong at = Run(m, a => a.nop(), a => a.db(0x0F, 0x01, 0xF8), 32);
+        ulong at = m.RunSetupThenFaulting(a => a.nop(), a => a.db(0x0F, 0x01, 0xF8), 32);
 
         m.AssertException(6, at);
     }

@@ -125,15 +125,43 @@ internal sealed class TestMachine
     /// <summary>Where <see cref="HaltOnExceptions"/> puts its handlers: vector v's HLT is at ExceptionHandlers + 16 * v.</summary>
     public const ulong ExceptionHandlers = 0x180000;
 
-    /// <summary>Points each of the 32 exception vectors at a HLT of its own through a 64-bit interrupt gate, so
-    /// that a run stops inside the handler of whichever exception was raised.</summary>
-    public void HaltOnExceptions()
+    /// <summary>Points each of the first <paramref name="vectors"/> vectors (the 32 exception vectors by
+    /// default) at a HLT of its own at <see cref="HandlerOf"/> through a 64-bit gate of
+    /// <paramref name="gateType"/>, so that a run stops inside the handler of whichever event was delivered.</summary>
+    public void HaltOnExceptions(int vectors = 32, int gateType = 0xE)
     {
-        for (int v = 0; v < 32; v++)
+        for (int v = 0; v < vectors; v++)
         {
-            Memory.Write(ExceptionHandlers + (ulong)(16 * v), [0xF4]);
-            SetGate(v, ExceptionHandlers + (ulong)(16 * v));
+            Memory.Write(HandlerOf(v), [0xF4]);
+            SetGate(v, HandlerOf(v), gateType);
         }
+    }
+
+    /// <summary>Where <see cref="HaltOnExceptions"/> puts the HLT of <paramref name="vector"/>.</summary>
+    public static ulong HandlerOf(int vector) => ExceptionHandlers + (ulong)(16 * vector);
+
+    /// <summary>Loads SETUP at <see cref="CodeBase"/> (after a NOP), then FAULTING and a HLT, and runs to a
+    /// halt; returns the address of FAULTING's first instruction.</summary>
+    public ulong RunSetupThenFaulting(Action<Assembler> setup, Action<Assembler> faulting, int bitness = 64)
+    {
+        ulong at = Load(
+            a =>
+            {
+                a.nop();
+                setup(a);
+            },
+            CodeBase,
+            bitness);
+        Load(
+            a =>
+            {
+                faulting(a);
+                a.hlt();
+            },
+            at,
+            bitness);
+        RunToHalt();
+        return at;
     }
 
     /// <summary>The exception vector whose <see cref="HaltOnExceptions"/> handler the CPU stopped in, or -1.</summary>
@@ -179,7 +207,7 @@ internal sealed class TestMachine
         Cpu.SetControlRegisters(0x11, 0, 0, 0);
         for (int v = 0; v < 32; v++)
         {
-            ulong handler = ExceptionHandlers + (ulong)(16 * v);
+            ulong handler = HandlerOf(v);
             Memory.Write(handler, [0xF4]);
             Memory.WriteUInt64(Idt + (ulong)(8 * v), (handler & 0xFFFF) | ((ulong)Code32 << 16) | (0x8EUL << 40) | ((handler >> 16) << 48));
         }
