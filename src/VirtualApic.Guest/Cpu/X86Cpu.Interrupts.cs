@@ -504,9 +504,36 @@ public sealed partial class X86Cpu
             SetStackPointer(StackPointer + (ulong)(3 * ob));
         }
 
+        if (rpl > oldCpl)
+        {
+            NullSegmentsTheNewCplMayNotUse(rpl);
+        }
+
         LoadFlags(flags, ob, oldCpl, isIret: true);
         _nextRip = _bitness == 64 ? rip : ob == 2 ? (ushort)rip : (uint)rip;
         AfterIret();
+    }
+
+    /// <summary>
+    /// A return to an outer level leaves no segment the new CPL could not have loaded: ES, DS, FS and GS
+    /// holding data or non-conforming code with DPL below <paramref name="cpl"/> get a null selector (SDM
+    /// IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL). Only the selector and usability change: an FS or GS base
+    /// written through its MSR is kept.
+    /// </summary>
+    private void NullSegmentsTheNewCplMayNotUse(int cpl)
+    {
+        foreach (var seg in (ReadOnlySpan<SegmentRegister>)[SegmentRegister.Es, SegmentRegister.Ds, SegmentRegister.Fs, SegmentRegister.Gs])
+        {
+            int i = (int)seg;
+            ushort attr = _segAttributes[i];
+            bool usable = (attr & 0x10) != 0;             // a null-loaded register has attributes 0
+            bool conformingCode = (attr & 0xC) == 0xC;     // type: code (bit 3) and conforming (bit 2)
+            if (usable && !conformingCode && ((attr >> 5) & 3) < cpl)
+            {
+                _segSelector[i] = 0;
+                _segAttributes[i] = 0;
+            }
+        }
     }
 
     private void AfterIret()

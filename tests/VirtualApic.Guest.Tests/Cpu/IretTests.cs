@@ -128,6 +128,42 @@ public class IretTests
         Assert.Equal([true, false], m.Host.InterruptFlagChanges.ToArray()); // IRET set IF, the #UD gate cleared it
     }
 
+    /// <summary>SDM IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL: ES, DS, FS and GS holding data or non-conforming
+    /// code with DPL below the new CPL become null; a conforming code segment and a DPL 3 data one stay; the
+    /// FS base written through its MSR is kept. A return to the same level changes none.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Iret_to_an_outer_level_nulls_the_segments_the_new_cpl_may_not_use(bool toCpl3)
+    {
+        var m = Machine();
+        WriteFrame(m, 8, Target, toCpl3 ? TestMachine.UserCode : TestMachine.Code64, 2, 0x5E008, toCpl3 ? TestMachine.UserData : TestMachine.Data);
+        RunIret(m, a => a.iretq(), setup: a =>
+        {
+            a.mov(ax, Conforming64);
+            a.mov(es, ax);
+            a.mov(ax, TestMachine.UserData);  // DPL 3: usable at CPL 3
+            a.mov(ds, ax);
+            a.mov(ax, TestMachine.Data);
+            a.mov(fs, ax);
+            a.mov(ax, TestMachine.Code32); // readable, non-conforming code, DPL 0
+            a.mov(gs, ax);
+            a.mov(ecx, 0xC000_0100);       // FS.base
+            a.mov(eax, 0x1234_5000);
+            a.xor(edx, edx);
+            a.wrmsr();
+        });
+        m.RunToHalt();
+        AssertIn(m, 6);
+
+        ushort Selector(SegmentRegister s) => m.Cpu.GetSegment(s).Selector;
+        Assert.Equal(Conforming64, Selector(SegmentRegister.Es));
+        Assert.Equal(TestMachine.UserData, Selector(SegmentRegister.Ds));
+        Assert.Equal(toCpl3 ? (ushort)0 : TestMachine.Data, Selector(SegmentRegister.Fs));
+        Assert.Equal(toCpl3 ? (ushort)0 : TestMachine.Code32, Selector(SegmentRegister.Gs));
+        Assert.Equal(0x1234_5000UL, m.Cpu.GetSegment(SegmentRegister.Fs).Base);
+    }
+
     [Fact]
     public void Iretd_in_64_bit_mode_pops_five_doublewords()
     {
