@@ -334,7 +334,8 @@ public sealed partial class X86Cpu
 
     /// <summary>
     /// Loads RFLAGS from POPF or IRET with the privilege rules (SDM POPF, IRET): IOPL changes only at CPL 0,
-    /// IF only when CPL ≤ IOPL; VM, VIF and VIP are not changed here; RF is cleared by POPF.
+    /// IF only when CPL ≤ IOPL; VIF and VIP only by a 32- or 64-bit IRET at CPL 0; VM is not changed here; RF
+    /// is cleared by POPF.
     /// </summary>
     private void LoadFlags(ulong value, int bytes, int cpl, bool isIret)
     {
@@ -354,6 +355,10 @@ public sealed partial class X86Cpu
         if (isIret)
         {
             changeable |= FlagRf;
+            if (cpl == 0 && bytes >= 4)
+            {
+                changeable |= FlagVif | FlagVip; // SDM IRET: at CPL 0 a 32- or 64-bit IRET loads them
+            }
         }
 
         if (bytes == 2)

@@ -20,7 +20,7 @@ public sealed partial class X86Cpu
 {
     private const ulong FlagCf = 1, FlagPf = 4, FlagAf = 0x10, FlagZf = 0x40, FlagSf = 0x80, FlagTf = 0x100,
         FlagIf = 0x200, FlagDf = 0x400, FlagOf = 0x800, FlagIopl = 0x3000, FlagNt = 0x4000, FlagRf = 0x10000,
-        FlagVm = 0x20000, FlagAc = 0x40000, FlagId = 0x200000;
+        FlagVm = 0x20000, FlagAc = 0x40000, FlagVif = 0x80000, FlagVip = 0x100000, FlagId = 0x200000;
 
     private const ulong ArithFlags = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagOf;
 

@@ -310,9 +310,9 @@ public class IretTests
     }
 
     [Fact]
-    public void Iret_at_cpl0_loads_every_flag_but_VM_including_RF_and_IOPL()
+    public void Iret_at_cpl0_loads_every_flag_but_VM_including_RF_IOPL_VIF_and_VIP()
     {
-        ulong all = Cf | Pf | Af | Zf | Sf | If | Df | Of | Iopl3 | Nt | Rf | Ac | Id;
+        ulong all = Cf | Pf | Af | Zf | Sf | If | Df | Of | Iopl3 | Nt | Rf | Ac | Vif | Vip | Id;
         var m = Machine();
         WriteFrame(m, 8, Target, TestMachine.Code64, all | Vm | 2, 0x5E008, TestMachine.Data);
         RunIret(m, a => a.iretq());
@@ -334,10 +334,10 @@ public class IretTests
     }
 
     [Fact]
-    public void Iret_at_cpl3_leaves_IOPL_and_IF_alone()
+    public void Iret_at_cpl3_leaves_IOPL_IF_VIF_and_VIP_alone()
     {
         var m = Machine();
-        WriteFrame(m, 8, Target, TestMachine.UserCode, Iopl3 | If | Cf | 2, 0x5E008, TestMachine.UserData);
+        WriteFrame(m, 8, Target, TestMachine.UserCode, Iopl3 | If | Vif | Vip | Cf | 2, 0x5E008, TestMachine.UserData);
         RunIret(m, a => a.iretq(), fromCpl3: true);
         m.RunToHalt();
         AssertLanded(m, TestMachine.UserCode, Cf | 2, 0x5E008, TestMachine.UserData);
