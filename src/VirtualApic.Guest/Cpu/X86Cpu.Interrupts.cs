@@ -176,7 +176,7 @@ public sealed partial class X86Cpu
             RaiseGp(ext);
         }
 
-        ulong cs = ReadDescriptor(selector);
+        ulong cs = ReadDescriptor(selector, ext: ext);
         ushort csAttr = DescriptorAttributes(cs);
         int csDpl = (csAttr >> 5) & 3;
         if ((csAttr & 0x18) != 0x18 || csDpl > _cpl || (longMode && ((csAttr & 0x2000) == 0 || (csAttr & 0x4000) != 0)))

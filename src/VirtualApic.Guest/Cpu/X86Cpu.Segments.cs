@@ -8,8 +8,9 @@ namespace VirtualApic.Guest.Cpu;
 /// <summary>Segment descriptors: loads of data/stack/code segments, far transfers and their checks (SDM Vol 3 5).</summary>
 public sealed partial class X86Cpu
 {
-    /// <summary>Reads the 8-byte descriptor for a selector from the GDT or LDT; #GP(selector) beyond the limit.</summary>
-    private ulong ReadDescriptor(ushort selector, int bytes = 8)
+    /// <summary>Reads the 8-byte descriptor for a selector from the GDT or LDT; #GP(selector + <paramref name="ext"/>)
+    /// beyond the limit (EXT = 1 while delivering an external event).</summary>
+    private ulong ReadDescriptor(ushort selector, int bytes = 8, int ext = 0)
     {
         bool ldt = (selector & 4) != 0;
         ulong tableBase = ldt ? _ldtr.Base : _gdtr.Base;
@@ -17,7 +18,7 @@ public sealed partial class X86Cpu
         uint index = (uint)(selector & ~7);
         if (index + (uint)bytes - 1 > limit || (ldt && (_ldtr.Attributes & 0x80) == 0))
         {
-            RaiseGp(selector & ~3);
+            RaiseGp((selector & ~3) + ext);
         }
 
         return ReadSystem(tableBase + index, 8);

@@ -236,6 +236,8 @@ public class InterruptDeliveryTests
     [InlineData(TestMachine.Data, 13, TestMachine.Data + 1, true)]
     [InlineData(TestMachine.Code32, 13, TestMachine.Code32 + 1, true)]
     [InlineData(NotPresent64, 11, NotPresent64 + 1, true)]
+    [InlineData(0x1F8, 13, 0x1F8, false)]                              // beyond the GDT limit
+    [InlineData(0x1F8, 13, 0x1F9, true)]
     public void The_gate_target_must_be_a_present_64_bit_code_segment_not_less_privileged(ushort selector, int vector, int errorCode, bool external)
     {
         var m = Machine();
