@@ -140,8 +140,12 @@ public sealed partial class X86Cpu
             RaiseGp(selector & ~3);
         }
 
+        // A return checks DPL against the return selector's RPL, a JMP or CALL against CPL (which a
+        // non-conforming target's RPL may not exceed either).
         bool conforming = (type & 4) != 0;
-        if (isReturn ? (conforming ? dpl > rpl : dpl != rpl) : (conforming ? dpl > _cpl : rpl > _cpl || dpl != _cpl))
+        int privilege = isReturn ? rpl : _cpl;
+        bool dplRefused = conforming ? dpl > privilege : dpl != privilege || (!isReturn && rpl > _cpl);
+        if (dplRefused)
         {
             RaiseGp(selector & ~3);
         }
