@@ -16,7 +16,9 @@ namespace VirtualApic.Core;
 /// Threading (docs/threading.md, "Timers"): register writes arm and cancel on the owner's thread;
 /// the expiry runs on the thread that advances the clock. One lock serialises the two, as KVM's
 /// <c>hrtimer_cancel</c> waits for a running callback; an expiry whose arm was replaced since it fell
-/// due is dropped. The interrupt itself is handed to the owner (KVM <c>apic_timer_expired</c>).
+/// due is dropped. The clock's thread never waits for that lock: an expiry that finds it held is left
+/// to the holder, which runs it as it lets go. The interrupt itself is handed to the owner (KVM
+/// <c>apic_timer_expired</c>).
 /// </remarks>
 public sealed class ApicTimer
 {
@@ -29,6 +31,9 @@ public sealed class ApicTimer
 
     // Expiries handed to a bound owner on another thread, injected once (KVM lapic_timer.pending).
     private int _pendingInjections;
+
+    // The sequence of an expiry the clock's thread found the lock held for (0: none): the holder runs it.
+    private long _handedOver;
 
     internal ApicTimer(LocalApic apic)
     {
@@ -75,7 +80,7 @@ public sealed class ApicTimer
 
     internal void Cancel()
     {
-        lock (_lock)
+        using (Hold())
         {
             Disarm();
             Volatile.Write(ref _pendingInjections, 0);
@@ -84,7 +89,7 @@ public sealed class ApicTimer
 
     internal void ResetState()
     {
-        lock (_lock)
+        using (Hold())
         {
             ResetStateLocked();
         }
@@ -157,7 +162,7 @@ public sealed class ApicTimer
     /// <summary>A TMICT write: ignored in TSC-deadline mode, else restarts the count (0 stops it).</summary>
     internal void WriteInitialCount(uint count)
     {
-        lock (_lock)
+        using (Hold())
         {
             WriteInitialCountLocked(count);
         }
@@ -206,7 +211,7 @@ public sealed class ApicTimer
     /// <summary>A TDCR write: a running count is rescaled to the new divider (KVM <c>update_target_expiration</c>).</summary>
     internal void WriteDivideConfiguration(uint tdcr)
     {
-        lock (_lock)
+        using (Hold())
         {
             WriteDivideConfigurationLocked(tdcr);
         }
@@ -239,7 +244,7 @@ public sealed class ApicTimer
     /// </summary>
     internal void OnLvtWritten()
     {
-        lock (_lock)
+        using (Hold())
         {
             OnLvtWrittenLocked();
         }
@@ -275,7 +280,7 @@ public sealed class ApicTimer
     public void WriteTscDeadline(ulong deadline)
     {
         bool expired;
-        lock (_lock)
+        using (Hold())
         {
             if (!_apic.IsHardwareEnabled || Mode != TimerMode.TscDeadline)
             {
@@ -312,48 +317,106 @@ public sealed class ApicTimer
         }
     }
 
-    // The clock thread (KVM apic_timer_fn + apic_timer_expired).
+    // The clock's thread (KVM apic_timer_fn). It does not wait for a timer operation in progress: a
+    // guest rewriting TMICT in a loop holds the lock most of the time, the lock lets the running
+    // owner take it again before a woken waiter runs, and the one thread that serves every vCPU's
+    // timer then starves whenever the host has fewer cores than busy vCPUs (the threading test saw
+    // its clock slow down 150-500 times on 2 cores). The holder runs the expiry as it lets go (Hold),
+    // which is the order "that operation, then the expiry": a re-arm or cancel makes it stale.
     private void Expire(long sequence)
     {
-        lock (_lock)
+        if (_lock.TryEnter())
         {
-            if (Volatile.Read(ref _armed) != sequence)
-            {
-                return; // re-armed or cancelled since it fell due
-            }
-
-            Volatile.Write(ref _armed, 0);
-            long count = 1;
-            switch (Mode)
-            {
-                case TimerMode.Periodic when PeriodNs > 0:
-                    // The expirations up to the end of this advance cannot be told apart by anyone:
-                    // they would all set the same IRR bit before any vCPU looks (KVM's pending count
-                    // is injected once too). Count them, deliver once, re-arm after the advance.
-                    long until = Clock.AdvanceTargetNs;
-                    if (until > TargetNs)
-                    {
-                        long skipped = (until - TargetNs) / PeriodNs;
-                        count += skipped;
-                        TargetNs += skipped * PeriodNs;
-                    }
-
-                    if (TargetNs <= long.MaxValue - PeriodNs)
-                    {
-                        ArmAt(TargetNs + PeriodNs);
-                    }
-
-                    break;
-                case TimerMode.TscDeadline:
-                    TscDeadline = 0;
-                    break;
-                default:
-                    break;
-            }
-
-            Interlocked.Add(ref _expirations, count);
+            ExpireAndExit(sequence);
+            return;
         }
 
+        // An older hand-over still waiting here is stale (this sequence exists because the timer was
+        // armed again after it popped, and sequences only grow): overwriting it loses nothing.
+        Interlocked.Exchange(ref _handedOver, sequence);
+        RunHandedOverExpiry();
+    }
+
+    // Runs a handed-over expiry if the lock is free. The exchange in Expire and the barrier here are
+    // full fences on both sides: either the holder letting go sees the expiry, or the clock's
+    // TryEnter sees the lock free.
+    private void RunHandedOverExpiry()
+    {
+        while (true)
+        {
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _handedOver) == 0 || !_lock.TryEnter())
+            {
+                return;
+            }
+
+            ExpireAndExit(Interlocked.Exchange(ref _handedOver, 0));
+        }
+    }
+
+    // With the lock held: runs the expiry (0: another thread took the hand-over first), lets go, and
+    // hands the interrupt over outside the lock.
+    private void ExpireAndExit(long sequence)
+    {
+        bool fired;
+        try
+        {
+            fired = sequence != 0 && ExpireLocked(sequence);
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+
+        if (fired)
+        {
+            HandOverInterrupt();
+        }
+    }
+
+    // KVM apic_timer_expired: counts the expiry and re-arms a periodic timer; false if stale.
+    private bool ExpireLocked(long sequence)
+    {
+        if (Volatile.Read(ref _armed) != sequence)
+        {
+            return false; // re-armed or cancelled since it fell due
+        }
+
+        Volatile.Write(ref _armed, 0);
+        long count = 1;
+        switch (Mode)
+        {
+            case TimerMode.Periodic when PeriodNs > 0:
+                // The expirations up to the end of this advance cannot be told apart by anyone:
+                // they would all set the same IRR bit before any vCPU looks (KVM's pending count
+                // is injected once too). Count them, deliver once, re-arm after the advance.
+                long until = Clock.AdvanceTargetNs;
+                if (until > TargetNs)
+                {
+                    long skipped = (until - TargetNs) / PeriodNs;
+                    count += skipped;
+                    TargetNs += skipped * PeriodNs;
+                }
+
+                if (TargetNs <= long.MaxValue - PeriodNs)
+                {
+                    ArmAt(TargetNs + PeriodNs);
+                }
+
+                break;
+            case TimerMode.TscDeadline:
+                TscDeadline = 0;
+                break;
+            default:
+                break;
+        }
+
+        Interlocked.Add(ref _expirations, count);
+        return true;
+    }
+
+    private void HandOverInterrupt()
+    {
         // Hand the interrupt to the owner. A vCPU bound to another thread gets a request and a kick
         // and injects it before it next evaluates (KVM kvm_inject_apic_timer_irqs); otherwise (this is
         // the owner's thread, or the vCPU is not bound to any) it is delivered now, as any sender does.
@@ -366,6 +429,27 @@ public sealed class ApicTimer
         else
         {
             _apic.DeliverLocal(ApicOffset.LvtTimer);
+        }
+    }
+
+    // Internal for the tests that play an operation in progress on another thread.
+    internal LockHold Hold() => new(this);
+
+    /// <summary>The timer lock held for one operation; letting go runs an expiry handed over meanwhile.</summary>
+    internal readonly ref struct LockHold
+    {
+        private readonly ApicTimer _timer;
+
+        public LockHold(ApicTimer timer)
+        {
+            _timer = timer;
+            timer._lock.Enter();
+        }
+
+        public void Dispose()
+        {
+            _timer._lock.Exit();
+            _timer.RunHandedOverExpiry();
         }
     }
 
@@ -384,7 +468,7 @@ public sealed class ApicTimer
     /// <summary>The timer state that the register image cannot hold, for snapshots.</summary>
     public ApicTimerState Save()
     {
-        lock (_lock)
+        using (Hold())
         {
             return new(Mode, PeriodNs, IsArmed, TargetNs, TscDeadline);
         }
@@ -397,7 +481,7 @@ public sealed class ApicTimer
     /// </summary>
     internal void Restore(ApicTimerState state)
     {
-        lock (_lock)
+        using (Hold())
         {
             Disarm();
             Volatile.Write(ref _pendingInjections, 0);
@@ -422,7 +506,7 @@ public sealed class ApicTimer
     /// </summary>
     internal void RestartFromCurrentCount(uint tmcct)
     {
-        lock (_lock)
+        using (Hold())
         {
             RestartFromCurrentCountLocked(tmcct);
         }

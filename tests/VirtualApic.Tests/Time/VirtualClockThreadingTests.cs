@@ -87,6 +87,70 @@ public class VirtualClockThreadingTests
         Assert.All(ticks, t => Assert.True(t > 0, "a vCPU's timer never fired"));
     }
 
+    /// <summary>
+    /// The clock's thread serves every vCPU's timer, so it must not wait for one vCPU's timer
+    /// operation: here this thread plays an owner in the middle of one (it holds vCPU 0's timer lock)
+    /// while another thread advances past both vCPUs' deadlines. A clock that waited would not
+    /// return until the hold ends (the join below fails, where vCPU threads spinning on TMICT
+    /// writes on a host with fewer cores than threads slowed the clock 150-500 times).
+    /// </summary>
+    [Fact]
+    public void The_clock_does_not_wait_for_a_timer_operation_in_progress_and_the_holder_runs_the_expiry()
+    {
+        using var vm = Vm(2);
+        foreach (var v in vm.Vcpus)
+        {
+            v.MmioWrite(Base + ApicOffset.LvtTimer, Vector, 4); // one-shot
+            v.MmioWrite(Base + ApicOffset.Tmict, 100, 4);
+        }
+
+        var held = vm.Vcpus[0].Apic.Timer;
+        var other = vm.Vcpus[1].Apic.Timer;
+        var advance = new Thread(() => vm.Clock.Advance(1_000_000));
+        using (held.Hold())
+        {
+            advance.Start();
+            bool returned = advance.Join(TimeSpan.FromSeconds(30));
+            Assert.True(returned, "the clock's thread waited for vCPU 0's timer operation");
+            Assert.Equal(1, other.Expirations); // the other vCPU's timer fired on time
+            Assert.Equal(0, held.Expirations);  // this one is left to the holder
+        }
+
+        // Letting go ran the expiry on this thread: vCPU 0 is bound to none, so it is delivered now.
+        Assert.Equal(1, held.Expirations);
+        Assert.False(held.IsArmed);
+        Assert.Equal(Vector, vm.Vcpus[0].Take().Vector);
+        Assert.Equal(Vector, vm.Vcpus[1].Take().Vector);
+    }
+
+    /// <summary>
+    /// An expiry handed to the holder runs after the holder's operation, as if it had fallen due just
+    /// after it: a TMICT rewrite inside the hold restarts the count, and the old expiry is stale.
+    /// </summary>
+    [Fact]
+    public void A_handed_over_expiry_is_stale_after_the_holders_rearm()
+    {
+        using var vm = Vm(1);
+        var v = vm.Vcpus[0];
+        v.MmioWrite(Base + ApicOffset.LvtTimer, Vector, 4);
+        v.MmioWrite(Base + ApicOffset.Tmict, 100, 4);
+        var timer = v.Apic.Timer;
+        var advance = new Thread(() => vm.Clock.Advance(1_000));
+        using (timer.Hold())
+        {
+            advance.Start();
+            Assert.True(advance.Join(TimeSpan.FromSeconds(30)), "the clock's thread waited for the timer operation");
+            v.MmioWrite(Base + ApicOffset.Tmict, 1_000_000, 4); // the operation in progress: a re-arm
+        }
+
+        Assert.Equal(0, timer.Expirations);
+        Assert.True(timer.IsArmed);
+        Assert.Equal(GuestEventKind.None, v.Take().Kind);
+        vm.Clock.Advance(timer.TargetNs - vm.Clock.NowNs);
+        Assert.Equal(1, timer.Expirations);
+        Assert.Equal(Vector, v.Take().Vector);
+    }
+
     [Fact]
     public void A_tsc_deadline_in_the_past_fires_only_the_writers_timer()
     {
