@@ -227,4 +227,14 @@ internal sealed class TestMachine
 
         Assert.Equal(eip, Memory.ReadUInt32(esp));
     }
+
+    /// <summary>Lets a halted CPU run again at <paramref name="rip"/> with CS <paramref name="cs"/> (or the
+    /// current CS): StartFromSipi is the one public way out of HLT without delivering an event.</summary>
+    public void Resume(ulong rip, SegmentCache? cs = null)
+    {
+        var keep = cs ?? Cpu.GetSegment(SegmentRegister.Cs);
+        Cpu.StartFromSipi(0);
+        Cpu.SetSegment(SegmentRegister.Cs, keep);
+        Cpu.Rip = rip;
+    }
 }
