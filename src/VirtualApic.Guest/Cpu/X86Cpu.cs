@@ -262,8 +262,8 @@ public sealed partial class X86Cpu
         FlushTlb();
     }
 
-    /// <summary>The architectural INIT state (SDM Vol 3 Table 9-1, INIT column; MSRs other than EFER keep
-    /// their values), then wait for a start-up IPI, as an application processor does.</summary>
+    /// <summary>The architectural INIT state (SDM Vol 3A table 10-1, INIT column: CR0.CD/NW and the MSRs other
+    /// than EFER keep their values), then wait for a start-up IPI, as an application processor does.</summary>
     public void InitAndWaitForSipi()
     {
         ResetArchitecturalState(powerOn: false);
@@ -320,7 +320,8 @@ public sealed partial class X86Cpu
         _flags = 2;
         _lazyOp = LazyNone;
         _rip = 0xFFF0;
-        _cr0 = 0x60000010;
+        // Power-up sets CD and NW; INIT keeps them and clears the rest but ET (SDM Vol 3A table 10-1, CR0 footnote).
+        _cr0 = powerOn ? 0x60000010 : (_cr0 & (Cr0Cd | Cr0Nw)) | Cr0Et;
         _cr2 = _cr3 = _cr4 = 0;
         _efer = 0;
         LoadCacheDirect(SegmentRegister.Cs, 0xF000, 0xFFFF0000, 0xFFFF, 0x9B);

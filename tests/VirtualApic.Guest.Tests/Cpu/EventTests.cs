@@ -188,7 +188,7 @@ public class EventTests
         m.Cpu.RequestEventCheck();
         Assert.Equal(StopReason.WaitForSipi, m.Cpu.Run(100).Reason);
         Assert.True(m.Cpu.IsWaitingForSipi);
-        Assert.Equal(0x60000010UL, m.Cpu.Cr0);
+        Assert.Equal(0x10UL, m.Cpu.Cr0); // CD and NW were clear and INIT keeps them (SDM Vol 3A table 10-1)
         m.Host.Events.Enqueue(new CpuEvent(CpuEventKind.Sipi, 8));
         m.Cpu.RequestEventCheck();
         m.RunToHalt();
