@@ -232,8 +232,9 @@ public sealed partial class X86Cpu
         decoder.Decode(out d.I);
         if (d.I.IsInvalid)
         {
-            // Iced decodes every valid encoding; what it rejects is #UD (or too long: #GP(0), SDM 2.3.11).
-            if (decoder.LastError == DecoderError.NoMoreBytes && _reader.BytesRead.Length >= 15)
+            // Iced decodes every valid encoding; what it rejects is #UD, or #GP(0) when it is too long (SDM Vol 3A
+            // 6.15, interrupt 13: the 15-byte limit). Iced reads at most 15 bytes, so look again without the extra prefixes.
+            if (_reader.BytesRead.Length >= 15 && ExceedsLengthLimit(linear))
             {
                 RaiseGp(0);
             }
@@ -289,6 +290,54 @@ public sealed partial class X86Cpu
 
         d.OpBytes = (byte)OperandBytes(ref d.I, d.MemBytes);
     }
+
+    /// <summary>
+    /// Whether the instruction at <paramref name="linear"/>, whose first 15 bytes Iced rejected, is a valid one
+    /// longer than 15 bytes: it is decoded again without its redundant prefixes (a prefix byte repeated later in
+    /// the prefix run, a REX not right before the opcode), which change nothing but the length.
+    /// </summary>
+    private bool ExceedsLengthLimit(ulong linear)
+    {
+        var window = _reader.BytesRead;
+        int run = 0;
+        while (run < window.Length && IsPrefix(window[run]))
+        {
+            run++;
+        }
+
+        var kept = new List<byte>(16);
+        int removed = 0;
+        for (int i = 0; i < run; i++)
+        {
+            bool redundant = window[(i + 1)..run].Contains(window[i]) || (_bitness == 64 && window[i] >> 4 == 4 && i < run - 1);
+            if (redundant)
+            {
+                removed++;
+            }
+            else
+            {
+                kept.Add(window[i]);
+            }
+        }
+
+        if (removed == 0)
+        {
+            return false;
+        }
+
+        kept.AddRange(window[run..]);
+        for (int i = window.Length; kept.Count < 15 && TryPeekCode(MaskLinear(linear + (ulong)i), out byte b); i++)
+        {
+            kept.Add(b);
+        }
+
+        var decoder = Decoder.Create(_bitness, new ByteArrayCodeReader(kept.ToArray()));
+        decoder.Decode(out var instr);
+        return !instr.IsInvalid && instr.Length + removed > 15;
+    }
+
+    private bool IsPrefix(byte b) =>
+        b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3 || (_bitness == 64 && b >> 4 == 4);
 
     private static int OperandBytes(ref Instruction i, int memBytes)
     {
