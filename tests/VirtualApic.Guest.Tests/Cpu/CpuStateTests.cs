@@ -86,11 +86,12 @@ public class CpuStateTests
     public void Setting_the_control_registers_flushes_the_TLB()
     {
         var m = new TestMachine();
-        m.Memory.WriteUInt64(0x200000, 0x1111);
-        m.Memory.WriteUInt64(0x400000, 0x2222);
+        // Linear 0x201000: a TLB slot the code page (0x100000) does not share.
+        m.Memory.WriteUInt64(0x201000, 0x1111);
+        m.Memory.WriteUInt64(0x401000, 0x2222);
         m.Load(a =>
         {
-            a.mov(rax, __qword_ptr[0x200000]);
+            a.mov(rax, __qword_ptr[0x201000]);
             a.hlt();
         });
         m.RunToHalt();

@@ -38,6 +38,61 @@ public class DecodeCacheTests
     }
 
     [Fact]
+    public void A_store_to_the_next_instruction_that_already_ran_takes_effect()
+    {
+        // Each pass stores AL into the immediate of the ADD right after the store; the second pass
+        // changes it from 1 to 0x10, and that ADD already ran (and was decoded) on the first pass.
+        var m = new TestMachine();
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            var patched = a.CreateLabel();
+            a.lea(rdx, __[patched]);
+            a.mov(ecx, 2);
+            a.mov(al, 1);
+            a.Label(ref loop);
+            a.mov(__byte_ptr[rdx + 2], al);
+            a.Label(ref patched);
+            a.add(ebx, 1);                          // 83 C3 ib
+            a.mov(al, 0x10);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        m.RunToHalt();
+        Assert.Equal(0x11UL, m.Reg(3));
+    }
+
+    [Fact]
+    public void Code_mapped_at_two_linear_addresses_is_relative_to_the_one_it_runs_at()
+    {
+        // One physical page at linear 0x100000 and 0x40100000: EIP-relative LEA and a relative CALL
+        // resolve against the RIP they run at (the decode is shared by physical page).
+        var m = new TestMachine();
+        const ulong Alias = 0x40100000;
+        m.Map4K(Alias, TestMachine.CodeBase, 0x7);
+        m.Load(a =>
+        {
+            var fn = a.CreateLabel();
+            a.db(0x67, 0x48, 0x8D, 0x05);           // lea rax, [eip - 0x200000]
+            a.dd(unchecked((int)0xFFE00000));
+            a.call(fn);
+            a.hlt();
+            a.Label(ref fn);
+            a.mov(rbx, __qword_ptr[rsp]);
+            a.ret();
+        });
+        m.RunToHalt();
+        Assert.Equal(0xFFF00008UL, m.Reg(0));
+        Assert.Equal(TestMachine.CodeBase + 13, m.Reg(3));
+        m.Resume(Alias);
+        m.RunToHalt();
+        Assert.Equal(0x3FF00008UL, m.Reg(0));
+        Assert.Equal(Alias + 13, m.Reg(3));
+        Assert.Equal(Alias + 14, m.Cpu.Rip);
+    }
+
+    [Fact]
     public void A_store_to_code_in_another_page_is_seen_when_that_page_runs_again()
     {
         var m = new TestMachine();
