@@ -119,7 +119,7 @@ public sealed partial class X86Cpu
         ulong last = linear + (ulong)size - 1;
         if (last >> 12 != linear >> 12)
         {
-            Translate(last, AccessWrite, _cpl == 3);
+            Translate(MaskLinear(last) & ~0xFFFUL, AccessWrite, _cpl == 3);
         }
     }
 
@@ -136,7 +136,7 @@ public sealed partial class X86Cpu
         if (last >> 12 != linear >> 12)
         {
             ulong pa0 = Translate(linear, AccessRead, user);
-            ulong pa1 = Translate(MaskLinear(last), AccessRead, user);
+            ulong pa1 = Translate(MaskLinear(last) & ~0xFFFUL, AccessRead, user); // a fault here names the page's first byte (CR2)
             int firstBytes = (int)(PhysicalMemory.PageSize - (linear & 0xFFF));
             ulong v = 0;
             for (int b = 0; b < size; b++)
@@ -158,7 +158,7 @@ public sealed partial class X86Cpu
         if (last >> 12 != linear >> 12)
         {
             ulong pa0 = Translate(linear, AccessWrite, user);
-            ulong pa1 = Translate(MaskLinear(last), AccessWrite, user);
+            ulong pa1 = Translate(MaskLinear(last) & ~0xFFFUL, AccessWrite, user);
             int firstBytes = (int)(PhysicalMemory.PageSize - (linear & 0xFFF));
             for (int b = 0; b < size; b++)
             {

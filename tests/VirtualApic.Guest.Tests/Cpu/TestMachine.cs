@@ -237,4 +237,48 @@ internal sealed class TestMachine
         Cpu.SetSegment(SegmentRegister.Cs, keep);
         Cpu.Rip = rip;
     }
+
+    /// <summary>Where <see cref="MapChain"/> puts its own PDPT, PD and PT.</summary>
+    public const ulong ChainPdpt = 0x30000, ChainPd = 0x31000, ChainPt = 0x32000;
+
+    /// <summary>Maps the 4 KiB page at <paramref name="linear"/> (outside PML4 slot 0) to <paramref name="physical"/>
+    /// through a PDPT, PD and PT of its own at <see cref="ChainPdpt"/>..<see cref="ChainPt"/>, each entry with the
+    /// flag bits given for its level (the next table's address or the page's is added).</summary>
+    public void MapChain(ulong linear, ulong physical, ulong pml4e = 7, ulong pdpte = 7, ulong pde = 7, ulong pte = 7)
+    {
+        Memory.WriteUInt64(ChainEntry(4, linear), ChainPdpt | pml4e);
+        Memory.WriteUInt64(ChainEntry(3, linear), ChainPd | pdpte);
+        Memory.WriteUInt64(ChainEntry(2, linear), ChainPt | pde);
+        Memory.WriteUInt64(ChainEntry(1, linear), physical | pte);
+    }
+
+    /// <summary>The physical address of the entry at <paramref name="level"/> (4 = PML4E, 3 = PDPTE, 2 = PDE,
+    /// 1 = PTE) that <see cref="MapChain"/> uses for <paramref name="linear"/>.</summary>
+    public static ulong ChainEntry(int level, ulong linear)
+    {
+        ulong table = level switch { 4 => Pml4, 3 => ChainPdpt, 2 => ChainPd, _ => ChainPt };
+        return table + (((linear >> (3 + (9 * level))) & 511) * 8);
+    }
+
+    /// <summary>Where <see cref="LoadUser"/> puts the CPL 3 code, its stack, and the CPL 0 stack (TSS.RSP0).</summary>
+    public const ulong UserCodeBase = 0x101000, UserStack = 0x60000, Rsp0 = 0x70000;
+
+    /// <summary>Loads, at <see cref="CodeBase"/>, code that loads TR (RSP0 = <see cref="Rsp0"/>) and IRETQs to CPL 3 at
+    /// <see cref="UserCodeBase"/>, and assembles <paramref name="user"/> there; returns the end of the user code.</summary>
+    public ulong LoadUser(Action<Assembler> user)
+    {
+        Memory.WriteUInt64(Tss + 4, Rsp0);
+        Load(a =>
+        {
+            a.mov(AssemblerRegisters.ax, TssSel);
+            a.ltr(AssemblerRegisters.ax);
+            a.push(UserData);
+            a.push((int)UserStack);
+            a.push(2);
+            a.push(UserCode);
+            a.push((int)UserCodeBase);
+            a.iretq();
+        });
+        return Load(user, UserCodeBase);
+    }
 }
