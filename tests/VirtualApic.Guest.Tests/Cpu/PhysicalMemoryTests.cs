@@ -4,10 +4,13 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using VirtualApic.Guest.Cpu;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace VirtualApic.Guest.Tests.Cpu;
 
-/// <summary>Guest RAM: zeroed, and on Linux advised for transparent huge pages (Cpu/HugePageAdvice.cs).</summary>
+/// <summary>Guest RAM: sizes and bounds, little-endian accessors, platform writes that invalidate decoded code
+/// (SDM Vol 3 11.6: code modified in memory is what executes next), and on Linux the advice for transparent huge
+/// pages (Cpu/HugePageAdvice.cs).</summary>
 public class PhysicalMemoryTests
 {
     private const long HugePage = 2 << 20;
@@ -34,6 +37,131 @@ public class PhysicalMemoryTests
 
         Assert.Contains("hg", VmFlagsAt(firstWhole));
         Assert.Contains("hg", VmFlagsAt(lastWhole));
+        GC.KeepAlive(memory);
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-4096L)]
+    [InlineData(4097L)]
+    [InlineData(3 * 4096 + 1L)]
+    [InlineData(((long)int.MaxValue + 1) & ~4095L)] // beyond Array.MaxLength
+    public void Ram_size_must_be_a_positive_multiple_of_4_KiB_that_fits_one_array(long size)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new PhysicalMemory(size));
+        Assert.Equal("size", e.ParamName);
+        Assert.Equal(size, e.ActualValue);
+        Assert.Contains("multiple of 4 KiB", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_smallest_ram_is_one_page()
+    {
+        var memory = new PhysicalMemory(PhysicalMemory.PageSize);
+        Assert.Equal(4096L, memory.Size);
+        Assert.Equal(4096, memory.Bytes.Length);
+    }
+
+    // (address, length, inside 16 KiB of RAM)
+    [Theory]
+    [InlineData(0UL, 0L, true)]
+    [InlineData(0UL, 16384L, true)]
+    [InlineData(0UL, 16385L, false)]
+    [InlineData(1UL, 16383L, true)]
+    [InlineData(1UL, 16384L, false)]
+    [InlineData(16384UL, 0L, true)] // an empty range at the end
+    [InlineData(16384UL, 1L, false)]
+    [InlineData(16385UL, 0L, false)]
+    [InlineData(0UL, -1L, false)]
+    [InlineData(ulong.MaxValue, 2L, false)] // no wrap-around
+    public void Contains_is_exactly_the_ram_range(ulong address, long length, bool inside)
+    {
+        var memory = new PhysicalMemory(16384);
+        Assert.Equal(inside, memory.Contains(address, length));
+    }
+
+    [Theory]
+    [InlineData(16383UL, 2)]
+    [InlineData(16384UL, 1)]
+    [InlineData(ulong.MaxValue, 1)]
+    public void Reads_and_writes_outside_ram_throw_naming_the_range(ulong address, int length)
+    {
+        var memory = new PhysicalMemory(16384);
+        var w = Assert.Throws<ArgumentOutOfRangeException>(() => memory.Write(address, new byte[length]));
+        Assert.Equal("address", w.ParamName);
+        Assert.Contains($"[{address:X}, +{length:X}) is not inside RAM (size 4000)", w.Message, StringComparison.Ordinal);
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => memory.Read(address, new byte[length]));
+        Assert.Equal("address", r.ParamName);
+        Assert.Contains($"[{address:X}, +{length:X}) is not inside RAM (size 4000)", r.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Empty_writes_are_allowed_anywhere_up_to_the_end()
+    {
+        var memory = new PhysicalMemory(16384);
+        memory.Write(0, []);
+        memory.Write(16384, []);
+        memory.Read(16384, []);
+        Assert.True(memory.Bytes.IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void Integer_accessors_are_little_endian_and_cross_pages()
+    {
+        var memory = new PhysicalMemory(16384);
+        memory.WriteUInt64(4092, 0x0807_0605_0403_0201);
+        memory.WriteUInt32(8190, 0xDDCC_BBAA);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], memory.Bytes.Slice(4092, 8).ToArray());
+        Assert.Equal(0x0807_0605_0403_0201UL, memory.ReadUInt64(4092));
+        Assert.Equal(0x0605_0403U, memory.ReadUInt32(4094));
+        Assert.Equal(0xDDCC_BBAAU, memory.ReadUInt32(8190));
+        Assert.Equal(0UL, memory.ReadUInt64(16376));
+    }
+
+    [Theory]
+    [InlineData(0x103000UL, 0x103000UL)] // inside the code's page
+    [InlineData(0x102FFEUL, 0x103000UL)] // starting on the page before and ending on the code's page
+    public void A_platform_write_over_executed_code_is_what_executes_next(ulong writeAt, ulong routine)
+    {
+        var m = new TestMachine();
+        m.Load(
+            a =>
+            {
+                a.mov(eax, 1);
+                a.ret();
+            },
+            routine);
+        byte[] patch = [0xB8, 2, 0, 0, 0, 0xC3]; // mov eax, 2 ; ret
+        m.Host.OnPortOut = (_, _) => m.Memory.Write(writeAt, [.. new byte[routine - writeAt], .. patch]);
+        m.Load(a =>
+        {
+            a.mov(rsi, routine);
+            a.call(rsi);
+            a.mov(ebx, eax);
+            a.@out(0x80, al); // the platform rewrites the routine
+            a.call(rsi);
+            a.hlt();
+        });
+        m.RunToHalt();
+        Assert.Equal(1UL, m.Reg(3));
+        Assert.Equal(2UL, m.Reg(0));
+    }
+
+    [Fact]
+    public void Ram_bytes_outside_its_whole_huge_pages_are_not_advised()
+    {
+        // The advice names exactly the whole 2 MiB pages: the partial ones at either end keep their mapping's flags.
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "madvise(MADV_HUGEPAGE) and /proc/self/smaps are Linux's");
+        Assert.SkipUnless(Directory.Exists("/sys/kernel/mm/transparent_hugepage"), "this kernel has no transparent huge pages");
+        var memory = new PhysicalMemory(8 * HugePage + (HugePage / 2));
+        long start = Marshal.UnsafeAddrOfPinnedArrayElement(memory.Ram, 0);
+        long firstWhole = (start + HugePage - 1) & ~(HugePage - 1);
+        long endWhole = (start + memory.Size) & ~(HugePage - 1);
+        Assert.SkipWhen(start == firstWhole || start + memory.Size == endWhole, "RAM starts or ends on a huge page");
+        Assert.DoesNotContain("hg", VmFlagsAt(firstWhole - 1));
+        Assert.Contains("hg", VmFlagsAt(firstWhole));
+        Assert.Contains("hg", VmFlagsAt(endWhole - 1));
+        Assert.DoesNotContain("hg", VmFlagsAt(endWhole));
         GC.KeepAlive(memory);
     }
 
