@@ -141,14 +141,18 @@ public class MemoryAccessTests
     {
         var m = new TestMachine();
         m.Host.MmioValues[Ram + 8] = 0x77;
-        m.Load(a =>
-        {
-            a.mov(rbx, Ram);
-            a.mov(rax, __qword_ptr[rbx + 8]);
-            a.mov(rcx, __qword_ptr[rbx + 8]);
-            a.mov(__qword_ptr[rbx + 8], 9);
-            a.hlt();
-        });
+        const ulong Code = 0x10A000; // not in the TLB set of page Ram (set 0, that of CodeBase)
+        m.Load(
+            a =>
+            {
+                a.mov(rbx, Ram);
+                a.mov(rax, __qword_ptr[rbx + 8]);
+                a.mov(rcx, __qword_ptr[rbx + 8]);
+                a.mov(__qword_ptr[rbx + 8], 9);
+                a.hlt();
+            },
+            Code);
+        m.Cpu.Rip = Code;
         m.RunToHalt();
         Assert.Equal(0x77UL, m.Reg(0));
         Assert.Equal(0x77UL, m.Reg(1));

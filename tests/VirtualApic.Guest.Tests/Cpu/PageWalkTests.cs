@@ -458,8 +458,8 @@ public class PageWalkTests
             }
             else
             {
-                a.add(__qword_ptr[rbx], 1); // read-modify-write: probes for writing too
-                a.mov(__dword_ptr[rbx + 4], 0x0A0B0C0D); // and a plain write
+                a.mov(__dword_ptr[rbx + 4], 0x0A0B0C0D); // a plain write
+                a.add(__qword_ptr[rbx], 1); // and a read-modify-write, which probes for writing too
             }
 
             a.hlt();
