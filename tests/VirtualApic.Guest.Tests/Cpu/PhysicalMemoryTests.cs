@@ -148,20 +148,18 @@ public class PhysicalMemoryTests
     }
 
     [Fact]
-    public void Ram_bytes_outside_its_whole_huge_pages_are_not_advised()
+    public void Ram_that_ends_inside_a_huge_page_has_its_whole_huge_pages_advised_up_to_there()
     {
-        // The advice names exactly the whole 2 MiB pages: the partial ones at either end keep their mapping's flags.
+        // Whether the partial huge pages at either end are advised is not checked: a neighbouring RAM's advice
+        // can merge with them into one mapping.
         Assert.SkipUnless(OperatingSystem.IsLinux(), "madvise(MADV_HUGEPAGE) and /proc/self/smaps are Linux's");
         Assert.SkipUnless(Directory.Exists("/sys/kernel/mm/transparent_hugepage"), "this kernel has no transparent huge pages");
         var memory = new PhysicalMemory(8 * HugePage + (HugePage / 2));
         long start = Marshal.UnsafeAddrOfPinnedArrayElement(memory.Ram, 0);
         long firstWhole = (start + HugePage - 1) & ~(HugePage - 1);
         long endWhole = (start + memory.Size) & ~(HugePage - 1);
-        Assert.SkipWhen(start == firstWhole || start + memory.Size == endWhole, "RAM starts or ends on a huge page");
-        Assert.DoesNotContain("hg", VmFlagsAt(firstWhole - 1));
         Assert.Contains("hg", VmFlagsAt(firstWhole));
         Assert.Contains("hg", VmFlagsAt(endWhole - 1));
-        Assert.DoesNotContain("hg", VmFlagsAt(endWhole));
         GC.KeepAlive(memory);
     }
 
