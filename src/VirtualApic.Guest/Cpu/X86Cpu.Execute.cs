@@ -1099,7 +1099,8 @@ public sealed partial class X86Cpu
     {
         int cb = d.I.Code switch
         {
-            Code.Loop_rel8_16_CX or Code.Loope_rel8_16_CX or Code.Loopne_rel8_16_CX or Code.Jcxz_rel8_16 or Code.Jcxz_rel8_32 => 2,
+            Code.Loop_rel8_16_CX or Code.Loope_rel8_16_CX or Code.Loopne_rel8_16_CX or Code.Loop_rel8_32_CX or Code.Loope_rel8_32_CX
+                or Code.Loopne_rel8_32_CX or Code.Jcxz_rel8_16 or Code.Jcxz_rel8_32 => 2,
             Code.Loop_rel8_32_ECX or Code.Loope_rel8_32_ECX or Code.Loopne_rel8_32_ECX or Code.Loop_rel8_16_ECX or Code.Loope_rel8_16_ECX
                 or Code.Loopne_rel8_16_ECX or Code.Loop_rel8_64_ECX or Code.Loope_rel8_64_ECX or Code.Loopne_rel8_64_ECX
                 or Code.Jecxz_rel8_16 or Code.Jecxz_rel8_32 or Code.Jecxz_rel8_64 => 4,
