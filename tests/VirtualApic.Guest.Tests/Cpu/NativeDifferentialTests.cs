@@ -309,6 +309,16 @@ public class NativeDifferentialTests
             forms.Add(new Form($"cmov{cc}64", a => Cmov(a, cc, wide: true), Mask(All)));
         }
 
+        // LOOP, LOOPE, LOOPNE and JRCXZ with a 64-bit count, and with 67h a 32-bit one (ECX): rel8 = 1 skips
+        // a CMC, so CF tells whether the branch was taken; RCX shows how the count was written back.
+        ulong[] loopCounts = [0, 1, 2, 0xFFFF_FFFF, 0x1_0000_0000, 0x1_0000_0001, 0x1_0000_0002, 0xFFFF_FFFF_0000_0000];
+        Action<Random, ulong[]> loopCount = (rng, v) => v[2] = rng.Next(4) == 0 ? v[2] : loopCounts[rng.Next(loopCounts.Length)];
+        foreach (var (name, opcode) in new[] { ("loop", (byte)0xE2), ("loope", (byte)0xE1), ("loopne", (byte)0xE0), ("jrcxz", (byte)0xE3) })
+        {
+            forms.Add(new Form($"{name} rcx", a => a.db(opcode, 0x01, 0xF5), Mask(All), loopCount));
+            forms.Add(new Form($"{name} ecx (67h)", a => a.db(0x67, opcode, 0x01, 0xF5), Mask(All), loopCount));
+        }
+
         return forms;
     }
 
