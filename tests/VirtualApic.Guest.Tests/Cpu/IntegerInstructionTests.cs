@@ -112,6 +112,28 @@ public class IntegerInstructionTests
     }
 
     [Fact]
+    public void Cmpxchg_writes_the_destination_back_when_the_compare_fails()
+    {
+        // SDM CMPXCHG: the destination receives a write cycle whatever the comparison's result; on a
+        // device page that write is visible.
+        var m = Machine();
+        const ulong Mmio = 0x400000;
+        m.Host.MmioPages.Add(Mmio);
+        m.Host.MmioValues[Mmio] = 9;
+        m.Host.MmioValues[Mmio + 8] = 9; // equal to EAX after the first (failed) compare
+        Run(m, a =>
+        {
+            a.mov(eax, 7);
+            a.mov(edx, 0x55);
+            a.cmpxchg(__dword_ptr[Mmio], edx);
+            a.mov(ebx, eax);
+            a.cmpxchg(__dword_ptr[Mmio + 8], edx);
+        });
+        Assert.Equal([(Mmio, 9UL, 4), (Mmio + 8, 0x55UL, 4)], m.Host.MmioWrites);
+        Assert.Equal(9UL, m.Reg(3));
+    }
+
+    [Fact]
     public void Cmp_test_and_bt_only_read_memory_so_read_only_pages_do_not_fault()
     {
         var m = Machine();
@@ -355,6 +377,32 @@ public class IntegerInstructionTests
         Assert.Equal(cf, m.Cpu.Rflags & Cf);
     }
 
+    [Theory]
+    [InlineData("adc")]
+    [InlineData("sbb")]
+    [InlineData("inc")]
+    [InlineData("dec")]
+    public void Arithmetic_leaves_clear_system_flags_clear(string op)
+    {
+        var m = Machine();
+        m.Cpu.Rflags = 2;
+        Run(m, a =>
+        {
+            a.stc();
+            switch (op)
+            {
+                case "adc": a.adc(rax, 5); break;
+                case "sbb": a.sbb(rax, 5); break;
+                case "inc": a.inc(rax); break;
+                default: a.dec(rax); break;
+            }
+
+            a.pushfq();
+            a.pop(rbx);
+        });
+        Assert.Equal(2UL, m.Reg(3) & ~0x8D5UL);
+    }
+
     [Fact]
     public void Std_and_cld_change_only_df()
     {
@@ -467,7 +515,7 @@ public class IntegerInstructionTests
             a.mov(eax, TestMachine.UserData);
             a.mov(fs, eax);
             a.push(fs);
-            a.pop(rbx); // 8 bytes pushed, the selector zero-extended
+            a.pop(rbx); // 8 bytes pushed
             a.mov(rcx, rsp);
             a.push(TestMachine.Data16);
             a.pop(gs);
@@ -476,14 +524,17 @@ public class IntegerInstructionTests
             a.db(0x66, 0x0F, 0xA0); // push fs with a 16-bit operand size: 2 bytes
             a.mov(rsi, rsp);
             a.pop(__word_ptr[D]);
+            a.push(gs);
+            a.pop(r9);
         });
-        Assert.Equal((ulong)TestMachine.UserData, m.Reg(3));
+        Assert.Equal((ulong)TestMachine.UserData, m.Reg(3) & 0xFFFF); // the slot's upper bytes: zero or left as they were (SDM PUSH)
         Assert.Equal(TestMachine.StackTop, m.Reg(1));
         Assert.Equal(TestMachine.StackTop, m.Reg(2));
         Assert.Equal((ulong)TestMachine.Data16, m.Reg(0));
         Assert.Equal(TestMachine.StackTop - 2, m.Reg(6));
         Assert.Equal(TestMachine.StackTop, m.Reg(4));
         Assert.Equal(0xFFFF_FFFF_FFFF_0000UL | TestMachine.UserData, m.Memory.ReadUInt64(D));
+        Assert.Equal((ulong)TestMachine.Data16, m.Reg(9) & 0xFFFF);
     }
 
     [Fact]
