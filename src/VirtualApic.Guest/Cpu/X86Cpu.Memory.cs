@@ -136,12 +136,12 @@ public sealed partial class X86Cpu
         if (last >> 12 != linear >> 12)
         {
             ulong pa0 = Translate(linear, AccessRead, user);
-            ulong pa1 = Translate(MaskLinear(last) & ~0xFFFUL, AccessRead, user); // a fault here names the page's first byte (CR2)
+            ulong pa1 = Translate(MaskLinear(last) & ~0xFFFUL, AccessRead, user); // the page start: a fault names it (CR2), and pa1 is the frame
             int firstBytes = (int)(PhysicalMemory.PageSize - (linear & 0xFFF));
             ulong v = 0;
             for (int b = 0; b < size; b++)
             {
-                ulong pa = b < firstBytes ? pa0 + (ulong)b : (pa1 & ~0xFFFUL) + (ulong)(b - firstBytes);
+                ulong pa = b < firstBytes ? pa0 + (ulong)b : pa1 + (ulong)(b - firstBytes);
                 v |= ReadPhysical(pa, 1) << (8 * b);
             }
 
@@ -162,7 +162,7 @@ public sealed partial class X86Cpu
             int firstBytes = (int)(PhysicalMemory.PageSize - (linear & 0xFFF));
             for (int b = 0; b < size; b++)
             {
-                ulong pa = b < firstBytes ? pa0 + (ulong)b : (pa1 & ~0xFFFUL) + (ulong)(b - firstBytes);
+                ulong pa = b < firstBytes ? pa0 + (ulong)b : pa1 + (ulong)(b - firstBytes);
                 WritePhysical(pa, 1, value >> (8 * b));
             }
 

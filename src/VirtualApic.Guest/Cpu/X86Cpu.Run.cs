@@ -309,7 +309,7 @@ public sealed partial class X86Cpu
         int removed = 0;
         for (int i = 0; i < run; i++)
         {
-            bool redundant = window[(i + 1)..run].Contains(window[i]) || (_bitness == 64 && window[i] >> 4 == 4 && i < run - 1);
+            bool redundant = window[(i + 1)..run].Contains(window[i]) || (IsRex(window[i]) && i < run - 1);
             if (redundant)
             {
                 removed++;
@@ -337,7 +337,9 @@ public sealed partial class X86Cpu
     }
 
     private bool IsPrefix(byte b) =>
-        b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3 || (_bitness == 64 && b >> 4 == 4);
+        b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3 || IsRex(b);
+
+    private bool IsRex(byte b) => _bitness == 64 && b >> 4 == 4;
 
     private static int OperandBytes(ref Instruction i, int memBytes)
     {
