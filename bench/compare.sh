@@ -27,15 +27,15 @@
 # prove the script end to end; its figures are noise.
 # Around every case the benchmark process reads the floor again (a canary: SpellCanary.cs), before
 # it on every CPU this script may use (SPELL_CPUS, default every CPU it is allowed: "0,1"), and runs
-# the case on the quietest of them: a host spell here slows one vCPU at a time. A case
-# whose canaries read more than SPELL_GATE (default 1.10) times the least floor so far met a host
-# spell, and so did a case whose own median read more than SPELL_GATE times its own minimum (a spell
-# that came and went inside it, which the canaries cannot see); either is measured again on its
-# own, after every workload has run once and SPELL_PAUSE seconds (default 30) more, up to
-# SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps its least disturbed
-# attempt (the larger of its canary over the least floor and its median over its minimum), and a
-# case still beside a spell or unsteady after the last is marked in the table; the kvm-unit-tests
-# run (G) is checked and run again the same way, whole.
+# the case on the quietest of them: a host spell here slows one vCPU at a time. A case whose
+# canaries read more than SPELL_GATE (default 1.10) times the least floor of the canary's variant
+# (inline) so far met a host spell, and so did a case whose own median read more than SPELL_GATE
+# times its own minimum (a spell that came and went inside it, which the canaries cannot see);
+# either is measured again on its own, after every workload has run once and SPELL_PAUSE seconds
+# (default 30) more, up to SPELL_TRIES attempts in all (default 3; 1 with --quick); each case keeps
+# its least disturbed attempt (the larger of its canary over the least inline floor and its median
+# over its minimum), and a case still beside a spell or unsteady after the last is marked in the
+# table; the kvm-unit-tests run (G) is checked and run again the same way, whole.
 # SPELL_TRIES=1 never runs one again. The kvm-unit-tests run goes to the quietest CPU the same way.
 # NOPIN=1 runs everything unpinned (on a loaded 2-core machine pinning to one busy core can hurt more
 # than it helps). KEEP=1 keeps the work folder (BenchmarkDotNet's logs and reports).
@@ -119,17 +119,22 @@ spell_gate=${SPELL_GATE:-1.10}
 spell_tries=${SPELL_TRIES:-3}
 spell_pause=${SPELL_PAUSE:-30}
 [ -z "$quick" ] || spell_tries=${SPELL_TRIES:-1}
-floor_on() { # cpu name -> "median min locked-median" (cpu "" = unpinned)
+# The canaries (SpellCanary.cs) time the inline variant alone, so they are gated against the least
+# inline median of the run (fourth figure), not against the floor, which is the faster variant: on a
+# Zen 2 here the noinline variant is the faster by a fifth (15.5 against 18.8 ns), and every canary
+# read beside the floor looked like a spell (docs/performance.md, "Thirty-fourth session").
+floor_on() { # cpu name -> "median min locked-median inline-median" (cpu "" = unpinned)
     local on=()
     [ -z "$1" ] || on=(taskset -c "$1")
     "${on[@]}" "$work/floor" "${floor_args[@]}" > "$work/floor-$2.txt"
     awk '/^floor-/ { sub("median=", "", $3); sub("min=", "", $4)
                      if ($1 == "floor-locked") { lk = $3; next }
+                     if ($1 == "floor-inline") il = $3
                      if (md == "" || $3 < md) md = $3
                      if (mn == "" || $4 < mn) mn = $4 }
-         END { print md, mn, (lk == "" ? "-" : lk) }' "$work/floor-$2.txt"
+         END { print md, mn, (lk == "" ? "-" : lk), (il == "" ? md : il) }' "$work/floor-$2.txt"
 }
-floor_pair() { # name -> "median min locked-median cpu": the floor on the quietest CPU (by median)
+floor_pair() { # name -> "median min locked-median inline-median cpu": the floor on the quietest CPU (by median)
     local c
     if [ -z "$spell_cpus" ]; then
         echo "$(floor_on "" "$1") -"
@@ -148,7 +153,7 @@ steal_ticks() { # cpu-line-name -> ticks
 }
 ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
 least() { awk 'BEGIN { m = ARGV[1]; for (i = 2; i < ARGC; i++) if (ARGV[i] < m) m = ARGV[i]; print m }' "$@"; }
-read -r floor floor_min locked start_cpu <<< "$(floor_pair start)"
+read -r floor floor_min locked canary_floor start_cpu <<< "$(floor_pair start)"
 cat "$work/floor-start${spell_cpus:+-cpu$start_cpu}.txt"
 
 echo "== ${workloads[*]} under BenchmarkDotNet ($*)"
@@ -196,8 +201,8 @@ run_attempt() { # workload try [cases-file]
     local what=${classes[$w]} count=
     [ -z "$cases" ] || { count="$(wc -l < "$cases") case(s)"; what="$count again"; }
     echo "   $w: $what${run_cpus:+ (each case pinned)}"
-    local before before_min before_locked after after_min after_locked steal_before steal_ms ok=1
-    read -r before before_min before_locked _ <<< "$(floor_pair "$w-before-$try")"
+    local before before_min before_locked before_inline after after_min after_locked after_inline steal_before steal_ms ok=1
+    read -r before before_min before_locked before_inline _ <<< "$(floor_pair "$w-before-$try")"
     [ "$w" != W7 ] || trip_before=$(line_trip)
     steal_before=$(steal_ticks cpu)
     if ! (cd "$project" && VAPIC_CANARY="$work/floor" VAPIC_CANARY_LOG="$work/canary-$w-$try.txt" VAPIC_CASES="$cases" \
@@ -207,10 +212,11 @@ run_attempt() { # workload try [cases-file]
     fi
     steal_ms=$(( ($(steal_ticks cpu) - steal_before) * 1000 / ticks_per_s ))
     [ "$w" != W7 ] || trip_after=$(line_trip)
-    read -r after after_min after_locked _ <<< "$(floor_pair "$w-after-$try")"
+    read -r after after_min after_locked after_inline _ <<< "$(floor_pair "$w-after-$try")"
     floor=$(least "$floor" "$before" "$after")
     floor_min=$(least "$floor_min" "$before_min" "$after_min")
     locked=$(least "$locked" "$before_locked" "$after_locked")
+    canary_floor=$(least "$canary_floor" "$before_inline" "$after_inline")
     floor_note[$w]+="${floor_note[$w]:+; }attempt $try${count:+ ($count)}: before $before, after $after, steal ${steal_ms} ms"
     [ "$w" != W7 ] || [ -z "$trip_before" ] || floor_note[$w]+=", line round trip before $trip_before, after $trip_after ns"
     [ -n "$quick" ] || grep -E '^\|' "$work/try-$w-$try.log" || true
@@ -225,7 +231,7 @@ run_attempt() { # workload try [cases-file]
 # around it, CPU the one it ran on (the canary log's seventh field; "-" unpinned), SPREAD its own
 # median over its own minimum. The canaries see a spell that is there before or after a case; one
 # that comes and goes inside it shows only as iterations that disagree (a median above the
-# minimum). An attempt's disturbance is the larger of its canary over the least floor and its
+# minimum). An attempt's disturbance is the larger of its canary over the least inline floor and its
 # spread; each case keeps its least disturbed attempt.
 quietest() {
     local f t class
@@ -239,7 +245,7 @@ quietest() {
         [ -f "$f" ] || continue
         t=${f##*-}; t=${t%.txt}
         awk -F';' -v t="$t" '{ h = ($3 > $4 ? $3 : $4); print $1 ";" $2 ";" t ";" h ";" ($7 == "" ? "-" : $7) }' "$f"
-    done | awk -F';' -v f="$floor" 'FILENAME == ARGV[1] { r[$1 ";" $2 ";" $3] = $4; next }
+    done | awk -F';' -v f="$canary_floor" 'FILENAME == ARGV[1] { r[$1 ";" $2 ";" $3] = $4; next }
         { k = $1 ";" $2; s = ((k ";" $3) in r) ? r[k ";" $3] : 1; d = ($4 / f > s ? $4 / f : s) }
         !(k in best) || d < best[k] { best[k] = d; t[k] = $3; h[k] = $4; c[k] = $5; sp[k] = s }
         END { for (k in best) print k ";" t[k] ";" h[k] ";" c[k] ";" sp[k] }' "$work/spread.txt" - | sort
@@ -252,12 +258,12 @@ for ((try = 2; try <= spell_tries; try++)); do
     again=0
     for w in "${workloads[@]}"; do
         [[ " ${failed[*]} " != *" $w "* ]] || continue
-        awk -F';' -v cs=" ${classes[$w]} " -v f="$floor" -v g="$spell_gate" \
+        awk -F';' -v cs=" ${classes[$w]} " -v f="$canary_floor" -v g="$spell_gate" \
             'index(cs, " " $1 " ") && ($4 > g * f || $6 > g) { print $1 ";" $2 }' "$work/quietest.txt" > "$work/cases-$w-$try.txt"
         [ -s "$work/cases-$w-$try.txt" ] && again=$((again + $(wc -l < "$work/cases-$w-$try.txt")))
     done
     [ "$again" -gt 0 ] || break
-    echo "   $again case(s) met a host spell (a canary beside them read more than $spell_gate x the least floor, $floor ns, or their median more than $spell_gate x their minimum): again in ${spell_pause} s"
+    echo "   $again case(s) met a host spell (a canary beside them read more than $spell_gate x the least inline floor, $canary_floor ns, or their median more than $spell_gate x their minimum): again in ${spell_pause} s"
     sleep "$spell_pause"
     for w in "${workloads[@]}"; do
         [ -s "$work/cases-$w-$try.txt" ] || continue
@@ -273,7 +279,7 @@ results=$(for f in "$work"/try-*/results/*-report.csv; do
     class=$(basename "$f" -report.csv); class=${class##*.}
     t=${f#"$work"/try-}; t=${t%%/*}; t=${t##*-}
     extract "$f" "$class" "$t"
-done | awk -F';' -v f="$floor" -v g="$spell_gate" 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; sp[$1 ";" $2] = $6; next }
+done | awk -F';' -v f="$canary_floor" -v g="$spell_gate" 'FILENAME == ARGV[1] { t[$1 ";" $2] = $3; h[$1 ";" $2] = $4; sp[$1 ";" $2] = $6; next }
     { k = $1 ";" $2; want = (k in t) ? t[k] : 1
       # The canary names cases as CaseKey.cs does and extract() as the CSV does: a case the canaries
       # ran beside but that has no canary here means the two names drifted apart.
@@ -290,8 +296,8 @@ echo "   the floors (ns, the faster variant's median) read before and after each
 for w in "${workloads[@]}"; do
     [ -z "${floor_note[$w]:-}" ] || echo "   $w: ${floor_note[$w]}"
 done
-awk -F';' -v f="$floor" -v g="$spell_gate" '$4 > g * f { n++ } $6 > g { u++ } { on[$5]++ }
-    END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least floor: marked), %d unsteady in every attempt (a median above %.2fx its minimum: marked)\n", NR, n, g, u, g
+awk -F';' -v f="$canary_floor" -v g="$spell_gate" '$4 > g * f { n++ } $6 > g { u++ } { on[$5]++ }
+    END { printf "   every case between two canaries (the floor read right before and after it): %d case(s) measured, %d still beside a spell (a canary above %.2fx the least inline floor: marked), %d unsteady in every attempt (a median above %.2fx its minimum: marked)\n", NR, n, g, u, g
           if (!("-" in on) || length(on) > 1) { printf "   the CPU each kept attempt ran on (the quietest at its start):"; for (c in on) printf " %s %d", (c == "-" ? "unpinned" : c), on[c]; print "" } }' "$work/quietest.txt"
 awk -v l="$locked" -v f="$floor" 'BEGIN { if (l != "-") printf "   context: the floor with the IRR set and cleared by locked instructions, as bhyve and KVM do (w1-floor locked): %.2f ns = %.2fx the floor\n", l, l / f }'
 echo "   bhyve: its vLAPIC/vIOAPIC (debug self-check removed) over the 8 ns floor of its own run (issue 16); target: issue 16"
@@ -355,7 +361,7 @@ if [ -n "$guest" ]; then
     # Between two floors, run again like a case when one of them reads a spell (the quieter attempt kept).
     kut_high=
     for ((try = 1; try <= spell_tries; try++)); do
-        read -r before _ _ kut_cpu <<< "$(floor_pair "kut-before-$try")"
+        read -r before _ _ _ kut_cpu <<< "$(floor_pair "kut-before-$try")"
         kut_pin=()
         [ "$kut_cpu" = - ] || kut_pin=(taskset -c "$kut_cpu")
         kut_ok=1
