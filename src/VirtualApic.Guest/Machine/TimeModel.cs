@@ -29,5 +29,7 @@ public sealed record TimeModel(
     public static TimeModel Default { get; } = new();
 
     /// <summary>The cost of the <paramref name="streak"/>-th PAUSE in a row (0 for the first).</summary>
-    public long PauseCost(int streak) => streak >= 20 ? PauseMaxNs : Math.Min(PauseBaseNs << streak, PauseMaxNs);
+    /// <remarks>Doubling stops at the cap however long the streak: the base is compared with the cap
+    /// shifted down, so the shift neither overflows nor wraps (a shift count is taken mod 64).</remarks>
+    public long PauseCost(int streak) => streak < 63 && PauseBaseNs <= (PauseMaxNs >> streak) ? PauseBaseNs << streak : PauseMaxNs;
 }
