@@ -1,0 +1,91 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using Iced.Intel;
+using VirtualApic.Guest.Boot;
+using VirtualApic.Guest.Machine;
+using VirtualApic.Guest.Platform.Devices;
+using VirtualApic.Guest.Tests.Boot;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace VirtualApic.Guest.Tests.Machine;
+
+/// <summary>Which vCPU runs when, and the IRQ wiring of the machine's devices.</summary>
+public class GuestMachineSchedulingTests
+{
+    private static GuestMachine Machine(Action<Assembler> code, GuestMachineOptions options) =>
+        new(MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat"), options);
+
+    private static void Halt(Assembler a)
+    {
+        a.cli();
+        a.hlt();
+    }
+
+    [Fact]
+    public void A_halted_vcpu_gets_one_more_slice_to_look_at_its_events_before_the_hang_and_no_more()
+    {
+        using var machine = Machine(Halt, new GuestMachineOptions { RamMiB = 16 });
+        var r = machine.Run();
+        Assert.Equal(GuestOutcome.Hang, r.Outcome);
+
+        // One slice up to the HLT, one look when every vCPU is idle.
+        Assert.Equal(2, machine.Stats.Slices(0));
+    }
+
+    [Fact]
+    public void Application_processors_wait_for_a_startup_ipi()
+    {
+        using var machine = Machine(Halt, new GuestMachineOptions { RamMiB = 16, Cpus = 2 });
+        var r = machine.Run();
+        Assert.Equal(GuestOutcome.Hang, r.Outcome);
+        Assert.Contains("--- cpu0 (run state Halted,", r.Diagnosis, StringComparison.Ordinal);
+        Assert.Contains("--- cpu1 (run state WaitForSipi,", r.Diagnosis, StringComparison.Ordinal);
+        Assert.Equal(0, machine.Cpus[1].InstructionsRetired);
+    }
+
+    [Fact]
+    public void A_timer_firing_at_a_slice_end_leaves_the_slices_whole_quanta()
+    {
+        // A jump-to-self never exits, so the timer's deadline is only reached when the slice's
+        // instructions are charged at its end: nothing is running then, nothing yields.
+        using var machine = Machine(
+            a =>
+            {
+                var self = a.CreateLabel();
+                a.mov(__dword_ptr[0xFEE000F0], 0x1FF);   // SVR: enabled
+                a.mov(__dword_ptr[0xFEE003E0], 0xB);     // TDCR: divide by 1
+                a.mov(__dword_ptr[0xFEE00320], 0x10040); // LVTT: masked, one-shot
+                a.mov(__dword_ptr[0xFEE00380], 100);     // TMICT: expires within the first slice
+                a.Label(ref self);
+                a.jmp(self);
+            },
+            new GuestMachineOptions { RamMiB = 16, MaxInstructions = 4096 });
+        var r = machine.Run();
+        Assert.Equal(GuestOutcome.InstructionLimit, r.Outcome);
+        Assert.Equal(4096, r.Instructions);
+        Assert.Equal(4096 / TimeModel.Default.Quantum, machine.Stats.Slices(0));
+    }
+
+    [Fact]
+    public void Pc_testdev_irq_ports_drive_the_ioapic_input_lines()
+    {
+        using var machine = Machine(
+            a =>
+            {
+                a.mov(__dword_ptr[0xFEE000F0], 0x1FF);      // SVR: enabled
+                a.mov(__dword_ptr[0xFEC00000], 0x10 + (2 * 10)); // IOREGSEL: redirection entry 10, low
+                a.mov(__dword_ptr[0xFEC00010], 0x50);       // fixed, edge, vector 0x50, unmasked
+                a.mov(__dword_ptr[0xFEC00000], 0x11 + (2 * 10)); // high: destination APIC 0
+                a.mov(__dword_ptr[0xFEC00010], 0);
+                a.mov(dx, PcTestDev.IrqBase + 10);
+                a.mov(al, 1);
+                a.@out(dx, al);
+                Halt(a);
+            },
+            new GuestMachineOptions { RamMiB = 16 });
+        var r = machine.Run();
+        Assert.Equal(GuestOutcome.Hang, r.Outcome);
+        Assert.Contains("IRR=50 ", r.Diagnosis, StringComparison.Ordinal);
+    }
+}
