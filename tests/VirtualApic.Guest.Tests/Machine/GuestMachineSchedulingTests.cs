@@ -88,4 +88,58 @@ public class GuestMachineSchedulingTests
         Assert.Equal(GuestOutcome.Hang, r.Outcome);
         Assert.Contains("IRR=50 ", r.Diagnosis, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_vcpu_halted_with_interrupts_enabled_wakes_at_the_timer_deadline_after_an_idle_skip()
+    {
+        const uint idt = 0x20000;
+        const uint gdt = 0x21000;
+        using var machine = Machine(
+            a =>
+            {
+                var handler = a.CreateLabel();
+                var start = a.CreateLabel();
+                a.mov(esp, 0x30000); // Multiboot leaves ESP undefined
+                a.call(start);       // pushes the handler's address
+
+                // Vector 0x40: exit with the vector number.
+                a.Label(ref handler);
+                a.mov(eax, 0x40);
+                a.@out(0xF4, eax);
+                a.hlt();
+
+                // Multiboot leaves GDTR undefined: a GDT whose entry 0x10 is the flat code segment
+                // the loader put in CS, and a 32-bit interrupt gate for vector 0x40 into it.
+                a.Label(ref start);
+                a.mov(__dword_ptr[gdt + 0x10], 0x0000FFFF);
+                a.mov(__dword_ptr[gdt + 0x14], 0x00CF9A00);
+                a.push(gdt);
+                a.push((0x18 - 1) << 16);
+                a.lgdt(__[esp + 2]);
+                a.add(esp, 8);
+                a.pop(eax);
+                a.mov(__word_ptr[idt + (0x40 * 8)], ax);
+                a.mov(__word_ptr[idt + (0x40 * 8) + 2], cs);
+                a.mov(__word_ptr[idt + (0x40 * 8) + 4], 0x8E00);
+                a.shr(eax, 16);
+                a.mov(__word_ptr[idt + (0x40 * 8) + 6], ax);
+                a.push(idt);
+                a.push((0x41 * 8 - 1) << 16);
+                a.lidt(__[esp + 2]);
+
+                a.mov(__dword_ptr[0xFEE000F0], 0x1FF);       // SVR: enabled
+                a.mov(__dword_ptr[0xFEE003E0], 0xB);         // TDCR: divide by 1
+                a.mov(__dword_ptr[0xFEE00320], 0x40);        // LVTT: one-shot, vector 0x40
+                a.mov(__dword_ptr[0xFEE00380], 10_000_000);  // TMICT: 10 ms
+                a.sti();
+                a.hlt();
+                a.hlt();
+            },
+            new GuestMachineOptions { RamMiB = 16 });
+        var r = machine.Run();
+        Assert.True(r.Outcome == GuestOutcome.Exited, r.Diagnosis);
+        Assert.Equal(0x40u, r.ExitStatus);
+        Assert.Equal(1, machine.Stats.IdleSkips);
+        Assert.InRange(r.VirtualNs, 10_000_000, 11_000_000);
+    }
 }

@@ -142,6 +142,7 @@ public class GuestMachineTimeTests
         var r = Run(
             a =>
             {
+                a.mov(esp, 0x30000); // Multiboot leaves ESP undefined
                 a.push(0);
                 a.push(0);
                 a.lidt(__[esp + 2]);
