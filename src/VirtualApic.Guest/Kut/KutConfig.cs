@@ -140,11 +140,22 @@ public sealed class KutConfig
                 var words = SplitWords(p.Value, fileName, p.Line);
                 for (int w = 0; w < words.Count; w++)
                 {
-                    if (words[w] == "-cpu" && w + 1 < words.Count)
+                    if (words[w] is not ("-cpu" or "-append"))
+                    {
+                        continue;
+                    }
+
+                    // QEMU refuses an option without its argument; taking the default instead would run another test.
+                    if (w + 1 == words.Count)
+                    {
+                        throw new KutConfigException($"{fileName}:{p.Line}: {key}: {words[w]} needs an argument");
+                    }
+
+                    if (words[w] == "-cpu")
                     {
                         cpu = words[++w];
                     }
-                    else if (words[w] == "-append" && w + 1 < words.Count)
+                    else
                     {
                         append = words[++w];
                     }

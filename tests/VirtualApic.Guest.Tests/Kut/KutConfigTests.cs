@@ -69,9 +69,63 @@ public class KutConfigTests
     [InlineData("[a]\nfile = a.flat\ntimeout = soon\n", ":3: timeout 'soon'")]
     [InlineData("[a]\nfile = a.flat\n[a]\nfile = b.flat\n", ":3: section [a] appears twice")]
     [InlineData("[a]\nfile = a.flat\nqemu_params = -append 'x\n", ":3: unterminated ' quote")]
+    [InlineData("[a]\nfile = a.flat\n[]\n", ":3: malformed section header '[]'")]
+    [InlineData("[a]\nfile = a.flat\n\n[b\n", ":4: malformed section header '[b'")]
+    [InlineData("[a]\nfile = a.flat\n= x\n", ":3: expected 'key = value', got '= x'")]
+    [InlineData("[a]\nfile = a.flat\nsmp = 0\n", ":3: smp '0' is not a positive number")]
+    [InlineData("[a]\nfile = a.flat\ntimeout = 0\n", ":3: timeout '0' is not a positive number")]
+    [InlineData("[a]\nfile = a.flat\ntimeout = -1s\n", ":3: timeout '-1s' is not a positive number")]
+    [InlineData("[a]\nfile = a.flat\nqemu_params = -m 64 -cpu\n", ":3: qemu_params: -cpu needs an argument")]
+    [InlineData("[a]\nfile = a.flat\n\nextra_params = -append\n", ":4: extra_params: -append needs an argument")]
     public void Malformed_files_name_the_line(string text, string expected)
     {
         var e = Assert.Throws<KutConfigException>(() => KutConfig.Parse(text, "u.cfg"));
         Assert.Contains("u.cfg" + expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_keys_take_their_defaults_and_other_qemu_options_are_ignored()
+    {
+        var cfg = KutConfig.Parse("[a]\nfile = a.flat\nsmp = 1\nqemu_params = -m 512 -smp 2\n[b]\nfile = b.flat\n");
+        var a = cfg.Find("a")!;
+        Assert.Equal(1, a.Smp);
+        Assert.Equal("qemu64", a.Cpu);
+        Assert.Null(a.Append);
+        Assert.Equal(1, a.Line);
+        var b = cfg.Find("b")!;
+        Assert.Equal(1, b.Smp);
+        Assert.Equal("qemu64", b.Cpu);
+        Assert.Null(b.Arch);
+        Assert.Equal(5, b.Line);
+        Assert.Null(cfg.Find("c"));
+    }
+
+    [Fact]
+    public void Runs_of_blanks_separate_one_word_each_in_groups_and_test_args()
+    {
+        var s = KutConfig.Parse("[a]\nfile = a.flat\ngroups = apic   nodefault\ntest_args = x  \t y   'p  q'\n").Sections[0];
+        Assert.Equal(["apic", "nodefault"], s.Groups);
+        Assert.Equal("x y p  q", s.Append);
+    }
+
+    [Fact]
+    public void A_file_that_cannot_be_read_is_a_config_error_naming_it()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"vapic-no-such-{Guid.NewGuid():N}.cfg");
+        var e = Assert.Throws<KutConfigException>(() => KutConfig.Load(missing));
+        Assert.StartsWith(missing + ": cannot read: ", e.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<IOException>(e.InnerException);
+
+        // An empty path is an ArgumentException from the file system, reported the same way.
+        var empty = Assert.Throws<KutConfigException>(() => KutConfig.Load(""));
+        Assert.StartsWith(": cannot read: ", empty.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<ArgumentException>(empty.InnerException);
+    }
+
+    [Fact]
+    public void Null_arguments_are_refused_by_name()
+    {
+        Assert.Equal("path", Assert.Throws<ArgumentNullException>(() => KutConfig.Load(null!)).ParamName);
+        Assert.Equal("text", Assert.Throws<ArgumentNullException>(() => KutConfig.Parse(null!)).ParamName);
     }
 }
