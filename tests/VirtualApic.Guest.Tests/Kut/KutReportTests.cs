@@ -28,4 +28,20 @@ public class KutReportTests
         Assert.Null(r.TestsCounted);
         Assert.True(r.Aborted);
     }
+
+    [Fact]
+    public void A_summary_without_skips_or_failures_counts_zero_of_each()
+    {
+        var r = KutReport.Parse("PASS: a\nSUMMARY: 30 tests\n");
+        Assert.Equal("30 tests", r.Summary);
+        Assert.Equal(30, r.TestsCounted);
+        Assert.Equal(0, r.Skipped);
+        Assert.Equal(0, r.UnexpectedFailures);
+    }
+
+    [Fact]
+    public void A_null_log_is_refused_by_name()
+    {
+        Assert.Equal("serial", Assert.Throws<ArgumentNullException>(() => KutReport.Parse(null!)).ParamName);
+    }
 }
