@@ -171,6 +171,13 @@ public sealed class MultibootImage
                     throw new BootImageException($"{name}: the Multiboot header at 0x{offset:x} requires features 0x{flags & 0xFFFC:x} this loader does not provide");
                 }
 
+                // Spec 3.1.3: with flag 16 the header's address fields override the executable's own
+                // headers (QEMU loads such an ELF by them too); this loader reads only the ELF's.
+                if (isElf && (flags & HeaderFlagAoutKludge) != 0)
+                {
+                    throw new BootImageException($"{name}: the Multiboot header at 0x{offset:x} sets flag 16 (the a.out kludge: load by the header's addresses, not the ELF's), which this loader does not support");
+                }
+
                 return flags;
             }
         }

@@ -70,6 +70,18 @@ public class MultibootParseRuleTests
     }
 
     [Fact]
+    public void An_elf_whose_header_sets_the_a_out_kludge_flag_is_refused()
+    {
+        // Multiboot spec 3.1.3 (and QEMU's loader): with flag 16 the header's address fields, not the
+        // ELF program headers, say where the image goes; loading the ELF segments would put it elsewhere.
+        byte[] file = TestImages.Elf32(Code);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(SegmentOffset + 4), 0x1_0000);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(SegmentOffset + 8), unchecked(0u - MultibootImage.HeaderMagic - 0x1_0000));
+        var e = Assert.Throws<BootImageException>(() => MultibootImage.Parse(file, "k.flat"));
+        Assert.Equal("k.flat: the Multiboot header at 0x54 sets flag 16 (the a.out kludge: load by the header's addresses, not the ELF's), which this loader does not support", e.Message);
+    }
+
+    [Fact]
     public void A_file_of_exactly_an_elf_header_is_truncated_at_its_program_headers()
     {
         byte[] file = TestImages.Elf32(Code);
