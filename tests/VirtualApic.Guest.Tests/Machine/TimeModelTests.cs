@@ -28,6 +28,16 @@ public class TimeModelTests
         Assert.Equal(100_000L, TimeModel.Default.PauseCost(70));
     }
 
+    /// <summary>A cap that is not the base times a power of two: the last doubling still under it is paid, the next is capped.</summary>
+    [Fact]
+    public void The_last_doubling_under_an_uneven_cap_is_paid_in_full()
+    {
+        var model = new TimeModel(PauseBaseNs: 3, PauseMaxNs: 7);
+        Assert.Equal(3L, model.PauseCost(0));
+        Assert.Equal(6L, model.PauseCost(1));
+        Assert.Equal(7L, model.PauseCost(2));
+    }
+
     [Fact]
     public void A_large_base_reaches_the_cap_without_overflowing()
     {
