@@ -2,41 +2,21 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using Iced.Intel;
-using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Machine;
 using VirtualApic.Guest.Platform.Devices;
-using VirtualApic.Guest.Tests.Boot;
 using static Iced.Intel.AssemblerRegisters;
+using static VirtualApic.Guest.Tests.Machine.TestGuests;
 
 namespace VirtualApic.Guest.Tests.Machine;
 
 /// <summary>The machine's wiring (boot hand-off, devices) and its run loop's limits and reports.</summary>
 public class GuestMachineRunTests
 {
-    private static MultibootImage Image(Action<Assembler> code) =>
-        MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat");
-
-    private static GuestMachine Machine(Action<Assembler> code, GuestMachineOptions? options = null) =>
-        new(Image(code), options ?? new GuestMachineOptions { RamMiB = 16 });
-
-    private static GuestRunResult Run(Action<Assembler> code, GuestMachineOptions? options = null)
-    {
-        using var machine = Machine(code, options);
-        return machine.Run();
-    }
-
     private static void Exit(Assembler a, AssemblerRegister32 value)
     {
         a.mov(eax, value);
         a.@out(0xF4, eax);
         a.hlt();
-    }
-
-    private static void Spin(Assembler a)
-    {
-        var self = a.CreateLabel();
-        a.Label(ref self);
-        a.jmp(self);
     }
 
     // Prints the bytes [esi, edi) to COM1.
@@ -158,7 +138,7 @@ public class GuestMachineRunTests
     [Fact]
     public void Writes_to_the_pc_testdev_flush_page_port_are_counted()
     {
-        using var machine = Machine(a =>
+        using var machine = Build(a =>
         {
             a.mov(dx, PcTestDev.FlushPage);
             a.@out(dx, eax);
@@ -214,7 +194,7 @@ public class GuestMachineRunTests
     [Fact]
     public void An_idle_skip_is_counted_with_the_nanoseconds_it_jumped()
     {
-        using var machine = Machine(a => ArmApicTimerAndHalt(a, 10_000_000));
+        using var machine = Build(a => ArmApicTimerAndHalt(a, 10_000_000));
         var r = machine.Run();
 
         // The clock jumped once, from the HLT (a few exits' worth of time in) to the deadline.

@@ -2,20 +2,16 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using Iced.Intel;
-using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Machine;
 using VirtualApic.Guest.Platform.Devices;
-using VirtualApic.Guest.Tests.Boot;
 using static Iced.Intel.AssemblerRegisters;
+using static VirtualApic.Guest.Tests.Machine.TestGuests;
 
 namespace VirtualApic.Guest.Tests.Machine;
 
 /// <summary>Which vCPU runs when, and the IRQ wiring of the machine's devices.</summary>
 public class GuestMachineSchedulingTests
 {
-    private static GuestMachine Machine(Action<Assembler> code, GuestMachineOptions options) =>
-        new(MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat"), options);
-
     private static void Halt(Assembler a)
     {
         a.cli();
@@ -25,7 +21,7 @@ public class GuestMachineSchedulingTests
     [Fact]
     public void A_halted_vcpu_gets_one_more_slice_to_look_at_its_events_before_the_hang_and_no_more()
     {
-        using var machine = Machine(Halt, new GuestMachineOptions { RamMiB = 16 });
+        using var machine = Build(Halt, new GuestMachineOptions { RamMiB = 16 });
         var r = machine.Run();
         Assert.Equal(GuestOutcome.Hang, r.Outcome);
 
@@ -36,7 +32,7 @@ public class GuestMachineSchedulingTests
     [Fact]
     public void Application_processors_wait_for_a_startup_ipi()
     {
-        using var machine = Machine(Halt, new GuestMachineOptions { RamMiB = 16, Cpus = 2 });
+        using var machine = Build(Halt, new GuestMachineOptions { RamMiB = 16, Cpus = 2 });
         var r = machine.Run();
         Assert.Equal(GuestOutcome.Hang, r.Outcome);
         Assert.Contains("--- cpu0 (run state Halted,", r.Diagnosis, StringComparison.Ordinal);
@@ -49,7 +45,7 @@ public class GuestMachineSchedulingTests
     {
         // A jump-to-self never exits, so the timer's deadline is only reached when the slice's
         // instructions are charged at its end: nothing is running then, nothing yields.
-        using var machine = Machine(
+        using var machine = Build(
             a =>
             {
                 var self = a.CreateLabel();
@@ -70,7 +66,7 @@ public class GuestMachineSchedulingTests
     [Fact]
     public void Pc_testdev_irq_ports_drive_the_ioapic_input_lines()
     {
-        using var machine = Machine(
+        using var machine = Build(
             a =>
             {
                 a.mov(__dword_ptr[0xFEE000F0], 0x1FF);      // SVR: enabled
@@ -94,7 +90,7 @@ public class GuestMachineSchedulingTests
     {
         const uint idt = 0x20000;
         const uint gdt = 0x21000;
-        using var machine = Machine(
+        using var machine = Build(
             a =>
             {
                 var handler = a.CreateLabel();

@@ -2,37 +2,15 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using Iced.Intel;
-using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Machine;
-using VirtualApic.Guest.Tests.Boot;
 using static Iced.Intel.AssemblerRegisters;
+using static VirtualApic.Guest.Tests.Machine.TestGuests;
 
 namespace VirtualApic.Guest.Tests.Machine;
 
 /// <summary>How guest work is charged to the virtual clock, and the reports of runs that fail.</summary>
 public class GuestMachineTimeTests
 {
-    private static GuestRunResult Run(Action<Assembler> code, GuestMachineOptions options)
-    {
-        var image = MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat");
-        using var machine = new GuestMachine(image, options);
-        return machine.Run();
-    }
-
-    private static void ExitZero(Assembler a)
-    {
-        a.xor(eax, eax);
-        a.@out(0xF4, eax);
-        a.hlt();
-    }
-
-    private static void Spin(Assembler a)
-    {
-        var self = a.CreateLabel();
-        a.Label(ref self);
-        a.jmp(self);
-    }
-
     [Fact]
     public void Each_retired_instruction_costs_the_model_instruction_time()
     {
