@@ -119,7 +119,7 @@ public sealed partial class X86Cpu
         ulong last = linear + (ulong)size - 1;
         if (last >> 12 != linear >> 12)
         {
-            Translate(MaskLinear(last) & ~0xFFFUL, AccessWrite, _cpl == 3);
+            Translate(SecondPage(last), AccessWrite, _cpl == 3);
         }
     }
 
@@ -129,6 +129,11 @@ public sealed partial class X86Cpu
     /// <summary>A supervisor-mode write of a system structure (descriptor busy/accessed bits).</summary>
     private void WriteSystem(ulong linear, int size, ulong value) => WriteSlow(linear, size, value, user: false);
 
+    /// <summary>The start of the second page of an access straddling two, whose last byte is <paramref name="last"/>:
+    /// translated from its first byte, a fault there names that byte in CR2 (SDM Vol 3A 4.7), and the
+    /// translation is the page's frame.</summary>
+    private ulong SecondPage(ulong last) => MaskLinear(last) & ~0xFFFUL;
+
     private ulong ReadSlow(ulong linear, int size, bool user)
     {
         linear = MaskLinear(linear);
@@ -136,7 +141,7 @@ public sealed partial class X86Cpu
         if (last >> 12 != linear >> 12)
         {
             ulong pa0 = Translate(linear, AccessRead, user);
-            ulong pa1 = Translate(MaskLinear(last) & ~0xFFFUL, AccessRead, user); // the page start: a fault names it (CR2), and pa1 is the frame
+            ulong pa1 = Translate(SecondPage(last), AccessRead, user);
             int firstBytes = (int)(PhysicalMemory.PageSize - (linear & 0xFFF));
             ulong v = 0;
             for (int b = 0; b < size; b++)
@@ -158,7 +163,7 @@ public sealed partial class X86Cpu
         if (last >> 12 != linear >> 12)
         {
             ulong pa0 = Translate(linear, AccessWrite, user);
-            ulong pa1 = Translate(MaskLinear(last) & ~0xFFFUL, AccessWrite, user);
+            ulong pa1 = Translate(SecondPage(last), AccessWrite, user);
             int firstBytes = (int)(PhysicalMemory.PageSize - (linear & 0xFFF));
             for (int b = 0; b < size; b++)
             {
