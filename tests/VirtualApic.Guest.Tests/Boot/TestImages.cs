@@ -3,6 +3,7 @@
 
 using System.Buffers.Binary;
 using Iced.Intel;
+using VirtualApic.Guest.Boot;
 
 namespace VirtualApic.Guest.Tests.Boot;
 
@@ -54,6 +55,9 @@ internal static class TestImages
         code.CopyTo(body);
         return file;
     }
+
+    /// <summary>A parsed image ("test.flat") whose entry runs the 32-bit code <paramref name="build"/> assembles.</summary>
+    public static MultibootImage Image(Action<Assembler> build) => MultibootImage.Parse(Elf32(Code32(build)), "test.flat");
 
     /// <summary>Assembles 32-bit code placed at the image's entry point.</summary>
     public static byte[] Code32(Action<Assembler> build)

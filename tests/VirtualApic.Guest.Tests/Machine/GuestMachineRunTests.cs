@@ -4,6 +4,7 @@
 using Iced.Intel;
 using VirtualApic.Guest.Machine;
 using VirtualApic.Guest.Platform.Devices;
+using VirtualApic.Guest.Tests.Boot;
 using static Iced.Intel.AssemblerRegisters;
 using static VirtualApic.Guest.Tests.Machine.TestGuests;
 
@@ -60,7 +61,7 @@ public class GuestMachineRunTests
     [Fact]
     public void A_null_image_or_options_or_invalid_options_are_rejected_by_the_constructor()
     {
-        var image = Image(a => a.hlt());
+        var image = TestImages.Image(a => a.hlt());
         Assert.Equal("image", Assert.Throws<ArgumentNullException>(() => new GuestMachine(null!, new GuestMachineOptions())).ParamName);
         Assert.Equal("options", Assert.Throws<ArgumentNullException>(() => new GuestMachine(image, null!)).ParamName);
         var e = Assert.Throws<ArgumentException>(() => new GuestMachine(image, new GuestMachineOptions { RamMiB = 1 }));

@@ -13,7 +13,7 @@ public class GuestMachineTests
 {
     private static GuestRunResult Boot(Action<Assembler> code, int cpus = 1, IReadOnlyList<string>? env = null)
     {
-        var image = MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat");
+        var image = TestImages.Image(code);
         using var machine = new GuestMachine(image, new GuestMachineOptions { Cpus = cpus, RamMiB = 16, Environment = env ?? [] });
         return machine.Run();
     }

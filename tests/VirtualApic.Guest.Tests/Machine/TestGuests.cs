@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using Iced.Intel;
-using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Machine;
 using VirtualApic.Guest.Tests.Boot;
 using static Iced.Intel.AssemblerRegisters;
@@ -15,11 +14,8 @@ internal static class TestGuests
     /// <summary>The default machine of these tests: one vCPU, 16 MiB.</summary>
     public static GuestMachineOptions Small => new() { RamMiB = 16 };
 
-    public static MultibootImage Image(Action<Assembler> code) =>
-        MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat");
-
     public static GuestMachine Build(Action<Assembler> code, GuestMachineOptions? options = null) =>
-        new(Image(code), options ?? Small);
+        new(TestImages.Image(code), options ?? Small);
 
     public static GuestRunResult Run(Action<Assembler> code, GuestMachineOptions? options = null)
     {

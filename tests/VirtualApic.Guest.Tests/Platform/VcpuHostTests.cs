@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using Iced.Intel;
-using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Cpu;
 using VirtualApic.Guest.Machine;
 using VirtualApic.Guest.Platform;
@@ -600,7 +599,7 @@ public class VcpuHostTests
     /// <summary>Builds a machine from <paramref name="code"/>; <paramref name="setup"/> fills memory before it runs.</summary>
     private static GuestMachine Machine(Action<Assembler> code, int cpus = 1, CpuModel? model = null, Action<GuestMachine>? setup = null, TimeModel? time = null)
     {
-        var image = MultibootImage.Parse(TestImages.Elf32(TestImages.Code32(code)), "test.flat");
+        var image = TestImages.Image(code);
         var options = new GuestMachineOptions { Cpus = cpus, RamMiB = 16, CpuModel = model ?? new CpuModel(), Time = time ?? TimeModel.Default };
         var machine = new GuestMachine(image, options);
         var m = machine.Memory;
