@@ -17,7 +17,7 @@ namespace VirtualApic.Guest.Tests.Platform;
 /// IDT, and the scheduling rule that the target of an IPI or IRQ runs before its sender's next
 /// instruction. Each guest is 32-bit Multiboot code with the flat GDT and the IDT set up below.
 /// </summary>
-public class VcpuHostTests
+public partial class VcpuHostTests
 {
     private const ulong Gdt = 0x1000, Idt = 0x2000, Results = 0x3000, DescriptorImages = 0x900;
     private const ulong GpHandler = 0x6000, TimerHandler = 0x6100, UserCode = 0x7000, UserStack = 0x7F00, Stack = 0x5F00, Pml4 = 0x9000, LongModeEntry = 0xD000, Idt64 = 0xE000, BoundaryHandler = 0xD800;
