@@ -312,4 +312,53 @@ public partial class VcpuHostTests
         Assert.Equal(1, machine.Stats.Nmis(0));
         Assert.Equal(0, machine.Stats.Interrupts(0));
     }
+
+    /// <summary>
+    /// The scheduling rule for MMIO stores (GuestMachine.FabricTouched): a store that can send an
+    /// interrupt, to the ICR or to the IOAPIC, ends the sender's slice; a store to another APIC
+    /// register or to an unbacked address does not. The AP counts in a loop; the BSP, at the start of a
+    /// fresh slice (after a PAUSE), reads the AP's counter, stores, and reads it again: the counter
+    /// moves across the store only if the AP ran in between.
+    /// </summary>
+    [Theory]
+    [InlineData(0xFEC0_0000u, true)]  // IOAPIC IOREGSEL
+    [InlineData(0xFEE0_0300u, true)]  // ICR: fixed vector 0x40 to APIC 1, which never takes it
+    [InlineData(0xFEE0_0080u, false)] // TPR
+    [InlineData(0x0200_0000u, false)] // past RAM, nothing there
+    public void Only_an_mmio_store_that_can_send_an_interrupt_ends_the_senders_slice(uint address, bool endsSlice)
+    {
+        const uint apCounter = (uint)Results;
+        using var machine = Machine(
+            a =>
+            {
+                var wait = a.CreateLabel();
+                a.mov(__dword_ptr[0xFEE000F0], 0x1FF);
+                a.mov(__dword_ptr[0xFEE00310], 1 << 24);
+                a.mov(__dword_ptr[0xFEE00300], 0x4500); // INIT
+                a.mov(__dword_ptr[0xFEE00300], 0x4608); // SIPI: start at 0x8000
+                a.Label(ref wait);
+                a.pause();
+                a.cmp(__dword_ptr[apCounter], 0);
+                a.je(wait);
+                a.pause(); // the slice ends here: the next one starts with the reads below
+                a.mov(ebx, __dword_ptr[apCounter]);
+                a.mov(__dword_ptr[address], 0x40);
+                a.mov(ecx, __dword_ptr[apCounter]);
+                a.sub(ecx, ebx);
+                Exit(a, ecx);
+            },
+            cpus: 2,
+            setup: m => Place(m.Memory, 0x8000, a =>
+            {
+                var count = a.CreateLabel();
+                a.Label(ref count);
+                a.inc(__dword_ptr[apCounter]);
+                a.jmp(count);
+            }, bitness: 16));
+
+        var r = machine.Run();
+
+        Assert.True(r.Outcome == GuestOutcome.Exited, r.Diagnosis);
+        Assert.Equal(endsSlice, r.ExitStatus != 0);
+    }
 }
