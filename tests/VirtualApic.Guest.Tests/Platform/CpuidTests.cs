@@ -14,6 +14,7 @@ public class CpuidTests
     [InlineData("qemu64,+x2apic,+tsc-deadline", true, true, CpuVendor.Intel)]
     [InlineData("qemu64,-x2apic,+tsc-deadline,vendor=AuthenticAMD", false, true, CpuVendor.Amd)]
     [InlineData("qemu64,+x2apic,-x2apic", false, false, CpuVendor.Intel)]
+    [InlineData("qemu64,+tsc_deadline", false, true, CpuVendor.Intel)] // QEMU turns _ into - in feature names (target/i386/cpu.c, feat2prop)
     public void Parses_qemu_cpu_arguments(string text, bool x2apic, bool deadline, CpuVendor vendor)
     {
         var m = CpuModel.Parse(text);
