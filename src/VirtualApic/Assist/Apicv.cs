@@ -96,7 +96,7 @@ public sealed class ApicvModel : HardwareAssist
             return ApicExit.FaultLike(ExitReason.MsrRead, (int)msr);
         }
 
-        value = offset == ApicOffset.Icr ? apic.Page.Read64(ApicOffset.Icr) : apic.ReadRegisterRaw(offset);
+        value = offset == ApicOffset.Icr ? apic.Words.Read64(ApicOffset.Icr) : apic.ReadRegisterRaw(offset);
         return ApicExit.Completed;
     }
 
@@ -140,7 +140,7 @@ public sealed class ApicvModel : HardwareAssist
                 // An illegal vector is not virtualized: the value lands in the virtual-APIC page and a
                 // trap-like APIC-write exit follows (SDM vol. 3C 30.5, WRMSR to 83FH), so the emulated
                 // write reports it as the sender would (ESR send illegal vector, SDM 11.5.3).
-                apic.Page.Write(ApicOffset.SelfIpi, (uint)value);
+                apic.Words.Write(ApicOffset.SelfIpi, (uint)value);
                 return ApicExit.TrapLikeExit(ExitReason.ApicWrite, ApicOffset.SelfIpi);
             case ApicOffset.SelfIpi:
                 // Self-IPI virtualization (SDM vol. 3C 30.1.5): the vector goes straight into the virtual IRR.
@@ -190,7 +190,7 @@ public sealed class ApicvModel : HardwareAssist
             case AssistAccess.FaultLike:
                 return ApicExit.FaultLike(ExitReason.ApicAccess, offset);
             case AssistAccess.TrapLike:
-                apic.Page.Write(offset, value);
+                apic.Words.Write(offset, value);
                 return ApicExit.TrapLikeExit(ExitReason.ApicWrite, offset);
         }
 
@@ -203,15 +203,15 @@ public sealed class ApicvModel : HardwareAssist
             case ApicOffset.Icr2:
                 // With IPI virtualization, APIC-write emulation of 310H clears VICR_HI bits 23:0 and
                 // nothing else happens (SDM vol. 3C 30.4.3.2): no APIC-write exit.
-                apic.Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
+                apic.Words.Write(ApicOffset.Icr2, value & 0xFF00_0000);
                 return ApicExit.Completed;
             case ApicOffset.Eoi:
-                apic.Page.Write(ApicOffset.Eoi, value);
+                apic.Words.Write(ApicOffset.Eoi, value);
                 return VirtualizeEoi(apic);
             case ApicOffset.Icr:
                 value &= ~Icr.BusyBit; // KVM has no delay: BUSY reads back 0 on every path (629d3698f695)
-                apic.Page.Write(ApicOffset.Icr, value);
-                return VirtualizeIcrWrite(apic, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
+                apic.Words.Write(ApicOffset.Icr, value);
+                return VirtualizeIcrWrite(apic, new Icr(value | ((ulong)apic.Words.Read(ApicOffset.Icr2) << 32)));
             default:
                 return ApicExit.FaultLike(ExitReason.ApicAccess, offset); // the table marks no other write accelerated
         }

@@ -241,8 +241,8 @@ public sealed class AvicModel : HardwareAssist
                 return ApicExit.Completed;
             default:
                 value &= ~(ulong)Icr.BusyBit;
-                apic.Page.Write(ApicOffset.Icr, (uint)value);
-                apic.Page.Write(ApicOffset.Icr2, (uint)(value >> 32));
+                apic.Words.Write(ApicOffset.Icr, (uint)value);
+                apic.Words.Write(ApicOffset.Icr2, (uint)(value >> 32));
                 return HardwareIpi(apic, new Icr(value));
         }
     }
@@ -284,7 +284,7 @@ public sealed class AvicModel : HardwareAssist
                 // The store is already in the backing page, RIP has advanced. LDR and DFR writes also
                 // move the logical table entry (avic_handle_ldr_update / dfr_update): the hypervisor's
                 // policy rewrites this vCPU's entry when the replayed write changes the map.
-                apic.Page.Write(offset, value);
+                apic.Words.Write(offset, value);
                 return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, offset);
         }
 
@@ -295,14 +295,14 @@ public sealed class AvicModel : HardwareAssist
                 apic.SetTpr(value);
                 return ApicExit.Completed;
             case ApicOffset.Icr2:
-                apic.Page.Write(ApicOffset.Icr2, value & 0xFF00_0000);
+                apic.Words.Write(ApicOffset.Icr2, value & 0xFF00_0000);
                 return ApicExit.Completed;
             case ApicOffset.Eoi:
                 return AcceleratedEoi(apic, value);
             case ApicOffset.Icr:
                 value &= ~Icr.BusyBit;
-                apic.Page.Write(ApicOffset.Icr, value);
-                return HardwareIpi(apic, new Icr(value | ((ulong)apic.Page.Read(ApicOffset.Icr2) << 32)));
+                apic.Words.Write(ApicOffset.Icr, value);
+                return HardwareIpi(apic, new Icr(value | ((ulong)apic.Words.Read(ApicOffset.Icr2) << 32)));
             default:
                 return ApicExit.FaultLike(ExitReason.AvicNoAccel, offset); // the table marks no other write accelerated
         }
@@ -313,9 +313,9 @@ public sealed class AvicModel : HardwareAssist
     private static ApicExit AcceleratedEoi(LocalApic apic, uint value)
     {
         int isrv = apic.HighestIsr;
-        if (isrv >= 0 && apic.Page.TestVector(ApicOffset.Tmr, isrv))
+        if (isrv >= 0 && apic.Words.TestVector(ApicOffset.Tmr, isrv))
         {
-            apic.Page.Write(ApicOffset.Eoi, value);
+            apic.Words.Write(ApicOffset.Eoi, value);
             return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, ApicOffset.Eoi);
         }
 

@@ -103,7 +103,7 @@ public sealed class ApicTimer
         TargetNs = 0;
         TscDeadline = 0;
         Mode = CurrentLvtMode();
-        DivideCount = DivideFromTdcr(_apic.Page.Read(ApicOffset.Tdcr));
+        DivideCount = DivideFromTdcr(_apic.Words.Read(ApicOffset.Tdcr));
     }
 
     /// <summary>The divider encoded by a TDCR value: bits 3,1:0 (SDM figure 11-10).</summary>
@@ -114,7 +114,7 @@ public sealed class ApicTimer
         return 1 << (int)shift;
     }
 
-    private TimerMode CurrentLvtMode() => new Lvt(_apic.Page.Read(ApicOffset.LvtTimer)).TimerMode;
+    private TimerMode CurrentLvtMode() => new Lvt(_apic.Words.Read(ApicOffset.LvtTimer)).TimerMode;
 
     /// <summary>The TSC of the VM at virtual time <paramref name="ns"/>.</summary>
     public static ulong TscAt(long ns, long tscKhz) => (ulong)((UInt128)(ulong)ns * (ulong)tscKhz / 1_000_000);
@@ -141,7 +141,7 @@ public sealed class ApicTimer
     /// </summary>
     public uint CurrentCount()
     {
-        if (Mode == TimerMode.TscDeadline || _apic.Page.Read(ApicOffset.Tmict) == 0 || PeriodNs == 0)
+        if (Mode == TimerMode.TscDeadline || _apic.Words.Read(ApicOffset.Tmict) == 0 || PeriodNs == 0)
         {
             return 0;
         }
@@ -175,12 +175,12 @@ public sealed class ApicTimer
             // SDM 11.5.4.1: ignored in TSC-deadline mode, where TMICT is 0 (entering the mode zeroed
             // it). A trap-like write (APICv APIC-write, AVIC_NOACCEL) has already put the value in the
             // page; put the 0 back so that no backend shows the ignored write (docs/known-divergences.md).
-            _apic.Page.Write(ApicOffset.Tmict, 0);
+            _apic.Words.Write(ApicOffset.Tmict, 0);
             return;
         }
 
         Disarm();
-        _apic.Page.Write(ApicOffset.Tmict, count);
+        _apic.Words.Write(ApicOffset.Tmict, count);
         StartCount(count, Clock.NowNs);
     }
 
@@ -220,7 +220,7 @@ public sealed class ApicTimer
     private void WriteDivideConfigurationLocked(uint tdcr)
     {
         int old = DivideCount;
-        _apic.Page.Write(ApicOffset.Tdcr, tdcr);
+        _apic.Words.Write(ApicOffset.Tdcr, tdcr);
         DivideCount = DivideFromTdcr(tdcr);
         if (DivideCount == old || PeriodNs == 0 || Mode == TimerMode.TscDeadline)
         {
@@ -229,7 +229,7 @@ public sealed class ApicTimer
 
         long now = Clock.NowNs;
         long remaining = Math.Max(0, TargetNs - now);
-        PeriodNs = CountToNs(_apic.Page.Read(ApicOffset.Tmict), DivideCount);
+        PeriodNs = CountToNs(_apic.Words.Read(ApicOffset.Tmict), DivideCount);
         ClampPeriod();
         if (IsArmed)
         {
@@ -261,7 +261,7 @@ public sealed class ApicTimer
         if ((mode == TimerMode.TscDeadline) != (Mode == TimerMode.TscDeadline))
         {
             Disarm();
-            _apic.Page.Write(ApicOffset.Tmict, 0);
+            _apic.Words.Write(ApicOffset.Tmict, 0);
             PeriodNs = 0;
             TscDeadline = 0;
         }
@@ -486,7 +486,7 @@ public sealed class ApicTimer
             Disarm();
             Volatile.Write(ref _pendingInjections, 0);
             Mode = CurrentLvtMode();
-            DivideCount = DivideFromTdcr(_apic.Page.Read(ApicOffset.Tdcr));
+            DivideCount = DivideFromTdcr(_apic.Words.Read(ApicOffset.Tdcr));
             PeriodNs = state.PeriodNs;
             TargetNs = state.TargetNs;
             TscDeadline = state.TscDeadline;
@@ -517,9 +517,9 @@ public sealed class ApicTimer
         Disarm();
         Volatile.Write(ref _pendingInjections, 0);
         Mode = CurrentLvtMode();
-        DivideCount = DivideFromTdcr(_apic.Page.Read(ApicOffset.Tdcr));
+        DivideCount = DivideFromTdcr(_apic.Words.Read(ApicOffset.Tdcr));
         TscDeadline = 0;
-        uint tmict = _apic.Page.Read(ApicOffset.Tmict);
+        uint tmict = _apic.Words.Read(ApicOffset.Tmict);
         if (Mode == TimerMode.TscDeadline || tmict == 0)
         {
             PeriodNs = 0;

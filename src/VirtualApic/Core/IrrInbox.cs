@@ -50,7 +50,7 @@ internal struct IrrInbox
     /// locked ORs otherwise (a paused vCPU's snapshot, or a bound vCPU being unbound).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void MergeInto(ApicPage page, bool owner)
+    public void MergeInto(PageWords page, bool owner)
     {
         // The flag is cleared before the words are taken: a post that lands after this exchange
         // raises it again, so its bits are either taken now or merged next time, never lost.

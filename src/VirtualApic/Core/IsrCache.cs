@@ -43,7 +43,7 @@ internal struct IsrCache
 
     /// <summary>The highest in-service vector, or -1; scans <paramref name="page"/> once when the cache does not know it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Highest(ApicPage page)
+    public int Highest(PageWords page)
     {
         if (_count == 0)
         {
@@ -63,7 +63,7 @@ internal struct IsrCache
     /// service, since it was deliverable (its class above PPR), so it becomes the cached highest.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SetInService(ApicPage page, int vector)
+    public void SetInService(PageWords page, int vector)
     {
         if (!page.TestKnownVector(ApicOffset.Isr, vector))
         {
@@ -75,7 +75,7 @@ internal struct IsrCache
     }
 
     /// <summary>Takes the highest vector out of service (the EOI). Returns it, or -1 when nothing was in service.</summary>
-    public int ClearHighest(ApicPage page)
+    public int ClearHighest(PageWords page)
     {
         int v = Highest(page);
         if (v < 0)
@@ -91,7 +91,7 @@ internal struct IsrCache
     }
 
     /// <summary>Re-derives the cache from the page after something else changed the ISR (KVM commit 97a71c444a14).</summary>
-    public void Refresh(ApicPage page)
+    public void Refresh(PageWords page)
     {
         _count = page.CountVectors(ApicOffset.Isr);
         _highest = Unknown;
@@ -99,7 +99,7 @@ internal struct IsrCache
     }
 
     /// <summary>Empties the ISR in <paramref name="page"/> and the cache (RESET, INIT).</summary>
-    public void Clear(ApicPage page)
+    public void Clear(PageWords page)
     {
         page.ClearVectors(ApicOffset.Isr);
         _count = 0;

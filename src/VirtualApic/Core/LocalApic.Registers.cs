@@ -61,16 +61,16 @@ public sealed partial class LocalApic
                 return Timer.CurrentCount();
             case ApicOffset.Ppr:
                 UpdatePpr();
-                return Page.Read(ApicOffset.Ppr);
+                return Words.Read(ApicOffset.Ppr);
             case ApicOffset.Esr:
-                return Page.Read(ApicOffset.Esr);
+                return Words.Read(ApicOffset.Esr);
             default:
                 if (offset is >= ApicOffset.Irr and < ApicOffset.Irr + 0x80)
                 {
                     SyncIrr();
                 }
 
-                return Page.Read(offset);
+                return Words.Read(offset);
         }
     }
 
@@ -78,7 +78,7 @@ public sealed partial class LocalApic
     // highest of the three classes.
     private uint ArbitrationPriority()
     {
-        uint tpr = Page.Read(ApicOffset.Tpr);
+        uint tpr = Words.Read(ApicOffset.Tpr);
         int irrv = Math.Max(HighestIrr, 0);
         int isrv = Math.Max(HighestIsr, 0);
         if ((tpr & 0xF0) >= (uint)(irrv & 0xF0) && (tpr & 0xF0) > (uint)(isrv & 0xF0))
@@ -128,10 +128,10 @@ public sealed partial class LocalApic
         switch (effect)
         {
             case WriteEffect.Store:
-                Page.Write(offset, kept);
+                Words.Write(offset, kept);
                 break;
             case WriteEffect.Remap:
-                Page.Write(offset, kept); // the map still routes by the old value until rebuilt (ReplayShadow.ApicMap)
+                Words.Write(offset, kept); // the map still routes by the old value until rebuilt (ReplayShadow.ApicMap)
                 MapInputsChanged();
                 break;
             case WriteEffect.Priority:
@@ -143,7 +143,7 @@ public sealed partial class LocalApic
             case WriteEffect.LatchErrors:
                 // SDM 11.5.3: a write latches the errors detected since the last write; senders'
                 // threads may be adding receive errors, hence the exchange.
-                Page.Write(ApicOffset.Esr, Interlocked.Exchange(ref _esrPending, 0));
+                Words.Write(ApicOffset.Esr, Interlocked.Exchange(ref _esrPending, 0));
                 break;
             case WriteEffect.SendIpi:
                 if (x2)
@@ -152,8 +152,8 @@ public sealed partial class LocalApic
                     return WriteX2ApicIcr(kept | ((ulong)ReadX2ApicIcrHigh() << 32));
                 }
 
-                SendIpi(new Icr(kept | ((ulong)Page.Read(ApicOffset.Icr2) << 32))); // BUSY is clear: KVM has no delay
-                Page.Write(ApicOffset.Icr, kept);
+                SendIpi(new Icr(kept | ((ulong)Words.Read(ApicOffset.Icr2) << 32))); // BUSY is clear: KVM has no delay
+                Words.Write(ApicOffset.Icr, kept);
                 break;
             case WriteEffect.Lvt:
                 WriteLvt(offset, kept);
@@ -214,7 +214,7 @@ public sealed partial class LocalApic
             value |= Lvt.RemoteIrrBit;
         }
 
-        Page.Write(offset, value);
+        Words.Write(offset, value);
     }
 
     private void WriteSvr(uint value)
@@ -222,7 +222,7 @@ public sealed partial class LocalApic
         // Compare with the shadowed enable bit, not the page: after a trap-like write the page
         // already holds the new value (ReplayShadow.SoftwareEnable; KVM keeps apic->sw_enabled).
         bool wasEnabled = _softwareEnabled;
-        Page.Write(ApicOffset.Svr, value);
+        Words.Write(ApicOffset.Svr, value);
         bool enabled = IsSoftwareEnabled;
         _softwareEnabled = enabled;
         if (!enabled)
@@ -231,7 +231,7 @@ public sealed partial class LocalApic
             for (int i = 0; i < _lvtCount; i++)
             {
                 int lvt = LvtOffset(i);
-                Page.Write(lvt, Page.Read(lvt) | Lvt.MaskedBit);
+                Words.Write(lvt, Words.Read(lvt) | Lvt.MaskedBit);
             }
 
             Timer.OnLvtWritten();
@@ -245,7 +245,7 @@ public sealed partial class LocalApic
 
     private void SetXApicId(uint id)
     {
-        Page.Write(ApicOffset.Id, id << 24);
+        Words.Write(ApicOffset.Id, id << 24);
         MapInputsChanged();
     }
 
@@ -253,9 +253,9 @@ public sealed partial class LocalApic
     // ends here: the map's copies of the page registers are taken, then the host rebuilds.
     private void MapInputsChanged()
     {
-        MapXApicId = (byte)(Page.Read(ApicOffset.Id) >> 24);
-        MapLdr = Page.Read(ApicOffset.Ldr);
-        MapDfr = Page.Read(ApicOffset.Dfr);
+        MapXApicId = (byte)(Words.Read(ApicOffset.Id) >> 24);
+        MapLdr = Words.Read(ApicOffset.Ldr);
+        MapDfr = Words.Read(ApicOffset.Dfr);
         Host.ApicMapChanged(this);
     }
 
@@ -266,8 +266,8 @@ public sealed partial class LocalApic
     /// <summary>The 64-bit x2APIC ICR as stored in the page (split on AMD, one 64-bit value on Intel).</summary>
     public ulong ReadX2ApicIcr() =>
         Config.X2ApicIcrSplit
-            ? Page.Read(ApicOffset.Icr) | ((ulong)Page.Read(ApicOffset.Icr2) << 32)
-            : Page.Read64(ApicOffset.Icr);
+            ? Words.Read(ApicOffset.Icr) | ((ulong)Words.Read(ApicOffset.Icr2) << 32)
+            : Words.Read64(ApicOffset.Icr);
 
     private uint ReadX2ApicIcrHigh() => (uint)(ReadX2ApicIcr() >> 32);
 
@@ -280,11 +280,11 @@ public sealed partial class LocalApic
     {
         if (!Config.X2ApicIcrSplit)
         {
-            Page.Write(ApicOffset.Icr + 4, (uint)(value >> 32));
+            Words.Write(ApicOffset.Icr + 4, (uint)(value >> 32));
         }
 
-        Page.Write(ApicOffset.Icr, (uint)value);
-        Page.Write(ApicOffset.Icr2, (uint)(value >> 32));
+        Words.Write(ApicOffset.Icr, (uint)value);
+        Words.Write(ApicOffset.Icr2, (uint)(value >> 32));
     }
 
     /// <summary>
@@ -493,15 +493,15 @@ public sealed partial class LocalApic
             {
                 // SDM 11.12.10.2: the x2APIC logical ID is derived from the x2APIC ID.
                 uint id = (uint)VcpuId;
-                Page.Write(ApicOffset.Id, id);
-                Page.Write(ApicOffset.Ldr, X2ApicLdr(id));
+                Words.Write(ApicOffset.Id, id);
+                Words.Write(ApicOffset.Ldr, X2ApicLdr(id));
 
                 // The 64-bit ICR reads the old ICR2 in its high half under every backend. AMD gets
                 // that from its split layout; KVM on Intel would read the zero dword at 0x304, a
                 // vendor difference a guest could see, which this model does not reproduce.
                 if (!Config.X2ApicIcrSplit)
                 {
-                    Page.Write(ApicOffset.Icr + 4, Page.Read(ApicOffset.Icr2));
+                    Words.Write(ApicOffset.Icr + 4, Words.Read(ApicOffset.Icr2));
                 }
             }
             else if ((value & ApicBase.EnableBit) != 0)

@@ -20,9 +20,9 @@ public sealed partial class LocalApic
         _inbox.Drop();
         Timer.Cancel();
         Page.CopyFrom(image);
-        uint tmcct = Page.Read(ApicOffset.Tmcct);
-        Page.Write(ApicOffset.Tmcct, 0);
-        Page.Write(ApicOffset.Version, VersionValue);
+        uint tmcct = Words.Read(ApicOffset.Tmcct);
+        Words.Write(ApicOffset.Tmcct, 0);
+        Words.Write(ApicOffset.Version, VersionValue);
         _esrPending = 0;
 
         // The LINT remote IRR belongs to the APIC, not to the image (a guest LVT write cannot set it

@@ -74,6 +74,7 @@ public sealed partial class LocalApic
     {
         ArgumentNullException.ThrowIfNull(page);
         Page = page;
+        _words = page.Words;
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentOutOfRangeException.ThrowIfNegative(vcpuId);
@@ -108,6 +109,13 @@ public sealed partial class LocalApic
     /// <summary>The register page: the single source of truth, shared with a hardware assist.</summary>
     public ApicPage Page { get; }
 
+    // The page's words by address, held here: a register access is a load from this object's
+    // lines and the access, with no page reference to load and null-check (see PageWords).
+    private readonly PageWords _words;
+
+    /// <summary>The words of <see cref="Page"/>, for the paths that run on every interrupt.</summary>
+    internal PageWords Words => _words;
+
     /// <summary>The APIC timer.</summary>
     public ApicTimer Timer { get; }
 
@@ -139,7 +147,7 @@ public sealed partial class LocalApic
     public bool IsX2Apic => (_apicBase & (ApicBase.EnableBit | ApicBase.ExtdBit)) == (ApicBase.EnableBit | ApicBase.ExtdBit);
 
     /// <summary>Whether SVR bit 8 (APIC software enable) is set.</summary>
-    public bool IsSoftwareEnabled => (Page.Read(ApicOffset.Svr) & SvrEnable) != 0;
+    public bool IsSoftwareEnabled => (Words.Read(ApicOffset.Svr) & SvrEnable) != 0;
 
     /// <summary>Hardware- and software-enabled: the APIC accepts fixed interrupts.</summary>
     /// <remarks>
@@ -150,16 +158,16 @@ public sealed partial class LocalApic
     internal bool IsEnabled => IsHardwareEnabled && _softwareEnabled;
 
     /// <summary>The APIC ID as the current mode sees it: 8 bits in xAPIC mode, 32 in x2APIC mode.</summary>
-    public uint ApicId => IsX2Apic ? Page.Read(ApicOffset.Id) : Page.Read(ApicOffset.Id) >> 24;
+    public uint ApicId => IsX2Apic ? Words.Read(ApicOffset.Id) : Words.Read(ApicOffset.Id) >> 24;
 
     /// <summary>The 8-bit xAPIC ID field (ID bits 31:24), meaningful in xAPIC mode.</summary>
-    public byte XApicId => (byte)(Page.Read(ApicOffset.Id) >> 24);
+    public byte XApicId => (byte)(Words.Read(ApicOffset.Id) >> 24);
 
     /// <summary>The x2APIC ID: always the vCPU index (KVM makes it read-only, commit 4b7c3f6d04bd).</summary>
     public uint X2ApicId => (uint)VcpuId;
 
     /// <summary>The logical destination register.</summary>
-    public uint Ldr => Page.Read(ApicOffset.Ldr);
+    public uint Ldr => Words.Read(ApicOffset.Ldr);
 
     // The xAPIC ID, LDR and DFR as of the last map change (MapInputsChanged), with _apicBase and
     // _softwareEnabled everything ApicMap.Build reads: a rebuild then reads one object per APIC, not
@@ -179,13 +187,13 @@ public sealed partial class LocalApic
     internal bool MapSoftwareEnabled => _softwareEnabled;
 
     /// <summary>The destination format register.</summary>
-    internal uint Dfr => Page.Read(ApicOffset.Dfr);
+    internal uint Dfr => Words.Read(ApicOffset.Dfr);
 
     /// <summary>The task priority register.</summary>
-    public uint Tpr => Page.Read(ApicOffset.Tpr);
+    public uint Tpr => Words.Read(ApicOffset.Tpr);
 
     /// <summary>The processor priority register, as last computed.</summary>
-    public uint Ppr => Page.Read(ApicOffset.Ppr);
+    public uint Ppr => Words.Read(ApicOffset.Ppr);
 
     /// <summary>
     /// The vectors whose EOI must be forwarded to the IOAPIC (KVM <c>ioapic_handled_vectors</c>;
@@ -227,41 +235,41 @@ public sealed partial class LocalApic
     {
         Timer.Cancel();
         Delivery.Reset(this);
-        Page.Write(ApicOffset.Version, VersionValue);
+        Words.Write(ApicOffset.Version, VersionValue);
         for (int i = 0; i < _lvtCount; i++)
         {
-            Page.Write(LvtOffset(i), Lvt.MaskedBit);
+            Words.Write(LvtOffset(i), Lvt.MaskedBit);
         }
 
         // KVM_X86_QUIRK_LINT0_REENABLED (on by default): the BSP comes out of RESET in virtual-wire
         // mode, LINT0 unmasked ExtINT. The architectural reset value is masked.
         if (IsResetBsp && Config.Profile.Lint0ExtIntAtReset)
         {
-            Page.Write(ApicOffset.LvtLint0, (uint)DeliveryMode.ExtInt << 8);
+            Words.Write(ApicOffset.LvtLint0, (uint)DeliveryMode.ExtInt << 8);
         }
 
-        Page.Write(ApicOffset.Dfr, 0xFFFF_FFFF);
-        Page.Write(ApicOffset.Svr, 0xFF);
+        Words.Write(ApicOffset.Dfr, 0xFFFF_FFFF);
+        Words.Write(ApicOffset.Svr, 0xFF);
         _softwareEnabled = false;
-        Page.Write(ApicOffset.Tpr, 0);
+        Words.Write(ApicOffset.Tpr, 0);
         if (!IsX2Apic)
         {
-            Page.Write(ApicOffset.Ldr, 0);
+            Words.Write(ApicOffset.Ldr, 0);
         }
 
-        Page.Write(ApicOffset.Esr, 0);
+        Words.Write(ApicOffset.Esr, 0);
         Volatile.Write(ref _esrPending, 0);
         _lintRemoteIrr = 0;
-        Page.Write(ApicOffset.Icr, 0);
-        Page.Write(ApicOffset.Icr + 4, 0);
-        Page.Write(ApicOffset.Icr2, 0);
-        Page.Write(ApicOffset.Tdcr, 0);
-        Page.Write(ApicOffset.Tmict, 0);
-        Page.Write(ApicOffset.Tmcct, 0);
+        Words.Write(ApicOffset.Icr, 0);
+        Words.Write(ApicOffset.Icr + 4, 0);
+        Words.Write(ApicOffset.Icr2, 0);
+        Words.Write(ApicOffset.Tdcr, 0);
+        Words.Write(ApicOffset.Tmict, 0);
+        Words.Write(ApicOffset.Tmcct, 0);
         _inbox.Drop();
-        Page.ClearVectors(ApicOffset.Irr);
-        _isr.Clear(Page);
-        Page.ClearVectors(ApicOffset.Tmr);
+        Words.ClearVectors(ApicOffset.Irr);
+        _isr.Clear(Words);
+        Words.ClearVectors(ApicOffset.Tmr);
         Timer.ResetState();
         UpdatePpr();
     }
@@ -346,7 +354,7 @@ public sealed partial class LocalApic
         }
 
         // TMR follows the trigger mode of the last acceptance of the vector.
-        if (Page.TestVector(ApicOffset.Tmr, vector) != (trigger == TriggerMode.Level))
+        if (Words.TestVector(ApicOffset.Tmr, vector) != (trigger == TriggerMode.Level))
         {
             FlipTmr(vector, trigger);
         }
@@ -362,11 +370,11 @@ public sealed partial class LocalApic
     {
         if (trigger == TriggerMode.Level)
         {
-            Page.TestAndSetVectorAtomic(ApicOffset.Tmr, vector);
+            Words.TestAndSetVectorAtomic(ApicOffset.Tmr, vector);
         }
         else
         {
-            Page.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
+            Words.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
         }
     }
 
@@ -388,9 +396,9 @@ public sealed partial class LocalApic
             return false;
         }
 
-        if (Page.TestVector(ApicOffset.Tmr, vector))
+        if (Words.TestVector(ApicOffset.Tmr, vector))
         {
-            Page.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
+            Words.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
         }
 
         SetIrr(vector);
@@ -474,7 +482,7 @@ public sealed partial class LocalApic
 
         if (!_concurrentDelivery)
         {
-            Page.SetKnownVector(ApicOffset.Irr, vector);
+            Words.SetKnownVector(ApicOffset.Irr, vector);
         }
         else if (!_owner.IsBound)
         {
@@ -484,12 +492,12 @@ public sealed partial class LocalApic
             }
             else
             {
-                Page.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
+                Words.TestAndSetVectorAtomic(ApicOffset.Irr, vector);
             }
         }
         else if (_owner.IsCurrent())
         {
-            Page.SetKnownVector(ApicOffset.Irr, vector);
+            Words.SetKnownVector(ApicOffset.Irr, vector);
         }
         else
         {
@@ -513,11 +521,11 @@ public sealed partial class LocalApic
         if (WritesIrrPlainly())
         {
             int offset = ApicOffset.Irr + (index << 4);
-            Page.Write(offset, Page.Read(offset) | bits);
+            Words.Write(offset, Words.Read(offset) | bits);
         }
         else if (!_owner.IsBound)
         {
-            Page.OrVectorWordAtomic(ApicOffset.Irr, index, bits);
+            Words.OrVectorWordAtomic(ApicOffset.Irr, index, bits);
         }
         else
         {
@@ -532,7 +540,7 @@ public sealed partial class LocalApic
 
     // Folds the inbox into the IRR: plainly where the IRR may be written plainly, atomically
     // elsewhere (a paused vCPU's snapshot, or a bound vCPU being unbound).
-    private void MergeInbox() => _inbox.MergeInto(Page, WritesIrrPlainly());
+    private void MergeInbox() => _inbox.MergeInto(Words, WritesIrrPlainly());
 
     /// <summary>
     /// Word <paramref name="index"/> (0-7) of the inbox as stored, for side-effect-free inspection
@@ -608,18 +616,18 @@ public sealed partial class LocalApic
         // Other threads only ever set IRR bits; clearing one is the owner's (acknowledge, RESET, INIT,
         // restore). So a bit the owner reads as set stays set until it clears it: the test can be a
         // plain load, and the clear a locked AND that need not return the old word.
-        bool set = Page.TestKnownVector(ApicOffset.Irr, vector);
+        bool set = Words.TestKnownVector(ApicOffset.Irr, vector);
         if (_concurrentDelivery && !_owner.IsBound && !_ownerWritesIrr)
         {
             if (set)
             {
-                Page.ClearKnownVectorAtomic(ApicOffset.Irr, vector);
+                Words.ClearKnownVectorAtomic(ApicOffset.Irr, vector);
             }
 
             return set;
         }
 
-        Page.ClearKnownVector(ApicOffset.Irr, vector);
+        Words.ClearKnownVector(ApicOffset.Irr, vector);
         return set;
     }
 
@@ -629,7 +637,7 @@ public sealed partial class LocalApic
         get
         {
             SyncIrr();
-            return Page.HighestVector(ApicOffset.Irr);
+            return Words.HighestVector(ApicOffset.Irr);
         }
     }
 
@@ -646,7 +654,7 @@ public sealed partial class LocalApic
     public int HighestIsr
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _isr.Highest(Page);
+        get => _isr.Highest(Words);
     }
 
     /// <summary>
@@ -663,8 +671,8 @@ public sealed partial class LocalApic
         }
 
         SyncIrr();
-        int v = Page.HighestVector(ApicOffset.Irr);
-        return v >= 0 && (uint)(v & 0xF0) > Page.Read(ApicOffset.Ppr) ? v : -1;
+        int v = Words.HighestVector(ApicOffset.Irr);
+        return v >= 0 && (uint)(v & 0xF0) > Words.Read(ApicOffset.Ppr) ? v : -1;
     }
 
     /// <summary>
@@ -680,10 +688,10 @@ public sealed partial class LocalApic
         }
 
         TestAndClearIrr(v);
-        _isr.SetInService(Page, v);
+        _isr.SetInService(Words, v);
 
         // v was deliverable, so its class is above both TPR's and the previous ISR's: it is PPR now.
-        Page.Write(ApicOffset.Ppr, (uint)v & 0xF0);
+        Words.Write(ApicOffset.Ppr, (uint)v & 0xF0);
         return v;
     }
 
@@ -694,14 +702,14 @@ public sealed partial class LocalApic
     /// </summary>
     internal bool Acknowledge(int vector)
     {
-        if ((uint)vector > 0xFF || (uint)(vector & 0xF0) <= Page.Read(ApicOffset.Ppr)
+        if ((uint)vector > 0xFF || (uint)(vector & 0xF0) <= Words.Read(ApicOffset.Ppr)
             || !TestAndClearIrr(vector))
         {
             return false;
         }
 
-        _isr.SetInService(Page, vector);
-        Page.Write(ApicOffset.Ppr, (uint)vector & 0xF0);
+        _isr.SetInService(Words, vector);
+        Words.Write(ApicOffset.Ppr, (uint)vector & 0xF0);
         return true;
     }
 
@@ -762,7 +770,7 @@ public sealed partial class LocalApic
             ProcessRequests();
         }
 
-        int v = _isr.ClearHighest(Page);
+        int v = _isr.ClearHighest(Words);
         if (v < 0)
         {
             return EoiResult.None;
@@ -772,7 +780,7 @@ public sealed partial class LocalApic
         Tracer?.OnEoi(VcpuId, v);
 
         // v came from the ISR, so it is 0-255: the bitmap reads need no range check.
-        return EoiResult.Retired(v, Page.ReadKnownVectorWord(ApicOffset.Tmr, v), IoApicHandledWord(v));
+        return EoiResult.Retired(v, Words.ReadKnownVectorWord(ApicOffset.Tmr, v), IoApicHandledWord(v));
     }
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
@@ -801,7 +809,7 @@ public sealed partial class LocalApic
     /// </summary>
     internal EoiResult EndOfInterruptAccelerated(int vector)
     {
-        var eoi = EoiResult.Retired(vector, Page.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
+        var eoi = EoiResult.Retired(vector, Words.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
         if (OwnsLvtStatusBits)
         {
             eoi = ClearLintRemoteIrr(eoi);
@@ -833,7 +841,7 @@ public sealed partial class LocalApic
     private void ForwardEoiToIoApic(EoiResult eoi) => Host.EndOfInterrupt(this, (byte)eoi.Vector, eoi.Trigger);
 
     /// <summary>Whether SVR bit 12 (suppress EOI broadcast, directed EOI) is set.</summary>
-    internal bool SuppressEoiBroadcast => (Page.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
+    internal bool SuppressEoiBroadcast => (Words.Read(ApicOffset.Svr) & SvrSuppressEoiBroadcast) != 0;
 
     /// <summary>
     /// PPR as it will be once <paramref name="ended"/>, the highest in-service vector, leaves the ISR
@@ -843,19 +851,19 @@ public sealed partial class LocalApic
     internal uint PprAfterEndOf(int ended)
     {
         // The highest in-service vector below it: its own word masked below it, then the words under.
-        uint tpr = Page.Read(ApicOffset.Tpr);
+        uint tpr = Words.Read(ApicOffset.Tpr);
         int word = ended >> 5;
-        uint bits = Page.Read(ApicOffset.Isr + (word << 4)) & ((1u << (ended & 31)) - 1);
+        uint bits = Words.Read(ApicOffset.Isr + (word << 4)) & ((1u << (ended & 31)) - 1);
         while (bits == 0 && --word >= 0)
         {
-            bits = Page.Read(ApicOffset.Isr + (word << 4));
+            bits = Words.Read(ApicOffset.Isr + (word << 4));
         }
 
         return PprOf(tpr, bits == 0 ? -1 : (word << 5) + 31 - BitOperations.LeadingZeroCount(bits));
     }
 
     /// <summary>Recomputes PPR from TPR and the highest ISR vector (SDM 11.8.3.1; KVM <c>__apic_update_ppr</c>).</summary>
-    internal void UpdatePpr() => Page.Write(ApicOffset.Ppr, PprOf(Page.Read(ApicOffset.Tpr), HighestIsr));
+    internal void UpdatePpr() => Words.Write(ApicOffset.Ppr, PprOf(Words.Read(ApicOffset.Tpr), HighestIsr));
 
     // SDM 11.8.3.1: TPR when its class is at least the highest in-service vector's (isrv, -1 for
     // none), else that vector's class.
@@ -946,14 +954,14 @@ public sealed partial class LocalApic
     /// </summary>
     internal void RefreshIsrCache()
     {
-        _isr.Refresh(Page);
+        _isr.Refresh(Words);
         UpdatePpr();
     }
 
     /// <summary>Sets TPR (the CR8 path writes bits 7:4) and recomputes PPR.</summary>
     internal void SetTpr(uint tpr)
     {
-        Page.Write(ApicOffset.Tpr, tpr & 0xFF);
+        Words.Write(ApicOffset.Tpr, tpr & 0xFF);
         UpdatePpr();
     }
 
@@ -990,7 +998,7 @@ public sealed partial class LocalApic
     /// </summary>
     internal bool DeliverLocal(int lvtOffset)
     {
-        uint lvt = Page.Read(lvtOffset);
+        uint lvt = Words.Read(lvtOffset);
         if (!IsHardwareEnabled || (lvt & Lvt.MaskedBit) != 0)
         {
             return false;
@@ -1011,7 +1019,7 @@ public sealed partial class LocalApic
             && OwnsLvtStatusBits
             && lvtOffset is ApicOffset.LvtLint0 or ApicOffset.LvtLint1)
         {
-            Page.Write(lvtOffset, lvt | Lvt.RemoteIrrBit);
+            Words.Write(lvtOffset, lvt | Lvt.RemoteIrrBit);
             _lintRemoteIrr |= lvtOffset == ApicOffset.LvtLint0 ? 1 : 2;
         }
 
@@ -1040,8 +1048,8 @@ public sealed partial class LocalApic
             for (int pin = 0; pin < 2; pin++)
             {
                 int offset = pin == 0 ? ApicOffset.LvtLint0 : ApicOffset.LvtLint1;
-                uint lvt = Page.Read(offset);
-                Page.Write(offset, (_lintRemoteIrr & (1 << pin)) != 0 ? lvt | Lvt.RemoteIrrBit : lvt & ~Lvt.RemoteIrrBit);
+                uint lvt = Words.Read(offset);
+                Words.Write(offset, (_lintRemoteIrr & (1 << pin)) != 0 ? lvt | Lvt.RemoteIrrBit : lvt & ~Lvt.RemoteIrrBit);
             }
         }
     }
@@ -1062,7 +1070,7 @@ public sealed partial class LocalApic
     // Whether the LINT entry at lvtOffset holds a Remote IRR for vector: what an EOI of it clears.
     private bool LintHoldsRemoteIrrFor(int lvtOffset, int vector)
     {
-        uint lvt = Page.Read(lvtOffset);
+        uint lvt = Words.Read(lvtOffset);
         return (lvt & Lvt.RemoteIrrBit) != 0 && (byte)lvt == vector;
     }
 
@@ -1078,7 +1086,7 @@ public sealed partial class LocalApic
         {
             if (LintHoldsRemoteIrrFor(offset, eoi.Vector))
             {
-                Page.Write(offset, Page.Read(offset) & ~Lvt.RemoteIrrBit);
+                Words.Write(offset, Words.Read(offset) & ~Lvt.RemoteIrrBit);
                 _lintRemoteIrr &= offset == ApicOffset.LvtLint0 ? ~1 : ~2;
                 eoi = eoi.WithLintRemoteIrrCleared();
             }

@@ -165,7 +165,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
             return true;
         }
 
-        var lint0 = new Lvt(Apic.Page.Read(ApicOffset.LvtLint0));
+        var lint0 = new Lvt(Apic.Words.Read(ApicOffset.LvtLint0));
         return !lint0.Masked && lint0.DeliveryMode == DeliveryMode.ExtInt;
     }
 
@@ -226,7 +226,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     /// The flag KVM armed (only ever for the highest in-service vector) that the guest has cleared;
     /// reads the flag from guest RAM on the caller's thread (<see cref="IGuestMemory"/>).
     /// </remarks>
-    public int EndedByGuest => PvEoi.Pending && !PvEoi.ReadFlag() ? Apic.Page.HighestVector(ApicOffset.Isr) : -1;
+    public int EndedByGuest => PvEoi.Pending && !PvEoi.ReadFlag() ? Apic.Words.HighestVector(ApicOffset.Isr) : -1;
 
     // KVM vcpu->arch.pv.pv_unhalted (PendingEvents.PvUnhalt): consumed by HLT or a halted Take.
     private bool ConsumePvUnhalt() => (Interlocked.And(ref _pending, ~(int)PendingEvents.PvUnhalt) & (int)PendingEvents.PvUnhalt) != 0;
@@ -760,10 +760,10 @@ public sealed class Vcpu : IApicCpu, IDisposable
         bool rising = level && !line;
         line = level;
         int offset = pin == 0 ? ApicOffset.LvtLint0 : ApicOffset.LvtLint1;
-        var lvt = new Lvt(Apic.Page.Read(offset));
+        var lvt = new Lvt(Apic.Words.Read(offset));
 
         // Edge entries fire on the rising edge; level entries while asserted (SDM 11.5.1).
-        if (rising || (level && lvt.TriggerMode == TriggerMode.Level && (Apic.Page.Read(offset) & Lvt.RemoteIrrBit) == 0))
+        if (rising || (level && lvt.TriggerMode == TriggerMode.Level && (Apic.Words.Read(offset) & Lvt.RemoteIrrBit) == 0))
         {
             Apic.DeliverLocal(offset);
         }

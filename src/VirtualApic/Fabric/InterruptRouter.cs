@@ -296,9 +296,9 @@ public sealed class InterruptRouter
         apic.Cpu.EndedByGuest is int ended and >= 0 ? apic.PprAfterEndOf(ended) : apic.Ppr;
 
     private static bool IsFocus(LocalApic apic, byte vector) =>
-        (apic.Page.Read(ApicOffset.Svr) & (1u << 9)) == 0
-        && (apic.Page.TestVector(ApicOffset.Irr, vector)
-            || (apic.Page.TestVector(ApicOffset.Isr, vector) && vector != apic.Cpu.EndedByGuest)
+        (apic.Words.Read(ApicOffset.Svr) & (1u << 9)) == 0
+        && (apic.Words.TestVector(ApicOffset.Irr, vector)
+            || (apic.Words.TestVector(ApicOffset.Isr, vector) && vector != apic.Cpu.EndedByGuest)
             || apic.IsInboxed(vector) || apic.Delivery.HoldsPending(apic, vector));
 
     private int DeliverSlow(in InterruptMessage m, LocalApic? source)

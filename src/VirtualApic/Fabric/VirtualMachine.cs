@@ -36,14 +36,10 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         var config = options.ToApicConfig();
         _vcpus = new Vcpu[options.Cpus];
         _ioApicScansOf = new long[options.Cpus];
-        // Each kind of per-vCPU object together, pages, then APICs, then vCPUs: a walk over every APIC
-        // (a map rebuild, a broadcast) then reads APICs side by side, not one beside each 4 KB page
-        // (docs/performance.md, "Twenty-fifth session").
-        var pages = new ApicPage[options.Cpus];
-        for (int i = 0; i < pages.Length; i++)
-        {
-            pages[i] = new ApicPage();
-        }
+        // Each kind of per-vCPU object together, pages (one pinned block), then APICs,
+        // then vCPUs: a walk over every APIC (a map rebuild, a broadcast) then reads APICs side by
+        // side, not one beside each page (docs/performance.md, "Twenty-fifth session").
+        var pages = ApicPage.AllocateBlock(options.Cpus);
 
         var apics = new LocalApic[options.Cpus];
         for (int i = 0; i < apics.Length; i++)
@@ -354,7 +350,7 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     // (kvm-unit-tests ioapic test_ioapic_self_reconfigure moves the entry away before the vCPU took
     // the vector; without this its EOI would never reach the IOAPIC).
     private bool PendingEoi(LocalApic apic, byte vector) =>
-        apic.Page.TestVector(ApicOffset.Isr, vector) || apic.Page.TestVector(ApicOffset.Irr, vector)
+        apic.Words.TestVector(ApicOffset.Isr, vector) || apic.Words.TestVector(ApicOffset.Irr, vector)
         || apic.IsInboxed(vector) || (Accelerator is ApicvModel apicv && apicv.Descriptor(apic.VcpuId).TestPir(vector));
 
     // ------------------------------------------------------------------ GSI routing (MSI routes)

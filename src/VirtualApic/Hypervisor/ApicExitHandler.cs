@@ -91,7 +91,7 @@ public static class ApicExitHandler
                 apic.WriteX2ApicIcr(apic.ReadX2ApicIcr() & ~Icr.X2ApicReservedBits);
                 return;
             default:
-                apic.WriteRegister(offset, apic.Page.Read(offset));
+                apic.WriteRegister(offset, apic.Words.Read(offset));
                 return;
         }
     }

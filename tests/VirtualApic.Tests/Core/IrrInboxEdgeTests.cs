@@ -34,7 +34,7 @@ public class IrrInboxEdgeTests
         var inbox = default(IrrInbox);
 
         inbox.PostWord(3, 0);
-        inbox.MergeInto(page, owner: true);
+        inbox.MergeInto(page.Words, owner: true);
 
         Assert.False(inbox.IsPending);
         Assert.Equal(0x0000_0010u, page.Read(ApicOffset.Irr + 0x30));
@@ -80,7 +80,7 @@ public class IrrInboxEdgeTests
             inbox.PostWord(i, 0x8000_0000u >> i);
         }
 
-        inbox.MergeInto(page, owner);
+        inbox.MergeInto(page.Words, owner);
 
         for (int i = 0; i < 8; i++)
         {
@@ -105,7 +105,7 @@ public class IrrInboxEdgeTests
         inbox.Post(0x00);
         inbox.Post(0xFF);
 
-        inbox.MergeInto(page, owner);
+        inbox.MergeInto(page.Words, owner);
 
         Assert.Equal(1u, page.Read(ApicOffset.Irr));
         Assert.Equal(0x8000_0000u, page.Read(ApicOffset.Irr + 0x70));
@@ -119,7 +119,7 @@ public class IrrInboxEdgeTests
         var page = new ApicPage();
         var inbox = default(IrrInbox);
         inbox.Post(0x40);
-        inbox.MergeInto(page, owner: true);
+        inbox.MergeInto(page.Words, owner: true);
         Assert.False(inbox.IsPending);
 
         inbox.Post(0x41);
@@ -127,7 +127,7 @@ public class IrrInboxEdgeTests
         Assert.True(inbox.IsPending);
         Assert.False(inbox.Contains(0x40));
         Assert.True(inbox.Contains(0x41));
-        inbox.MergeInto(page, owner: false);
+        inbox.MergeInto(page.Words, owner: false);
         Assert.Equal(0b11u, page.Read(ApicOffset.Irr + 0x20));
         Assert.False(inbox.IsPending);
     }
@@ -152,7 +152,7 @@ public class IrrInboxEdgeTests
 
         inbox.Post(0x20);
         Assert.True(inbox.IsPending);
-        inbox.MergeInto(page, owner: true);
+        inbox.MergeInto(page.Words, owner: true);
         Assert.Equal(1, page.CountVectors(ApicOffset.Irr));
         Assert.True(page.TestVector(ApicOffset.Irr, 0x20));
     }

@@ -55,7 +55,7 @@ public class IrrInboxTests
         inbox.Post(0x31);
         inbox.Post(0xC0);
 
-        inbox.MergeInto(page, owner);
+        inbox.MergeInto(page.Words, owner);
 
         Assert.Equal([0x30, 0x31, 0xC0], IrrVectors(page));
         Assert.False(inbox.IsPending);
@@ -68,10 +68,10 @@ public class IrrInboxTests
         var page = new ApicPage();
         var inbox = default(IrrInbox);
         inbox.Post(0x44);
-        inbox.MergeInto(page, owner: true);
+        inbox.MergeInto(page.Words, owner: true);
         page.ClearVector(ApicOffset.Irr, 0x44);
 
-        inbox.MergeInto(page, owner: true);
+        inbox.MergeInto(page.Words, owner: true);
 
         Assert.Empty(IrrVectors(page));
     }
@@ -89,7 +89,7 @@ public class IrrInboxTests
         Assert.False(inbox.IsPending);
         Assert.False(inbox.Contains(0x71));
         Assert.Equal(0u, inbox.Word(7));
-        inbox.MergeInto(page, owner: false);
+        inbox.MergeInto(page.Words, owner: false);
         Assert.Empty(IrrVectors(page));
     }
 
@@ -114,11 +114,11 @@ public class IrrInboxTests
         start.SignalAndWait(TestContext.Current.CancellationToken);
         while (posters.Any(p => p.IsAlive))
         {
-            box.Inbox.MergeInto(page, owner: false);
+            box.Inbox.MergeInto(page.Words, owner: false);
         }
 
         posters.ForEach(p => p.Join());
-        box.Inbox.MergeInto(page, owner: false);
+        box.Inbox.MergeInto(page.Words, owner: false);
 
         Assert.Equal(Enumerable.Range(0x20, 0xE0), IrrVectors(page));
         Assert.False(box.Inbox.IsPending);

@@ -18,16 +18,16 @@ public class IsrCacheEdgeTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x00);
+        cache.SetInService(page.Words, 0x00);
 
         Assert.Equal(1, cache.Count);
         Assert.Equal(0, cache.StoredHighest);
-        Assert.Equal(0, cache.Highest(page));
+        Assert.Equal(0, cache.Highest(page.Words));
 
-        Assert.Equal(0, cache.ClearHighest(page));
+        Assert.Equal(0, cache.ClearHighest(page.Words));
         Assert.Equal(0, cache.Count);
         Assert.Equal(0u, page.Read(ApicOffset.Isr));
-        Assert.Equal(-1, cache.Highest(page));
+        Assert.Equal(-1, cache.Highest(page.Words));
     }
 
     [Fact]
@@ -35,12 +35,12 @@ public class IsrCacheEdgeTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x00);
-        cache.SetInService(page, 0x20);
+        cache.SetInService(page.Words, 0x00);
+        cache.SetInService(page.Words, 0x20);
 
-        Assert.Equal(0x20, cache.ClearHighest(page));
+        Assert.Equal(0x20, cache.ClearHighest(page.Words));
         Assert.Null(cache.StoredHighest);
-        Assert.Equal(0, cache.ClearHighest(page));
+        Assert.Equal(0, cache.ClearHighest(page.Words));
         Assert.Equal(0, cache.Count);
         Assert.Equal(-1, cache.StoredHighest);
     }
@@ -54,20 +54,20 @@ public class IsrCacheEdgeTests
 
         for (int n = 0; n < vectors.Length; n++)
         {
-            cache.SetInService(page, vectors[n]);
+            cache.SetInService(page.Words, vectors[n]);
             Assert.Equal(n + 1, cache.Count);
             Assert.Equal(vectors[n], cache.StoredHighest);
         }
 
         for (int n = vectors.Length - 1; n >= 0; n--)
         {
-            Assert.Equal(vectors[n], cache.Highest(page));
-            Assert.Equal(vectors[n], cache.ClearHighest(page));
+            Assert.Equal(vectors[n], cache.Highest(page.Words));
+            Assert.Equal(vectors[n], cache.ClearHighest(page.Words));
             Assert.Equal(n, cache.Count);
             Assert.Equal(n, page.CountVectors(ApicOffset.Isr));
         }
 
-        Assert.Equal(-1, cache.Highest(page));
+        Assert.Equal(-1, cache.Highest(page.Words));
     }
 
     [Fact]
@@ -75,15 +75,15 @@ public class IsrCacheEdgeTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x25);
-        cache.SetInService(page, 0xE0);
+        cache.SetInService(page.Words, 0x25);
+        cache.SetInService(page.Words, 0xE0);
 
-        Assert.Equal(0xE0, cache.ClearHighest(page));
+        Assert.Equal(0xE0, cache.ClearHighest(page.Words));
 
         Assert.Equal(1, cache.Count);
         Assert.Null(cache.StoredHighest);
         Assert.Equal(0u, page.Read(ApicOffset.Isr + 0x70));
-        Assert.Equal(0x25, cache.Highest(page));
+        Assert.Equal(0x25, cache.Highest(page.Words));
         Assert.Equal(0x25, cache.StoredHighest);
     }
 
@@ -94,13 +94,13 @@ public class IsrCacheEdgeTests
         page.Write(ApicOffset.Tmr, ~0u); // the register above the ISR: not counted, not touched
         var cache = default(IsrCache);
 
-        cache.SetInService(page, 0x31);
-        cache.SetInService(page, 0x72);
+        cache.SetInService(page.Words, 0x31);
+        cache.SetInService(page.Words, 0x72);
 
         Assert.Equal(1u << 0x11, page.Read(ApicOffset.Isr + 0x10));
         Assert.Equal(1u << 0x12, page.Read(ApicOffset.Isr + 0x30));
         Assert.Equal(2, page.CountVectors(ApicOffset.Isr));
-        Assert.Equal(0x72, cache.ClearHighest(page));
+        Assert.Equal(0x72, cache.ClearHighest(page.Words));
         Assert.Equal(0u, page.Read(ApicOffset.Isr + 0x30));
         Assert.Equal(~0u, page.Read(ApicOffset.Tmr));
     }
@@ -110,23 +110,23 @@ public class IsrCacheEdgeTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x41);
+        cache.SetInService(page.Words, 0x41);
         page.Write(ApicOffset.Isr, 0x0000_0003); // vectors 0 and 1
         page.Write(ApicOffset.Isr + 0x50, 0x0001_0000); // vector 0xB0
         page.Write(ApicOffset.Tmr, ~0u); // the next register: not the ISR's
 
-        cache.Refresh(page);
+        cache.Refresh(page.Words);
 
         Assert.Equal(4, cache.Count);
         Assert.Null(cache.StoredHighest);
-        Assert.Equal(0xB0, cache.Highest(page));
+        Assert.Equal(0xB0, cache.Highest(page.Words));
         Assert.Equal(0xB0, cache.StoredHighest);
-        Assert.Equal(0xB0, cache.ClearHighest(page));
-        Assert.Equal(0x41, cache.ClearHighest(page));
-        Assert.Equal(0x01, cache.ClearHighest(page));
-        Assert.Equal(0x00, cache.ClearHighest(page));
+        Assert.Equal(0xB0, cache.ClearHighest(page.Words));
+        Assert.Equal(0x41, cache.ClearHighest(page.Words));
+        Assert.Equal(0x01, cache.ClearHighest(page.Words));
+        Assert.Equal(0x00, cache.ClearHighest(page.Words));
         Assert.Equal(0, cache.Count);
-        Assert.Equal(-1, cache.ClearHighest(page));
+        Assert.Equal(-1, cache.ClearHighest(page.Words));
         Assert.Equal(~0u, page.Read(ApicOffset.Tmr));
     }
 
@@ -135,15 +135,15 @@ public class IsrCacheEdgeTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x41);
-        cache.SetInService(page, 0x81);
+        cache.SetInService(page.Words, 0x41);
+        cache.SetInService(page.Words, 0x81);
         page.ClearVectors(ApicOffset.Isr);
 
-        cache.Refresh(page);
+        cache.Refresh(page.Words);
 
         Assert.Equal(0, cache.Count);
         Assert.Equal(-1, cache.StoredHighest);
-        Assert.Equal(-1, cache.Highest(page));
+        Assert.Equal(-1, cache.Highest(page.Words));
     }
 
     [Fact]
@@ -153,18 +153,18 @@ public class IsrCacheEdgeTests
         page.Write(ApicOffset.Tmr, ~0u);
         page.Write(ApicOffset.Isr - 0x10, ~0u);
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x10);
-        cache.SetInService(page, 0xF0);
+        cache.SetInService(page.Words, 0x10);
+        cache.SetInService(page.Words, 0xF0);
 
-        cache.Clear(page);
+        cache.Clear(page.Words);
 
         Assert.Equal(0, cache.Count);
         Assert.Equal(-1, cache.StoredHighest);
         Assert.Equal(~0u, page.Read(ApicOffset.Tmr));
         Assert.Equal(~0u, page.Read(ApicOffset.Isr - 0x10));
-        cache.SetInService(page, 0x30);
+        cache.SetInService(page.Words, 0x30);
         Assert.Equal(1, cache.Count);
         Assert.Equal(0x30, cache.StoredHighest);
-        Assert.Equal(0x30, cache.ClearHighest(page));
+        Assert.Equal(0x30, cache.ClearHighest(page.Words));
     }
 }

@@ -21,8 +21,8 @@ public class IsrCacheTests
 
         Assert.Equal(0, cache.Count);
         Assert.Equal(-1, cache.StoredHighest);
-        Assert.Equal(-1, cache.Highest(page));
-        Assert.Equal(-1, cache.ClearHighest(page));
+        Assert.Equal(-1, cache.Highest(page.Words));
+        Assert.Equal(-1, cache.ClearHighest(page.Words));
         Assert.Equal(0, cache.Count);
     }
 
@@ -32,14 +32,14 @@ public class IsrCacheTests
         var page = new ApicPage();
         var cache = default(IsrCache);
 
-        cache.SetInService(page, 0x41);
-        cache.SetInService(page, 0x92);
+        cache.SetInService(page.Words, 0x41);
+        cache.SetInService(page.Words, 0x92);
 
         Assert.True(page.TestVector(ApicOffset.Isr, 0x41));
         Assert.True(page.TestVector(ApicOffset.Isr, 0x92));
         Assert.Equal(2, cache.Count);
         Assert.Equal(0x92, cache.StoredHighest);
-        Assert.Equal(0x92, cache.Highest(page));
+        Assert.Equal(0x92, cache.Highest(page.Words));
     }
 
     [Fact]
@@ -48,8 +48,8 @@ public class IsrCacheTests
         var page = new ApicPage();
         var cache = default(IsrCache);
 
-        cache.SetInService(page, 0x41);
-        cache.SetInService(page, 0x41);
+        cache.SetInService(page.Words, 0x41);
+        cache.SetInService(page.Words, 0x41);
 
         Assert.Equal(1, cache.Count);
         Assert.Equal(TestApic.ScanCount(page, ApicOffset.Isr), cache.Count);
@@ -60,22 +60,22 @@ public class IsrCacheTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x31);
-        cache.SetInService(page, 0x61);
-        cache.SetInService(page, 0xA1);
+        cache.SetInService(page.Words, 0x31);
+        cache.SetInService(page.Words, 0x61);
+        cache.SetInService(page.Words, 0xA1);
 
-        Assert.Equal(0xA1, cache.ClearHighest(page));
+        Assert.Equal(0xA1, cache.ClearHighest(page.Words));
         Assert.False(page.TestVector(ApicOffset.Isr, 0xA1));
         Assert.Equal(2, cache.Count);
         Assert.Null(cache.StoredHighest); // not known until asked for: the scan is deferred
-        Assert.Equal(0x61, cache.Highest(page));
+        Assert.Equal(0x61, cache.Highest(page.Words));
         Assert.Equal(0x61, cache.StoredHighest); // and then remembered
 
-        Assert.Equal(0x61, cache.ClearHighest(page));
-        Assert.Equal(0x31, cache.ClearHighest(page));
+        Assert.Equal(0x61, cache.ClearHighest(page.Words));
+        Assert.Equal(0x31, cache.ClearHighest(page.Words));
         Assert.Equal(0, cache.Count);
         Assert.Equal(-1, cache.StoredHighest);
-        Assert.Equal(-1, cache.ClearHighest(page));
+        Assert.Equal(-1, cache.ClearHighest(page.Words));
         Assert.Equal(-1, TestApic.ScanHighest(page, ApicOffset.Isr));
     }
 
@@ -84,16 +84,16 @@ public class IsrCacheTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x52);
+        cache.SetInService(page.Words, 0x52);
 
         // A change behind the cache's back is not seen until a refresh: proof that no scan ran.
         page.SetVector(ApicOffset.Isr, 0xE2);
-        Assert.Equal(0x52, cache.Highest(page));
+        Assert.Equal(0x52, cache.Highest(page.Words));
 
-        cache.Refresh(page);
+        cache.Refresh(page.Words);
         Assert.Equal(2, cache.Count);
         Assert.Null(cache.StoredHighest);
-        Assert.Equal(0xE2, cache.Highest(page));
+        Assert.Equal(0xE2, cache.Highest(page.Words));
     }
 
     [Fact]
@@ -101,13 +101,13 @@ public class IsrCacheTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x52);
+        cache.SetInService(page.Words, 0x52);
         page.ClearVector(ApicOffset.Isr, 0x52); // as a hardware assist's virtual EOI would
 
-        cache.Refresh(page);
+        cache.Refresh(page.Words);
 
         Assert.Equal(0, cache.Count);
-        Assert.Equal(-1, cache.Highest(page));
+        Assert.Equal(-1, cache.Highest(page.Words));
     }
 
     [Fact]
@@ -115,13 +115,13 @@ public class IsrCacheTests
     {
         var page = new ApicPage();
         var cache = default(IsrCache);
-        cache.SetInService(page, 0x21);
-        cache.SetInService(page, 0xFF);
+        cache.SetInService(page.Words, 0x21);
+        cache.SetInService(page.Words, 0xFF);
 
-        cache.Clear(page);
+        cache.Clear(page.Words);
 
         Assert.Equal(0, cache.Count);
-        Assert.Equal(-1, cache.Highest(page));
+        Assert.Equal(-1, cache.Highest(page.Words));
         Assert.Equal(0, TestApic.ScanCount(page, ApicOffset.Isr));
     }
 }

@@ -1,0 +1,100 @@
+// Copyright (c) 2026 The VirtualApic authors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using CsCheck;
+using VirtualApic.Core;
+using VirtualApic.Fabric;
+using VirtualApic.Registers;
+
+namespace VirtualApic.Tests.Core;
+
+/// <summary>
+/// Where the register pages lie and that no access leaves its page: a VM's pages share one pinned
+/// block, each on a cache line, a line more than a page apart (docs/performance.md, "Thirty-fifth
+/// session"); every operation of <see cref="PageWords"/>, with any offset and any vector the unchecked
+/// ones accept, writes inside its own 4 KiB, so the neighbouring pages of the block stay untouched.
+/// </summary>
+public class ApicPageBlockTests
+{
+    private const int Line = 64;
+
+    [Fact]
+    public void A_vms_pages_start_on_cache_lines_a_line_more_than_a_page_apart_in_vcpu_order()
+    {
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 5 });
+        nint first = vm.Vcpus[0].Apic.Words.Address;
+        for (int i = 0; i < 5; i++)
+        {
+            nint at = vm.Vcpus[i].Apic.Words.Address;
+            Assert.Equal(0, at % Line);
+            Assert.Equal(first + (i * (ApicPage.Size + Line)), at);
+            Assert.Equal(at, vm.Vcpus[i].Apic.Page.Words.Address); // the APIC's copy is its page's
+        }
+    }
+
+    [Fact]
+    public void A_page_made_alone_starts_on_a_cache_line_and_reads_zero()
+    {
+        for (int n = 0; n < 8; n++)
+        {
+            var page = new ApicPage();
+            Assert.Equal(0, page.Words.Address % Line);
+            byte[] bytes = new byte[ApicPage.Size];
+            bytes.AsSpan().Fill(0xFF);
+            page.CopyTo(bytes);
+            Assert.All(bytes, b => Assert.Equal(0, b));
+        }
+    }
+
+    [Fact]
+    public void No_access_with_any_offset_or_vector_leaves_its_page()
+    {
+        var genOp = Gen.Select(Gen.Int[0, 9], Gen.Int, Gen.UInt);
+        Gen.Select(genOp.Array[1, 30], Gen.Int[0, 2]).Sample(sample =>
+        {
+            var (ops, which) = sample;
+            var pages = ApicPage.AllocateBlock(3);
+            var words = pages[which].Words;
+            foreach (var (kind, arg, value) in ops)
+            {
+                int vector = arg & 0xFF;
+                switch (kind)
+                {
+                    case 0: words.Write(arg, value); break;
+                    case 1: words.Write64(arg, value | ((ulong)value << 32)); break;
+                    case 2: words.SetVector(ApicOffset.Irr, vector); break;
+                    case 3: words.TestAndSetVectorAtomic(ApicOffset.Tmr, vector); break;
+                    case 4: words.SetKnownVector(ApicOffset.Isr, arg); break;          // any int: bits 7:5 pick the word
+                    case 5: words.OrVectorWordAtomic(ApicOffset.Irr, (int)(value & 7), value); break;
+                    case 6: words.ClearKnownVector(ApicOffset.Isr, arg); break;
+                    case 7: words.ClearKnownVectorAtomic(ApicOffset.Irr, arg); break;
+                    case 8: _ = words.HighestVector(ApicOffset.Irr) + words.CountVectors(ApicOffset.Tmr) + (int)words.Read64(arg); break;
+                    default: words.SetVector(ApicOffset.Isr, vector); words.ClearVectors(ApicOffset.Tmr); break;
+                }
+            }
+
+            for (int p = 0; p < 3; p++)
+            {
+                if (p != which)
+                {
+                    byte[] bytes = new byte[ApicPage.Size];
+                    pages[p].CopyTo(bytes);
+                    Assert.True(bytes.All(b => b == 0), $"page {p} changed by operations on page {which}");
+                }
+            }
+        });
+    }
+
+    [Fact]
+    public void An_unchecked_vector_stays_in_its_register_and_a_checked_one_is_refused()
+    {
+        var page = new ApicPage();
+        var words = page.Words;
+        words.SetKnownVector(ApicOffset.Isr, 0x1_0000 + 0x45); // bits 7:5 = 2, bit 5 of the word
+        Assert.Equal(1u << 5, page.Read(ApicOffset.Isr + 0x20));
+        Assert.Equal(0u, page.Read(ApicOffset.Tmr + 0x20));
+        Assert.Throws<ArgumentOutOfRangeException>(() => words.SetVector(ApicOffset.Isr, 256));
+        Assert.Throws<ArgumentOutOfRangeException>(() => words.TestAndSetVectorAtomic(ApicOffset.Irr, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => words.OrVectorWordAtomic(ApicOffset.Irr, 8, 1));
+    }
+}
