@@ -75,9 +75,11 @@ public sealed class VcpuHost : ICpuHost
         _cpu?.RequestEventCheck();
     }
 
+    // The APIC base is page-aligned (LocalApic.BaseAddress), so the window holds the page's first
+    // byte exactly when the page is the APIC's.
     /// <inheritdoc/>
     public bool IsMmioPage(ulong physicalAddress) =>
-        physicalAddress >= _ramSize || Vcpu.IsApicWindow(physicalAddress & ~0xFFFul) || (physicalAddress & ~0xFFFul) == (Vcpu.Apic.BaseAddress & ~0xFFFul);
+        physicalAddress >= _ramSize || Vcpu.IsApicWindow(physicalAddress & ~0xFFFul);
 
     /// <inheritdoc/>
     public ulong MmioRead(ulong physicalAddress, int size)
