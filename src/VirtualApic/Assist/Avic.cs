@@ -333,6 +333,10 @@ public sealed class AvicModel : HardwareAssist
     // No stack buffer holds the resolved targets: the JIT cannot tier a method with both a loop and a
     // stackalloc (no OSR with localloc; TieringTests), so it was compiled once without a profile and
     // every peer call in it stayed an interface stub call.
+    //
+    // Out of line: inlined into a caller that also takes and EOIs (a whole IPI in one method, W3),
+    // its size used up the caller's inlining budget, and the EOI's page accesses became calls.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ApicExit HardwareIpi(LocalApic apic, Icr icr)
     {
         if (icr.DeliveryMode != DeliveryMode.Fixed || icr.TriggerMode != TriggerMode.Edge)
