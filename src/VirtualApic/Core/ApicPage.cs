@@ -133,32 +133,6 @@ public sealed unsafe class ApicPage
     /// <summary>Clears the whole page.</summary>
     public void Clear() => _words.Clear();
 
-    /// <summary>
-    /// <see cref="TestVector"/> for a vector the caller took from a vector register or checked
-    /// itself (0-255), without the range check. Any int stays inside the register.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TestKnownVector(int regBase, int vector) => _words.TestKnownVector(regBase, vector);
-
-    /// <summary>The dword of the 256-bit register at <paramref name="regBase"/> that holds <paramref name="vector"/> (see <see cref="TestKnownVector"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal uint ReadKnownVectorWord(int regBase, int vector) => _words.ReadKnownVectorWord(regBase, vector);
-
-    /// <summary><see cref="SetVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void SetKnownVector(int regBase, int vector) => _words.SetKnownVector(regBase, vector);
-
-    /// <summary><see cref="ClearVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void ClearKnownVector(int regBase, int vector) => _words.ClearKnownVector(regBase, vector);
-
-    /// <summary>
-    /// Atomically clears a vector known to be 0-255 (see <see cref="TestKnownVector"/>), without
-    /// reading back what it was: one locked AND, where a test-and-clear needs a compare-exchange loop.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void ClearKnownVectorAtomic(int regBase, int vector) => _words.ClearKnownVectorAtomic(regBase, vector);
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowBadVector(int vector) =>
         throw new ArgumentOutOfRangeException(nameof(vector), vector, "a vector is 0-255");

@@ -163,6 +163,10 @@ internal readonly unsafe struct PageWords
         GC.KeepAlive(_block);
     }
 
+    /// <summary>
+    /// <see cref="TestVector"/> for a vector the caller took from a vector register or checked
+    /// itself (0-255), without the range check. Any int stays inside the register.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TestKnownVector(int regBase, int vector)
     {
@@ -171,6 +175,7 @@ internal readonly unsafe struct PageWords
         return set;
     }
 
+    /// <summary>The dword of the 256-bit register at <paramref name="regBase"/> that holds <paramref name="vector"/> (see <see cref="TestKnownVector"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadKnownVectorWord(int regBase, int vector)
     {
@@ -179,6 +184,7 @@ internal readonly unsafe struct PageWords
         return word;
     }
 
+    /// <summary><see cref="SetVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetKnownVector(int regBase, int vector)
     {
@@ -186,6 +192,7 @@ internal readonly unsafe struct PageWords
         GC.KeepAlive(_block);
     }
 
+    /// <summary><see cref="ClearVector"/> for a vector known to be 0-255 (see <see cref="TestKnownVector"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ClearKnownVector(int regBase, int vector)
     {
@@ -193,6 +200,10 @@ internal readonly unsafe struct PageWords
         GC.KeepAlive(_block);
     }
 
+    /// <summary>
+    /// Atomically clears a vector known to be 0-255 (see <see cref="TestKnownVector"/>), without
+    /// reading back what it was: one locked AND, where a test-and-clear needs a compare-exchange loop.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ClearKnownVectorAtomic(int regBase, int vector)
     {

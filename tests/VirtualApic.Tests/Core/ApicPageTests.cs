@@ -146,16 +146,16 @@ public class ApicPageTests
         int offset = ApicOffset.Tmr + (0x10 * (vector / 32));
         uint bit = 1u << (vector % 32);
 
-        Assert.False(page.TestKnownVector(ApicOffset.Tmr, vector));
-        page.SetKnownVector(ApicOffset.Tmr, vector);
-        Assert.True(page.TestKnownVector(ApicOffset.Tmr, vector));
+        Assert.False(page.Words.TestKnownVector(ApicOffset.Tmr, vector));
+        page.Words.SetKnownVector(ApicOffset.Tmr, vector);
+        Assert.True(page.Words.TestKnownVector(ApicOffset.Tmr, vector));
         Assert.True(page.TestVector(ApicOffset.Tmr, vector));
         Assert.Equal(bit, page.Read(offset));
         Assert.Equal(1, page.CountVectors(ApicOffset.Tmr));
 
         page.Write(offset, ~0u);
-        page.ClearKnownVector(ApicOffset.Tmr, vector);
-        Assert.False(page.TestKnownVector(ApicOffset.Tmr, vector));
+        page.Words.ClearKnownVector(ApicOffset.Tmr, vector);
+        Assert.False(page.Words.TestKnownVector(ApicOffset.Tmr, vector));
         Assert.Equal(~bit, page.Read(offset));
         AssertNeighboursFilled(page);
     }
