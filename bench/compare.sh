@@ -325,7 +325,7 @@ while IFS=';' read -r w label median min mark; do
             esac ;;
         W2) bhyve=47; target=5.5; zen5=8.32; zen2=4.87 ;;
         W3) bhyve=27; target=3.2; zen5=4.38; zen2=3.30 ;;
-        W4) case $label in TakeEoi*) bhyve=20; target=2.3; zen5=3.53; zen2=2.22 ;; esac ;;
+        W4) case $label in TakeEoi* | AckEoi*) bhyve=20; target=2.3; zen5=3.53; zen2=2.22 ;; esac ;;
         W5)
             bhyve=29; target=3.4
             case $label in *"members=4"*) zen5=10.68; zen2=8.64 ;; *"members=16"*) zen5=5.25; zen2=3.63 ;; esac ;;
