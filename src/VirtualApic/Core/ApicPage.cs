@@ -51,10 +51,12 @@ public sealed unsafe class ApicPage
 
     /// <summary><paramref name="count"/> zeroed pages side by side in one pinned block: a VM's pages.</summary>
     /// <remarks>
-    /// A block of 2 MiB or more (a VM of 505 vCPUs and up) starts on a 2 MiB boundary and is advised
-    /// onto huge pages before it is first touched: a broadcast to 4095 targets walks 4096 pages, twice
-    /// what the L2 TLB of a Zen 2 maps in 4 KiB pages (take + EOI per target 55-59 -> 51-54 ns). The
-    /// slack that alignment needs is never touched, so it costs address space, not memory.
+    /// A block of 2 MiB or more (a VM of 505 vCPUs and up) starts on a 2 MiB boundary, and its whole
+    /// 2 MiB pages are advised onto huge pages before they are first touched: a broadcast to 4095
+    /// targets walks 4096 register pages, twice what the L2 TLB of a Zen 2 maps in 4 KiB pages (take +
+    /// EOI per target 58.6 -> 52.0 ns, delivery alone 34.9 -> 25.6; docs/performance.md, "Thirty-sixth
+    /// session"). The tail past the last whole huge page stays on 4 KiB pages, so the VM's resident
+    /// memory does not grow; the alignment's slack is address space the library never touches.
     /// </remarks>
     internal static ApicPage[] AllocateBlock(int count)
     {
@@ -71,12 +73,11 @@ public sealed unsafe class ApicPage
 
         // Uninitialized, so that the GC does not fault the pages in before the advice; the pages'
         // span is cleared right after it, the slack never is.
-        byte[] block = GC.AllocateUninitializedArray<byte>(checked(span + align + (huge ? HugePageAdvice.Size : 0)), pinned: true);
+        byte[] block = GC.AllocateUninitializedArray<byte>(checked(span + align), pinned: true);
         byte* first = Aligned(block, align);
         if (huge)
         {
-            // Whole huge pages, the last one's tail inside the block's slack.
-            HugePageAdvice.Advise((nint)first, (span + HugePageAdvice.Size - 1) & ~(nint)(HugePageAdvice.Size - 1));
+            HugePageAdvice.Advise((nint)first, span & ~(HugePageAdvice.Size - 1));
         }
 
         new Span<byte>(first, span).Clear();
