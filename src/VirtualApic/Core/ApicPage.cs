@@ -54,7 +54,7 @@ public sealed unsafe class ApicPage
     /// A block of 2 MiB or more (a VM of 505 vCPUs and up) starts on a 2 MiB boundary, and its whole
     /// 2 MiB pages are advised onto huge pages before they are first touched: a broadcast to 4095
     /// targets walks 4096 register pages, twice what the L2 TLB of a Zen 2 maps in 4 KiB pages (take +
-    /// EOI per target 58.6 -> 52.0 ns, delivery alone 34.9 -> 25.6; docs/performance.md, "Thirty-sixth
+    /// EOI per target 58.3 -> 52.5 ns, delivery alone 35.0 -> 26.0; docs/performance.md, "Thirty-sixth
     /// session"). The tail past the last whole huge page stays on 4 KiB pages, so the VM's resident
     /// memory does not grow; the alignment's slack is address space the library never touches.
     /// </remarks>
