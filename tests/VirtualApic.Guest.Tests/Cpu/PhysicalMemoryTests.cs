@@ -1,9 +1,9 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using System.Globalization;
 using System.Runtime.InteropServices;
 using VirtualApic.Guest.Cpu;
+using VirtualApic.Tests.Support;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace VirtualApic.Guest.Tests.Cpu;
@@ -35,8 +35,8 @@ public class PhysicalMemoryTests
         long firstWhole = (start + HugePage - 1) & ~(HugePage - 1);
         long lastWhole = ((start + memory.Size) & ~(HugePage - 1)) - 1;
 
-        Assert.Contains("hg", VmFlagsAt(firstWhole));
-        Assert.Contains("hg", VmFlagsAt(lastWhole));
+        Assert.Contains("hg", ProcSmaps.VmFlagsAt(firstWhole));
+        Assert.Contains("hg", ProcSmaps.VmFlagsAt(lastWhole));
         GC.KeepAlive(memory);
     }
 
@@ -158,30 +158,8 @@ public class PhysicalMemoryTests
         long start = Marshal.UnsafeAddrOfPinnedArrayElement(memory.Ram, 0);
         long firstWhole = (start + HugePage - 1) & ~(HugePage - 1);
         long endWhole = (start + memory.Size) & ~(HugePage - 1);
-        Assert.Contains("hg", VmFlagsAt(firstWhole));
-        Assert.Contains("hg", VmFlagsAt(endWhole - 1));
+        Assert.Contains("hg", ProcSmaps.VmFlagsAt(firstWhole));
+        Assert.Contains("hg", ProcSmaps.VmFlagsAt(endWhole - 1));
         GC.KeepAlive(memory);
-    }
-
-    // The VmFlags of the mapping that holds address.
-    private static string[] VmFlagsAt(long address)
-    {
-        bool inside = false;
-        foreach (string line in File.ReadLines("/proc/self/smaps"))
-        {
-            int dash = line.IndexOf('-', StringComparison.Ordinal);
-            int space = line.IndexOf(' ', StringComparison.Ordinal);
-            if (dash > 0 && space > dash && long.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long from)
-                && long.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long to))
-            {
-                inside = address >= from && address < to;
-            }
-            else if (inside && line.StartsWith("VmFlags:", StringComparison.Ordinal))
-            {
-                return line["VmFlags:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            }
-        }
-
-        throw new InvalidOperationException($"no mapping holds 0x{address:X} in /proc/self/smaps");
     }
 }

@@ -1,9 +1,9 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using CsCheck;
+using VirtualApic.Tests.Support;
 using VirtualApic.Core;
 using VirtualApic.Fabric;
 using VirtualApic.Registers;
@@ -121,12 +121,12 @@ public class ApicPageBlockTests
         nint first = vm.Vcpus[0].Apic.Words.Address;
         nint end = vm.Vcpus[599].Apic.Words.Address + ApicPage.Size + Line; // 600 strides: 2.38 MiB
         nint wholeEnd = first + ((end - first) & ~(nint)(HugePage - 1));
-        Assert.Contains("hg", VmFlagsAt(first));
-        Assert.Contains("hg", VmFlagsAt(wholeEnd - 1));
+        Assert.Contains("hg", ProcSmaps.VmFlagsAt(first));
+        Assert.Contains("hg", ProcSmaps.VmFlagsAt(wholeEnd - 1));
 
         // The tail past the last whole huge page is not advised: a huge page there would make the
         // VM resident in memory past its pages.
-        Assert.DoesNotContain("hg", VmFlagsAt(wholeEnd));
+        Assert.DoesNotContain("hg", ProcSmaps.VmFlagsAt(wholeEnd));
     }
 
     [Fact]
@@ -151,27 +151,5 @@ public class ApicPageBlockTests
         junk = null!;
         GC.Collect();
         GC.WaitForPendingFinalizers();
-    }
-
-    // The VmFlags of the mapping that holds address.
-    private static string[] VmFlagsAt(nint address)
-    {
-        bool inside = false;
-        foreach (string line in File.ReadLines("/proc/self/smaps"))
-        {
-            int dash = line.IndexOf('-', StringComparison.Ordinal);
-            int space = line.IndexOf(' ', StringComparison.Ordinal);
-            if (dash > 0 && space > dash && long.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long from)
-                && long.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long to))
-            {
-                inside = address >= from && address < to;
-            }
-            else if (inside && line.StartsWith("VmFlags:", StringComparison.Ordinal))
-            {
-                return line["VmFlags:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            }
-        }
-
-        throw new InvalidOperationException($"no mapping holds 0x{address:X} in /proc/self/smaps");
     }
 }
