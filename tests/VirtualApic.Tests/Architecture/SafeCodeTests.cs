@@ -50,6 +50,24 @@ public sealed partial class SafeCodeTests
         Assert.True(offenders.Count == 0, "unsafe code in the library:\n" + string.Join("\n", offenders));
     }
 
+    [Fact]
+    public void The_librarys_one_native_call_is_madvise_in_HugePageAdvice()
+    {
+        // docs/architecture.md, "What the build enforces": advice about a large VM's page block, no
+        // other native code (LibraryImport generates the P/Invoke inside the declaring type).
+        var natives = typeof(VirtualApic.Fabric.VirtualMachine).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic
+                | System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly))
+            .Where(m => (m.Attributes & System.Reflection.MethodAttributes.PinvokeImpl) != 0)
+            .Select(m => (Type: TopLevel(m.DeclaringType!).FullName, Entry: m.GetCustomAttributes(false).OfType<System.Runtime.InteropServices.DllImportAttribute>().Single().EntryPoint))
+            .ToList();
+
+        Assert.NotEmpty(natives);
+        Assert.All(natives, n => Assert.Equal(("VirtualApic.Core.HugePageAdvice", "madvise"), (n.Type, n.Entry)));
+    }
+
+    private static Type TopLevel(Type type) => type.DeclaringType is { } outer ? TopLevel(outer) : type;
+
     // The register page's two files: the only unsafe code, pointers into a pinned heap block (see above).
     private static readonly HashSet<string> PointerFiles = ["src/VirtualApic/Core/ApicPage.cs", "src/VirtualApic/Core/PageWords.cs"];
 
