@@ -3,6 +3,7 @@
 
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace VirtualApic.Core;
 
@@ -41,6 +42,13 @@ internal readonly unsafe struct PageWords
 
     /// <summary>Where word 0 is (for the layout tests: an address read, no access).</summary>
     internal nint Address => (nint)_first;
+
+    /// <summary>
+    /// The block the page lies in: where its data starts, its length and its GC generation (for the
+    /// layout tests: the pinned heap reports 2 from the allocation on; no access).
+    /// </summary>
+    internal (nint Start, int Length, int Generation) Block =>
+        ((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_block)), _block.Length, GC.GetGeneration(_block));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Read(int offset)

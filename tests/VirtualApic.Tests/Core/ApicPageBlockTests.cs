@@ -88,6 +88,38 @@ public class ApicPageBlockTests
         });
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(504)] // 2.1 MB in 4160-byte strides: just under 2 MiB
+    [InlineData(505)] // just over: the first block on a huge page
+    [InlineData(600)]
+    public void A_block_is_pinned_and_holds_its_pages_from_its_first_aligned_address_with_no_more_slack_than_that(int count)
+    {
+        var pages = ApicPage.AllocateBlock(count);
+        var (start, length, generation) = pages[0].Words.Block;
+        int span = count * (ApicPage.Size + Line);
+        int align = span >= HugePage ? HugePage : Line;
+        nint first = pages[0].Words.Address;
+
+        Assert.Equal(2, generation); // the pinned heap: the pages' addresses never move
+        Assert.Equal(span + align, length);
+        Assert.Equal(0, first % align);
+        Assert.InRange(first - start, 0, align - 1); // the first aligned address, not a later one
+        Assert.True(first + span <= start + length);
+        Assert.All(pages, p => Assert.Equal((start, length), (p.Words.Block.Start, p.Words.Block.Length)));
+    }
+
+    [Fact]
+    public void A_block_of_no_pages_is_empty_and_a_negative_or_oversized_count_is_refused()
+    {
+        Assert.Empty(ApicPage.AllocateBlock(0));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ApicPage.AllocateBlock(-1));
+        Assert.Equal("count", e.ParamName);
+        Assert.Throws<OverflowException>(() => ApicPage.AllocateBlock(1 << 20)); // 4.4 GB of pages
+        Assert.Throws<OverflowException>(() => ApicPage.AllocateBlock(515_997)); // pages fit an array, the alignment's slack does not
+    }
+
     [Fact]
     public void A_large_vms_pages_start_on_a_huge_page_and_read_zero_even_in_reused_memory()
     {
@@ -127,6 +159,13 @@ public class ApicPageBlockTests
         // The tail past the last whole huge page is not advised: a huge page there would make the
         // VM resident in memory past its pages.
         Assert.DoesNotContain("hg", ProcSmaps.VmFlagsAt(wholeEnd));
+
+        // The advice's own answer: taken for whole pages, refused for an unaligned start, and an
+        // empty range is not asked for.
+        Assert.True(HugePageAdvice.Advise(first, HugePage));
+        Assert.False(HugePageAdvice.Advise(first + 8, HugePage));
+        Assert.False(HugePageAdvice.Advise(first, 0));
+        Assert.False(HugePageAdvice.Advise(first, -HugePage));
     }
 
     [Fact]
