@@ -111,6 +111,25 @@ public class ApicPageBlockTests
     }
 
     [Fact]
+    public void A_block_whose_data_starts_on_a_line_uses_that_line()
+    {
+        // Pinned arrays start 8-aligned: of 32 small blocks in a row, some start on a cache line,
+        // and their first page must be right there, not a line further on.
+        int onALine = 0;
+        for (int i = 0; i < 32; i++)
+        {
+            foreach (var words in new[] { ApicPage.AllocateBlock(1)[0].Words, new ApicPage().Words })
+            {
+                nint start = words.Block.Start;
+                Assert.InRange(words.Address - start, 0, Line - 1);
+                onALine += words.Address == start ? 1 : 0;
+            }
+        }
+
+        Assert.True(onALine > 0, "no block started on a cache line: the check saw nothing");
+    }
+
+    [Fact]
     public void A_block_of_no_pages_is_empty_and_a_negative_or_oversized_count_is_refused()
     {
         Assert.Empty(ApicPage.AllocateBlock(0));
