@@ -33,8 +33,8 @@ public sealed unsafe class ApicPage
     /// <summary>Creates a zeroed page of its own.</summary>
     public ApicPage()
     {
-        byte[] block = GC.AllocateArray<byte>(Size + CacheLine, pinned: true);
-        _words = new PageWords(block, Aligned(block, CacheLine));
+        byte[] block = Reserve(Size, out byte* first);
+        _words = new PageWords(block, first);
     }
 
     private ApicPage(byte[] block, byte* first) => _words = new PageWords(block, first);
@@ -50,14 +50,6 @@ public sealed unsafe class ApicPage
     internal PageWords Words => _words;
 
     /// <summary><paramref name="count"/> zeroed pages side by side in one pinned block: a VM's pages.</summary>
-    /// <remarks>
-    /// A block of 2 MiB or more (a VM of 505 vCPUs and up) starts on a 2 MiB boundary, and its whole
-    /// 2 MiB pages are advised onto huge pages before they are first touched: a broadcast to 4095
-    /// targets walks 4096 register pages, twice what the L2 TLB of a Zen 2 maps in 4 KiB pages (take +
-    /// EOI per target 58.3 -> 52.5 ns, delivery alone 35.0 -> 26.0; docs/performance.md, "Thirty-sixth
-    /// session"). The tail past the last whole huge page stays on 4 KiB pages, so the VM's resident
-    /// memory does not grow; the alignment's slack is address space the library never touches.
-    /// </remarks>
     internal static ApicPage[] AllocateBlock(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -67,20 +59,7 @@ public sealed unsafe class ApicPage
             return pages;
         }
 
-        int span = checked(count * BlockStride);
-        bool huge = span >= HugePageAdvice.Size;
-        int align = huge ? HugePageAdvice.Size : CacheLine;
-
-        // Uninitialized, so that the GC does not fault the pages in before the advice; the pages'
-        // span is cleared right after it, the slack never is.
-        byte[] block = GC.AllocateUninitializedArray<byte>(checked(span + align), pinned: true);
-        byte* first = Aligned(block, align);
-        if (huge)
-        {
-            HugePageAdvice.Advise((nint)first, span & ~(HugePageAdvice.Size - 1));
-        }
-
-        new Span<byte>(first, span).Clear();
+        byte[] block = Reserve(checked(count * BlockStride), out byte* first);
         for (int i = 0; i < count; i++)
         {
             pages[i] = new ApicPage(block, first + ((nint)i * BlockStride));
@@ -89,11 +68,28 @@ public sealed unsafe class ApicPage
         return pages;
     }
 
-    // The first address in a pinned block aligned to align (a power of two).
-    private static byte* Aligned(byte[] block, int align)
+    // span zeroed bytes at *first in a new pinned block, first on a cache line. A span of 2 MiB or
+    // more (a VM of 505 vCPUs and up) starts on a 2 MiB boundary instead, and its whole 2 MiB pages
+    // are advised onto huge pages before they are first touched: a broadcast to 4095 targets walks
+    // 4096 register pages, twice what the L2 TLB of a Zen 2 maps in 4 KiB pages (take + EOI per
+    // target 58.3 -> 52.5 ns, delivery alone 35.0 -> 26.0; docs/performance.md, "Thirty-sixth
+    // session"). The tail past the last whole huge page stays on 4 KiB pages, so the VM's resident
+    // memory does not grow; the alignment's slack is address space never touched. The block is
+    // allocated uninitialized, so that the GC does not fault the pages in before the advice.
+    private static byte[] Reserve(int span, out byte* first)
     {
+        bool huge = span >= HugePageAdvice.Size;
+        int align = huge ? HugePageAdvice.Size : CacheLine;
+        byte[] block = GC.AllocateUninitializedArray<byte>(checked(span + align), pinned: true);
         nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(block));
-        return (byte*)((start + align - 1) & ~(nint)(align - 1));
+        first = (byte*)((start + align - 1) & ~(nint)(align - 1));
+        if (huge)
+        {
+            HugePageAdvice.Advise((nint)first, span);
+        }
+
+        new Span<byte>(first, span).Clear();
+        return block;
     }
 
     /// <summary>Reads the 32-bit word at byte <paramref name="offset"/> (4-byte aligned).</summary>

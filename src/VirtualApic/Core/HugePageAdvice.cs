@@ -23,21 +23,27 @@ internal static partial class HugePageAdvice
 
     private const int MadvHugePage = 14; // the same value on every Linux architecture (asm-generic/mman-common.h)
 
-    /// <summary>Advises the range; true when the kernel took the advice.</summary>
-    public static bool Advise(nint start, nint length)
+    /// <summary>
+    /// Advises the whole 2 MiB pages inside [<paramref name="start"/>, <paramref name="start"/> +
+    /// <paramref name="length"/>): a partial one would be made resident whole. Returns the bytes the
+    /// kernel took the advice for: 0 when no whole page lies inside, or the advice was refused.
+    /// </summary>
+    public static nint Advise(nint start, nint length)
     {
-        if (!OperatingSystem.IsLinux() || length <= 0)
+        nint first = (start + Size - 1) & ~(nint)(Size - 1);
+        nint end = (start + length) & ~(nint)(Size - 1);
+        if (!OperatingSystem.IsLinux() || end <= first)
         {
-            return false;
+            return 0;
         }
 
         try
         {
-            return Madvise(start, (nuint)length, MadvHugePage) == 0;
+            return Madvise(first, (nuint)(end - first), MadvHugePage) == 0 ? end - first : 0;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return false;
+            return 0;
         }
     }
 
