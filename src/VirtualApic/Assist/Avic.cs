@@ -50,6 +50,7 @@ public sealed class AvicModel : HardwareAssist
             _runningLocks[i] = new Lock();
         }
 
+        _doorbells = new StripedCounters(_physicalTable.Length, counters: 1);
         _delivery = new AvicDelivery(this);
     }
 
@@ -57,9 +58,11 @@ public sealed class AvicModel : HardwareAssist
     public override string Name => _x2Avic ? "x2avic" : "avic";
 
     /// <summary>Doorbells rung (a target running in guest mode was notified without an exit).</summary>
-    public long Doorbells => Volatile.Read(ref _doorbells);
+    public long Doorbells => _doorbells.Sum(0);
 
-    private long _doorbells;
+    // Per target vCPU (Core/StripedCounters): a VM-wide count written by every delivery to a running
+    // vCPU would be a line every sender shares.
+    private readonly StripedCounters _doorbells;
 
     /// <inheritdoc/>
     public override int MaxPhysicalId => _x2Avic ? 0xFFF : 0xFE;
@@ -499,7 +502,7 @@ public sealed class AvicModel : HardwareAssist
 
         if ((_physicalTable[index] & IsRunningBit) != 0)
         {
-            _doorbells++;
+            _doorbells.Increment(index, 0);
             return false;
         }
 
@@ -519,7 +522,7 @@ public sealed class AvicModel : HardwareAssist
             ulong[] table = _physicalTable;
             if ((uint)apic.VcpuId < (uint)table.Length && (table[apic.VcpuId] & IsRunningBit) != 0)
             {
-                model._doorbells++;
+                model._doorbells.Increment(apic.VcpuId, 0);
             }
 
             apic.Host.Kick(apic);

@@ -20,6 +20,8 @@ public sealed class InterruptRouter
     private readonly bool _deviceBroadcastQuirk;
     private readonly bool _use32BitIds;
     private readonly Lock _rebuildLock = new();
+    private readonly StripedCounters _pathCounts; // a slot per sending vCPU, the last for devices
+    private readonly int _deviceSlot;
     private volatile ApicMap _map;
     private volatile bool _dirty;
 
@@ -35,6 +37,8 @@ public sealed class InterruptRouter
         ArgumentNullException.ThrowIfNull(apics);
         ArgumentNullException.ThrowIfNull(profile);
         _apics = apics;
+        _deviceSlot = apics.Length;
+        _pathCounts = new StripedCounters(apics.Length + 1, counters: 2);
         _profile = profile;
         _deviceBroadcastQuirk = profile.DeviceBroadcastQuirk && (x2ApicApi & X2ApicApiFlags.DisableBroadcastQuirk) == 0;
         _use32BitIds = (x2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
@@ -51,14 +55,14 @@ public sealed class InterruptRouter
     public long MapRebuilds { get; private set; }
 
     /// <summary>
-    /// Messages that the map resolved and messages that took the slow path (statistics). Counted
-    /// without atomics, so concurrent deliveries may be counted once; a shared atomic counter on
-    /// every delivery would cost more than the delivery.
+    /// Messages that the map resolved and messages that took the slow path (statistics). Counted per
+    /// sending vCPU, each on its own cache lines (messages from devices in one more), so that no
+    /// delivery writes a line another vCPU's delivery reads; the sum is read without stopping senders.
     /// </summary>
-    public (long Fast, long Slow) PathCounts => (Volatile.Read(ref _fast), Volatile.Read(ref _slow));
+    public (long Fast, long Slow) PathCounts => (_pathCounts.Sum(FastPath), _pathCounts.Sum(SlowPath));
 
-    private long _fast;
-    private long _slow;
+    private const int FastPath = 0;
+    private const int SlowPath = 1;
 
     /// <summary>Marks the map stale; the next delivery (or <see cref="Map"/>) rebuilds it.</summary>
     public void Invalidate() => _dirty = true;
@@ -116,13 +120,19 @@ public sealed class InterruptRouter
     {
         if (TryDeliverFast(message, source, out int accepted))
         {
-            _fast++;
+            _pathCounts.Increment(SenderSlot(source), FastPath);
             return accepted;
         }
 
-        _slow++;
+        _pathCounts.Increment(SenderSlot(source), SlowPath);
         return DeliverSlow(message, source);
     }
+
+    // The sender's own slot; devices (no sender), and an APIC of another VM (the public Deliver takes
+    // any), share the last one.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int SenderSlot(LocalApic? source) =>
+        source is not null && (uint)source.VcpuId < (uint)_deviceSlot ? source.VcpuId : _deviceSlot;
 
     private static bool IsLowestPriority(in InterruptMessage m) =>
         m.DeliveryMode == DeliveryMode.LowestPriority || m.RedirectionHint;
