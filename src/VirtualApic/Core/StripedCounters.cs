@@ -21,7 +21,9 @@ namespace VirtualApic.Core;
 internal sealed class StripedCounters
 {
     // 128 bytes per slot: the array's data can start anywhere in a line (and the GC may move it), so
-    // two slots at a 64-byte stride could still meet in one line; at 128 they cannot.
+    // two slots at a 64-byte stride could still meet in one line; at 128 they cannot. The first
+    // stride is left empty: the array's length, which every increment's bounds check reads, lies
+    // just before it, and no slot's writes should reach that line.
     private const int Stride = 16;
 
     private readonly long[] _slots;
@@ -33,7 +35,7 @@ internal sealed class StripedCounters
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(counters);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(counters, Stride / 2);
         Slots = slots;
-        _slots = new long[checked(slots * Stride)];
+        _slots = new long[checked((slots + 1) * Stride)];
     }
 
     /// <summary>The number of slots.</summary>
@@ -41,13 +43,13 @@ internal sealed class StripedCounters
 
     /// <summary>Adds one to <paramref name="counter"/> of <paramref name="slot"/> (the caller keeps both in range).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Increment(int slot, int counter) => _slots[(slot * Stride) + counter]++;
+    public void Increment(int slot, int counter) => _slots[((slot + 1) * Stride) + counter]++;
 
     /// <summary>The sum of <paramref name="counter"/> over every slot (read without stopping the writers).</summary>
     public long Sum(int counter)
     {
         long sum = 0;
-        for (int i = counter; i < _slots.Length; i += Stride)
+        for (int i = Stride + counter; i < _slots.Length; i += Stride)
         {
             sum += Volatile.Read(ref _slots[i]);
         }
