@@ -41,15 +41,21 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
         // side, not one beside each page (docs/performance.md, "Twenty-fifth session").
         var pages = ApicPage.AllocateBlock(options.Cpus);
 
+        // Each vCPU's objects of a kind are followed by a cache line of filler: objects lie side by
+        // side, and without it the last of vCPU i's shared a line with the first of vCPU i + 1's, which
+        // two vCPU threads then both wrote (docs/performance.md, "Thirty-seventh session").
+        _fillers = new byte[2 * options.Cpus][];
         var apics = new LocalApic[options.Cpus];
         for (int i = 0; i < apics.Length; i++)
         {
             apics[i] = new LocalApic(i, i == 0, config, Clock, pages[i]) { Host = this };
+            _fillers[i] = new byte[CacheLineFillerLength];
         }
 
         for (int i = 0; i < _vcpus.Length; i++)
         {
             _vcpus[i] = new Vcpu(i, apics[i], options.ApsWaitForSipi) { Pic = Pic, Bus = this };
+            _fillers[options.Cpus + i] = new byte[CacheLineFillerLength];
         }
 
         Router = new InterruptRouter(apics, options.Profile, options.X2ApicApi);
@@ -251,6 +257,17 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     }
 
     private volatile bool _ioapicScanPending;
+
+    // A byte array of this length takes 64 bytes on a 64-bit runtime (header, method table and
+    // length 8 each): a cache line between one vCPU's objects and the next one's.
+    internal const int CacheLineFillerLength = 64 - 24;
+
+    // The fillers after each vCPU's APIC objects (0 to Cpus - 1), then after its vCPU objects (Cpus
+    // to 2 Cpus - 1): held so that they stay between them, a compacting GC keeping the order.
+    private readonly byte[][] _fillers;
+
+    /// <summary>The filler after vCPU <paramref name="index"/>'s APIC objects or (<paramref name="vcpuObjects"/>) its vCPU objects (layout tests).</summary>
+    internal byte[] FillerAfter(int index, bool vcpuObjects) => _fillers[(vcpuObjects ? _vcpus.Length : 0) + index];
 
     // The VcpuKicked notifications that IOAPIC deliveries on this thread deferred (an embedder's
     // handler must not run under the IOAPIC's lock: docs/threading.md), and whether any kick of this
