@@ -38,9 +38,9 @@ public class W5LogicalMulticast
             Guest.EnterX2Apic(v);
         }
 
-        long fastBefore = _vm.Router.PathCounts.Fast;
+        long slow = _vm.Router.SlowPathDeliveries;
         Guest.Check(Multicast() == 16 * Vector, "all 16 cluster members take the multicast");
-        Guest.Check(_vm.Router.PathCounts.Fast == fastBefore + (16 / Members), "multicast resolved by the map (fast path)");
+        Guest.Check(_vm.Router.SlowPathDeliveries == slow, "multicast resolved by the map (fast path)");
         JitWarmup.UntilQuiet(() => Multicast());
     }
 

@@ -71,13 +71,12 @@ public class X2ApicApiTests
         // (its x2APIC ID is above 255: the hotplug rule), and both are reached on the fast path.
         using var with = TestGuest.Vm(288, x2Apic: false, x2ApicApi: X2ApicApiFlags.Use32BitIds);
         Assert.False(with.Router.Map.PhysicalIdAliased);
-        var before = with.Router.PathCounts;
+        long slow = with.Router.SlowPathDeliveries;
         with.DeliverMsi(Msi.EncodeAddress32(0), 0x42);
         Assert.Equal([0], TestGuest.Receivers(with, 0x42));
         with.DeliverMsi(Msi.EncodeAddress32(256), 0x43);
         Assert.Equal([256], TestGuest.Receivers(with, 0x43));
-        Assert.Equal(before.Fast + 2, with.Router.PathCounts.Fast);
-        Assert.Equal(before.Slow, with.Router.PathCounts.Slow);
+        Assert.Equal(slow, with.Router.SlowPathDeliveries);
     }
 
     [Fact]
