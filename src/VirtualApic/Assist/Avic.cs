@@ -50,7 +50,7 @@ public sealed class AvicModel : HardwareAssist
             _runningLocks[i] = new Lock();
         }
 
-        _doorbells = new StripedCounters(_physicalTable.Length, counters: 1);
+        _doorbells = new StripedCounters(_physicalTable.Length);
         _delivery = new AvicDelivery(this);
     }
 
@@ -58,7 +58,7 @@ public sealed class AvicModel : HardwareAssist
     public override string Name => _x2Avic ? "x2avic" : "avic";
 
     /// <summary>Doorbells rung (a target running in guest mode was notified without an exit).</summary>
-    public long Doorbells => _doorbells.Sum(0);
+    public long Doorbells => _doorbells.Sum();
 
     // Per target vCPU (Core/StripedCounters): a VM-wide count written by every delivery to a running
     // vCPU would be a line every sender shares.
@@ -502,7 +502,7 @@ public sealed class AvicModel : HardwareAssist
 
         if ((_physicalTable[index] & IsRunningBit) != 0)
         {
-            _doorbells.Increment(index, 0);
+            _doorbells.Increment(index);
             return false;
         }
 
@@ -522,7 +522,7 @@ public sealed class AvicModel : HardwareAssist
             ulong[] table = _physicalTable;
             if ((uint)apic.VcpuId < (uint)table.Length && (table[apic.VcpuId] & IsRunningBit) != 0)
             {
-                model._doorbells.Increment(apic.VcpuId, 0);
+                model._doorbells.Increment(apic.VcpuId);
             }
 
             apic.Host.Kick(apic);

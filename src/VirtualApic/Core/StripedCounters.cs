@@ -6,7 +6,7 @@ using System.Runtime.CompilerServices;
 namespace VirtualApic.Core;
 
 /// <summary>
-/// Statistics counters kept per slot (a slot per vCPU, or per vCPU and one more for devices), each
+/// A statistics counter kept per slot (a slot per vCPU, or per vCPU and one more for devices), each
 /// slot on cache lines no other slot and nothing else uses, and summed when read: a delivery path
 /// that counts writes only its own slot, never a line another vCPU's delivery reads or writes.
 /// </summary>
@@ -28,28 +28,22 @@ internal sealed class StripedCounters
 
     private readonly long[] _slots;
 
-    /// <summary><paramref name="slots"/> slots of <paramref name="counters"/> counters each (at most 8).</summary>
-    public StripedCounters(int slots, int counters)
+    /// <summary><paramref name="slots"/> counters, one per slot.</summary>
+    public StripedCounters(int slots)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(slots);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(counters);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(counters, Stride / 2);
-        Slots = slots;
         _slots = new long[checked((slots + 1) * Stride)];
     }
 
-    /// <summary>The number of slots.</summary>
-    public int Slots { get; }
-
-    /// <summary>Adds one to <paramref name="counter"/> of <paramref name="slot"/> (the caller keeps both in range).</summary>
+    /// <summary>Adds one to the counter of <paramref name="slot"/> (the caller keeps it in range).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Increment(int slot, int counter) => _slots[((slot + 1) * Stride) + counter]++;
+    public void Increment(int slot) => _slots[(slot + 1) * Stride]++;
 
-    /// <summary>The sum of <paramref name="counter"/> over every slot (read without stopping the writers).</summary>
-    public long Sum(int counter)
+    /// <summary>The sum over every slot (read without stopping the writers).</summary>
+    public long Sum()
     {
         long sum = 0;
-        for (int i = Stride + counter; i < _slots.Length; i += Stride)
+        for (int i = Stride; i < _slots.Length; i += Stride)
         {
             sum += Volatile.Read(ref _slots[i]);
         }

@@ -21,7 +21,6 @@ public sealed class InterruptRouter
     private readonly bool _use32BitIds;
     private readonly Lock _rebuildLock = new();
     private readonly StripedCounters _slowPath; // a slot per sending vCPU, the last for devices
-    private readonly int _deviceSlot;
     private volatile ApicMap _map;
     private volatile bool _dirty;
 
@@ -37,8 +36,7 @@ public sealed class InterruptRouter
         ArgumentNullException.ThrowIfNull(apics);
         ArgumentNullException.ThrowIfNull(profile);
         _apics = apics;
-        _deviceSlot = apics.Length;
-        _slowPath = new StripedCounters(apics.Length + 1, counters: 1);
+        _slowPath = new StripedCounters(apics.Length + 1);
         _profile = profile;
         _deviceBroadcastQuirk = profile.DeviceBroadcastQuirk && (x2ApicApi & X2ApicApiFlags.DisableBroadcastQuirk) == 0;
         _use32BitIds = (x2ApicApi & X2ApicApiFlags.Use32BitIds) != 0;
@@ -60,7 +58,7 @@ public sealed class InterruptRouter
     /// cache lines of its own (<c>Core/StripedCounters</c>), read without stopping the senders. The
     /// map's path counts nothing, as KVM's does not: a count there was a line that every IPI wrote.
     /// </summary>
-    public long SlowPathDeliveries => _slowPath.Sum(0);
+    public long SlowPathDeliveries => _slowPath.Sum();
 
     /// <summary>Marks the map stale; the next delivery (or <see cref="Map"/>) rebuilds it.</summary>
     public void Invalidate() => _dirty = true;
@@ -126,9 +124,8 @@ public sealed class InterruptRouter
 
     // The sender's own slot; devices (no sender), and an APIC of another VM (the public Deliver takes
     // any), share the last one.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int SenderSlot(LocalApic? source) =>
-        source is not null && (uint)source.VcpuId < (uint)_deviceSlot ? source.VcpuId : _deviceSlot;
+        source is not null && (uint)source.VcpuId < (uint)_apics.Length ? source.VcpuId : _apics.Length;
 
     private static bool IsLowestPriority(in InterruptMessage m) =>
         m.DeliveryMode == DeliveryMode.LowestPriority || m.RedirectionHint;
@@ -312,7 +309,7 @@ public sealed class InterruptRouter
 
     private int DeliverSlow(in InterruptMessage m, LocalApic? source)
     {
-        _slowPath.Increment(SenderSlot(source), 0);
+        _slowPath.Increment(SenderSlot(source));
         int result = -1;
         bool lowest = IsLowestPriority(m);
         int candidates = 0;

@@ -26,13 +26,8 @@ public class ConcurrentStatisticsTests
     {
         // Thread t owns vCPUs 2t (sender) and 2t + 1 (target): it sends, takes, EOIs and IRETs.
         // A VM-wide counter incremented without atomics loses counts here (the first form did).
-        using var vm = new VirtualMachine(new VmOptions { Cpus = 4, Accel = accel });
-        foreach (var v in vm.Vcpus)
-        {
-            v.EnterX2Apic();
-            v.SoftwareEnable();
-        }
-
+        using var vm = AssistTestKit.EnabledVm(accel, cpus: 4);
+        AssistTestKit.EnterX2Apic(vm);
         var avic = Assert.IsType<AvicModel>(vm.Accelerator);
         long slow = vm.Router.SlowPathDeliveries;
         long doorbells = avic.Doorbells;
