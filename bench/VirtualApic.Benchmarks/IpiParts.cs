@@ -38,10 +38,19 @@ public class IpiParts
     [Params("reset", "send", "accept", "ack-eoi", "ack-eoi-msr", "take-eoi-iret")]
     public string Part { get; set; } = "send";
 
+    /// <summary>
+    /// The backend: none, avic (x2APIC MSRs emulated, delivery through the backing page) or x2avic.
+    /// Not apicv: a posted interrupt stays in the PIR until the target takes it, which the page write
+    /// that resets the send does not undo.
+    /// </summary>
+    [Params("none", "avic", "x2avic")]
+    public string Accel { get; set; } = "none";
+
     [GlobalSetup]
     public void Setup()
     {
-        _vm = new VirtualMachine(new VmOptions { Cpus = 2 });
+        Guest.Check(Accel != "apicv", "IpiParts resets the IRR by a page write, which a posted interrupt bypasses");
+        _vm = new VirtualMachine(new VmOptions { Cpus = 2, Accel = Guest.ParseAccel(Accel) });
         _sender = _vm.Vcpus[0];
         _target = _vm.Vcpus[1];
         _targetPage = _target.Apic.Page;
