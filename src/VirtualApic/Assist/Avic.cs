@@ -512,9 +512,11 @@ public sealed class AvicModel : HardwareAssist
     /// <summary>Emulated deliveries (devices, emulated IPIs) to an AVIC vCPU: backing-page IRR, then doorbell or wake.</summary>
     private sealed class AvicDelivery(AvicModel model) : IVectorDelivery
     {
-        // The model's table, held here too: the IsRunning test on every delivery then loads the
-        // table straight from this object instead of through the model.
+        // The model's table and doorbell counts, held here too (the counters are a struct over the
+        // model's array): every delivery's IsRunning test and count then load them straight from
+        // this object instead of through the model.
         private readonly ulong[] _physicalTable = model._physicalTable;
+        private readonly StripedCounters _doorbells = model._doorbells;
 
         public bool Deliver(LocalApic apic, int vector)
         {
@@ -522,7 +524,7 @@ public sealed class AvicModel : HardwareAssist
             ulong[] table = _physicalTable;
             if ((uint)apic.VcpuId < (uint)table.Length && (table[apic.VcpuId] & IsRunningBit) != 0)
             {
-                model._doorbells.Increment(apic.VcpuId);
+                _doorbells.Increment(apic.VcpuId);
             }
 
             apic.Host.Kick(apic);

@@ -17,8 +17,10 @@ namespace VirtualApic.Core;
 /// alone (docs/performance.md, "Thirty-seventh session"). KVM keeps no count on its fast path at all.
 /// Increments are plain: a slot written by two threads at once (devices sharing one, or senders
 /// sharing a target) may miss a count, as the single counters it replaces could on every slot.
+/// A struct over one array: a copy counts into the same slots, so a hot path can hold its own copy
+/// and reach the slots in one load instead of two (AVIC's delivery: 1.4 ns per IPI).
 /// </remarks>
-internal sealed class StripedCounters
+internal readonly struct StripedCounters
 {
     // 128 bytes per slot: the array's data can start anywhere in a line (and the GC may move it), so
     // two slots at a 64-byte stride could still meet in one line; at 128 they cannot. The first

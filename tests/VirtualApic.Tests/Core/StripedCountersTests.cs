@@ -25,6 +25,20 @@ public class StripedCountersTests
     }
 
     [Fact]
+    public void A_copy_counts_into_the_same_slots()
+    {
+        // AVIC's delivery holds a copy of the model's counters: the model's sum must see its counts.
+        var counters = new StripedCounters(slots: 2);
+        var copy = counters;
+        copy.Increment(1);
+        copy.Increment(0);
+        counters.Increment(1);
+
+        Assert.Equal(3, counters.Sum());
+        Assert.Equal(3, copy.Sum());
+    }
+
+    [Fact]
     public void Bad_shapes_are_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new StripedCounters(-1));
