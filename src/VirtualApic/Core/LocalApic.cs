@@ -631,6 +631,21 @@ public sealed partial class LocalApic
         return set;
     }
 
+    // Clears an IRR bit the owner's scan has just found: only the owner clears IRR bits, so it is
+    // still set and needs no test (TestAndClearIrr's load of the word just scanned, on the
+    // acknowledge's dependency chain).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ClearFoundIrr(int vector)
+    {
+        if (_concurrentDelivery && !_owner.IsBound && !_ownerWritesIrr)
+        {
+            Words.ClearKnownVectorAtomic(ApicOffset.Irr, vector);
+            return;
+        }
+
+        Words.ClearKnownVector(ApicOffset.Irr, vector);
+    }
+
     /// <summary>The highest vector in the IRR (posted vectors folded in first), or -1.</summary>
     public int HighestIrr
     {
@@ -687,7 +702,7 @@ public sealed partial class LocalApic
             return -1;
         }
 
-        TestAndClearIrr(v);
+        ClearFoundIrr(v);
         _isr.SetInService(Words, v);
 
         // v was deliverable, so its class is above both TPR's and the previous ISR's: it is PPR now.
