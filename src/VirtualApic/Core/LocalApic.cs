@@ -604,36 +604,29 @@ public sealed partial class LocalApic
         }
     }
 
-    // Clears an IRR bit for an evaluation (acknowledge): atomically when other threads may be setting
-    // bits in the same word (unbound), plainly when they cannot: a single-threaded VM, an IRR bound
-    // to its vCPU thread, where other threads post to the inbox and the binding contract puts every
-    // evaluation on the owner thread, or an owner-written IRR (KeepIrrOwnerWritten). No thread-id
-    // read here (unlike WritesIrrPlainly): it cost a TLS lookup per interrupt.
-    // Both callers have the vector in 0-255 already (from the IRR scan, or range-checked).
+    // Tests and clears an IRR bit for an evaluation (the acknowledge of a caller's vector). Other
+    // threads only ever set IRR bits; clearing one is the owner's (acknowledge, RESET, INIT,
+    // restore). So a bit the owner reads as set stays set until it clears it: the test can be a
+    // plain load. The vector is in 0-255 already (range-checked by the caller).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TestAndClearIrr(int vector)
     {
-        // Other threads only ever set IRR bits; clearing one is the owner's (acknowledge, RESET, INIT,
-        // restore). So a bit the owner reads as set stays set until it clears it: the test can be a
-        // plain load, and the clear a locked AND that need not return the old word.
         bool set = Words.TestKnownVector(ApicOffset.Irr, vector);
-        if (_concurrentDelivery && !_owner.IsBound && !_ownerWritesIrr)
+        if (set)
         {
-            if (set)
-            {
-                Words.ClearKnownVectorAtomic(ApicOffset.Irr, vector);
-            }
-
-            return set;
+            ClearFoundIrr(vector);
         }
 
-        Words.ClearKnownVector(ApicOffset.Irr, vector);
         return set;
     }
 
-    // Clears an IRR bit the owner's scan has just found: only the owner clears IRR bits, so it is
-    // still set and needs no test (TestAndClearIrr's load of the word just scanned, on the
-    // acknowledge's dependency chain).
+    // Clears an IRR bit known to be set: tested, or just found by the owner's scan (Acknowledge()
+    // skips the test, whose load of the word just scanned sat on its dependency chain). Atomically
+    // when other threads may be setting bits in the same word (unbound), with a locked AND that need
+    // not return the old word; plainly when they cannot: a single-threaded VM, an IRR bound to its
+    // vCPU thread, where other threads post to the inbox and the binding contract puts every
+    // evaluation on the owner thread, or an owner-written IRR (KeepIrrOwnerWritten). No thread-id
+    // read here (unlike WritesIrrPlainly): it cost a TLS lookup per interrupt.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ClearFoundIrr(int vector)
     {

@@ -266,9 +266,6 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     // to 2 Cpus - 1): held so that they stay between them, a compacting GC keeping the order.
     private readonly byte[][] _fillers;
 
-    /// <summary>The filler after vCPU <paramref name="index"/>'s APIC objects or (<paramref name="vcpuObjects"/>) its vCPU objects (layout tests).</summary>
-    internal byte[] FillerAfter(int index, bool vcpuObjects) => _fillers[(vcpuObjects ? _vcpus.Length : 0) + index];
-
     // The VcpuKicked notifications that IOAPIC deliveries on this thread deferred (an embedder's
     // handler must not run under the IOAPIC's lock: docs/threading.md), and whether any kick of this
     // VM was ever deferred (so that DeliveriesCompleted can skip the thread-local list until then).
