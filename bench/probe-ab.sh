@@ -12,7 +12,7 @@
 #   e.g. bash bench/probe-ab.sh -n 3 9943481 HEAD -- "W1FixedCycle Irr=locked" "W1Backend Accel=avic Bound=false"
 #
 # A case may name one method of its class (W4IpiBroadcast.TakeEoi256). A benchmark class must
-# compile against every revision's library (the harness files are copied too: JitWarmup.cs,
+# compile against every revision's library (the harness files are copied too: InliningLog.cs, JitWarmup.cs,
 # LaunchProbe.cs, Program.cs).
 #
 # FLOOR_GATE=1.03 (needs gcc) gates every launch on the C floor (bench/baseline/w1-floor.c, a short
@@ -37,7 +37,7 @@ if [ ${#revs[@]} -eq 0 ] || [ ${#cases[@]} -eq 0 ]; then
 fi
 
 bench=$root/bench/VirtualApic.Benchmarks
-files=(JitWarmup.cs LaunchProbe.cs Program.cs)
+files=(InliningLog.cs JitWarmup.cs LaunchProbe.cs Program.cs)
 for c in "${cases[@]}"; do
     class=${c%% *}
     class=${class%%.*} # CLASS.METHOD names the class's file by CLASS

@@ -60,6 +60,7 @@ internal static class LaunchProbe
             property.SetValue(instance, converted);
         }
 
+        using var inlining = InliningLog.FromEnvironment();
         var benchmarks = type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null).ToArray();
         var method = target.Length > 1
             ? benchmarks.Single(m => m.Name == target[1])
