@@ -104,8 +104,6 @@ public sealed class ApicvModel : HardwareAssist
     public override ApicExit WriteX2ApicMsr(LocalApic apic, uint msr, ulong value)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        int offset = ApicOffset.FromMsr(msr);
-
         if (!IsActive || !apic.IsX2Apic)
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
@@ -113,11 +111,13 @@ public sealed class ApicvModel : HardwareAssist
 
         // The write every guest handler ends with, first and without the lookups: the ApicvMsr
         // column virtualizes the EOI and a zero never faults (AssistColumnTests and
-        // RegisterEdgeTests pin both).
-        if (offset == ApicOffset.Eoi && value == 0)
+        // RegisterEdgeTests pin both). The MSR is tested, not its offset (ApicOffset.EoiMsr says why).
+        if (msr == ApicOffset.EoiMsr && value == 0)
         {
             return VirtualizeEoi(apic);
         }
+
+        int offset = ApicOffset.FromMsr(msr);
 
         if (ApicRegisterTable.Handling(AssistPath.ApicvMsr, offset, write: true) == AssistAccess.FaultLike)
         {

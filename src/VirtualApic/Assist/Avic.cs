@@ -199,8 +199,6 @@ public sealed class AvicModel : HardwareAssist
     public override ApicExit WriteX2ApicMsr(LocalApic apic, uint msr, ulong value)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        int offset = ApicOffset.FromMsr(msr);
-
         // Only x2AVIC passes x2APIC MSRs through: plain AVIC's hybrid mode intercepts them all, so
         // it leaves here on its first load (this is every EOI of an x2APIC guest under plain AVIC).
         if (!_x2Avic || !Accelerates(apic) || !apic.IsX2Apic)
@@ -210,11 +208,13 @@ public sealed class AvicModel : HardwareAssist
 
         // The write every guest handler ends with, first and without the lookups: the X2AvicMsr
         // column passes the EOI through and a zero never faults (AssistColumnTests and
-        // RegisterEdgeTests pin both).
-        if (offset == ApicOffset.Eoi && value == 0)
+        // RegisterEdgeTests pin both). The MSR is tested, not its offset (ApicOffset.EoiMsr says why).
+        if (msr == ApicOffset.EoiMsr && value == 0)
         {
             return AcceleratedEoi(apic, 0);
         }
+
+        int offset = ApicOffset.FromMsr(msr);
 
         // KVM passes writes through only for TPR, EOI, SELF_IPI and ICR (the table's X2AvicMsr column).
         if (ApicRegisterTable.Handling(AssistPath.X2AvicMsr, offset, write: true) == AssistAccess.FaultLike)

@@ -365,8 +365,8 @@ public sealed partial class LocalApic
             return false;
         }
 
-        int offset = ApicOffset.FromMsr(msr);
-        if (offset == ApicOffset.Eoi && value == 0)
+        // The MSR is tested, not the offset made from it (ApicOffset.EoiMsr says why).
+        if (msr == ApicOffset.EoiMsr && value == 0)
         {
             // The write every guest's handler ends with. The EOI row of the x2APIC write table
             // accepts a zero in every profile (EoiMustBeZero faults only on other values), so the
@@ -375,7 +375,7 @@ public sealed partial class LocalApic
             return true;
         }
 
-        if (offset == ApicOffset.Icr)
+        if (msr == ApicOffset.IcrMsr)
         {
             return WriteX2ApicIcr(value);
         }
@@ -385,7 +385,7 @@ public sealed partial class LocalApic
             return false;
         }
 
-        return WriteRegister(offset, (uint)value);
+        return WriteRegister(ApicOffset.FromMsr(msr), (uint)value);
     }
 
     /// <summary>

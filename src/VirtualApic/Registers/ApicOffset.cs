@@ -71,6 +71,14 @@ public static class ApicOffset
     /// <summary>The last MSR of the x2APIC range.</summary>
     public const uint X2ApicMsrLast = 0x8FF;
 
+    // The x2APIC MSRs of the two registers every interrupt writes. The guest-WRMSR paths test the
+    // MSR against these before they make an offset of it: where a caller's MSR is a constant, the
+    // JIT folds such a test while it imports the inlinee, so an EOI site does not inline the ICR's
+    // path too, nor an ICR site the EOI's. Compared as offsets, the tests were not folded there,
+    // and every site spent inlining budget on both paths (docs/performance.md, "Thirty-ninth session").
+    internal const uint EoiMsr = X2ApicMsrBase + (Eoi >> 4);
+    internal const uint IcrMsr = X2ApicMsrBase + (Icr >> 4);
+
     /// <summary>IA32_TSC_DEADLINE (MSR 0x6E0), the TSC-deadline timer's register (SDM 11.5.4.1).</summary>
     public const uint TscDeadlineMsr = 0x6E0;
 
