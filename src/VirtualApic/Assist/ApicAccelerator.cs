@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
+using VirtualApic.Registers;
 
 namespace VirtualApic.Assist;
 
@@ -24,6 +25,13 @@ public abstract class ApicAccelerator
 
     /// <summary>A guest WRMSR of an x2APIC register (0x800-0x8FF).</summary>
     public abstract ApicExit WriteX2ApicMsr(LocalApic apic, uint msr, ulong value);
+
+    /// <summary>
+    /// A guest WRMSR of X2APIC_EOI (0x80B), the write every handler ends with: the exit dispatcher
+    /// calls this for it, so that where the MSR is a constant the JIT inlines a model's EOI path
+    /// alone, not its whole x2APIC write (ApicOffset.EoiMsr). The same as <see cref="WriteX2ApicMsr"/>.
+    /// </summary>
+    internal virtual ApicExit WriteX2ApicEoi(LocalApic apic, ulong value) => WriteX2ApicMsr(apic, ApicOffset.EoiMsr, value);
 
     /// <summary>A guest load from the APIC MMIO window.</summary>
     public abstract ApicExit ReadMmio(LocalApic apic, int offset, int size, out ulong value);

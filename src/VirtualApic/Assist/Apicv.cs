@@ -101,10 +101,24 @@ public sealed class ApicvModel : HardwareAssist
     }
 
     /// <inheritdoc/>
+    internal override ApicExit WriteX2ApicEoi(LocalApic apic, ulong value)
+    {
+        if (!VirtualizesX2ApicMsrs(apic))
+        {
+            return ApicExit.FaultLike(ExitReason.MsrWrite, (int)ApicOffset.EoiMsr);
+        }
+
+        return value == 0 ? VirtualizeEoi(apic) : WriteX2ApicMsr(apic, ApicOffset.EoiMsr, value);
+    }
+
+    // Whether the guest's x2APIC MSR accesses meet APIC virtualization (x2APIC mode, not inhibited).
+    private bool VirtualizesX2ApicMsrs(LocalApic apic) => IsActive && apic.IsX2Apic;
+
+    /// <inheritdoc/>
     public override ApicExit WriteX2ApicMsr(LocalApic apic, uint msr, ulong value)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        if (!IsActive || !apic.IsX2Apic)
+        if (!VirtualizesX2ApicMsrs(apic))
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }

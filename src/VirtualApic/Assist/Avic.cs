@@ -196,12 +196,25 @@ public sealed class AvicModel : HardwareAssist
     }
 
     /// <inheritdoc/>
+    internal override ApicExit WriteX2ApicEoi(LocalApic apic, ulong value)
+    {
+        if (!PassesX2ApicMsrs(apic))
+        {
+            return ApicExit.FaultLike(ExitReason.MsrWrite, (int)ApicOffset.EoiMsr);
+        }
+
+        return value == 0 ? AcceleratedEoi(apic, 0) : WriteX2ApicMsr(apic, ApicOffset.EoiMsr, value);
+    }
+
+    // Only x2AVIC passes x2APIC MSRs through: plain AVIC's hybrid mode intercepts them all, so a
+    // write leaves on this test (every EOI of an x2APIC guest under plain AVIC).
+    private bool PassesX2ApicMsrs(LocalApic apic) => _x2Avic && Accelerates(apic) && apic.IsX2Apic;
+
+    /// <inheritdoc/>
     public override ApicExit WriteX2ApicMsr(LocalApic apic, uint msr, ulong value)
     {
         ArgumentNullException.ThrowIfNull(apic);
-        // Only x2AVIC passes x2APIC MSRs through: plain AVIC's hybrid mode intercepts them all, so
-        // it leaves here on its first load (this is every EOI of an x2APIC guest under plain AVIC).
-        if (!_x2Avic || !Accelerates(apic) || !apic.IsX2Apic)
+        if (!PassesX2ApicMsrs(apic))
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
         }

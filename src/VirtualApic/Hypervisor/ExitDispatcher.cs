@@ -73,7 +73,10 @@ public sealed class ExitDispatcher
         SyncPvEoiBeforeHardwareAccess();
         if (msr is >= ApicOffset.X2ApicMsrBase and <= ApicOffset.X2ApicMsrLast)
         {
-            var exit = Accelerator.WriteX2ApicMsr(_apic, msr, value);
+            // The EOI apart: with a constant MSR only the model's EOI path is inlined (ApicOffset.EoiMsr).
+            var exit = msr == ApicOffset.EoiMsr
+                ? Accelerator.WriteX2ApicEoi(_apic, value)
+                : Accelerator.WriteX2ApicMsr(_apic, msr, value);
             return exit.Outcome switch
             {
                 AssistOutcome.Completed => true,
