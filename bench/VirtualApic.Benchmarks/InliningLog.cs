@@ -11,12 +11,14 @@ namespace VirtualApic.Benchmarks;
 /// the runtime's own JIT-tracing events (<c>MethodJitInliningSucceeded</c> / <c>Failed</c>, keyword
 /// 0x1000 of Microsoft-Windows-DotNETRuntime), which a release runtime raises, where the inline tree
 /// of <c>DOTNET_JitPrintInlinedMethods</c> needs a checked JIT. Every decision is printed as it comes,
-/// one line each (<c>inline ok|FAIL [tier of the caller's compile] inliner -> inlinee: reason</c>), to
+/// one line each (<c>inline ok|FAIL root: inliner -> inlinee: reason</c>) after a <c>compile root</c>
+/// line for each compile of the root (OSR, instrumented, Tier1: the last one is the code that runs), to
 /// stderr, so a launch whose figure differs can be read against the code the JIT made for it
 /// (docs/performance.md, "Thirty-ninth session").
 /// </summary>
 internal sealed class InliningLog : EventListener
 {
+    private const EventKeywords Jit = (EventKeywords)0x10;
     private const EventKeywords JitTracing = (EventKeywords)0x1000;
     private readonly string[] _roots;
 
@@ -32,19 +34,32 @@ internal sealed class InliningLog : EventListener
     {
         if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
         {
-            EnableEvents(eventSource, EventLevel.Verbose, JitTracing);
+            EnableEvents(eventSource, EventLevel.Verbose, Jit | JitTracing);
         }
     }
 
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
-        if (_roots is null || eventData.EventName is not { } name || !name.StartsWith("MethodJitInlining", StringComparison.Ordinal)
-            || eventData.Payload is not { } payload || eventData.PayloadNames is not { } names)
+        if (_roots is null || eventData.EventName is not { } name || eventData.Payload is not { } payload
+            || eventData.PayloadNames is not { } names)
         {
             return;
         }
 
         string Field(string field) => names.IndexOf(field) is >= 0 and var i ? payload[i]?.ToString() ?? "" : "";
+
+        // Each compile of a named method (Tier1, OSR, instrumented) starts its own list.
+        if (name.StartsWith("MethodJittingStarted", StringComparison.Ordinal) && _roots.Contains(Field("MethodName")))
+        {
+            Console.Error.WriteLine($"compile {Field("MethodName")} (IL {Field("MethodILSize")} bytes)");
+            return;
+        }
+
+        if (!name.StartsWith("MethodJitInlining", StringComparison.Ordinal))
+        {
+            return;
+        }
+
         string root = Field("MethodBeingCompiledName");
         if (!_roots.Contains(root))
         {
