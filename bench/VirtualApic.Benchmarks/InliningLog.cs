@@ -40,6 +40,7 @@ internal sealed class InliningLog : EventListener
 
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
+        // Events can arrive while EventListener's constructor runs, before _roots is set.
         if (_roots is null || eventData.EventName is not { } name || eventData.Payload is not { } payload
             || eventData.PayloadNames is not { } names)
         {

@@ -100,6 +100,9 @@ public sealed class ApicvModel : HardwareAssist
         return ApicExit.Completed;
     }
 
+    // The write every guest handler ends with (the dispatcher sends every X2APIC_EOI write here), a
+    // zero without the lookups: the ApicvMsr column virtualizes the EOI and a zero never faults
+    // (AssistColumnTests and RegisterEdgeTests pin both); WriteX2ApicMsr's switch takes any other value.
     /// <inheritdoc/>
     internal override ApicExit WriteX2ApicEoi(LocalApic apic, ulong value)
     {
@@ -121,14 +124,6 @@ public sealed class ApicvModel : HardwareAssist
         if (!VirtualizesX2ApicMsrs(apic))
         {
             return ApicExit.FaultLike(ExitReason.MsrWrite, (int)msr);
-        }
-
-        // The write every guest handler ends with, first and without the lookups: the ApicvMsr
-        // column virtualizes the EOI and a zero never faults (AssistColumnTests and
-        // RegisterEdgeTests pin both). The MSR is tested, not its offset (ApicOffset.EoiMsr says why).
-        if (msr == ApicOffset.EoiMsr && value == 0)
-        {
-            return VirtualizeEoi(apic);
         }
 
         int offset = ApicOffset.FromMsr(msr);
