@@ -107,38 +107,40 @@ public sealed unsafe class ApicPage
     public void Write64(int offset, ulong value) => _words.Write64(offset, value);
 
     /// <summary>Whether vector <paramref name="vector"/> is set in the 256-bit register at <paramref name="regBase"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TestVector(int regBase, int vector) => _words.TestVector(regBase, vector);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
+    public bool TestVector(int regBase, int vector) => _words.TestVector(CheckRegister(regBase), vector);
 
     /// <summary>Sets a vector bit (owner thread only).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SetVector(int regBase, int vector) => _words.SetVector(regBase, vector);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
+    public void SetVector(int regBase, int vector) => _words.SetVector(CheckRegister(regBase), vector);
 
     /// <summary>Clears a vector bit (owner thread only).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ClearVector(int regBase, int vector) => _words.ClearVector(regBase, vector);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
+    public void ClearVector(int regBase, int vector) => _words.ClearVector(CheckRegister(regBase), vector);
 
     /// <summary>Atomically sets a vector bit; returns whether it was already set.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TestAndSetVectorAtomic(int regBase, int vector) => _words.TestAndSetVectorAtomic(regBase, vector);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
+    public bool TestAndSetVectorAtomic(int regBase, int vector) => _words.TestAndSetVectorAtomic(CheckRegister(regBase), vector);
 
     /// <summary>Atomically clears a vector bit; returns whether it was set.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TestAndClearVectorAtomic(int regBase, int vector) => _words.TestAndClearVectorAtomic(regBase, vector);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
+    public bool TestAndClearVectorAtomic(int regBase, int vector) => _words.TestAndClearVectorAtomic(CheckRegister(regBase), vector);
 
     /// <summary>Atomically ORs 32 vector bits into dword <paramref name="index"/> (0-7) of a 256-bit register.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not 0-7.</exception>
-    public void OrVectorWordAtomic(int regBase, int index, uint bits) => _words.OrVectorWordAtomic(regBase, index, bits);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="index"/> is not 0-7.</exception>
+    public void OrVectorWordAtomic(int regBase, int index, uint bits) => _words.OrVectorWordAtomic(CheckRegister(regBase), index, bits);
 
     /// <summary>The highest vector set in the 256-bit register at <paramref name="regBase"/>, or -1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int HighestVector(int regBase) => _words.HighestVector(regBase);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>.</exception>
+    public int HighestVector(int regBase) => _words.HighestVector(CheckRegister(regBase));
 
     /// <summary>Number of vectors set in the 256-bit register at <paramref name="regBase"/>.</summary>
-    public int CountVectors(int regBase) => _words.CountVectors(regBase);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>.</exception>
+    public int CountVectors(int regBase) => _words.CountVectors(CheckRegister(regBase));
 
     /// <summary>Clears the 256-bit register at <paramref name="regBase"/>.</summary>
-    public void ClearVectors(int regBase) => _words.ClearVectors(regBase);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>.</exception>
+    public void ClearVectors(int regBase) => _words.ClearVectors(CheckRegister(regBase));
 
     /// <summary>Copies the first <paramref name="destination"/>.Length bytes of the page out.</summary>
     public void CopyTo(Span<byte> destination) => _words.CopyTo(destination);
@@ -148,6 +150,23 @@ public sealed unsafe class ApicPage
 
     /// <summary>Clears the whole page.</summary>
     public void Clear() => _words.Clear();
+
+    // The vector helpers take one of the three 256-bit registers: any other base would reach past
+    // the register, and near the end of the page past the page itself (SetVector(0xFF0, 0xFF)
+    // wrote 0x60 bytes past its end).
+    private static int CheckRegister(int regBase)
+    {
+        if (regBase is not (ApicOffset.Irr or ApicOffset.Isr or ApicOffset.Tmr))
+        {
+            ThrowBadRegister(regBase);
+        }
+
+        return regBase;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadRegister(int regBase) =>
+        throw new ArgumentOutOfRangeException(nameof(regBase), regBase, "a 256-bit vector register is IRR (0x200), ISR (0x100) or TMR (0x180): see VectorRegister");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowBadVector(int vector) =>

@@ -499,4 +499,39 @@ public class ApicPageTests
     }
 
     private static void AssertBadVector(int vector, Func<bool> call) => AssertBadVector(vector, () => { _ = call(); });
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(ApicOffset.Tmr + 0x10)]
+    [InlineData(ApicOffset.Irr + 0x80)]
+    [InlineData(0xFF0)]
+    [InlineData(-0x10)]
+    [InlineData(ApicPage.Size)]
+    [InlineData(int.MaxValue)]
+    public void The_vector_helpers_refuse_a_base_that_is_no_vector_register_and_change_nothing(int regBase)
+    {
+        var page = new ApicPage();
+        var actions = new Action[]
+        {
+            () => page.TestVector(regBase, 1),
+            () => page.SetVector(regBase, 1),
+            () => page.ClearVector(regBase, 1),
+            () => page.TestAndSetVectorAtomic(regBase, 1),
+            () => page.TestAndClearVectorAtomic(regBase, 1),
+            () => page.OrVectorWordAtomic(regBase, 7, ~0u),
+            () => page.HighestVector(regBase),
+            () => page.CountVectors(regBase),
+            () => page.ClearVectors(regBase),
+        };
+
+        foreach (var action in actions)
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(action);
+            Assert.Equal("regBase", e.ParamName);
+        }
+
+        byte[] bytes = new byte[ApicPage.Size];
+        page.CopyTo(bytes);
+        Assert.All(bytes, b => Assert.Equal(0, b));
+    }
 }
