@@ -324,7 +324,7 @@ public sealed class AvicModel : HardwareAssist
     private static ApicExit AcceleratedEoi(LocalApic apic, uint value)
     {
         int isrv = apic.HighestIsr;
-        if (isrv >= 0 && apic.Words.TestVector(ApicOffset.Tmr, isrv))
+        if (isrv >= 0 && apic.IsLevelTriggered(isrv))
         {
             apic.Words.Write(ApicOffset.Eoi, value);
             return ApicExit.TrapLikeExit(ExitReason.AvicNoAccel, ApicOffset.Eoi);

@@ -97,14 +97,25 @@ public sealed unsafe class ApicPage
     public uint Read(int offset) => _words.Read(offset);
 
     /// <summary>Writes the 32-bit word at byte <paramref name="offset"/> (4-byte aligned).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Write(int offset, uint value) => _words.Write(offset, value);
+    public void Write(int offset, uint value)
+    {
+        int tmr = value != 0 ? TmrDwordAt(offset) : 0;
+        MarkTmr(tmr);
+        _words.Write(offset, value);
+        MarkTmr(tmr);
+    }
 
     /// <summary>Reads two consecutive words as one 64-bit value (the unsplit x2APIC ICR at 0x300).</summary>
     public ulong Read64(int offset) => _words.Read64(offset);
 
     /// <summary>Writes a 64-bit value as two consecutive words.</summary>
-    public void Write64(int offset, ulong value) => _words.Write64(offset, value);
+    public void Write64(int offset, ulong value)
+    {
+        int tmr = ((uint)value != 0 ? TmrDwordAt(offset) : 0) | ((value >> 32) != 0 ? TmrDwordAt(offset + 4) : 0);
+        MarkTmr(tmr);
+        _words.Write64(offset, value);
+        MarkTmr(tmr);
+    }
 
     /// <summary>Whether vector <paramref name="vector"/> is set in the 256-bit register at <paramref name="regBase"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
@@ -112,7 +123,13 @@ public sealed unsafe class ApicPage
 
     /// <summary>Sets a vector bit (owner thread only).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
-    public void SetVector(int regBase, int vector) => _words.SetVector(CheckRegister(regBase), vector);
+    public void SetVector(int regBase, int vector)
+    {
+        int tmr = TmrDwordOf(CheckRegister(regBase), vector);
+        MarkTmr(tmr);
+        _words.SetVector(regBase, vector);
+        MarkTmr(tmr);
+    }
 
     /// <summary>Clears a vector bit (owner thread only).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
@@ -120,7 +137,14 @@ public sealed unsafe class ApicPage
 
     /// <summary>Atomically sets a vector bit; returns whether it was already set.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
-    public bool TestAndSetVectorAtomic(int regBase, int vector) => _words.TestAndSetVectorAtomic(CheckRegister(regBase), vector);
+    public bool TestAndSetVectorAtomic(int regBase, int vector)
+    {
+        int tmr = TmrDwordOf(CheckRegister(regBase), vector);
+        MarkTmr(tmr);
+        bool was = _words.TestAndSetVectorAtomic(regBase, vector);
+        MarkTmr(tmr);
+        return was;
+    }
 
     /// <summary>Atomically clears a vector bit; returns whether it was set.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="vector"/> is not 0-255.</exception>
@@ -128,7 +152,14 @@ public sealed unsafe class ApicPage
 
     /// <summary>Atomically ORs 32 vector bits into dword <paramref name="index"/> (0-7) of a 256-bit register.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>, or <paramref name="index"/> is not 0-7.</exception>
-    public void OrVectorWordAtomic(int regBase, int index, uint bits) => _words.OrVectorWordAtomic(CheckRegister(regBase), index, bits);
+    public void OrVectorWordAtomic(int regBase, int index, uint bits)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)index, 7u, nameof(index));
+        int tmr = bits != 0 ? TmrDwordAt(CheckRegister(regBase) + (index << 4)) : 0;
+        MarkTmr(tmr);
+        _words.OrVectorWordAtomic(regBase, index, bits);
+        MarkTmr(tmr);
+    }
 
     /// <summary>The highest vector set in the 256-bit register at <paramref name="regBase"/>, or -1.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="regBase"/> is not a <see cref="VectorRegister"/>.</exception>
@@ -146,10 +177,60 @@ public sealed unsafe class ApicPage
     public void CopyTo(Span<byte> destination) => _words.CopyTo(destination);
 
     /// <summary>Overwrites the first <paramref name="source"/>.Length bytes of the page.</summary>
-    public void CopyFrom(ReadOnlySpan<byte> source) => _words.CopyFrom(source);
+    public void CopyFrom(ReadOnlySpan<byte> source)
+    {
+        int tmr = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            int at = ApicOffset.Tmr + (i << 4);
+            if (source.Length > at && source.Slice(at, Math.Min(4, source.Length - at)).ContainsAnyExcept((byte)0))
+            {
+                tmr |= 1 << i;
+            }
+        }
+
+        MarkTmr(tmr);
+        _words.CopyFrom(source);
+        MarkTmr(tmr);
+    }
 
     /// <summary>Clears the whole page.</summary>
     public void Clear() => _words.Clear();
+
+    // The APIC this page is the register page of, told of every TMR bit set through this class's
+    // public members (its TmrSummary); null for a page of no APIC.
+    private LocalApic? _apic;
+
+    /// <summary>Makes this the register page of <paramref name="apic"/> (its constructor); a page serves one APIC.</summary>
+    internal void AttachTo(LocalApic apic)
+    {
+        if (_apic is not null)
+        {
+            throw new InvalidOperationException($"this register page already belongs to the APIC of vCPU {_apic.VcpuId}");
+        }
+
+        _apic = apic;
+    }
+
+    // Before and after a public write that may set TMR bits (the summary's protocol, see TmrSummary).
+    private void MarkTmr(int dwords)
+    {
+        if (dwords != 0)
+        {
+            _apic?.MarkTmrDwords(dwords);
+        }
+    }
+
+    // The summary bit of the TMR dword at byte offset (masked into the page as PageWords does), or 0
+    // when the offset is no TMR dword.
+    private static int TmrDwordAt(int offset)
+    {
+        int rel = (offset & (Size - 4)) - ApicOffset.Tmr;
+        return (uint)rel < 0x80 && (rel & 0xF) == 0 ? 1 << (rel >> 4) : 0;
+    }
+
+    private static int TmrDwordOf(int regBase, int vector) =>
+        regBase == ApicOffset.Tmr ? TmrSummary.DwordOf(vector) : 0;
 
     // The vector helpers take one of the three 256-bit registers: any other base would reach past
     // the register, and near the end of the page past the page itself (SetVector(0xFF0, 0xFF)

@@ -59,6 +59,9 @@ public sealed partial class LocalApic
     // Vectors whose EOI must reach the IOAPIC (KVM ioapic_handled_vectors), kept by the fabric.
     private VectorBits _ioapicHandled; // in this object: every EOI reads it
 
+    // Which TMR dwords may hold a set bit: edge acceptances and EOIs skip the TMR's line without one.
+    private TmrSummary _tmr;
+
     /// <summary>Creates the APIC of vCPU <paramref name="vcpuId"/> in its RESET state.</summary>
     /// <param name="vcpuId">The vCPU index, which is also the initial APIC ID and the x2APIC ID.</param>
     /// <param name="isBsp">Whether this is the bootstrap processor (APIC_BASE.BSP at RESET).</param>
@@ -75,6 +78,7 @@ public sealed partial class LocalApic
         ArgumentNullException.ThrowIfNull(page);
         Page = page;
         _words = page.Words;
+        page.AttachTo(this);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentOutOfRangeException.ThrowIfNegative(vcpuId);
@@ -269,6 +273,7 @@ public sealed partial class LocalApic
         _inbox.Drop();
         Words.ClearVectors(ApicOffset.Irr);
         _isr.Clear(Words);
+        _tmr.Forget(); // first: a level acceptance racing the clearing then marks its bit again
         Words.ClearVectors(ApicOffset.Tmr);
         Timer.ResetState();
         UpdatePpr();
@@ -353,8 +358,10 @@ public sealed partial class LocalApic
             return false;
         }
 
-        // TMR follows the trigger mode of the last acceptance of the vector.
-        if (Words.TestVector(ApicOffset.Tmr, vector) != (trigger == TriggerMode.Level))
+        // TMR follows the trigger mode of the last acceptance of the vector. An edge vector whose TMR
+        // dword the summary knows to be zero has no bit to clear: its line is not loaded.
+        bool levelTriggered = trigger == TriggerMode.Level;
+        if ((levelTriggered || _tmr.MayHold(vector)) && Words.TestKnownVector(ApicOffset.Tmr, vector) != levelTriggered)
         {
             FlipTmr(vector, trigger);
         }
@@ -370,7 +377,9 @@ public sealed partial class LocalApic
     {
         if (trigger == TriggerMode.Level)
         {
+            _tmr.MarkVector(vector);
             Words.TestAndSetVectorAtomic(ApicOffset.Tmr, vector);
+            _tmr.MarkVector(vector); // after too: a RESET may have forgotten the first (TmrSummary)
         }
         else
         {
@@ -396,7 +405,7 @@ public sealed partial class LocalApic
             return false;
         }
 
-        if (Words.TestVector(ApicOffset.Tmr, vector))
+        if (_tmr.Test(Words, vector))
         {
             Words.TestAndClearVectorAtomic(ApicOffset.Tmr, vector);
         }
@@ -788,8 +797,30 @@ public sealed partial class LocalApic
         Tracer?.OnEoi(VcpuId, v);
 
         // v came from the ISR, so it is 0-255: the bitmap reads need no range check.
-        return EoiResult.Retired(v, Words.ReadKnownVectorWord(ApicOffset.Tmr, v), IoApicHandledWord(v));
+        // Two returns, not a TMR word of 0 when the summary rules the TMR out: the common one then
+        // builds its result with no level bit to compute (W4 take + EOI 31.8 -> 31.5 ns).
+        ulong ioApicHandled = IoApicHandledWord(v);
+        return _tmr.MayHold(v)
+            ? EoiResult.Retired(v, Words.ReadKnownVectorWord(ApicOffset.Tmr, v), ioApicHandled)
+            : EoiResult.Retired(v, 0u, ioApicHandled);
     }
+
+    /// <summary>Whether <paramref name="vector"/>'s TMR bit is set: its last acceptance was level-triggered.</summary>
+    internal bool IsLevelTriggered(int vector)
+    {
+        if ((uint)vector > 255)
+        {
+            ApicPage.ThrowBadVector(vector);
+        }
+
+        return _tmr.Test(Words, vector);
+    }
+
+    /// <summary>Marks TMR dwords (bit i for dword i) as possibly non-zero: the page's public writes (see <see cref="TmrSummary"/>).</summary>
+    internal void MarkTmrDwords(int dwords) => _tmr.Mark(dwords);
+
+    /// <summary>The TMR summary as stored (bit i: TMR dword i may hold a set bit), for the tests.</summary>
+    internal int TmrSummaryDwords => _tmr.Dwords;
 
     /// <summary>Whether the IOAPIC must hear of an EOI of <paramref name="vector"/> (KVM <c>kvm_ioapic_handles_vector</c>).</summary>
     internal bool IsIoApicHandled(int vector)
@@ -817,7 +848,7 @@ public sealed partial class LocalApic
     /// </summary>
     internal EoiResult EndOfInterruptAccelerated(int vector)
     {
-        var eoi = EoiResult.Retired(vector, Words.TestVector(ApicOffset.Tmr, vector), IsIoApicHandled(vector));
+        var eoi = EoiResult.Retired(vector, IsLevelTriggered(vector), IsIoApicHandled(vector));
         if (OwnsLvtStatusBits)
         {
             eoi = ClearLintRemoteIrr(eoi);

@@ -2,7 +2,6 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using VirtualApic.Core;
-using VirtualApic.Registers;
 
 namespace VirtualApic.Hypervisor;
 
@@ -171,7 +170,7 @@ public sealed class PvEoi
 
         // Not KVM: where the profile gives a level LINT entry a Remote IRR that the EOI clears (SDM
         // 11.5.1; KVM has none), a level vector's EOI has a local effect too, so it is never deferred.
-        if (!_apic.Config.Profile.LvtStatusBitsWritable && _apic.Words.TestVector(ApicOffset.Tmr, isr))
+        if (!_apic.Config.Profile.LvtStatusBitsWritable && _apic.IsLevelTriggered(isr))
         {
             return;
         }
