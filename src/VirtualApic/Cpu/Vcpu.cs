@@ -327,11 +327,11 @@ public sealed class Vcpu : IApicCpu, IDisposable
         // EOI off, not announced as waiting. Then the whole path below reduces to the acknowledge
         // and the handler entry; every other case takes that path. _waiting is written only on
         // this (the owner's) thread, so reading it before the acknowledge is reading it after. PV
-        // EOI off implies no flag pending: Restore refuses one, and the WRMSR that turns it off
-        // exits, which syncs the flag before the write is handled (ExitDispatcher.Record).
+        // EOI is tested as the dispatcher's copy of "enabled or flag pending", on a line the EOI
+        // that follows loads anyway (ExitDispatcher.PvEoiInUse).
         if (State == VcpuRunState.Running && InterruptFlag && Volatile.Read(ref _pending) == 0
             && (_nmiBlocked || Volatile.Read(ref _nmiQueued) == 0) && Volatile.Read(ref _waiting) == 0
-            && !ExtIntPending && !PvEoi.Enabled)
+            && !ExtIntPending && !Dispatcher.PvEoiInUse)
         {
             return TakeApicVector();
         }

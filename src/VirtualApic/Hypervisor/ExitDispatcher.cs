@@ -27,11 +27,18 @@ public sealed class ExitDispatcher
         ArgumentNullException.ThrowIfNull(exits);
         _apic = apic;
         Exits = exits;
-        PvEoi = new PvEoi(apic);
+        PvEoi = new PvEoi(apic, this);
     }
 
     /// <summary>KVM's paravirtual EOI for this vCPU (<c>MSR_KVM_PV_EOI_EN</c>).</summary>
     public PvEoi PvEoi { get; }
+
+    /// <summary>
+    /// Whether <see cref="PvEoi"/> is enabled or has its flag pending, kept here by its setters: the
+    /// checks every guest access and every take make read this object's line, which the access
+    /// loads anyway, and not the PV EOI object's (docs/performance.md, "Fortieth session").
+    /// </summary>
+    internal bool PvEoiInUse { get; set; }
 
     /// <summary>The hardware-assist model the accesses meet first.</summary>
     public ApicAccelerator Accelerator { get; set; } = new EmulatedApic();
@@ -142,7 +149,7 @@ public sealed class ExitDispatcher
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SyncPvEoiBeforeHardwareAccess()
     {
-        if (PvEoi.Pending)
+        if (PvEoiInUse && PvEoi.Pending)
         {
             SyncPvEoiIfAssistActive();
         }
@@ -163,7 +170,7 @@ public sealed class ExitDispatcher
         Tracer?.OnExit(_apic.VcpuId, exit.Reason, exit.Info, exit.TrapLike);
 
         // KVM vcpu_enter_guest: kvm_lapic_sync_from_vapic right after the exit, before its handler.
-        if (PvEoi.Pending)
+        if (PvEoiInUse && PvEoi.Pending)
         {
             PvEoi.SyncFromGuest();
         }

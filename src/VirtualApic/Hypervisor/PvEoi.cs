@@ -33,6 +33,9 @@ public sealed class PvEoi
     public const byte FlagBit = 1;
 
     private readonly LocalApic _apic;
+    private readonly ExitDispatcher? _dispatcher;
+    private ulong _msrValue;
+    private bool _pending;
     private long _eois;
 
     /// <summary>Creates the PV EOI state of the vCPU that owns <paramref name="apic"/>, disabled.</summary>
@@ -42,11 +45,23 @@ public sealed class PvEoi
         _apic = apic;
     }
 
+    // The state of a vCPU's dispatcher, which holds whether PV EOI is in use (ExitDispatcher.PvEoiInUse).
+    internal PvEoi(LocalApic apic, ExitDispatcher dispatcher)
+        : this(apic) => _dispatcher = dispatcher;
+
     /// <summary>Where the guest's flag lives; without it, enabling PV EOI fails.</summary>
     public IGuestMemory? Memory { get; set; }
 
     /// <summary>The MSR value: the flag's guest-physical address with bit 0 the enable.</summary>
-    public ulong MsrValue { get; private set; }
+    public ulong MsrValue
+    {
+        get => _msrValue;
+        private set
+        {
+            _msrValue = value;
+            Publish();
+        }
+    }
 
     /// <summary>Whether PV EOI is enabled (MSR bit 0; KVM <c>pv_eoi_enabled</c>).</summary>
     public bool Enabled => (MsrValue & EnableBit) != 0;
@@ -55,7 +70,19 @@ public sealed class PvEoi
     public ulong Address => MsrValue & ~EnableBit;
 
     /// <summary>KVM_APIC_PV_EOI_PENDING: KVM set the guest's flag and has not looked at it since.</summary>
-    public bool Pending { get; private set; }
+    public bool Pending
+    {
+        get => _pending;
+        private set
+        {
+            _pending = value;
+            Publish();
+        }
+    }
+
+    // Tells the dispatcher whether either is on (Pending needs the enable bit through the guest's
+    // paths, not through a direct TryWriteMsr: either keeps the checks on).
+    private void Publish() => _dispatcher?.PvEoiInUse = Enabled || _pending;
 
     /// <summary>EOIs performed because the guest cleared its flag (KVM's <c>kvm_pv_eoi</c> trace points).</summary>
     public long Eois => Volatile.Read(ref _eois);

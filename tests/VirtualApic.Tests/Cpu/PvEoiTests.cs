@@ -97,6 +97,32 @@ public class PvEoiTests
     }
 
     [Fact]
+    public void A_flag_left_pending_by_a_host_that_disabled_pv_eoi_directly_is_still_looked_at_before_the_next_take()
+    {
+        // The guest's paths cannot disable PV EOI with the flag pending (its WRMSR exits, and the exit
+        // looks at the flag first), but an embedder may call TryWriteMsr itself: the take then still
+        // performs the EOI the guest made, before it evaluates (the take's quick path is for PV EOI
+        // neither enabled nor pending, ExitDispatcher.PvEoiInUse).
+        var (vm, ram) = Vm();
+        using var _ = vm;
+        var cpu0 = vm.Vcpus[0];
+        vm.Vcpus[1].SendFixed(0x40, 0);
+        Assert.Equal(0x40, cpu0.StiTake().Vector);
+        cpu0.Iret();
+        Assert.True(GuestPvEoi(cpu0, ram));
+
+        Assert.True(cpu0.PvEoi.TryWriteMsr(Flag));
+        Assert.True(cpu0.PvEoi.Pending);
+        Assert.False(cpu0.PvEoi.Enabled);
+        vm.Vcpus[1].SendFixed(0x30, 0);
+
+        Assert.Equal(0x30, cpu0.StiTake().Vector); // 0x40's EOI first, or 0x30 would wait behind it
+        Assert.False(cpu0.Apic.IsrHas(0x40));
+        Assert.False(cpu0.PvEoi.Pending);
+        Assert.Equal(1, cpu0.PvEoi.Eois);
+    }
+
+    [Fact]
     public void A_flag_still_set_at_an_exit_is_taken_back_and_the_guest_then_writes_the_eoi_register()
     {
         var (vm, ram) = Vm();
