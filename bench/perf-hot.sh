@@ -11,6 +11,9 @@
 #   bash bench/perf-hot.sh CLASS[.METHOD] [NAME=VALUE...]
 #   e.g. DISASM="Unicast TakeCore" bash bench/perf-hot.sh W3IpiUnicast.Unicast Accel=none Cpus=64
 #
+# With ANNOTATE=1 (and DISASM), each named method's whole Tier1 listing instead, every instruction
+# with its share of all samples: where a loop's time goes, block by block.
+#
 # Needs perf (a VM without hardware counters samples the cpu-clock) and python3. TOP (default 20)
 # is how many offsets to print; ITERATIONS (default 12) the probe's 250 ms iterations. Pinned to
 # CPU 1 (PROBE_CPU) when taskset works.
@@ -39,9 +42,9 @@ if taskset -c "${PROBE_CPU:-1}" true 2> /dev/null; then pin=(taskset -c "${PROBE
 )
 perf script -i "$work/perf.data" -F ip 2> /dev/null > "$work/ips.txt"
 
-python3 - "$work" "${TOP:-20}" <<'PY'
+python3 - "$work" "${TOP:-20}" "${ANNOTATE:-0}" <<'PY'
 import bisect, collections, glob, re, sys
-work, top = sys.argv[1], int(sys.argv[2])
+work, top, annotate = sys.argv[1], int(sys.argv[2]), sys.argv[3] == '1'
 methods = []
 for line in open(glob.glob(work + '/perf-*.map')[0]):
     start, size, name = line.rstrip('\n').split(' ', 2)
@@ -99,6 +102,12 @@ for method, first in listings.items():
         if code and len(code.group(1)) % 2 == 0:
             rows.append((offset, code.group(2).strip()))
             offset += len(code.group(1)) // 2
+    if annotate:
+        for key in (k for k in per_method if k.split(' ')[0].endswith('::' + method) and ' [' not in k):
+            print(f'\n{key}, every instruction (% of all samples):')
+            for o, ins in rows:
+                print(f'{100 * per_offset.get((key, o), 0) / total:6.2f}  {o:04x}  {ins}')
+        continue
     for (key, off), n in hot:
         if not key.split(' ')[0].endswith('::' + method):
             continue
