@@ -359,7 +359,8 @@ public sealed partial class LocalApic
         }
 
         // TMR follows the trigger mode of the last acceptance of the vector. An edge vector whose TMR
-        // dword the summary knows to be zero has no bit to clear: its line is not loaded.
+        // dword the summary knows to be zero has no bit to clear: its line is not loaded. (Written as
+        // _tmr.Test(...) != level, the same test, W3 avic and W5 read 0.5-0.9 ns slower: the JIT's code.)
         bool levelTriggered = trigger == TriggerMode.Level;
         if ((levelTriggered || _tmr.MayHold(vector)) && Words.TestKnownVector(ApicOffset.Tmr, vector) != levelTriggered)
         {
