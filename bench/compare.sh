@@ -360,7 +360,7 @@ if [ -n "$guest" ]; then
         fi
         awk -v l="$label" -v m="$median" -v s="$mark" 'BEGIN { printf "%-44s %12.2f %13.1fM%s\n", l, m, 1000 / m, (s == "" ? "" : " " s) }'
     done <<< "$results"
-    echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, on the quietest CPU as above):"
+    echo "host seconds per kvm-unit-tests configuration (vapic kut --quiet --accel all, on the quietest CPU as above; under a second: the median of 15 boots):"
     dotnet build "$root/src/VirtualApic.Cli" -c Release -nologo -v quiet > /dev/null
     # Between two floors, run again like a case when one of them reads a spell (the quieter attempt kept).
     kut_high=
@@ -372,6 +372,20 @@ if [ -n "$guest" ]; then
         if ! "${kut_pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
             --dir "$kut_dir" > "$work/kut-$try.txt" 2>&1; then
             kut_ok=
+        fi
+        # A configuration that boots in under a second (ioapic: 40 ms, JIT and GC included) reads
+        # 0.044-0.071 s from one launch to the next: it is timed again as the median of 15 boots,
+        # which also must all do the same (vapic kut --repeat), and those lines replace its own.
+        short=$(awk '/^(PASS|FAIL) / { for (i = NF; i > 1; i--) if ($i == "host") { v = $(i - 1); sub(/s$/, "", v); if (v + 0 < 1) print $2; break } }' \
+            "$work/kut-$try.txt" | sort -u | tr '\n' ' ')
+        if [ -n "$kut_ok" ] && [ -n "$short" ]; then
+            # shellcheck disable=SC2086 # the section names are words
+            if ! "${kut_pin[@]}" dotnet "$root/src/VirtualApic.Cli/bin/Release/net10.0/vapic.dll" kut --quiet --accel all \
+                --repeat 15 --dir "$kut_dir" $short > "$work/kut-short.txt" 2>&1; then
+                kut_ok=
+            fi
+            awk -v short=" $short" '!/^(PASS|FAIL) / || index(short, " " $2 " ") == 0' "$work/kut-$try.txt" > "$work/kut-long.txt"
+            cat "$work/kut-long.txt" "$work/kut-short.txt" > "$work/kut-$try.txt"
         fi
         read -r after _ _ <<< "$(floor_on "${kut_cpu#-}" "kut-after-$try")"
         high=$(awk -v a="$before" -v b="$after" 'BEGIN { print (a > b ? a : b) }')

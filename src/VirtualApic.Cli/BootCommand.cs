@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.CommandLine;
+using System.Globalization;
 using VirtualApic.Fabric;
 using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Kut;
@@ -28,9 +29,10 @@ internal static class BootCommand
         var maxInsns = new Option<long>("--max-instructions") { Description = "Instruction limit (all vCPUs)", DefaultValueFactory = _ => 4_000_000_000 };
         var stats = new Option<bool>("--stats") { Description = "Print VM exits per reason and per vCPU" };
         var trace = new Option<string>("--trace") { Description = "Write a Chrome trace event JSON file of the guest's output lines" };
+        var repeat = RepeatOption();
         var command = new Command("boot", "Boot a Multiboot kernel (kvm-unit-tests .flat) on the x86-64 guest engine")
         {
-            image, smp, cpu, accel, env, append, profile, mem, timeout, maxInsns, stats, trace,
+            image, smp, cpu, accel, env, append, profile, mem, timeout, maxInsns, stats, trace, repeat,
         };
         command.SetAction(p =>
         {
@@ -49,7 +51,7 @@ internal static class BootCommand
                 };
                 options.Validate();
                 var img = MultibootImage.FromFile(p.GetValue(image) ?? "");
-                var runs = KutRunner.Run(Path.GetFileNameWithoutExtension(img.Name), img, options, Backends(p.GetValue(accel)));
+                var runs = KutRunner.RunRepeated(Path.GetFileNameWithoutExtension(img.Name), img, options, Backends(p.GetValue(accel)), p.GetValue(repeat));
                 bool ok = GuestRunPrinter.Print(runs, printSerial: true, p.GetValue(stats), stdout);
                 if (p.GetValue(stats))
                 {
@@ -72,11 +74,38 @@ internal static class BootCommand
         return command;
     }
 
+    /// <summary>The most boots <c>--repeat</c> asks for (every boot's result is kept until the end).</summary>
+    internal const int MaxRepeat = 1000;
+
     internal static Option<string> AccelOption()
     {
         var accel = new Option<string>("--accel") { Description = $"Backend: {string.Join(", ", AccelNames.Names)} or all", DefaultValueFactory = _ => "none" };
         accel.AcceptOnlyFromAmong([.. AccelNames.Names, "all"]);
         return accel;
+    }
+
+    /// <summary>
+    /// <c>--repeat N</c>: boot each configuration N times, print the median host time, and fail a
+    /// configuration whose boots do not all do the same (<see cref="KutRunner.RunRepeated"/>).
+    /// </summary>
+    internal static Option<int> RepeatOption()
+    {
+        var repeat = new Option<int>("--repeat")
+        {
+            Description = $"Boot each configuration N times (1-{MaxRepeat}): the host time printed is their median, and every boot must match the first",
+            DefaultValueFactory = _ => 1,
+        };
+        repeat.Validators.Add(result =>
+        {
+            // A token that is not a number is the parser's own error to report (reading the value
+            // here would throw).
+            if (result.Tokens is [var token] && int.TryParse(token.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)
+                && n is < 1 or > MaxRepeat)
+            {
+                result.AddError($"--repeat must be 1-{MaxRepeat}, not {n}");
+            }
+        });
+        return repeat;
     }
 
     internal static Option<string> ProfileOption()

@@ -21,9 +21,10 @@ internal static class KutCommand
         var env = new Option<string[]>("--env") { Description = "NAME=VALUE for the guest's environment (repeatable)" };
         var stats = new Option<bool>("--stats") { Description = "Print VM exits per reason and per vCPU" };
         var quiet = new Option<bool>("--quiet") { Description = "Do not print the serial streams" };
+        var repeat = BootCommand.RepeatOption();
         var command = new Command("kut", "Run kvm-unit-tests sections (unittests.cfg) on the x86-64 guest engine")
         {
-            sections, accel, cfg, dir, group, profile, env, stats, quiet,
+            sections, accel, cfg, dir, group, profile, env, stats, quiet, repeat,
         };
         command.SetAction(p =>
         {
@@ -69,7 +70,7 @@ internal static class KutCommand
                 {
                     var image = MultibootImage.FromFile(Path.Combine(folder, section.File));
                     var options = KutRunner.OptionsFor(section, Fabric.AccelKind.None, BootCommand.ParseProfile(p.GetValue(profile)), p.GetValue(env) ?? []);
-                    var runs = KutRunner.Run(section.Name, image, options, BootCommand.Backends(p.GetValue(accel)));
+                    var runs = KutRunner.RunRepeated(section.Name, image, options, BootCommand.Backends(p.GetValue(accel)), p.GetValue(repeat));
                     ok &= GuestRunPrinter.Print(runs, printSerial: !p.GetValue(quiet), p.GetValue(stats), stdout);
                     if (p.GetValue(stats))
                     {

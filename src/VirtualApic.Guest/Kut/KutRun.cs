@@ -14,12 +14,25 @@ namespace VirtualApic.Guest.Kut;
 public sealed record KutRun(string Name, AccelKind Accel, GuestRunResult Result, KutReport Report)
 {
     /// <summary>
+    /// How many boots this run stands for (<see cref="KutRunner.RunRepeated"/>): its
+    /// <see cref="GuestRunResult.HostTime"/> is then their median, everything else the first boot's.
+    /// </summary>
+    public int Repeats { get; init; } = 1;
+
+    /// <summary>
+    /// Where a later boot of the same image, options and backend did something else than the first
+    /// (<see cref="KutRunner.FirstDifference"/>), or <see langword="null"/>: the guest engine is
+    /// deterministic, so any difference is a bug, and the run fails.
+    /// </summary>
+    public string? RepeatDivergence { get; init; }
+
+    /// <summary>
     /// PASS: the guest exited through isa-debug-exit with status 0, printed a SUMMARY line and no
     /// FAIL/XPASS line, and did not abort (run_tests.sh's verdict for QEMU exit code 1).
     /// </summary>
     public bool Passed =>
         Result.Outcome == GuestOutcome.Exited && Result.ExitStatus == 0 && Report.Summary is not null &&
-        Report.Failures.Count == 0 && !Report.Aborted;
+        Report.Failures.Count == 0 && !Report.Aborted && RepeatDivergence is null;
 
     /// <summary>Why it failed, or <see langword="null"/> when it passed.</summary>
     public string? FailureReason =>
@@ -28,5 +41,6 @@ public sealed record KutRun(string Name, AccelKind Accel, GuestRunResult Result,
         : Result.ExitStatus != 0 ? $"debug-exit status {Result.ExitStatus}"
         : Report.Summary is null ? "no SUMMARY line"
         : Report.Failures.Count > 0 ? $"{Report.Failures.Count} FAIL line(s), first: {Report.Failures[0]}"
-        : "aborted";
+        : Report.Aborted ? "aborted"
+        : $"not deterministic: {RepeatDivergence}";
 }

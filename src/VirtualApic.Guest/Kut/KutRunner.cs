@@ -1,6 +1,7 @@
 // Copyright (c) 2026 The VirtualApic authors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Globalization;
 using VirtualApic.Fabric;
 using VirtualApic.Guest.Boot;
 using VirtualApic.Guest.Machine;
@@ -50,6 +51,100 @@ public static class KutRunner
     }
 
     /// <summary>
+    /// Boots <paramref name="image"/> <paramref name="repeat"/> times per backend (each round as
+    /// <see cref="Run"/> does it) and returns, in backend order, the first boot's run with
+    /// <see cref="GuestRunResult.HostTime"/> the median of the boots' and <see cref="KutRun.Repeats"/>
+    /// set: a host time a single short boot cannot give (a 50 ms configuration's first boot carries
+    /// the JIT's work). Every later boot must do exactly what the first did; where one does not,
+    /// <see cref="KutRun.RepeatDivergence"/> says where and the run fails.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="repeat"/> is below 1.</exception>
+    public static IReadOnlyList<KutRun> RunRepeated(string name, MultibootImage image, GuestMachineOptions options, IReadOnlyList<AccelKind> backends, int repeat, int maxParallel = 0)
+    {
+        ArgumentNullException.ThrowIfNull(backends);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeat, 1);
+        var rounds = new IReadOnlyList<KutRun>[repeat];
+        for (int r = 0; r < repeat; r++)
+        {
+            rounds[r] = Run(name, image, options, backends, maxParallel);
+        }
+
+        return Combine(rounds);
+    }
+
+    // One run per backend from rounds of runs in the same backend order: the first round's, with
+    // the median host time and the first difference of a later round.
+    internal static IReadOnlyList<KutRun> Combine(IReadOnlyList<KutRun>[] rounds)
+    {
+        int repeat = rounds.Length;
+        var runs = new KutRun[rounds[0].Count];
+        var times = new TimeSpan[repeat];
+        for (int b = 0; b < runs.Length; b++)
+        {
+            var first = rounds[0][b];
+            string? divergence = null;
+            for (int r = 0; r < repeat; r++)
+            {
+                times[r] = rounds[r][b].Result.HostTime;
+                if (divergence is null && r > 0 && FirstDifference(first.Result, rounds[r][b].Result) is { } d)
+                {
+                    divergence = $"boot {r + 1} of {repeat}: {d}";
+                }
+            }
+
+            runs[b] = first with
+            {
+                Result = first.Result with { HostTime = Median(times) },
+                Repeats = repeat,
+                RepeatDivergence = divergence,
+            };
+        }
+
+        return runs;
+    }
+
+    /// <summary>
+    /// What <paramref name="other"/>, a boot of the same image and options as <paramref name="first"/>,
+    /// did differently, as <c>instructions 1200 vs 1201</c> (the first boot's value first), or
+    /// <see langword="null"/> when it did the same: outcome, exit status, instructions retired,
+    /// virtual time, serial output (by line, as <see cref="FirstDivergence"/>) and statistics. Host
+    /// time and the diagnosis's state dump are not compared.
+    /// </summary>
+    public static string? FirstDifference(GuestRunResult first, GuestRunResult other)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(other);
+        if (first.Outcome != other.Outcome)
+        {
+            return $"outcome {first.Outcome} vs {other.Outcome}";
+        }
+
+        if (first.ExitStatus != other.ExitStatus)
+        {
+            return $"exit status {Show(first.ExitStatus)} vs {Show(other.ExitStatus)}";
+        }
+
+        if (first.Instructions != other.Instructions)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"instructions {first.Instructions} vs {other.Instructions}");
+        }
+
+        if (first.VirtualNs != other.VirtualNs)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"virtual time {first.VirtualNs} ns vs {other.VirtualNs} ns");
+        }
+
+        if (first.Serial != other.Serial)
+        {
+            return "serial " + FirstDifferentLine(first.Serial, other.Serial, "", "");
+        }
+
+        return first.Statistics != other.Statistics
+            ? "statistics " + FirstDifferentLine(first.Statistics, other.Statistics, "", "")
+            : null;
+    }
+
+    /// <summary>
     /// The first line where two backends' serial logs differ, as
     /// <c>line N: [a] "..." vs [b] "..."</c>, or <see langword="null"/> when all are identical.
     /// </summary>
@@ -63,17 +158,7 @@ public static class KutRunner
                 continue;
             }
 
-            string[] a = runs[0].Result.Serial.Split('\n');
-            string[] b = runs[r].Result.Serial.Split('\n');
-            for (int i = 0; ; i++)
-            {
-                string? la = i < a.Length ? a[i] : null;
-                string? lb = i < b.Length ? b[i] : null;
-                if (la != lb)
-                {
-                    return $"line {i + 1}: [{Name(runs[0].Accel)}] {Quote(la)} vs [{Name(runs[r].Accel)}] {Quote(lb)}";
-                }
-            }
+            return FirstDifferentLine(runs[0].Result.Serial, runs[r].Result.Serial, $"[{Name(runs[0].Accel)}] ", $"[{Name(runs[r].Accel)}] ");
         }
 
         return null;
@@ -83,4 +168,30 @@ public static class KutRunner
     public static string Name(AccelKind accel) => accel.ToString().ToLowerInvariant();
 
     private static string Quote(string? line) => line is null ? "(end of log)" : "\"" + line + "\"";
+
+    private static string Show(uint? status) => status is { } s ? s.ToString(CultureInfo.InvariantCulture) : "none";
+
+    // "line N: <a>"x" vs <b>"y"" for two texts known to differ.
+    private static string FirstDifferentLine(string first, string other, string firstTag, string otherTag)
+    {
+        string[] a = first.Split('\n');
+        string[] b = other.Split('\n');
+        for (int i = 0; ; i++)
+        {
+            string? la = i < a.Length ? a[i] : null;
+            string? lb = i < b.Length ? b[i] : null;
+            if (la != lb)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"line {i + 1}: {firstTag}{Quote(la)} vs {otherTag}{Quote(lb)}");
+            }
+        }
+    }
+
+    private static TimeSpan Median(TimeSpan[] times)
+    {
+        var sorted = (TimeSpan[])times.Clone();
+        Array.Sort(sorted);
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
 }

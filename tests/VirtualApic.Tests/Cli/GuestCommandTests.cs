@@ -117,6 +117,18 @@ public sealed class GuestCommandTests : IDisposable
         Assert.Equal(4, output.Split('\n').Count(l => l.StartsWith("PASS t [", StringComparison.Ordinal)));
         Assert.DoesNotContain("PASS: a", output, StringComparison.Ordinal);
 
+        (code, output, err) = Vapic("kut", "t", "--dir", _scratch.FullName, "--quiet", "--repeat", "3");
+        Assert.True(code == 0, output + err);
+        Assert.Matches(@"^PASS t \[none\] \(1 tests\) \S+ insns \S+ virtual \d+\.\d{3}s host \(median of 3\)$", output.Trim());
+
+        foreach (string bad in new[] { "0", "1001", "x" })
+        {
+            (code, output, err) = Vapic("kut", "t", "--dir", _scratch.FullName, "--repeat", bad);
+            Assert.Equal(2, code);
+            Assert.Contains("--repeat", err, StringComparison.Ordinal);
+            Assert.Empty(output);
+        }
+
         (code, _, err) = Vapic("kut", "nosuch", "--dir", _scratch.FullName);
         Assert.Equal(2, code);
         Assert.Contains("no section [nosuch]", err, StringComparison.Ordinal);
