@@ -30,7 +30,7 @@ public sealed class Vcpu : IApicCpu, IDisposable
     private int _nmiQueued;    // NMIs accepted but not yet taken
     private volatile byte _sipiVector;
     private bool _nmiBlocked;
-    private HandlerStack _handlers = new();
+    private HandlerStack _handlers;
     private bool _lint0;
     private bool _lint1;
 
