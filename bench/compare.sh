@@ -19,7 +19,8 @@
 # context for those machines; bhyve's code is not in this repository), and issue 16's target. G, the guest
 # engine (issue 16 item 4), follows in its own table: guest instructions per second on apic.flat (the
 # GuestInstructions benchmark) and the host seconds of every kvm-unit-tests configuration under every
-# backend (`vapic kut --quiet --accel all`); it needs the kvm-unit-tests data ($VAPIC_KUT_DIR or
+# backend (`vapic kut --quiet --accel all`; a configuration that boots in under a second again as the
+# median of 15 boots, `--repeat 15`); it needs the kvm-unit-tests data ($VAPIC_KUT_DIR or
 # ../shared beside the repository) and is skipped with a note without it.
 #
 # The full run (default --job short: 32 cases, each in its own process) takes 15-30 minutes
