@@ -63,40 +63,48 @@ public static class KutRunner
     {
         ArgumentNullException.ThrowIfNull(backends);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeat, 1);
-        var rounds = new IReadOnlyList<KutRun>[repeat];
-        for (int r = 0; r < repeat; r++)
-        {
-            rounds[r] = Run(name, image, options, backends, maxParallel);
-        }
-
-        return Combine(rounds);
+        return Combine(repeat, _ => Run(name, image, options, backends, maxParallel));
     }
 
-    // One run per backend from rounds of runs in the same backend order: the first round's, with
-    // the median host time and the first difference of a later round.
-    internal static IReadOnlyList<KutRun> Combine(IReadOnlyList<KutRun>[] rounds)
+    // Rounds already made (tests): as RunRepeated combines them.
+    internal static IReadOnlyList<KutRun> Combine(IReadOnlyList<KutRun>[] rounds) => Combine(rounds.Length, r => rounds[r]);
+
+    // One run per backend from `repeat` rounds of runs in the same backend order: the first round's,
+    // with the median host time and the first difference of a later round. Only the first round and
+    // the host times are kept while the later rounds come: 1000 boots of a chatty image would
+    // otherwise hold 1000 serial logs per backend.
+    private static IReadOnlyList<KutRun> Combine(int repeat, Func<int, IReadOnlyList<KutRun>> round)
     {
-        int repeat = rounds.Length;
-        var runs = new KutRun[rounds[0].Count];
-        var times = new TimeSpan[repeat];
-        for (int b = 0; b < runs.Length; b++)
+        var first = round(0);
+        var times = new TimeSpan[first.Count][];
+        string?[] divergence = new string?[first.Count];
+        for (int b = 0; b < first.Count; b++)
         {
-            var first = rounds[0][b];
-            string? divergence = null;
-            for (int r = 0; r < repeat; r++)
+            times[b] = new TimeSpan[repeat];
+            times[b][0] = first[b].Result.HostTime;
+        }
+
+        for (int r = 1; r < repeat; r++)
+        {
+            var later = round(r);
+            for (int b = 0; b < first.Count; b++)
             {
-                times[r] = rounds[r][b].Result.HostTime;
-                if (divergence is null && r > 0 && FirstDifference(first.Result, rounds[r][b].Result) is { } d)
+                times[b][r] = later[b].Result.HostTime;
+                if (divergence[b] is null && FirstDifference(first[b].Result, later[b].Result) is { } d)
                 {
-                    divergence = $"boot {r + 1} of {repeat}: {d}";
+                    divergence[b] = $"boot {r + 1} of {repeat}: {d}";
                 }
             }
+        }
 
-            runs[b] = first with
+        var runs = new KutRun[first.Count];
+        for (int b = 0; b < runs.Length; b++)
+        {
+            runs[b] = first[b] with
             {
-                Result = first.Result with { HostTime = Median(times) },
+                Result = first[b].Result with { HostTime = Median(times[b]) },
                 Repeats = repeat,
-                RepeatDivergence = divergence,
+                RepeatDivergence = divergence[b],
             };
         }
 
