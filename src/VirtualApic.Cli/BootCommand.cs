@@ -74,7 +74,7 @@ internal static class BootCommand
         return command;
     }
 
-    /// <summary>The most boots <c>--repeat</c> asks for (every boot's result is kept until the end).</summary>
+    /// <summary>The most boots <c>--repeat</c> asks for.</summary>
     internal const int MaxRepeat = 1000;
 
     internal static Option<string> AccelOption()

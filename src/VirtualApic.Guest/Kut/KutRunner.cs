@@ -61,7 +61,6 @@ public static class KutRunner
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="repeat"/> is below 1.</exception>
     public static IReadOnlyList<KutRun> RunRepeated(string name, MultibootImage image, GuestMachineOptions options, IReadOnlyList<AccelKind> backends, int repeat, int maxParallel = 0)
     {
-        ArgumentNullException.ThrowIfNull(backends);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeat, 1);
         return Combine(repeat, _ => Run(name, image, options, backends, maxParallel));
     }
@@ -195,11 +194,11 @@ public static class KutRunner
         }
     }
 
+    // Sorts the caller's array (each backend's own, made for this).
     private static TimeSpan Median(TimeSpan[] times)
     {
-        var sorted = (TimeSpan[])times.Clone();
-        Array.Sort(sorted);
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        Array.Sort(times);
+        int mid = times.Length / 2;
+        return times.Length % 2 == 1 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
     }
 }
