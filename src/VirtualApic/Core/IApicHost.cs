@@ -42,6 +42,15 @@ public interface IApicHost
     void ScanIoApicHandledVectors(LocalApic target)
     {
     }
+
+    /// <summary>
+    /// The one APIC that claims physical x2APIC destination <paramref name="destination"/>, when the
+    /// host can name it at once: the fastpath of a fixed, physical, no-shorthand x2APIC IPI (KVM
+    /// <c>handle_fastpath_set_x2apic_icr_irqoff</c>), which the sender then accepts straight into
+    /// that APIC. Null (the default) when no APIC or several claim the ID, or the host cannot tell:
+    /// the IPI then goes through <see cref="SendIpi"/>, and must reach the same APICs either way.
+    /// </summary>
+    LocalApic? FindUnicastTarget(uint destination) => null;
 }
 
 /// <summary>

@@ -60,6 +60,16 @@ public sealed class InterruptRouter
     /// </summary>
     public long SlowPathDeliveries => _slowPath.Sum();
 
+    /// <summary>
+    /// The one APIC that claims physical destination <paramref name="destination"/> (as the fast
+    /// path below finds it), or null when none or several do.
+    /// </summary>
+    public LocalApic? FindUnicastTarget(uint destination)
+    {
+        Map.PhysicalLookup(destination, out var target);
+        return target;
+    }
+
     /// <summary>Marks the map stale; the next delivery (or <see cref="Map"/>) rebuilds it.</summary>
     public void Invalidate() => _dirty = true;
 

@@ -190,6 +190,9 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     public void SendIpi(LocalApic source, in InterruptMessage message) => Router.Deliver(message, source);
 
     /// <inheritdoc/>
+    public LocalApic? FindUnicastTarget(uint destination) => Router.FindUnicastTarget(destination);
+
+    /// <inheritdoc/>
     public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger)
     {
         if (Options.SplitIrqchip)

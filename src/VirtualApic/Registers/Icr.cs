@@ -19,6 +19,10 @@ public readonly record struct Icr(ulong Raw)
     /// </summary>
     public const ulong X2ApicReservedBits = 0xFFF0_0000ul | (3ul << 16) | (1ul << 13);
 
+    // Delivery mode (10:8), destination mode (11) and shorthand (19:18): all zero in a fixed,
+    // physical IPI with no shorthand, the x2APIC ICR fastpath's shape (LocalApic.WriteX2ApicIcr).
+    internal const ulong RoutingBits = (7ul << 8) | (1ul << 11) | (3ul << 18);
+
     /// <summary>The vector, bits 7:0.</summary>
     public byte Vector => (byte)Raw;
 

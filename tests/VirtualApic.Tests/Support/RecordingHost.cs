@@ -42,4 +42,16 @@ internal sealed class RecordingHost : IApicHost
     public void Kick(LocalApic target) => Kicks++;
 
     public void ScanIoApicHandledVectors(LocalApic target) => IoApicScans.Add(target.HighestIsr);
+
+    /// <summary>What <see cref="FindUnicastTarget"/> answers (null: the IPI goes through <see cref="SendIpi"/>).</summary>
+    public Func<uint, LocalApic?>? UnicastTargets { get; set; }
+
+    /// <summary>Every destination the APIC asked <see cref="FindUnicastTarget"/> about.</summary>
+    public List<uint> UnicastLookups { get; } = [];
+
+    public LocalApic? FindUnicastTarget(uint destination)
+    {
+        UnicastLookups.Add(destination);
+        return UnicastTargets?.Invoke(destination);
+    }
 }
