@@ -299,9 +299,10 @@ public sealed partial class LocalApic
         }
 
         value &= ~(ulong)Icr.BusyBit;
-        if (!TrySendUnicast(value))
+        var icr = new Icr(value);
+        if (!TrySendUnicast(icr))
         {
-            SendIpi(new Icr(value));
+            SendIpi(icr);
         }
 
         StoreX2ApicIcr(value);
@@ -310,25 +311,24 @@ public sealed partial class LocalApic
 
     // KVM's x2APIC ICR fastpath (x86.c handle_fastpath_set_x2apic_icr_irqoff): a fixed, physical IPI
     // with no shorthand, the common IPI of an x2APIC guest, is accepted straight into the one APIC
-    // its ID names, without a message built for the router and read back by it (W3 at 64 vCPUs
-    // 44.6 -> 41.1 ns; docs/performance.md, "Forty-second session"). Vectors 0-15 (an ESR error on
-    // the way) and destinations the host cannot name at once (none, several, the broadcast ID, which
-    // no APIC claims) take the general path.
-    private bool TrySendUnicast(ulong icr)
+    // its ID names, without a message built for the router and read back by it (W3 none at 64 vCPUs
+    // 44.8 -> 40.7 ns; docs/performance.md, "Forty-second session"). Vectors 0-15 (the profile's ESR
+    // rule) and destinations the host cannot name at once (none, several, the broadcast ID, which no
+    // APIC claims) take the general path.
+    private bool TrySendUnicast(Icr icr)
     {
-        if ((icr & Icr.RoutingBits) != 0 || (byte)icr < 16)
+        if ((icr.Raw & Icr.RoutingBits) != 0 || icr.Vector < 16)
         {
             return false;
         }
 
-        var target = Host.FindUnicastTarget((uint)(icr >> 32));
+        var target = Host.FindUnicastTarget(icr.X2ApicDestination);
         if (target is null)
         {
             return false;
         }
 
-        var icrValue = new Icr(icr);
-        target.AcceptFixed(icrValue.Vector, icrValue.TriggerMode, icrValue.Level);
+        target.AcceptFixed(icr.Vector, icr.TriggerMode, icr.Level);
         return true;
     }
 

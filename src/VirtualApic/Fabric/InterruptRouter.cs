@@ -61,8 +61,10 @@ public sealed class InterruptRouter
     public long SlowPathDeliveries => _slowPath.Sum();
 
     /// <summary>
-    /// The one APIC that claims physical destination <paramref name="destination"/> (as the fast
-    /// path below finds it), or null when none or several do.
+    /// The one APIC that claims physical destination <paramref name="destination"/> in the map's
+    /// physical table (the lookup of <see cref="Deliver"/>'s fast path), or null when none or
+    /// several do: what <see cref="VirtualMachine"/> answers for the x2APIC ICR fastpath
+    /// (<see cref="IApicHost.FindUnicastTarget"/>).
     /// </summary>
     public LocalApic? FindUnicastTarget(uint destination)
     {
