@@ -1028,6 +1028,14 @@ public sealed partial class LocalApic
     internal bool MatchesPhysical(uint destination) =>
         IsX2Apic || destination > 0xFF ? destination == X2ApicId : destination == XApicId;
 
+    /// <summary>
+    /// Whether a physical destination reaches this APIC (KVM <c>kvm_apic_match_dest</c> for a
+    /// physical IPI): the broadcast ID of its own mode, or its ID (<see cref="MatchesPhysical"/>).
+    /// The one rule for the router and for a hardware model's physical unicast.
+    /// </summary>
+    internal bool ReachedByPhysical(uint destination) =>
+        destination == InterruptMessage.BroadcastDestination(IsX2Apic) || MatchesPhysical(destination);
+
     // ---------------------------------------------------------------------------------------
     // Local interrupts: LVT entries (KVM kvm_apic_local_deliver).
     // ---------------------------------------------------------------------------------------

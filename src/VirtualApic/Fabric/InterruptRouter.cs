@@ -437,13 +437,13 @@ public sealed class InterruptRouter
             mda = 0xFFFF_FFFF;
         }
 
-        bool x2 = target.IsX2Apic;
-        if (ApicMap.IsBroadcast(mda, x2))
+        if (m.DestinationMode == DestinationMode.Physical)
         {
-            return true;
+            return target.ReachedByPhysical(mda);
         }
 
-        return m.DestinationMode == DestinationMode.Physical ? target.MatchesPhysical(mda) : MatchesLogical(target, mda, x2);
+        bool x2 = target.IsX2Apic;
+        return ApicMap.IsBroadcast(mda, x2) || MatchesLogical(target, mda, x2);
     }
 
     // kvm_apic_match_logical_addr: x2APIC cluster and bits; xAPIC flat or cluster by the target's DFR.
