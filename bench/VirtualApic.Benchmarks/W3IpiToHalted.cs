@@ -3,63 +3,38 @@
 
 using BenchmarkDotNet.Attributes;
 using VirtualApic.Cpu;
-using VirtualApic.Fabric;
 
 namespace VirtualApic.Benchmarks;
 
 /// <summary>
-/// W3 with every target halted, the IPI an idle guest sends most (a reschedule to an idle CPU): one
-/// thread, a ring over the vCPUs where each sends a fixed x2APIC IPI to the next, halts, and the
-/// target wakes to take it, EOI and IRET. Under AVIC every IPI is an incomplete-IPI exit
-/// (TARGET_NOT_RUNNING) whose handler kicks the targets: constant work per target is the point
-/// (docs/performance.md, "Forty-second session"). Not a compare.sh workload: a probe case.
+/// W3 with every target halted, the IPI an idle guest sends most (a reschedule to an idle CPU): the
+/// ring of <see cref="W3IpiUnicast"/>, but each vCPU halts after its send and the target wakes to
+/// take the IPI, EOI and IRET. Under x2AVIC every IPI is an incomplete-IPI exit (TARGET_NOT_RUNNING)
+/// whose handler kicks the targets: constant work per target is the point (docs/performance.md,
+/// "Forty-second session"). Not a compare.sh workload: a probe case.
 /// </summary>
-public class W3IpiToHalted
+public class W3IpiToHalted : X2ApicRing
 {
-    private const int PerInvoke = 64;
-    private const byte Vector = 0x50;
-
-    private VirtualMachine _vm = null!;
-    private Vcpu[] _vcpus = null!;
-    private int _cursor;
-
-    /// <summary>The backend.</summary>
-    [Params("none", "apicv", "avic", "x2avic")]
-    public string Accel { get; set; } = "none";
-
-    /// <summary>vCPUs in the VM.</summary>
-    [Params(64, 1024)]
-    public int Cpus { get; set; } = 64;
-
     [GlobalSetup]
     public void Setup()
     {
-        _vm = new VirtualMachine(new VmOptions { Cpus = Cpus, Accel = Guest.ParseAccel(Accel) });
-        _vcpus = [.. _vm.Vcpus];
-        foreach (var v in _vcpus)
+        BuildRing();
+        for (int i = 1; i < Ring.Length; i++)
         {
-            Guest.EnterX2Apic(v);
+            Ring[i].Hlt();
+            Guest.Check(Ring[i].State == VcpuRunState.Halted, "the targets halted");
         }
 
-        for (int i = 1; i < _vcpus.Length; i++)
-        {
-            _vcpus[i].Hlt();
-            Guest.Check(_vcpus[i].State == VcpuRunState.Halted, "the targets halted");
-        }
-
-        Guest.Check(Ring() == PerInvoke * Vector, "every IPI taken with its vector");
-        JitWarmup.UntilQuiet(() => Ring());
+        Guest.Check(HaltedRing() == PerInvoke * Vector, "every IPI taken with its vector");
+        JitWarmup.UntilQuiet(() => HaltedRing());
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => _vm.Dispose();
-
     [Benchmark(OperationsPerInvoke = PerInvoke)]
-    public int Ring()
+    public int HaltedRing()
     {
-        var vcpus = _vcpus;
+        var vcpus = Ring;
         int n = vcpus.Length;
-        int i = _cursor;
+        int i = Cursor;
         int acc = 0;
         for (int k = 0; k < PerInvoke; k++)
         {
@@ -70,7 +45,7 @@ public class W3IpiToHalted
             i = target;
         }
 
-        _cursor = i;
+        Cursor = i;
         return acc;
     }
 }
