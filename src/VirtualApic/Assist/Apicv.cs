@@ -240,22 +240,22 @@ public sealed class ApicvModel : HardwareAssist
 
     // IPI virtualization (SDM 30.1.6): fixed, edge, physical, no shorthand, vector >= 16 and a
     // destination inside the PID-pointer table post directly; a self shorthand is self-IPI
-    // virtualization; everything else is an APIC-write exit on the ICR (trap-like).
+    // virtualization; everything else is an APIC-write exit on the ICR (trap-like). Both accept the
+    // vector from the ICR's fields, with no message built (as the x2APIC ICR fastpath does).
     private ApicExit VirtualizeIcrWrite(LocalApic apic, Icr icr)
     {
         bool plainFixed = icr.DeliveryMode == DeliveryMode.Fixed && icr.TriggerMode == TriggerMode.Edge && icr.Vector >= 16;
-        var message = InterruptMessage.FromIcr(icr, apic);
-        uint destination = message.Destination;
+        uint destination = apic.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination;
         if (plainFixed && icr.Shorthand == DestinationShorthand.None && icr.DestinationMode == DestinationMode.Physical
             && destination < (uint)_pidTable.Length && (_pidTable[destination] & 1) != 0 && destination != InterruptMessage.BroadcastDestination(apic.IsX2Apic))
         {
-            Peers.Apic((int)destination).AcceptInterrupt(message);
+            Peers.Apic((int)destination).AcceptFixed(icr.Vector, TriggerMode.Edge, icr.Level);
             return ApicExit.Completed;
         }
 
         if (plainFixed && icr.Shorthand == DestinationShorthand.Self)
         {
-            apic.AcceptInterrupt(message);
+            apic.AcceptFixed(icr.Vector, TriggerMode.Edge, icr.Level);
             return ApicExit.Completed;
         }
 

@@ -337,8 +337,10 @@ public sealed partial class LocalApic
         }
     }
 
+    // Internal for the paths that have no message to build: the x2APIC ICR fastpath and APICv's IPI
+    // virtualization take a fixed IPI straight from the ICR's fields.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool AcceptFixed(byte vector, TriggerMode trigger, bool level)
+    internal bool AcceptFixed(byte vector, TriggerMode trigger, bool level)
     {
         // A level-triggered de-assert message carries no interrupt.
         if (trigger == TriggerMode.Level && !level)
