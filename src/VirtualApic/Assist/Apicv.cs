@@ -245,7 +245,7 @@ public sealed class ApicvModel : HardwareAssist
     private ApicExit VirtualizeIcrWrite(LocalApic apic, Icr icr)
     {
         bool plainFixed = icr.DeliveryMode == DeliveryMode.Fixed && icr.TriggerMode == TriggerMode.Edge && icr.Vector >= 16;
-        uint destination = apic.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination;
+        uint destination = icr.DestinationFor(apic.IsX2Apic);
         if (plainFixed && icr.Shorthand == DestinationShorthand.None && icr.DestinationMode == DestinationMode.Physical
             && destination < (uint)_pidTable.Length && (_pidTable[destination] & 1) != 0 && destination != InterruptMessage.BroadcastDestination(apic.IsX2Apic))
         {

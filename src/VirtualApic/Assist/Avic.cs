@@ -362,7 +362,7 @@ public sealed class AvicModel : HardwareAssist
 
         if (icr.Shorthand == DestinationShorthand.None && icr.DestinationMode == DestinationMode.Physical)
         {
-            uint physical = apic.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination;
+            uint physical = icr.DestinationFor(apic.IsX2Apic);
             if (physical != InterruptMessage.BroadcastDestination(apic.IsX2Apic))
             {
                 return HardwareUnicast(icr, physical);
@@ -390,7 +390,7 @@ public sealed class AvicModel : HardwareAssist
     // A physical unicast, the common IPI, to table slot `physical`: no message is built, the target's
     // own rule decides whether the ID reaches it (LocalApic.ReachedByPhysical, the router's rule for
     // a physical destination), so a slot whose APIC does not answer to the ID (a VM mixing modes) is
-    // skipped as emulation skips it (W3 x2avic at 64 vCPUs 45.6 -> 40.9 ns; docs/performance.md,
+    // skipped as emulation skips it (W3 x2avic at 64 vCPUs 45.0 -> 41.2 ns; docs/performance.md,
     // "Forty-second session").
     private ApicExit HardwareUnicast(Icr icr, uint physical)
     {

@@ -39,7 +39,7 @@ public readonly record struct InterruptMessage(
     {
         ArgumentNullException.ThrowIfNull(sender);
         return new(
-            icr.Vector, icr.DeliveryMode, icr.DestinationMode, sender.IsX2Apic ? icr.X2ApicDestination : icr.XApicDestination,
+            icr.Vector, icr.DeliveryMode, icr.DestinationMode, icr.DestinationFor(sender.IsX2Apic),
             icr.TriggerMode, icr.Level, icr.Shorthand, InterruptSource.Ipi, sender.VcpuId);
     }
 

@@ -60,18 +60,6 @@ public sealed class InterruptRouter
     /// </summary>
     public long SlowPathDeliveries => _slowPath.Sum();
 
-    /// <summary>
-    /// The one APIC that claims physical destination <paramref name="destination"/> in the map's
-    /// physical table (the lookup of <see cref="Deliver"/>'s fast path), or null when none or
-    /// several do: what <see cref="VirtualMachine"/> answers for the x2APIC ICR fastpath
-    /// (<see cref="IApicHost.FindUnicastTarget"/>).
-    /// </summary>
-    public LocalApic? FindUnicastTarget(uint destination)
-    {
-        Map.PhysicalLookup(destination, out var target);
-        return target;
-    }
-
     /// <summary>Marks the map stale; the next delivery (or <see cref="Map"/>) rebuilds it.</summary>
     public void Invalidate() => _dirty = true;
 

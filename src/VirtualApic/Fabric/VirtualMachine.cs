@@ -190,7 +190,8 @@ public sealed class VirtualMachine : IApicHost, IGuestBus, IIoApicSink, IVcpuPee
     public void SendIpi(LocalApic source, in InterruptMessage message) => Router.Deliver(message, source);
 
     /// <inheritdoc/>
-    public LocalApic? FindUnicastTarget(uint destination) => Router.FindUnicastTarget(destination);
+    /// <remarks>The router's map: its physical table, the lookup of the router's own fast path.</remarks>
+    public LocalApic? FindUnicastTarget(uint destination) => Router.Map.Physical(destination);
 
     /// <inheritdoc/>
     public void EndOfInterrupt(LocalApic source, byte vector, TriggerMode trigger)

@@ -23,6 +23,9 @@ public readonly record struct Icr(ulong Raw)
     // physical IPI with no shorthand, the x2APIC ICR fastpath's shape (LocalApic.WriteX2ApicIcr).
     internal const ulong RoutingBits = (7ul << 8) | (1ul << 11) | (3ul << 18);
 
+    /// <summary>The destination as a sender in the given mode reads it: bits 63:32 in x2APIC mode, bits 63:56 in xAPIC mode.</summary>
+    internal uint DestinationFor(bool x2Apic) => x2Apic ? X2ApicDestination : XApicDestination;
+
     /// <summary>The vector, bits 7:0.</summary>
     public byte Vector => (byte)Raw;
 
