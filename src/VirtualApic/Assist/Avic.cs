@@ -376,10 +376,14 @@ public sealed class AvicModel : HardwareAssist
             case DestinationShorthand.Self:
                 notRunning = HardwareIpiTo(apic.VcpuId, message, apic);
                 break;
-            case DestinationShorthand.None when icr.DestinationMode == DestinationMode.Logical:
+            case DestinationShorthand.None when icr.DestinationMode == DestinationMode.Logical
+                && (apic.IsX2Apic || message.Destination != InterruptMessage.BroadcastDestination(false)):
                 return HardwareLogicalIpi(apic, icr, message);
             default:
-                // A shorthand to all, or the physical broadcast ID of the sender's mode.
+                // A shorthand to all, the physical broadcast ID of the sender's mode, or an xAPIC
+                // logical broadcast (MDA 0xFF): the bus reaches every APIC with it, a zero LDR
+                // included (KVM kvm_apic_match_logical_addr), which a flat walk of the logical
+                // table's eight entries would miss (docs/known-divergences.md).
                 notRunning = HardwareBroadcast(message, apic);
                 break;
         }
@@ -467,8 +471,9 @@ public sealed class AvicModel : HardwareAssist
 
     // The physical IDs the xAPIC logical destination's table entries name, read once and packed a
     // byte each (at most 8: a flat destination's bits); false when an addressed entry is invalid or
-    // the destination is a cluster broadcast, which the table does not hold.
-    private bool ResolveXApicLogical(LocalApic sender, uint destination, out ulong ids, out int count)
+    // the destination is a cluster broadcast, which the table does not hold. Also the incomplete-IPI
+    // handler's, to find the targets to wake (ExitDispatcher.KickTargets).
+    internal bool ResolveXApicLogical(LocalApic sender, uint destination, out ulong ids, out int count)
     {
         ids = 0;
         count = 0;
