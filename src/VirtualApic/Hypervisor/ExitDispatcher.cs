@@ -246,9 +246,11 @@ public sealed class ExitDispatcher
     // (avic_kick_target_vcpus_fast), so that waking a halted vCPU costs the same in a VM of 4096 as of
     // 4 (W3 to a halted target under x2avic at 1024 vCPUs 6.7 us -> 0.1 us; docs/performance.md,
     // "Forty-second session"): a physical ID is its slot, an x2APIC logical ID names slots 16c + b
-    // (x2AVIC's own rule, Avic.HardwareLogicalIpi). The hardware set IRR bits in exactly those slots'
-    // APICs that the bus reaches, so the same test picks the ones to kick. Shorthands, broadcasts
-    // and xAPIC logical destinations (at most 255 vCPUs) match every vCPU, as KVM's slow path does.
+    // (x2AVIC's own rule, Avic.HardwareLogicalIpi), and an xAPIC logical ID's bits name the logical
+    // table's entries, which name slots (the table the hardware read, as KVM reads it). The hardware
+    // set IRR bits in exactly those slots' APICs that the bus reaches, so the same test picks the
+    // ones to kick. Shorthands, broadcasts, a cluster broadcast and an entry no longer valid match
+    // every vCPU, as KVM's slow path does.
     private void KickTargets(Icr icr)
     {
         if (Peers is not { } peers)
@@ -272,6 +274,16 @@ public sealed class ExitDispatcher
                 for (uint bits = destination & 0xFFFF; bits != 0; bits &= bits - 1)
                 {
                     KickIfReached(peers, clusterBase + (uint)BitOperations.TrailingZeroCount(bits), message);
+                }
+
+                return;
+            }
+
+            if (Accelerator is AvicModel avic && avic.ResolveXApicLogical(_apic, destination, out ulong ids, out int count))
+            {
+                for (int k = 0; k < count; k++)
+                {
+                    KickIfReached(peers, (uint)(ids >> (8 * k)) & 0xFF, message);
                 }
 
                 return;
