@@ -30,28 +30,42 @@ public class CrossBackendEquivalenceTests
         Gen.UInt, Gen.UInt[0, 0xFF], Gen.Const(0x1FFu), Gen.Const(0u),
         Gen.UInt[0x20, 0xFF].Select(v => v | 0x100u));
 
-    private static readonly Gen<Op> Ops = Gen.OneOf(
-        Gen.Select(Gen.Int[0, 2], Gen.Int[0, Offsets.Length - 1], Values, (c, o, v) => new Op(OpKind.Write, c, Offsets[o], v)),
-        Gen.Select(Gen.Int[0, 2], Gen.Int[0, Offsets.Length - 1], (c, o) => new Op(OpKind.Read, c, Offsets[o], 0)),
-        Gen.Select(Gen.Int[0, 2], Gen.Int[0x10, 0xFF], Gen.Int[0, 3], Gen.Int[0, 7], (c, v, d, m) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)m << 8))),
-        Gen.Select(Gen.Int[0, 2], c => new Op(OpKind.Take, c, 0, 0)),
-        Gen.Select(Gen.Int[0, 2], c => new Op(OpKind.Eoi, c, 0, 0)),
-        Gen.Select(Gen.Int[0, 2], c => new Op(OpKind.Sti, c, 0, 0)),
-        Gen.Select(Gen.Int[0, 2], c => new Op(OpKind.Iret, c, 0, 0)),
-        Gen.Select(Gen.Int[0, 2], c => new Op(OpKind.X2Apic, c, 0, 0)),
-        Gen.Select(Gen.Int[0, 2], c => new Op(OpKind.Hlt, c, 0, 0)),
-        Gen.Select(Gen.Int[0, 3], Gen.Int[0x20, 0xFF], Gen.Bool, (pin, v, level) => new Op(OpKind.Route, 0, pin, (uint)v | (level ? 0x8000u : 0))),
-        Gen.Select(Gen.Int[0, 3], Gen.Bool, (pin, up) => new Op(OpKind.Line, 0, pin, up ? 1u : 0)),
-        Gen.Select(Gen.Int[0, 2], Gen.Int[0x10, 0xFF], (d, v) => new Op(OpKind.Msi, 0, d, (uint)v)),
-        Gen.Select(Gen.Int[1, 5000], ns => new Op(OpKind.Advance, 0, 0, (uint)ns)));
+    private static readonly Gen<Op> Ops = OpsOn(3, logicalIpis: false);
+
+    // The operations on a VM of `cpus` vCPUs; with logicalIpis, IPIs in logical destination mode to
+    // any MDA (the broadcast 0xFF weighted) besides the physical ones.
+    private static Gen<Op> OpsOn(int cpus, bool logicalIpis)
+    {
+        var cpu = Gen.Int[0, cpus - 1];
+        var physicalIpi = Gen.Select(cpu, Gen.Int[0x10, 0xFF], Gen.Int[0, 3], Gen.Int[0, 7], (c, v, d, m) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)m << 8)));
+        var logicalIpi = Gen.Select(cpu, Gen.Int[0x10, 0xFF], Gen.Frequency((3, Gen.Int[0, 0xFF]), (1, Gen.Const(0xFF))), Gen.Int[0, 1],
+            (c, v, d, m) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)m << 8) | LogicalIpiBit));
+        return Gen.OneOf(
+            Gen.Select(cpu, Gen.Int[0, Offsets.Length - 1], Values, (c, o, v) => new Op(OpKind.Write, c, Offsets[o], v)),
+            Gen.Select(cpu, Gen.Int[0, Offsets.Length - 1], (c, o) => new Op(OpKind.Read, c, Offsets[o], 0)),
+            logicalIpis ? Gen.OneOf(physicalIpi, logicalIpi) : physicalIpi,
+            Gen.Select(cpu, c => new Op(OpKind.Take, c, 0, 0)),
+            Gen.Select(cpu, c => new Op(OpKind.Eoi, c, 0, 0)),
+            Gen.Select(cpu, c => new Op(OpKind.Sti, c, 0, 0)),
+            Gen.Select(cpu, c => new Op(OpKind.Iret, c, 0, 0)),
+            Gen.Select(cpu, c => new Op(OpKind.X2Apic, c, 0, 0)),
+            Gen.Select(cpu, c => new Op(OpKind.Hlt, c, 0, 0)),
+            Gen.Select(Gen.Int[0, 3], Gen.Int[0x20, 0xFF], Gen.Bool, (pin, v, level) => new Op(OpKind.Route, 0, pin, (uint)v | (level ? 0x8000u : 0))),
+            Gen.Select(Gen.Int[0, 3], Gen.Bool, (pin, up) => new Op(OpKind.Line, 0, pin, up ? 1u : 0)),
+            Gen.Select(Gen.Int[0, 2], Gen.Int[0x10, 0xFF], (d, v) => new Op(OpKind.Msi, 0, d, (uint)v)),
+            Gen.Select(Gen.Int[1, 5000], ns => new Op(OpKind.Advance, 0, 0, (uint)ns)));
+    }
+
+    // An Ipi op's B bit asking for logical destination mode.
+    private const uint LogicalIpiBit = 1u << 16;
 
     private enum OpKind { Write, Read, Ipi, Take, Eoi, Sti, Iret, X2Apic, Hlt, Route, Line, Msi, Advance }
 
     private readonly record struct Op(OpKind Kind, int Cpu, int A, uint B);
 
-    private static string Run(AccelKind accel, ApicProfile profile, Op[] program, bool concurrent = true)
+    private static string Run(AccelKind accel, ApicProfile profile, Op[] program, bool concurrent = true, int cpus = 3)
     {
-        using var vm = new VirtualMachine(new VmOptions { Cpus = 3, Accel = accel, Profile = profile, ConcurrentDelivery = concurrent });
+        using var vm = new VirtualMachine(new VmOptions { Cpus = cpus, Accel = accel, Profile = profile, ConcurrentDelivery = concurrent });
         var log = new StringBuilder();
         // A halted vCPU that a program makes execute instructions has been run: its own next check,
         // not a wake-up, finds its events (InvariantChecker.Check's liveness exemption).
@@ -95,7 +109,8 @@ public class CrossBackendEquivalenceTests
 
                     break;
                 case OpKind.Ipi:
-                    var icr = Icr.Create((byte)op.B, (DeliveryMode)((op.B >> 8) & 7 & 1), destinationHigh: x2 ? (uint)op.A : (uint)op.A << 24);
+                    var mode = (op.B & LogicalIpiBit) != 0 ? DestinationMode.Logical : DestinationMode.Physical;
+                    var icr = Icr.Create((byte)op.B, (DeliveryMode)((op.B >> 8) & 7 & 1), destinationMode: mode, destinationHigh: x2 ? (uint)op.A : (uint)op.A << 24);
                     if (x2)
                     {
                         result = cpu.TryWriteMsr(0x830, icr.Raw) ? "ok" : "#GP";
@@ -201,33 +216,56 @@ public class CrossBackendEquivalenceTests
             new Op(OpKind.Write, 0, 0xF0, 0x1FF), new Op(OpKind.Write, 1, 0xF0, 0x1FF), new Op(OpKind.Write, 2, 0xF0, 0x1FF),
         };
         Gen.Select(Ops.Array[1, 60], ops => (Op[])[.. enableAll, .. ops]).Sample(
-            program =>
-            {
-                string expected = Run(AccelKind.None, profile, program);
-
-                // The single-threaded IRR mode (plain instead of locked updates) must not change anything.
-                Assert.Equal(expected, Run(AccelKind.None, profile, program, concurrent: false));
-                foreach (var accel in Backends.Assisted)
-                {
-                    string actual = Run(accel, profile, program);
-                    if (actual != expected)
-                    {
-                        string[] e = expected.Split('\n');
-                        string[] a = actual.Split('\n');
-                        int i = 0;
-                        while (i < e.Length && i < a.Length && e[i] == a[i])
-                        {
-                            i++;
-                        }
-
-                        string[] et = i < e.Length ? e[i].Split(' ') : [];
-                        string[] at = i < a.Length ? a[i].Split(' ') : [];
-                        string diff = string.Join(", ", et.Zip(at).Where(p => p.First != p.Second).Select(p => $"{p.First} vs {p.Second}"));
-                        Assert.Fail($"{accel} diverges from none at line {i}: {diff}\n  none: {(i < e.Length ? e[i] : "<end>")}");
-                    }
-                }
-            },
+            program => AssertSameUnderEveryBackend(profile, program, cpus: 3),
             iter: 300, print: p => string.Join("\n", p),
             seed: null);
+    }
+
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("architectural")]
+    public void Random_logical_ipis_observe_the_same_under_every_backend_when_every_flat_logical_id_is_held(string profileName)
+    {
+        // Ten vCPUs, the first eight holding flat logical IDs 1 << i (AVIC's logical table full), the
+        // last two a zero LDR: the case that told AVIC's flat broadcast apart (scenarios/found/28),
+        // which three vCPUs cannot reach.
+        Assert.True(ApicProfile.TryParse(profileName, out var profile));
+        const int Cpus = 10;
+        Op[] setUp =
+        [
+            .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.Write, c, 0xF0, 0x1FF)),
+            .. Enumerable.Range(0, 8).Select(c => new Op(OpKind.Write, c, ApicOffset.Ldr, (1u << c) << 24)),
+        ];
+        Gen.Select(OpsOn(Cpus, logicalIpis: true).Array[1, 40], ops => (Op[])[.. setUp, .. ops]).Sample(
+            program => AssertSameUnderEveryBackend(profile, program, Cpus),
+            iter: 100, print: p => string.Join("\n", p),
+            seed: null);
+    }
+
+    private static void AssertSameUnderEveryBackend(ApicProfile profile, Op[] program, int cpus)
+    {
+        string expected = Run(AccelKind.None, profile, program, cpus: cpus);
+
+        // The single-threaded IRR mode (plain instead of locked updates) must not change anything.
+        Assert.Equal(expected, Run(AccelKind.None, profile, program, concurrent: false, cpus: cpus));
+        foreach (var accel in Backends.Assisted)
+        {
+            string actual = Run(accel, profile, program, cpus: cpus);
+            if (actual != expected)
+            {
+                string[] e = expected.Split('\n');
+                string[] a = actual.Split('\n');
+                int i = 0;
+                while (i < e.Length && i < a.Length && e[i] == a[i])
+                {
+                    i++;
+                }
+
+                string[] et = i < e.Length ? e[i].Split(' ') : [];
+                string[] at = i < a.Length ? a[i].Split(' ') : [];
+                string diff = string.Join(", ", et.Zip(at).Where(p => p.First != p.Second).Select(p => $"{p.First} vs {p.Second}"));
+                Assert.Fail($"{accel} diverges from none at line {i}: {diff}\n  none: {(i < e.Length ? e[i] : "<end>")}");
+            }
+        }
     }
 }
