@@ -19,8 +19,10 @@ namespace VirtualApic.Core;
 /// </remarks>
 internal struct IrrInbox
 {
-    private VectorWords _words;
+    // The flag first: every evaluation reads it, next to the APIC's ownership word, and the
+    // words only when it is set.
     private int _pending;
+    private VectorWords _words;
 
     /// <summary>Whether something was posted since the last merge or drop. Any thread.</summary>
     public readonly bool IsPending
