@@ -113,30 +113,13 @@ public class AvicKickTargetsTests
             .Sample((cpus, flat, haltedBits, ids, mda, from) =>
             {
                 int source = from % cpus;
-                using var vm = EnabledVm(AccelKind.Avic, cpus);
-                for (int i = 0; i < cpus; i++)
+                uint LogicalId(int i) => ids[i].Item1 switch
                 {
-                    if (!flat)
-                    {
-                        Write(vm.Vcpus[i], ApicOffset.Dfr, 0x0FFF_FFFF);
-                    }
-
-                    uint id = ids[i].Item1 switch
-                    {
-                        0 => CanonicalLogicalId(i, flat),
-                        1 => 0,
-                        _ => ids[i].Item2,
-                    };
-                    Write(vm.Vcpus[i], ApicOffset.Ldr, id << 24);
-                    if (i != source && ((haltedBits >> i) & 1) != 0)
-                    {
-                        vm.Vcpus[i].Sti();
-                        vm.Vcpus[i].Hlt();
-                    }
-                }
-
-                var tracer = new RecordingTracer();
-                vm.Tracer = tracer;
+                    0 => CanonicalLogicalId(i, flat),
+                    1 => 0,
+                    _ => ids[i].Item2,
+                };
+                using var vm = HaltedXAvic(cpus, flat, LogicalId, halted: i => i != source && ((haltedBits >> i) & 1) != 0, out var tracer);
                 var sender = vm.Vcpus[source];
                 long[] kicks = [.. vm.Vcpus.Select(v => v.Kicks)];
                 var icr = Icr.Create(0x51, destinationMode: DestinationMode.Logical, destinationHigh: mda << 24);
@@ -156,7 +139,11 @@ public class AvicKickTargetsTests
 
     // An AVIC VM in xAPIC mode, flat or cluster, each vCPU with its slot's canonical logical ID, the
     // chosen vCPUs halted.
-    private static VirtualMachine HaltedXAvic(int cpus, bool flat, Func<int, bool> halted, out RecordingTracer tracer)
+    private static VirtualMachine HaltedXAvic(int cpus, bool flat, Func<int, bool> halted, out RecordingTracer tracer) =>
+        HaltedXAvic(cpus, flat, i => CanonicalLogicalId(i, flat), halted, out tracer);
+
+    // The same with the logical ID of each vCPU given; a halted vCPU has IF set, as an idle one has.
+    private static VirtualMachine HaltedXAvic(int cpus, bool flat, Func<int, uint> logicalId, Func<int, bool> halted, out RecordingTracer tracer)
     {
         var vm = EnabledVm(AccelKind.Avic, cpus);
         for (int i = 0; i < cpus; i++)
@@ -166,9 +153,10 @@ public class AvicKickTargetsTests
                 Write(vm.Vcpus[i], ApicOffset.Dfr, 0x0FFF_FFFF);
             }
 
-            Write(vm.Vcpus[i], ApicOffset.Ldr, CanonicalLogicalId(i, flat) << 24);
+            Write(vm.Vcpus[i], ApicOffset.Ldr, logicalId(i) << 24);
             if (halted(i))
             {
+                vm.Vcpus[i].Sti();
                 vm.Vcpus[i].Hlt();
             }
         }
