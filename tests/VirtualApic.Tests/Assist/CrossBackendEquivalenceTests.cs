@@ -30,20 +30,41 @@ public class CrossBackendEquivalenceTests
         Gen.UInt, Gen.UInt[0, 0xFF], Gen.Const(0x1FFu), Gen.Const(0u),
         Gen.UInt[0x20, 0xFF].Select(v => v | 0x100u));
 
-    private static readonly Gen<Op> Ops = OpsOn(3, logicalIpis: false);
+    private static readonly Gen<Op> Ops = OpsOn(3, IpiSet.Physical);
 
-    // The operations on a VM of `cpus` vCPUs; with logicalIpis, IPIs in logical destination mode to
-    // any MDA (the broadcast 0xFF weighted) besides the physical ones.
-    private static Gen<Op> OpsOn(int cpus, bool logicalIpis)
+    // Which IPIs (and guest actions beside them) a program holds.
+    private enum IpiSet
+    {
+        // Fixed or lowest-priority, physical destination, no shorthand.
+        Physical,
+
+        // The same, and logical destinations: any MDA, the broadcast 0xFF weighted.
+        PhysicalAndLogical,
+
+        // Every delivery mode, shorthand, level and trigger, any destination (x2APIC clusters 0 and
+        // 1 weighted, so a VM of more than 16 vCPUs sees logical IPIs to its second cluster); and
+        // APIC_BASE writes that disable the APIC, re-enable it and switch its mode.
+        Every,
+    }
+
+    // The operations on a VM of `cpus` vCPUs.
+    private static Gen<Op> OpsOn(int cpus, IpiSet ipis)
     {
         var cpu = Gen.Int[0, cpus - 1];
-        var physicalIpi = Gen.Select(cpu, Gen.Int[0x10, 0xFF], Gen.Int[0, 3], Gen.Int[0, 7], (c, v, d, m) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)m << 8)));
+        var physicalIpi = Gen.Select(cpu, Gen.Int[0x10, 0xFF], Gen.Int[0, 3], Gen.Int[0, 7], (c, v, d, m) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)(m & 1) << 8)));
         var logicalIpi = Gen.Select(cpu, Gen.Int[0x10, 0xFF], Gen.Frequency((3, Gen.Int[0, 0xFF]), (1, Gen.Const(0xFF))), Gen.Int[0, 1],
             (c, v, d, m) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)m << 8) | LogicalIpiBit));
-        return Gen.OneOf(
+        var destination = Gen.Frequency(
+            (3, Gen.Int[0, cpus - 1]), (1, Gen.Int[0, 0xFF]), (1, Gen.Int[0, 0x1FFFF]),
+            (2, Gen.Select(Gen.Int[0, 1], Gen.Int[1, 0xF], (cluster, bits) => (cluster << 16) | bits)), (1, Gen.Const(-1)));
+        var anyIpi = Gen.Select(cpu, Gen.Int[0x10, 0xFF], destination, Gen.Frequency((2, Gen.Const(0)), (1, Gen.Int[0, 7])),
+            Gen.Frequency((2, Gen.Int[0, 1]), (1, Gen.Int[0, 31])),
+            (c, v, d, m, flags) => new Op(OpKind.Ipi, c, d, (uint)v | ((uint)m << 8) | ((uint)flags << 16)));
+        var apicBase = Gen.Select(cpu, Gen.Int[0, 3], (c, enExtd) => new Op(OpKind.ApicBase, c, 0, (uint)enExtd));
+        Gen<Op>[] common =
+        [
             Gen.Select(cpu, Gen.Int[0, Offsets.Length - 1], Values, (c, o, v) => new Op(OpKind.Write, c, Offsets[o], v)),
             Gen.Select(cpu, Gen.Int[0, Offsets.Length - 1], (c, o) => new Op(OpKind.Read, c, Offsets[o], 0)),
-            logicalIpis ? Gen.OneOf(physicalIpi, logicalIpi) : physicalIpi,
             Gen.Select(cpu, c => new Op(OpKind.Take, c, 0, 0)),
             Gen.Select(cpu, c => new Op(OpKind.Eoi, c, 0, 0)),
             Gen.Select(cpu, c => new Op(OpKind.Sti, c, 0, 0)),
@@ -53,13 +74,23 @@ public class CrossBackendEquivalenceTests
             Gen.Select(Gen.Int[0, 3], Gen.Int[0x20, 0xFF], Gen.Bool, (pin, v, level) => new Op(OpKind.Route, 0, pin, (uint)v | (level ? 0x8000u : 0))),
             Gen.Select(Gen.Int[0, 3], Gen.Bool, (pin, up) => new Op(OpKind.Line, 0, pin, up ? 1u : 0)),
             Gen.Select(Gen.Int[0, 2], Gen.Int[0x10, 0xFF], (d, v) => new Op(OpKind.Msi, 0, d, (uint)v)),
-            Gen.Select(Gen.Int[1, 5000], ns => new Op(OpKind.Advance, 0, 0, (uint)ns)));
+            Gen.Select(Gen.Int[1, 5000], ns => new Op(OpKind.Advance, 0, 0, (uint)ns)),
+        ];
+        return ipis switch
+        {
+            IpiSet.Physical => Gen.OneOf([physicalIpi, .. common]),
+            IpiSet.PhysicalAndLogical => Gen.OneOf([Gen.OneOf(physicalIpi, logicalIpi), .. common]),
+            _ => Gen.OneOf([anyIpi, apicBase, .. common]),
+        };
     }
 
-    // An Ipi op's B bit asking for logical destination mode.
+    // An Ipi op's B: the vector in bits 7:0, the delivery mode in 10:8, and these flags.
     private const uint LogicalIpiBit = 1u << 16;
+    private const int ShorthandShift = 17;         // bits 18:17
+    private const uint DeassertBit = 1u << 19;     // level (ICR bit 14) clear
+    private const uint LevelTriggerBit = 1u << 20;
 
-    private enum OpKind { Write, Read, Ipi, Take, Eoi, Sti, Iret, X2Apic, Hlt, Route, Line, Msi, Advance }
+    private enum OpKind { Write, Read, Ipi, Take, Eoi, Sti, Iret, X2Apic, Hlt, Route, Line, Msi, Advance, ApicBase }
 
     private readonly record struct Op(OpKind Kind, int Cpu, int A, uint B);
 
@@ -110,7 +141,10 @@ public class CrossBackendEquivalenceTests
                     break;
                 case OpKind.Ipi:
                     var mode = (op.B & LogicalIpiBit) != 0 ? DestinationMode.Logical : DestinationMode.Physical;
-                    var icr = Icr.Create((byte)op.B, (DeliveryMode)((op.B >> 8) & 7 & 1), destinationMode: mode, destinationHigh: x2 ? (uint)op.A : (uint)op.A << 24);
+                    var icr = Icr.Create((byte)op.B, (DeliveryMode)((op.B >> 8) & 7), destinationMode: mode,
+                        shorthand: (DestinationShorthand)((op.B >> ShorthandShift) & 3), level: (op.B & DeassertBit) == 0,
+                        trigger: (op.B & LevelTriggerBit) != 0 ? TriggerMode.Level : TriggerMode.Edge,
+                        destinationHigh: x2 ? (uint)op.A : (uint)op.A << 24);
                     if (x2)
                     {
                         result = cpu.TryWriteMsr(0x830, icr.Raw) ? "ok" : "#GP";
@@ -145,6 +179,10 @@ public class CrossBackendEquivalenceTests
                 case OpKind.Iret:
                     cpu.Iret();
                     result = "ok";
+                    break;
+                case OpKind.ApicBase:
+                    // B is EN:EXTD; EXTD alone is the invalid state (#GP).
+                    result = cpu.TryWriteMsr(ApicBase.Msr, (cpu.Apic.ApicBaseMsr & ~(ApicBase.ExtdBit | ApicBase.EnableBit)) | ((ulong)op.B << 10)) ? "ok" : "#GP";
                     break;
                 case OpKind.X2Apic:
                     result = cpu.TryWriteMsr(ApicBase.Msr, cpu.Apic.ApicBaseMsr | ApicBase.ExtdBit) ? "ok" : "#GP";
@@ -236,9 +274,30 @@ public class CrossBackendEquivalenceTests
             .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.Write, c, 0xF0, 0x1FF)),
             .. Enumerable.Range(0, 8).Select(c => new Op(OpKind.Write, c, ApicOffset.Ldr, (1u << c) << 24)),
         ];
-        Gen.Select(OpsOn(Cpus, logicalIpis: true).Array[1, 40], ops => (Op[])[.. setUp, .. ops]).Sample(
+        Gen.Select(OpsOn(Cpus, IpiSet.PhysicalAndLogical).Array[1, 40], ops => (Op[])[.. setUp, .. ops]).Sample(
             program => AssertSameUnderEveryBackend(profile, program, Cpus),
             iter: 100, print: p => string.Join("\n", p),
+            seed: null);
+    }
+
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("architectural")]
+    public void Random_ipis_of_every_kind_observe_the_same_under_every_backend(string profileName)
+    {
+        // Twenty vCPUs, all in x2APIC mode at the start: x2AVIC stays active (no mixed logical
+        // modes) and its logical IPIs reach a second cluster (IDs 16-19), which a VM of 16 vCPUs or
+        // fewer never has; from there the programs disable, re-enable and switch APICs at will.
+        Assert.True(ApicProfile.TryParse(profileName, out var profile));
+        const int Cpus = 20;
+        Op[] setUp =
+        [
+            .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.Write, c, 0xF0, 0x1FF)),
+            .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.X2Apic, c, 0, 0)),
+        ];
+        Gen.Select(OpsOn(Cpus, IpiSet.Every).Array[1, 50], ops => (Op[])[.. setUp, .. ops]).Sample(
+            program => AssertSameUnderEveryBackend(profile, program, Cpus),
+            iter: 300, print: p => string.Join("\n", p),
             seed: null);
     }
 
