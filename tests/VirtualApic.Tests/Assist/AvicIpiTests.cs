@@ -137,6 +137,31 @@ public class AvicIpiTests
     }
 
     [Fact]
+    public void An_emulated_delivery_rings_the_doorbell_of_a_running_target_and_only_kicks_a_halted_one()
+    {
+        // A device's MSI takes the emulated path (AvicDelivery): IRR in the backing page, then the
+        // doorbell when IsRunning is set (KVM avic_deliver_interrupt -> avic_ring_doorbell), or a
+        // wake-up when it is not (kvm_vcpu_wake_up), never both counted for a blocked vCPU.
+        var (vm, _) = Avic(2);
+        using var _vm = vm;
+        var target = vm.Vcpus[1];
+        long doorbells = Model(vm).Doorbells;
+
+        Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(1), 0x53));
+        Assert.Equal(doorbells + 1, Model(vm).Doorbells);
+        Assert.Equal([0x53], TakeAll(target));
+
+        target.Hlt();
+        long kicks = target.Kicks;
+        Assert.Equal(1, vm.DeliverMsi(Msi.EncodeAddress(1), 0x64)); // a class above 0x53, still in service
+
+        Assert.Equal(doorbells + 1, Model(vm).Doorbells);
+        Assert.True(target.Kicks > kicks);
+        Assert.True(target.WaitForKick(TimeSpan.Zero));
+        Assert.Equal([0x64], TakeAll(target));
+    }
+
+    [Fact]
     public void Target_not_running_on_a_logical_ipi_kicks_only_the_halted_target()
     {
         var (vm, tracer) = Avic(4);
@@ -314,6 +339,78 @@ public class AvicIpiTests
         SendXApicIpi(vm.Vcpus[0], Icr.Create(0x51, destinationMode: DestinationMode.Logical, destinationHigh: 0x04u << 24));
         Assert.Equal([0x51], TakeAll(vm.Vcpus[1]));
         Assert.Equal(0, vm.Vcpus[0].Exits[ExitReason.AvicIncompleteIpi]);
+    }
+
+    [Fact]
+    public void A_new_ldr_invalidates_the_old_entry_the_first_one_included()
+    {
+        // KVM avic_handle_ldr_update: the entry of the old logical ID is invalidated before the new
+        // one is written, entry 0 (flat bit 0) like any other; an IPI to the old ID then finds an
+        // invalid entry and exits (AVIC_IPI_FAILURE_INVALID_TARGET), reaching nobody.
+        var (vm, tracer) = Avic(2);
+        using var _vm = vm;
+        var model = Model(vm);
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0100_0000);
+        Assert.Equal(0x8000_0001u, model.LogicalEntry(0));
+
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x0200_0000);
+
+        Assert.True(model.IsActive);
+        Assert.Equal(0u, model.LogicalEntry(0));
+        Assert.Equal(0x8000_0001u, model.LogicalEntry(1));
+        vm.Vcpus[0].Exits.Clear();
+        tracer.Exits.Clear();
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x55, destinationMode: DestinationMode.Logical, destinationHigh: 0x01u << 24));
+        AssertIncompleteIpi(vm.Vcpus[0], tracer, AvicIpiFailure.InvalidTarget);
+        Assert.Empty(TakeAll(vm.Vcpus[1]));
+    }
+
+    [Theory]
+    [InlineData(0xE100_0000u, 56)] // cluster 14, bit 0: the last cluster with entries
+    [InlineData(0xE800_0000u, 59)] // cluster 14, bit 3
+    [InlineData(0xF100_0000u, -1)] // cluster 15 is the broadcast cluster: no entry (KVM avic_get_logical_id_entry)
+    [InlineData(0xF800_0000u, -1)]
+    public void Cluster_logical_ids_get_an_entry_below_cluster_fifteen(uint ldr, int index)
+    {
+        var (vm, _) = Avic(2);
+        using var _vm = vm;
+        var model = Model(vm);
+        foreach (var v in vm.Vcpus)
+        {
+            Write(v, ApicOffset.Dfr, 0x0FFF_FFFF);
+        }
+
+        Write(vm.Vcpus[1], ApicOffset.Ldr, ldr);
+        model.RefreshVcpuTables(vm.Vcpus[1].Apic); // also when the map's own rules inhibit AVIC
+
+        for (int i = 0; i < 64; i++)
+        {
+            Assert.Equal(i == index ? 0x8000_0001u : 0u, model.LogicalEntry(i));
+        }
+    }
+
+    [Theory]
+    [InlineData(0xFFFF_FFFFu, 0x0600_0000u)] // flat, bits 1 and 2
+    [InlineData(0x0FFF_FFFFu, 0x1300_0000u)] // cluster 1, bits 0 and 1
+    public void A_multi_bit_logical_id_gets_no_entry_even_when_the_model_is_asked_directly(uint dfr, uint ldr)
+    {
+        // The map inhibits AVIC for such an ID first (LogicalIdAliased), so only a caller of the
+        // model's own API reaches this rule (KVM 1808c950955d: one-bit IDs only).
+        var (vm, _) = Avic(2);
+        using var _vm = vm;
+        var model = Model(vm);
+        foreach (var v in vm.Vcpus)
+        {
+            Write(v, ApicOffset.Dfr, dfr);
+        }
+
+        Write(vm.Vcpus[1], ApicOffset.Ldr, ldr);
+        model.RefreshVcpuTables(vm.Vcpus[1].Apic);
+
+        for (int i = 0; i < 64; i++)
+        {
+            Assert.Equal(0u, model.LogicalEntry(i));
+        }
     }
 
     [Fact]

@@ -81,6 +81,32 @@ public class AvicNoAccelTests
         Assert.Equal(0u, cpu.Apic.ReadRegisterRaw(ApicOffset.Esr)); // ignored: no illegal-register error either
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_inhibited_avic_leaves_mmio_to_nested_page_faults_not_noaccel_exits(bool write)
+    {
+        // Inhibited, the APIC access page is unmapped: every access to the window is a nested page
+        // fault that KVM emulates (the model's ApicAccess), AVIC_NOACCEL only while AVIC runs.
+        using var vm = EnabledVm(AccelKind.Avic, cpus: 2);
+        var cpu = vm.Vcpus[0];
+        Write(vm.Vcpus[1], ApicOffset.Id, 0x0700_0000); // APIC_ID_MODIFIED
+        Assert.False(vm.Accelerator.IsActive);
+        cpu.Exits.Clear();
+
+        if (write)
+        {
+            Write(cpu, ApicOffset.LvtError, 0x10000); // trap-like while active
+        }
+        else
+        {
+            _ = Read(cpu, ApicOffset.Tmcct); // fault-like while active
+        }
+
+        Assert.Equal(1, cpu.Exits[ExitReason.ApicAccess]);
+        Assert.Equal(0, cpu.Exits[ExitReason.AvicNoAccel]);
+    }
+
     [Fact]
     public void Ldr_and_dfr_traps_update_the_logical_table()
     {
