@@ -305,6 +305,38 @@ public class AvicIpiTests
     }
 
     [Fact]
+    public void A_flat_logical_ipi_rings_one_doorbell_per_target_the_sender_and_vcpu_0_included()
+    {
+        var (vm, _) = Avic(3);
+        using var _vm = vm;
+        for (int i = 0; i < 3; i++)
+        {
+            Write(vm.Vcpus[i], ApicOffset.Ldr, (1u << i) << 24);
+        }
+
+        long doorbells = Model(vm).Doorbells;
+        SendXApicIpi(vm.Vcpus[1], Icr.Create(0x56, destinationMode: DestinationMode.Logical, destinationHigh: 0x07u << 24));
+
+        Assert.Equal(0, vm.Vcpus[1].Exits[ExitReason.AvicIncompleteIpi]);
+        Assert.Equal(doorbells + 3, Model(vm).Doorbells);
+        Assert.All(vm.Vcpus, v => Assert.Equal([0x56], TakeAll(v)));
+    }
+
+    [Fact]
+    public void The_model_rejects_a_null_apic_on_every_entry_point()
+    {
+        var (vm, _) = Avic(1);
+        using var _vm = vm;
+        var model = Model(vm);
+        Assert.Throws<ArgumentNullException>(() => model.ConfigureVcpu(null!));
+        Assert.Throws<ArgumentNullException>(() => model.RefreshVcpuTables(null!));
+        Assert.Throws<ArgumentNullException>(() => model.ReadX2ApicMsr(null!, 0x808, out _));
+        Assert.Throws<ArgumentNullException>(() => model.WriteX2ApicMsr(null!, 0x808, 0));
+        Assert.Throws<ArgumentNullException>(() => model.ReadMmio(null!, ApicOffset.Tpr, 4, out _));
+        Assert.Throws<ArgumentNullException>(() => model.WriteMmio(null!, ApicOffset.Tpr, 0, 4));
+    }
+
+    [Fact]
     public void Flat_logical_ids_get_one_entry_each()
     {
         var (vm, _) = Avic(3);
