@@ -232,6 +232,30 @@ public class AvicIpiTests
         Assert.Equal([0x4A], TakeAll(vm.Vcpus[1]));
     }
 
+    [Theory]
+    [InlineData(0xF0u)] // cluster 15, no bit
+    [InlineData(0xF1u)] // cluster 15, bit 0
+    public void A_cluster_fifteen_destination_is_not_in_the_table_and_exits(uint mda)
+    {
+        // The logical table holds clusters 0-14 only (KVM avic_get_logical_id_entry): an IPI to
+        // cluster 15 leaves as INVALID_TARGET, with or without a bit, and emulation reaches nobody.
+        var (vm, tracer) = Avic(2);
+        using var _vm = vm;
+        foreach (var v in vm.Vcpus)
+        {
+            Write(v, ApicOffset.Dfr, 0x0FFF_FFFF);
+        }
+
+        Write(vm.Vcpus[1], ApicOffset.Ldr, 0x1100_0000);
+        vm.Vcpus[0].Exits.Clear();
+        tracer.Exits.Clear();
+
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x57, destinationMode: DestinationMode.Logical, destinationHigh: mda << 24));
+
+        AssertIncompleteIpi(vm.Vcpus[0], tracer, AvicIpiFailure.InvalidTarget);
+        Assert.Empty(TakeAll(vm.Vcpus[1]));
+    }
+
     [Fact]
     public void Invalid_target_physical_id_beyond_the_table_exits_and_reaches_nobody()
     {
