@@ -248,15 +248,7 @@ public class CrossBackendEquivalenceTests
     [InlineData("architectural")]
     public void Random_guest_programs_observe_the_same_under_every_backend(string profileName)
     {
-        Assert.True(ApicProfile.TryParse(profileName, out var profile));
-        var enableAll = new[]
-        {
-            new Op(OpKind.Write, 0, 0xF0, 0x1FF), new Op(OpKind.Write, 1, 0xF0, 0x1FF), new Op(OpKind.Write, 2, 0xF0, 0x1FF),
-        };
-        Gen.Select(Ops.Array[1, 60], ops => (Op[])[.. enableAll, .. ops]).Sample(
-            program => AssertSameUnderEveryBackend(profile, program, cpus: 3),
-            iter: 300, print: p => string.Join("\n", p),
-            seed: null);
+        SampleUnderEveryBackend(profileName, cpus: 3, [], Ops, maxOps: 60, iter: 300);
     }
 
     [Theory]
@@ -267,17 +259,9 @@ public class CrossBackendEquivalenceTests
         // Ten vCPUs, the first eight holding flat logical IDs 1 << i (AVIC's logical table full), the
         // last two a zero LDR: the case that told AVIC's flat broadcast apart (scenarios/found/28),
         // which three vCPUs cannot reach.
-        Assert.True(ApicProfile.TryParse(profileName, out var profile));
         const int Cpus = 10;
-        Op[] setUp =
-        [
-            .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.Write, c, 0xF0, 0x1FF)),
-            .. Enumerable.Range(0, 8).Select(c => new Op(OpKind.Write, c, ApicOffset.Ldr, (1u << c) << 24)),
-        ];
-        Gen.Select(OpsOn(Cpus, IpiSet.PhysicalAndLogical).Array[1, 40], ops => (Op[])[.. setUp, .. ops]).Sample(
-            program => AssertSameUnderEveryBackend(profile, program, Cpus),
-            iter: 100, print: p => string.Join("\n", p),
-            seed: null);
+        Op[] flatIds = [.. Enumerable.Range(0, 8).Select(c => new Op(OpKind.Write, c, ApicOffset.Ldr, (1u << c) << 24))];
+        SampleUnderEveryBackend(profileName, Cpus, flatIds, OpsOn(Cpus, IpiSet.PhysicalAndLogical), maxOps: 40, iter: 100);
     }
 
     [Theory]
@@ -288,16 +272,19 @@ public class CrossBackendEquivalenceTests
         // Twenty vCPUs, all in x2APIC mode at the start: x2AVIC stays active (no mixed logical
         // modes) and its logical IPIs reach a second cluster (IDs 16-19), which a VM of 16 vCPUs or
         // fewer never has; from there the programs disable, re-enable and switch APICs at will.
-        Assert.True(ApicProfile.TryParse(profileName, out var profile));
         const int Cpus = 20;
-        Op[] setUp =
-        [
-            .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.Write, c, 0xF0, 0x1FF)),
-            .. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.X2Apic, c, 0, 0)),
-        ];
-        Gen.Select(OpsOn(Cpus, IpiSet.Every).Array[1, 50], ops => (Op[])[.. setUp, .. ops]).Sample(
-            program => AssertSameUnderEveryBackend(profile, program, Cpus),
-            iter: 300, print: p => string.Join("\n", p),
+        Op[] x2Apic = [.. Enumerable.Range(0, Cpus).Select(c => new Op(OpKind.X2Apic, c, 0, 0))];
+        SampleUnderEveryBackend(profileName, Cpus, x2Apic, OpsOn(Cpus, IpiSet.Every), maxOps: 50, iter: 300);
+    }
+
+    // iter random programs of 1 to maxOps operations, each after every APIC's SVR enable and setUp.
+    private static void SampleUnderEveryBackend(string profileName, int cpus, Op[] setUp, Gen<Op> ops, int maxOps, int iter)
+    {
+        Assert.True(ApicProfile.TryParse(profileName, out var profile));
+        Op[] prologue = [.. Enumerable.Range(0, cpus).Select(c => new Op(OpKind.Write, c, 0xF0, 0x1FF)), .. setUp];
+        Gen.Select(ops.Array[1, maxOps], program => (Op[])[.. prologue, .. program]).Sample(
+            program => AssertSameUnderEveryBackend(profile, program, cpus),
+            iter: iter, print: p => string.Join("\n", p),
             seed: null);
     }
 
