@@ -54,6 +54,28 @@ public class AvicIpiTests
     }
 
     [Fact]
+    public void A_hardware_ipi_to_a_software_disabled_target_is_dropped_without_an_exit()
+    {
+        // The hardware path honours the receiver's SVR enable as emulation does (SDM 11.4.7.2: a
+        // software-disabled APIC drops fixed interrupts; docs/known-divergences.md): no IRR bit,
+        // no doorbell, and no TARGET_NOT_RUNNING exit, since nothing was left to wake it for.
+        var (vm, _) = Avic(2);
+        using var _vm = vm;
+        var target = vm.Vcpus[1];
+        Write(target, ApicOffset.Svr, 0xFF);
+        Assert.True(vm.Accelerator.IsActive);
+        vm.Vcpus[0].Exits.Clear();
+        long doorbells = Model(vm).Doorbells, kicks = target.Kicks;
+
+        SendXApicIpi(vm.Vcpus[0], Icr.Create(0x58, destinationHigh: 1u << 24));
+
+        Assert.Equal(0, vm.Vcpus[0].Exits.Total);
+        Assert.Equal(-1, target.Apic.HighestIrr);
+        Assert.Equal(doorbells, Model(vm).Doorbells);
+        Assert.Equal(kicks, target.Kicks);
+    }
+
+    [Fact]
     public void Invalid_int_type_lowest_priority_is_emulated_and_delivered()
     {
         var (vm, tracer) = Avic(2);
